@@ -20,8 +20,8 @@ export class VigilArgumentError extends VigilError {
 
 /** An object was used after close(). */
 export class VigilClosedError extends VigilError {
-  constructor(what: string) {
-    super('E_CLOSED', `${what} is closed`);
+  constructor(what: string, method?: string) {
+    super('E_CLOSED', `${what} is closed${method ? `: ${method}() called after close()` : ''}`);
   }
 }
 

@@ -1,0 +1,21 @@
+{
+  "targets": [
+    {
+      "target_name": "vigil",
+      "sources": [
+        "native/addon.cc",
+        "native/common.cc",
+        "native/frame_sink.cc",
+        "native/pipeline.cc",
+        "native/postprocess.cc",
+        "native/preprocess.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-O3", "<!@(pkg-config --cflags gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0)"],
+      "libraries": ["<!@(pkg-config --libs gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0)"]
+    }
+  ]
+}

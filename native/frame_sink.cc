@@ -1,0 +1,284 @@
+#include "frame_sink.h"
+
+#include <gst/app/gstappsink.h>
+#include <gst/video/video.h>
+
+#include <cstdlib>
+
+namespace vigil {
+
+// ---------------------------------------------------------------------------------------------------------------
+// FramePool
+
+FramePool::FramePool(size_t slotBytes, int count)
+    : slotBytes_(slotBytes), data_(count, nullptr), generation_(count, 0), busy_(count, false) {
+  const size_t rounded = (slotBytes + 63) / 64 * 64;
+  for (auto& p : data_) {
+    p = static_cast<uint8_t*>(std::aligned_alloc(64, rounded));
+    if (!p) throw std::bad_alloc();
+  }
+}
+
+FramePool::~FramePool() {
+  for (auto* p : data_) std::free(p);
+}
+
+int FramePool::Acquire(std::chrono::milliseconds wait, uint32_t* generation) {
+  std::unique_lock<std::mutex> lock(mu_);
+  int found = -1;
+  auto anyFree = [&] {
+    if (shutdown_) return true;
+    for (size_t i = 0; i < busy_.size(); ++i)
+      if (!busy_[i]) { found = static_cast<int>(i); return true; }
+    return false;
+  };
+  if (!cv_.wait_for(lock, wait, anyFree) || shutdown_ || found < 0) return -1;
+  busy_[found] = true;
+  *generation = ++generation_[found];
+  return found;
+}
+
+bool FramePool::Release(int slot, uint32_t generation) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (slot < 0 || slot >= static_cast<int>(busy_.size())) return false;
+  if (!busy_[slot] || generation_[slot] != generation) return false;
+  busy_[slot] = false;
+  cv_.notify_all();
+  return true;
+}
+
+void FramePool::Shutdown() {
+  std::lock_guard<std::mutex> lock(mu_);
+  shutdown_ = true;
+  cv_.notify_all();
+}
+
+void FramePool::Reopen() {
+  std::lock_guard<std::mutex> lock(mu_);
+  shutdown_ = false;
+}
+
+int FramePool::InUse() {
+  std::lock_guard<std::mutex> lock(mu_);
+  int n = 0;
+  for (bool b : busy_) n += b ? 1 : 0;
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// FrameSink
+
+namespace {
+
+bool ToPixelFormat(GstVideoFormat f, PixelFormat* out) {
+  switch (f) {
+    case GST_VIDEO_FORMAT_I420: *out = PixelFormat::I420; return true;
+    case GST_VIDEO_FORMAT_NV12: *out = PixelFormat::NV12; return true;
+    case GST_VIDEO_FORMAT_RGB: *out = PixelFormat::RGB; return true;
+    case GST_VIDEO_FORMAT_BGR: *out = PixelFormat::BGR; return true;
+    case GST_VIDEO_FORMAT_RGBA: *out = PixelFormat::RGBA; return true;
+    case GST_VIDEO_FORMAT_BGRA: *out = PixelFormat::BGRA; return true;
+    case GST_VIDEO_FORMAT_RGBx: *out = PixelFormat::RGBx; return true;
+    case GST_VIDEO_FORMAT_BGRx: *out = PixelFormat::BGRx; return true;
+    default: return false;
+  }
+}
+
+// A mapped GstVideoFrame, unmapped on scope exit.
+class VideoFrameMap {
+ public:
+  VideoFrameMap(GstVideoInfo* info, GstBuffer* buffer) { ok_ = gst_video_frame_map(&frame_, info, buffer, GST_MAP_READ); }
+  ~VideoFrameMap() {
+    if (ok_) gst_video_frame_unmap(&frame_);
+  }
+  VideoFrameMap(const VideoFrameMap&) = delete;
+  VideoFrameMap& operator=(const VideoFrameMap&) = delete;
+  bool ok() const { return ok_; }
+  GstVideoFrame& frame() { return frame_; }
+
+ private:
+  GstVideoFrame frame_{};
+  bool ok_ = false;
+};
+
+}  // namespace
+
+FrameSink::FrameSink(GstElement* appsink, GstElement* decoder, const FrameSinkConfig& config, Deliver deliver,
+                     std::function<void()> onEos)
+    : appsink_(appsink),
+      config_(config),
+      deliver_(std::move(deliver)),
+      onEos_(std::move(onEos)),
+      preprocessor_(config.tensor),
+      pool_(std::make_shared<FramePool>(TensorBytes(config.tensor), config.poolSize)) {
+  GstAppSinkCallbacks callbacks{};
+  callbacks.new_sample = [](GstAppSink* sink, gpointer self) {
+    return OnNewSample(GST_ELEMENT(sink), self);
+  };
+  gst_app_sink_set_callbacks(GST_APP_SINK(appsink_), &callbacks, this, nullptr);
+  if (decoder) {
+    decoderPad_.reset(gst_element_get_static_pad(decoder, "src"));
+    if (decoderPad_)
+      probeId_ = gst_pad_add_probe(decoderPad_.get(), GST_PAD_PROBE_TYPE_BUFFER, OnDecoded, this, nullptr);
+  }
+}
+
+FrameSink::~FrameSink() {
+  BeginStop();
+  FinishStop();
+  if (decoderPad_ && probeId_) gst_pad_remove_probe(decoderPad_.get(), probeId_);
+  GstAppSinkCallbacks none{};
+  gst_app_sink_set_callbacks(GST_APP_SINK(appsink_), &none, nullptr, nullptr);
+}
+
+void FrameSink::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!stopping_) return;
+  stopping_ = false;
+  pool_->Reopen();
+  worker_ = std::thread([this] { Run(); });
+}
+
+void FrameSink::BeginStop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  pool_->Shutdown();
+}
+
+void FrameSink::FinishStop() {
+  if (worker_.joinable()) worker_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.clear();
+}
+
+int FrameSink::QueueDepth() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(queue_.size());
+}
+
+void FrameSink::PushEos() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return;
+  queue_.push_back(Queued{nullptr, 0});  // beyond queueSize on purpose: the marker is never dropped
+  cv_.notify_all();
+}
+
+GstPadProbeReturn FrameSink::OnDecoded(GstPad*, GstPadProbeInfo*, gpointer self) {
+  static_cast<FrameSink*>(self)->stats_.framesDecoded.fetch_add(1, std::memory_order_relaxed);
+  return GST_PAD_PROBE_OK;
+}
+
+GstFlowReturn FrameSink::OnNewSample(GstElement* appsink, gpointer self) {
+  SamplePtr sample(gst_app_sink_pull_sample(GST_APP_SINK(appsink)));
+  if (!sample) return GST_FLOW_FLUSHING;
+  return static_cast<FrameSink*>(self)->Push(std::move(sample));
+}
+
+GstFlowReturn FrameSink::Push(SamplePtr sample) {
+  stats_.framesIn.fetch_add(1, std::memory_order_relaxed);
+  if (!decoderPad_) stats_.framesDecoded.fetch_add(1, std::memory_order_relaxed);
+  stats_.lastFrameMonotonicUs.store(g_get_monotonic_time(), std::memory_order_relaxed);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (stopping_) return GST_FLOW_FLUSHING;
+  if (static_cast<int>(queue_.size()) >= config_.queueSize) {
+    if (config_.block) {
+      cv_.wait(lock, [&] { return stopping_ || static_cast<int>(queue_.size()) < config_.queueSize; });
+      if (stopping_) return GST_FLOW_FLUSHING;
+    } else {
+      for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+        if (it->sample) {
+          queue_.erase(it);
+          stats_.droppedQueue.fetch_add(1, std::memory_order_relaxed);
+          break;
+        }
+      }
+    }
+  }
+  queue_.push_back(Queued{std::move(sample), g_get_real_time() * 1000});
+  cv_.notify_all();
+  return GST_FLOW_OK;
+}
+
+void FrameSink::Run() {
+  for (;;) {
+    Queued item;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      item = std::move(queue_.front());
+      queue_.pop_front();
+      cv_.notify_all();  // room for a blocked streaming thread
+    }
+    if (item.sample) Process(item.sample.get(), item.arrivalNs);
+    else onEos_();
+  }
+}
+
+void FrameSink::Process(GstSample* sample, int64_t arrivalNs) {
+  GstCaps* caps = gst_sample_get_caps(sample);  // borrowed from the sample
+  GstBuffer* buffer = gst_sample_get_buffer(sample);
+  GstVideoInfo info;
+  PixelFormat format;
+  if (!caps || !buffer || !gst_video_info_from_caps(&info, caps) || !ToPixelFormat(GST_VIDEO_INFO_FORMAT(&info), &format)) {
+    stats_.droppedFormat.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  VideoFrameMap map(&info, buffer);
+  if (!map.ok()) {
+    stats_.droppedFormat.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  uint32_t generation = 0;
+  int slot = -1;
+  if (config_.block) {
+    for (;;) {
+      slot = pool_->Acquire(std::chrono::milliseconds(50), &generation);
+      if (slot >= 0) break;
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+    }
+  } else {
+    slot = pool_->Acquire(std::chrono::milliseconds(0), &generation);
+    if (slot < 0) {
+      stats_.droppedPool.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
+
+  SourceImage src;
+  src.format = format;
+  src.width = GST_VIDEO_INFO_WIDTH(&info);
+  src.height = GST_VIDEO_INFO_HEIGHT(&info);
+  GstVideoFrame& vf = map.frame();
+  for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES(&vf) && p < 3; ++p) {
+    src.planes[p] = static_cast<const uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, p));
+    src.strides[p] = GST_VIDEO_FRAME_PLANE_STRIDE(&vf, p);
+  }
+  src.matrix = info.colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_BT709 ? YuvMatrix::BT709 : YuvMatrix::BT601;
+  src.fullRange = info.colorimetry.range == GST_VIDEO_COLOR_RANGE_0_255;
+
+  FrameReady ready;
+  ready.slot = slot;
+  ready.generation = generation;
+  ready.sequence = sequence_++;
+  ready.ptsNs = GST_BUFFER_PTS_IS_VALID(buffer) ? static_cast<int64_t>(GST_BUFFER_PTS(buffer)) : -1;
+  ready.wallClockNs = arrivalNs;
+  ready.sourceWidth = src.width;
+  ready.sourceHeight = src.height;
+  ready.letterbox = preprocessor_.Run(src, pool_->Data(slot));
+  stats_.width.store(src.width, std::memory_order_relaxed);
+  stats_.height.store(src.height, std::memory_order_relaxed);
+
+  if (deliver_(ready)) {
+    stats_.framesDelivered.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    pool_->Release(slot, generation);
+    stats_.droppedDelivery.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace vigil

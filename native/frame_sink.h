@@ -1,0 +1,136 @@
+// The frame path after decode: appsink callbacks push samples into a bounded queue (drops counted), one native
+// worker thread per camera turns each sample into a tensor inside a pooled buffer, and hands it on. Nothing here
+// runs on the JS thread, and a GStreamer streaming thread only ever waits in the explicit "block" policy
+// (lossless file processing), where waiting is the back-pressure asked for.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common.h"
+#include "preprocess.h"
+
+namespace vigil {
+
+// Fixed set of equally sized, 64-byte aligned tensor buffers. A slot is leased with a generation number, so a late
+// second release (explicit release, then the ArrayBuffer's finalizer) can never free a slot leased again since.
+class FramePool {
+ public:
+  FramePool(size_t slotBytes, int count);
+  ~FramePool();
+  FramePool(const FramePool&) = delete;
+  FramePool& operator=(const FramePool&) = delete;
+
+  // Returns a slot index, or -1 if none came free within `wait` (or the pool was shut down).
+  int Acquire(std::chrono::milliseconds wait, uint32_t* generation);
+  bool Release(int slot, uint32_t generation);
+  void Shutdown();
+  void Reopen();
+  uint8_t* Data(int slot) const { return data_[slot]; }
+  size_t slotBytes() const { return slotBytes_; }
+  int size() const { return static_cast<int>(data_.size()); }
+  int InUse();
+
+ private:
+  size_t slotBytes_;
+  std::vector<uint8_t*> data_;
+  std::vector<uint32_t> generation_;
+  std::vector<bool> busy_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool shutdown_ = false;
+};
+
+struct FrameReady {
+  int slot = -1;
+  uint32_t generation = 0;
+  uint64_t sequence = 0;
+  int64_t ptsNs = -1;         // buffer PTS in stream time, -1 when the buffer has none
+  int64_t wallClockNs = 0;    // Unix-epoch ns when the decoded frame reached the sink
+  int sourceWidth = 0;
+  int sourceHeight = 0;
+  Letterbox letterbox;
+};
+
+struct FrameSinkConfig {
+  TensorSpec tensor;
+  int queueSize = 2;
+  int poolSize = 4;
+  bool block = false;  // true: wait for room (lossless); false: drop the oldest queued frame (live cameras)
+};
+
+struct FrameSinkStats {
+  std::atomic<uint64_t> framesDecoded{0};     // counted on the decoder's output pad (or the sink if no decoder)
+  std::atomic<uint64_t> framesIn{0};          // reached the sink, after the detect-rate filter
+  std::atomic<uint64_t> framesDelivered{0};   // tensor ready and handed on
+  std::atomic<uint64_t> droppedQueue{0};      // queue full: oldest sample dropped
+  std::atomic<uint64_t> droppedPool{0};       // every tensor buffer held by the consumer
+  std::atomic<uint64_t> droppedDelivery{0};   // the consumer could not take it (closing)
+  std::atomic<uint64_t> droppedFormat{0};     // a sample whose caps cannot be converted
+  std::atomic<int64_t> lastFrameMonotonicUs{0};
+  std::atomic<int> width{0};
+  std::atomic<int> height{0};
+};
+
+class FrameSink {
+ public:
+  // Returns false if the frame could not be handed on; the sink then returns the slot to the pool itself.
+  using Deliver = std::function<bool(const FrameReady&)>;
+
+  FrameSink(GstElement* appsink, GstElement* decoder, const FrameSinkConfig& config, Deliver deliver,
+            std::function<void()> onEos);
+  ~FrameSink();
+  FrameSink(const FrameSink&) = delete;
+  FrameSink& operator=(const FrameSink&) = delete;
+
+  void Start();
+  // Wakes every waiter (streaming thread in block mode, the worker) so the pipeline can go to NULL.
+  void BeginStop();
+  // Joins the worker and drops what is still queued. Call after the pipeline reached NULL.
+  void FinishStop();
+  // End of stream reached the sink: reported through onEos after every frame queued before it.
+  void PushEos();
+
+  const std::shared_ptr<FramePool>& pool() const { return pool_; }
+  FrameSinkStats& stats() { return stats_; }
+  int QueueDepth();
+
+ private:
+  static GstFlowReturn OnNewSample(GstElement* appsink, gpointer self);
+  static GstPadProbeReturn OnDecoded(GstPad* pad, GstPadProbeInfo* info, gpointer self);
+  GstFlowReturn Push(SamplePtr sample);
+  void Run();
+  void Process(GstSample* sample, int64_t arrivalNs);
+
+  GstElement* appsink_;  // borrowed: the pipeline owns it and outlives this object
+  PadPtr decoderPad_;
+  gulong probeId_ = 0;
+  FrameSinkConfig config_;
+  Deliver deliver_;
+  std::function<void()> onEos_;
+  Preprocessor preprocessor_;
+  std::shared_ptr<FramePool> pool_;
+  FrameSinkStats stats_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  struct Queued {
+    SamplePtr sample;  // null: end-of-stream marker
+    int64_t arrivalNs;  // Unix-epoch ns when the sample reached the sink
+  };
+  std::deque<Queued> queue_;
+  bool stopping_ = true;
+  std::thread worker_;
+  uint64_t sequence_ = 0;
+};
+
+}  // namespace vigil

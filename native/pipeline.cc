@@ -1,0 +1,407 @@
+#include "pipeline.h"
+
+#include <gst/app/gstappsink.h>
+
+#include <set>
+#include <vector>
+
+namespace vigil {
+
+namespace {
+
+std::mutex gRegistryMutex;
+std::set<Pipeline*> gOpen;
+
+TensorLayout ParseLayout(const Napi::Value& v) {
+  std::string s = ExpectString(v, "tensor.layout");
+  if (s == "nchw-f32") return TensorLayout::NCHW_F32;
+  if (s == "nhwc-u8") return TensorLayout::NHWC_U8;
+  ThrowExpected(v.Env(), "\"nchw-f32\" or \"nhwc-u8\"", "tensor.layout", v);
+}
+
+ColorOrder ParseOrder(const Napi::Value& v) {
+  std::string s = ExpectString(v, "tensor.colorOrder");
+  if (s == "rgb") return ColorOrder::RGB;
+  if (s == "bgr") return ColorOrder::BGR;
+  ThrowExpected(v.Env(), "\"rgb\" or \"bgr\"", "tensor.colorOrder", v);
+}
+
+void ReadTriple(const Napi::Object& o, const char* key, float out[3], bool positive) {
+  Napi::Value v = o.Get(key);
+  std::string name = std::string("tensor.") + key;
+  if (!v.IsArray() || v.As<Napi::Array>().Length() != 3) ThrowExpected(v.Env(), "an array of 3 numbers", name, v);
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < 3; ++i) {
+    double d = ExpectNumber(a.Get(i), name + "[" + std::to_string(i) + "]");
+    if (positive && !(d > 0)) ThrowExpected(v.Env(), "a positive number", name + "[" + std::to_string(i) + "]", a.Get(i));
+    out[i] = static_cast<float>(d);
+  }
+}
+
+}  // namespace
+
+TensorSpec ParseTensorSpec(const Napi::Object& t) {
+  TensorSpec spec;
+  spec.width = ExpectInt(t.Get("width"), "tensor.width", 8, 8192);
+  spec.height = ExpectInt(t.Get("height"), "tensor.height", 8, 8192);
+  spec.layout = ParseLayout(t.Get("layout"));
+  spec.order = ParseOrder(t.Get("colorOrder"));
+  ReadTriple(t, "mean", spec.mean, false);
+  ReadTriple(t, "std", spec.std, true);
+  float pad[3];
+  ReadTriple(t, "padColor", pad, false);
+  for (int i = 0; i < 3; ++i) {
+    if (pad[i] < 0 || pad[i] > 255 || pad[i] != static_cast<float>(static_cast<int>(pad[i])))
+      ThrowExpected(t.Env(), "an integer from 0 to 255", "tensor.padColor[" + std::to_string(i) + "]",
+                    Napi::Number::New(t.Env(), pad[i]));
+    spec.pad[i] = static_cast<uint8_t>(pad[i]);
+  }
+  return spec;
+}
+
+// What crosses from GStreamer threads to the JS thread.
+struct PipelineEvent {
+  enum class Kind { Frame, Error, Warning, Eos, StateChanged, Latency, ClockLost } kind;
+  FrameReady frame;
+  std::string source, message, debug, domain;
+  int code = 0;
+  std::string oldState, newState;
+};
+
+Napi::Function Pipeline::Init(Napi::Env env) {
+  return DefineClass(env, "Pipeline",
+                     {InstanceMethod("start", &Pipeline::Start), InstanceMethod("stop", &Pipeline::Stop),
+                      InstanceMethod("close", &Pipeline::CloseJs), InstanceMethod("release", &Pipeline::Release),
+                      InstanceMethod("stats", &Pipeline::Stats), InstanceMethod("seekStart", &Pipeline::SeekStart),
+                      InstanceAccessor("closed", &Pipeline::IsClosed, nullptr)});
+}
+
+// new Pipeline({ cameraId, description, properties: { element: { prop: value } }, tensor, queueSize, poolSize,
+//                block, onEvent })
+Pipeline::Pipeline(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pipeline>(info), env_(info.Env()) {
+  Napi::Env env = info.Env();
+  Napi::Object opts = ExpectObject(info[0], "options");
+  cameraId_ = ExpectString(opts.Get("cameraId"), "options.cameraId");
+  std::string description = ExpectString(opts.Get("description"), "options.description");
+  Napi::Object tensor = ExpectObject(opts.Get("tensor"), "options.tensor");
+  FrameSinkConfig sinkConfig;
+  sinkConfig.tensor = ParseTensorSpec(tensor);
+  sinkConfig.queueSize = ExpectInt(opts.Get("queueSize"), "options.queueSize", 1, 1024);
+  sinkConfig.poolSize = ExpectInt(opts.Get("poolSize"), "options.poolSize", 1, 256);
+  sinkConfig.block = ExpectBool(opts.Get("block"), "options.block");
+  Napi::Function onEvent = ExpectFunction(opts.Get("onEvent"), "options.onEvent");
+  Napi::Value propsValue = opts.Get("properties");
+
+  GError* rawError = nullptr;
+  GstElement* parsed = gst_parse_launch_full(description.c_str(), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &rawError);
+  ErrorPtr error(rawError);
+  if (error || !parsed) {
+    if (parsed) gst_object_unref(parsed);
+    bool missing = error && error->domain == GST_PARSE_ERROR && error->code == GST_PARSE_ERROR_NO_SUCH_ELEMENT;
+    throw MakeError(env, missing ? "E_ELEMENT_MISSING" : "E_PIPELINE_PARSE",
+                    std::string(missing ? "A GStreamer element is not installed: " : "Invalid pipeline description: ") +
+                        (error ? error->message : "unknown error"));
+  }
+  if (!GST_IS_PIPELINE(parsed)) {
+    gst_object_unref(parsed);
+    throw MakeError(env, "E_PIPELINE_PARSE", "Invalid pipeline description: expected a chain of elements");
+  }
+  pipeline_.reset(parsed);
+
+  if (!propsValue.IsUndefined()) {
+    Napi::Object props = ExpectObject(propsValue, "options.properties");
+    Napi::Array names = props.GetPropertyNames();
+    for (uint32_t i = 0; i < names.Length(); ++i) {
+      std::string elementName = names.Get(i).As<Napi::String>().Utf8Value();
+      ElementPtr element(gst_bin_get_by_name(GST_BIN(pipeline_.get()), elementName.c_str()));
+      if (!element)
+        throw MakeError(env, "E_ARGUMENT", "No element named \"" + elementName + "\" in the pipeline description");
+      Napi::Object values = ExpectObject(props.Get(elementName), "options.properties." + elementName);
+      Napi::Array keys = values.GetPropertyNames();
+      for (uint32_t k = 0; k < keys.Length(); ++k) {
+        std::string key = keys.Get(k).As<Napi::String>().Utf8Value();
+        std::string where = "options.properties." + elementName + "." + key;
+        Napi::Value v = values.Get(key);
+        if (!g_object_class_find_property(G_OBJECT_GET_CLASS(element.get()), key.c_str()))
+          throw MakeError(env, "E_ARGUMENT", "Element \"" + elementName + "\" has no property \"" + key + "\"");
+        std::string text;
+        if (v.IsString()) text = v.As<Napi::String>().Utf8Value();
+        else if (v.IsBoolean()) text = v.As<Napi::Boolean>().Value() ? "true" : "false";
+        else if (v.IsNumber()) text = Napi::Value(v).ToString().Utf8Value();
+        else ThrowExpected(env, "a string, number or boolean", where, v);
+        // Parses enums, flags and numbers from their string form, exactly as gst-launch would.
+        gst_util_set_object_arg(G_OBJECT(element.get()), key.c_str(), text.c_str());
+      }
+    }
+  }
+
+  ElementPtr appsink(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "sink"));
+  if (!appsink || !GST_IS_APP_SINK(appsink.get()))
+    throw MakeError(env, "E_PIPELINE_PARSE", "The pipeline description has no appsink named \"sink\"");
+  ElementPtr decoder(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "dec"));
+
+  onEvent_ = Napi::Persistent(onEvent);
+  tsfn_ = Tsfn::New(env, onEvent, "vigil.pipeline", 0, 1, this);
+  tsfn_.Unref(env);
+  // Frames go through the thread-safe function; the pool bounds how many can be in flight.
+  sink_ = std::make_unique<FrameSink>(appsink.get(), decoder.get(), sinkConfig, [this](const FrameReady& f) {
+    auto* ev = new PipelineEvent{PipelineEvent::Kind::Frame, f};
+    if (tsfn_.NonBlockingCall(ev) != napi_ok) {
+      delete ev;
+      return false;
+    }
+    return true;
+  }, [this] {
+    auto* ev = new PipelineEvent{PipelineEvent::Kind::Eos};
+    if (tsfn_.NonBlockingCall(ev) != napi_ok) delete ev;
+  });
+  externalBytes_ = static_cast<int64_t>(sink_->pool()->slotBytes()) * sink_->pool()->size();
+  Napi::MemoryManagement::AdjustExternalMemory(env, externalBytes_);
+
+  BusPtr bus(gst_element_get_bus(pipeline_.get()));
+  gst_bus_set_sync_handler(bus.get(), OnBusMessage, this, nullptr);
+
+  std::lock_guard<std::mutex> lock(gRegistryMutex);
+  gOpen.insert(this);
+}
+
+Pipeline::~Pipeline() { Close(); }
+
+void Pipeline::CloseAll() {
+  std::vector<Pipeline*> open;
+  {
+    std::lock_guard<std::mutex> lock(gRegistryMutex);
+    open.assign(gOpen.begin(), gOpen.end());
+  }
+  for (Pipeline* p : open) p->Close();
+}
+
+void Pipeline::ThrowIfClosed(Napi::Env env, const char* method) {
+  if (closed_) throw MakeError(env, "E_CLOSED", std::string("Pipeline.") + method + "() called after close()");
+}
+
+GstBusSyncReply Pipeline::OnBusMessage(GstBus*, GstMessage* msg, gpointer data) {
+  auto* self = static_cast<Pipeline*>(data);
+  std::unique_ptr<PipelineEvent> ev;
+  switch (GST_MESSAGE_TYPE(msg)) {
+    case GST_MESSAGE_ERROR:
+    case GST_MESSAGE_WARNING: {
+      GError* err = nullptr;
+      gchar* debug = nullptr;
+      bool isError = GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR;
+      if (isError) gst_message_parse_error(msg, &err, &debug);
+      else gst_message_parse_warning(msg, &err, &debug);
+      ErrorPtr e(err);
+      GCharPtr d(debug);
+      ev.reset(new PipelineEvent{isError ? PipelineEvent::Kind::Error : PipelineEvent::Kind::Warning});
+      ev->source = GST_MESSAGE_SRC_NAME(msg) ? GST_MESSAGE_SRC_NAME(msg) : "";
+      ev->message = e ? e->message : "";
+      ev->debug = d ? d.get() : "";
+      ev->domain = e ? g_quark_to_string(e->domain) : "";
+      ev->code = e ? e->code : 0;
+      break;
+    }
+    case GST_MESSAGE_EOS:
+      // Through the frame queue, so JS sees every frame before the end of stream.
+      if (self->sink_) self->sink_->PushEos();
+      break;
+    case GST_MESSAGE_LATENCY: ev.reset(new PipelineEvent{PipelineEvent::Kind::Latency}); break;
+    case GST_MESSAGE_CLOCK_LOST: ev.reset(new PipelineEvent{PipelineEvent::Kind::ClockLost}); break;
+    case GST_MESSAGE_STATE_CHANGED:
+      if (GST_MESSAGE_SRC(msg) == GST_OBJECT(self->pipeline_.get())) {
+        GstState oldState, newState;
+        gst_message_parse_state_changed(msg, &oldState, &newState, nullptr);
+        ev.reset(new PipelineEvent{PipelineEvent::Kind::StateChanged});
+        ev->oldState = gst_element_state_get_name(oldState);
+        ev->newState = gst_element_state_get_name(newState);
+      }
+      break;
+    default: break;
+  }
+  if (ev && self->tsfn_.NonBlockingCall(ev.get()) == napi_ok) ev.release();
+  return GST_BUS_DROP;
+}
+
+namespace {
+
+struct Lease {
+  std::shared_ptr<FramePool> pool;
+  int slot;
+  uint32_t generation;
+};
+
+}  // namespace
+
+void Pipeline::CallJs(Napi::Env env, Napi::Function callback, Pipeline* self, PipelineEvent* raw) {
+  std::unique_ptr<PipelineEvent> ev(raw);
+  if (!ev) return;
+  // env is null when the function was aborted by close() with events still queued: the Pipeline may already be
+  // gone, so only the event itself is freed (the pool, if still alive, is being torn down with it).
+  if (env == nullptr) return;
+  if (self->closed_) return;
+  if (ev->kind == PipelineEvent::Kind::Latency) {
+    gst_bin_recalculate_latency(GST_BIN(self->pipeline_.get()));
+    return;
+  }
+  if (ev->kind == PipelineEvent::Kind::ClockLost) {
+    // A live source lost its clock (e.g. an RTSP reconnect inside rtspsrc): select a new one.
+    gst_element_set_state(self->pipeline_.get(), GST_STATE_PAUSED);
+    gst_element_set_state(self->pipeline_.get(), GST_STATE_PLAYING);
+    return;
+  }
+  Napi::Object o = Napi::Object::New(env);
+  switch (ev->kind) {
+    case PipelineEvent::Kind::Frame: {
+      const FrameReady& f = ev->frame;
+      const auto& pool = self->sink_->pool();
+      auto* lease = new Lease{pool, f.slot, f.generation};
+      Napi::ArrayBuffer tensor = Napi::ArrayBuffer::New(
+          env, pool->Data(f.slot), pool->slotBytes(),
+          [](Napi::Env, void*, Lease* l) {
+            l->pool->Release(l->slot, l->generation);
+            delete l;
+          },
+          lease);
+      o.Set("type", "frame");
+      o.Set("cameraId", self->cameraId_);
+      o.Set("sequence", static_cast<double>(f.sequence));
+      o.Set("ptsNs", static_cast<double>(f.ptsNs));
+      o.Set("wallClockNs", Napi::BigInt::New(env, f.wallClockNs));
+      o.Set("sourceWidth", f.sourceWidth);
+      o.Set("sourceHeight", f.sourceHeight);
+      o.Set("scale", f.letterbox.scale);
+      o.Set("padX", f.letterbox.padX);
+      o.Set("padY", f.letterbox.padY);
+      o.Set("slot", f.slot);
+      o.Set("generation", static_cast<double>(f.generation));
+      o.Set("tensor", tensor);
+      break;
+    }
+    case PipelineEvent::Kind::Error:
+    case PipelineEvent::Kind::Warning:
+      o.Set("type", ev->kind == PipelineEvent::Kind::Error ? "error" : "warning");
+      o.Set("source", ev->source);
+      o.Set("message", ev->message);
+      o.Set("debug", ev->debug);
+      o.Set("domain", ev->domain);
+      o.Set("code", ev->code);
+      break;
+    case PipelineEvent::Kind::Eos: o.Set("type", "eos"); break;
+    case PipelineEvent::Kind::StateChanged:
+      o.Set("type", "state");
+      o.Set("oldState", ev->oldState);
+      o.Set("newState", ev->newState);
+      break;
+    default: return;
+  }
+  callback.Call({o});
+}
+
+Napi::Value Pipeline::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThrowIfClosed(env, "start");
+  if (!running_) {
+    sink_->Start();
+    running_ = true;
+    if (!tsfnRefed_) {
+      tsfn_.Ref(env);
+      tsfnRefed_ = true;
+    }
+  }
+  GstStateChangeReturn r = gst_element_set_state(pipeline_.get(), GST_STATE_PLAYING);
+  switch (r) {
+    case GST_STATE_CHANGE_SUCCESS: return Napi::String::New(env, "success");
+    case GST_STATE_CHANGE_ASYNC: return Napi::String::New(env, "async");
+    case GST_STATE_CHANGE_NO_PREROLL: return Napi::String::New(env, "no-preroll");
+    default: return Napi::String::New(env, "failure");
+  }
+}
+
+void Pipeline::StopInternal() {
+  if (!running_) return;
+  sink_->BeginStop();
+  gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
+  sink_->FinishStop();
+  running_ = false;
+  if (tsfnRefed_) {
+    tsfn_.Unref(env_);
+    tsfnRefed_ = false;
+  }
+}
+
+Napi::Value Pipeline::Stop(const Napi::CallbackInfo& info) {
+  ThrowIfClosed(info.Env(), "stop");
+  StopInternal();
+  return info.Env().Undefined();
+}
+
+void Pipeline::Close() {
+  if (closed_) return;
+  StopInternal();
+  closed_ = true;
+  {
+    BusPtr bus(gst_element_get_bus(pipeline_.get()));
+    gst_bus_set_sync_handler(bus.get(), nullptr, nullptr, nullptr);
+  }
+  // The sink goes first (it unhooks itself from the appsink); the pool lives on in any lease still held by JS.
+  sink_.reset();
+  pipeline_.reset();
+  tsfn_.Abort();
+  onEvent_.Reset();
+  Napi::MemoryManagement::AdjustExternalMemory(env_, -externalBytes_);
+  std::lock_guard<std::mutex> lock(gRegistryMutex);
+  gOpen.erase(this);
+}
+
+Napi::Value Pipeline::CloseJs(const Napi::CallbackInfo& info) {
+  Close();
+  return info.Env().Undefined();
+}
+
+// release(tensor, slot, generation): detaches the ArrayBuffer (so JS can no longer read a buffer being reused)
+// and returns its slot to the pool.
+Napi::Value Pipeline::Release(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArrayBuffer()) ThrowExpected(env, "an ArrayBuffer", "tensor", info[0]);
+  int slot = ExpectInt(info[1], "slot", 0, 255);
+  double generation = ExpectNumber(info[2], "generation");
+  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+  if (!ab.IsDetached()) ab.Detach();
+  if (!closed_) sink_->pool()->Release(slot, static_cast<uint32_t>(generation));
+  return env.Undefined();
+}
+
+Napi::Value Pipeline::SeekStart(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThrowIfClosed(env, "seekStart");
+  gboolean ok = gst_element_seek_simple(pipeline_.get(), GST_FORMAT_TIME,
+                                        static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT), 0);
+  return Napi::Boolean::New(env, ok);
+}
+
+Napi::Value Pipeline::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThrowIfClosed(env, "stats");
+  FrameSinkStats& s = sink_->stats();
+  Napi::Object o = Napi::Object::New(env);
+  auto n = [&](const char* k, double v) { o.Set(k, Napi::Number::New(env, v)); };
+  n("framesDecoded", s.framesDecoded.load());
+  n("framesIn", s.framesIn.load());
+  n("framesDelivered", s.framesDelivered.load());
+  n("droppedQueue", s.droppedQueue.load());
+  n("droppedPool", s.droppedPool.load());
+  n("droppedDelivery", s.droppedDelivery.load());
+  n("droppedFormat", s.droppedFormat.load());
+  n("queueDepth", sink_->QueueDepth());
+  n("poolInUse", sink_->pool()->InUse());
+  n("poolSize", sink_->pool()->size());
+  const int64_t last = s.lastFrameMonotonicUs.load();
+  n("msSinceLastFrame", last == 0 ? -1 : (g_get_monotonic_time() - last) / 1000.0);
+  n("width", s.width.load());
+  n("height", s.height.load());
+  return o;
+}
+
+Napi::Value Pipeline::IsClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closed_); }
+
+}  // namespace vigil

@@ -1,0 +1,59 @@
+// Pipeline: one camera's GStreamer graph, built from an explicit launch description (no decodebin), with secrets
+// and paths set as element properties after parsing so they never pass through a description string or an error.
+// Bus messages and frames reach JS through one thread-safe function; close() is the one teardown path, shared by
+// the JS API, the ObjectWrap destructor and the env cleanup hook.
+#pragma once
+
+#include <gst/gst.h>
+#include <napi.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common.h"
+#include "frame_sink.h"
+
+namespace vigil {
+
+struct PipelineEvent;
+
+class Pipeline : public Napi::ObjectWrap<Pipeline> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit Pipeline(const Napi::CallbackInfo& info);
+  ~Pipeline() override;
+
+  // Used by the env cleanup hook: closes every pipeline still open in this env.
+  static void CloseAll();
+  void Close();
+
+ private:
+  static void CallJs(Napi::Env env, Napi::Function callback, Pipeline* self, PipelineEvent* event);
+  using Tsfn = Napi::TypedThreadSafeFunction<Pipeline, PipelineEvent, CallJs>;
+
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value Stop(const Napi::CallbackInfo& info);
+  Napi::Value CloseJs(const Napi::CallbackInfo& info);
+  Napi::Value Release(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value SeekStart(const Napi::CallbackInfo& info);
+  Napi::Value IsClosed(const Napi::CallbackInfo& info);
+
+  static GstBusSyncReply OnBusMessage(GstBus* bus, GstMessage* msg, gpointer self);
+  void ThrowIfClosed(Napi::Env env, const char* method);
+  void StopInternal();
+
+  std::string cameraId_;
+  ElementPtr pipeline_;
+  std::unique_ptr<FrameSink> sink_;
+  Napi::FunctionReference onEvent_;
+  Tsfn tsfn_;
+  bool tsfnRefed_ = false;
+  bool running_ = false;
+  bool closed_ = false;
+  int64_t externalBytes_ = 0;
+  Napi::Env env_;
+};
+
+}  // namespace vigil

@@ -1,0 +1,384 @@
+/**
+ * The OpenAPI 3.1 document served at GET /openapi.json. Its component schemas are JSON Schema 2020-12, and the
+ * tests validate real responses against them (ajv), so this document is the contract, not decoration.
+ */
+const error = { $ref: '#/components/schemas/Error' };
+const errResp = (description: string) => ({ description, content: { 'application/json': { schema: error } } });
+const jsonResp = (description: string, schema: object) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+const authErrors = {
+  '401': errResp('Missing, invalid, expired or revoked access token'),
+  '403': errResp('Role or camera scope does not allow this'),
+};
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Vigil API',
+    version: '1.0.0',
+    description:
+      'Vigil video-analytics server REST API. Live events come over the WebSocket /ws as FlatBuffers ' +
+      '(schemas/flatbuffers/message.fbs); authenticate with the access token in the Authorization header or as the ' +
+      'Sec-WebSocket-Protocol value "bearer.<token>" next to "vigil.v1".',
+  },
+  servers: [{ url: 'http://localhost:8001', description: 'Default local server' }],
+  security: [{ bearerAuth: [] }],
+  paths: {
+    '/health': {
+      get: {
+        summary: 'Health of the server and its services',
+        tags: ['System'],
+        security: [],
+        responses: {
+          '200': jsonResp('Healthy or degraded', { $ref: '#/components/schemas/HealthStatus' }),
+          '503': jsonResp('Unhealthy', { $ref: '#/components/schemas/HealthStatus' }),
+        },
+      },
+    },
+    '/auth/login': {
+      post: {
+        summary: 'Log in with a local or LDAP user',
+        tags: ['Authentication'],
+        security: [],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/LoginRequest' } } },
+        },
+        responses: {
+          '200': jsonResp('Authenticated', { $ref: '#/components/schemas/LoginResponse' }),
+          '400': errResp('Malformed request'),
+          '401': errResp('Invalid username or password'),
+          '403': errResp('Authenticated but mapped to no role'),
+          '413': errResp('Body too large'),
+          '429': errResp('Too many attempts from this address or for this user (Retry-After header)'),
+        },
+      },
+    },
+    '/auth/refresh': {
+      post: {
+        summary: 'Rotate a refresh token (a reused one revokes its whole session)',
+        tags: ['Authentication'],
+        security: [],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/RefreshRequest' } } },
+        },
+        responses: {
+          '200': jsonResp('New token pair', { $ref: '#/components/schemas/TokenPair' }),
+          '400': errResp('Malformed request'),
+          '401': errResp('Invalid, expired, revoked or reused refresh token'),
+        },
+      },
+    },
+    '/auth/logout': {
+      post: {
+        summary: 'Revoke the session of a refresh token (its access tokens stop working too)',
+        tags: ['Authentication'],
+        security: [],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/RefreshRequest' } } },
+        },
+        responses: {
+          '204': { description: 'Session revoked' },
+          '400': errResp('Malformed request'),
+          '401': errResp('Invalid or expired refresh token'),
+        },
+      },
+    },
+    '/cameras': {
+      get: {
+        summary: 'Cameras in the caller scope',
+        tags: ['Cameras'],
+        parameters: [
+          {
+            name: 'status',
+            in: 'query',
+            schema: {
+              type: 'string',
+              enum: ['all', 'active', 'inactive', 'starting', 'running', 'stalled', 'reconnecting', 'stopped', 'failed'],
+            },
+            description: 'active = starting|running|stalled|reconnecting; inactive = stopped|failed',
+          },
+        ],
+        responses: {
+          '200': jsonResp('Cameras', { type: 'array', items: { $ref: '#/components/schemas/Camera' } }),
+          '400': errResp('Bad parameter'),
+          ...authErrors,
+        },
+      },
+    },
+    '/cameras/{id}': {
+      get: {
+        summary: 'One camera',
+        tags: ['Cameras'],
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: {
+          '200': jsonResp('Camera', { $ref: '#/components/schemas/Camera' }),
+          ...authErrors,
+          '404': errResp('No such camera'),
+        },
+      },
+    },
+    '/detections': {
+      get: {
+        summary: 'Stored detections, newest first',
+        tags: ['Detections'],
+        parameters: [
+          { name: 'camera_id', in: 'query', schema: { type: 'string' } },
+          {
+            name: 'start_time',
+            in: 'query',
+            schema: { type: 'string' },
+            description: 'RFC 3339 date-time or integer nanoseconds since the epoch (inclusive)',
+          },
+          { name: 'end_time', in: 'query', schema: { type: 'string' }, description: 'As start_time (exclusive)' },
+          { name: 'confidence_min', in: 'query', schema: { type: 'number', minimum: 0, maximum: 1 } },
+          { name: 'class', in: 'query', schema: { type: 'string' }, description: 'Comma-separated class names or ids' },
+          { name: 'page', in: 'query', schema: { type: 'integer', minimum: 1, default: 1 } },
+          { name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+        ],
+        responses: {
+          '200': jsonResp('A page of detections', { $ref: '#/components/schemas/DetectionList' }),
+          '400': errResp('Bad parameter'),
+          ...authErrors,
+        },
+      },
+    },
+    '/users': {
+      get: {
+        summary: 'Local users (admin)',
+        tags: ['Users'],
+        responses: {
+          '200': jsonResp('Users', {
+            type: 'object',
+            required: ['users'],
+            additionalProperties: false,
+            properties: { users: { type: 'array', items: { $ref: '#/components/schemas/LocalUser' } } },
+          }),
+          ...authErrors,
+        },
+      },
+      post: {
+        summary: 'Create a local user (admin)',
+        tags: ['Users'],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/NewUser' } } },
+        },
+        responses: {
+          '201': jsonResp('Created', { $ref: '#/components/schemas/LocalUser' }),
+          '400': errResp('Invalid user'),
+          '409': errResp('User exists'),
+          ...authErrors,
+        },
+      },
+    },
+    '/metrics': {
+      get: {
+        summary: 'Prometheus metrics (admin, operator)',
+        tags: ['System'],
+        responses: {
+          '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } },
+          ...authErrors,
+        },
+      },
+    },
+    '/openapi.json': {
+      get: {
+        summary: 'This document',
+        tags: ['System'],
+        security: [],
+        responses: { '200': jsonResp('OpenAPI 3.1 document', { type: 'object' }) },
+      },
+    },
+  },
+  components: {
+    securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+    schemas: {
+      Error: {
+        type: 'object',
+        required: ['error'],
+        additionalProperties: false,
+        properties: {
+          error: {
+            type: 'object',
+            required: ['code', 'message'],
+            additionalProperties: false,
+            properties: { code: { type: 'string', pattern: '^E_[A-Z0-9_]+$' }, message: { type: 'string' } },
+          },
+        },
+      },
+      HealthStatus: {
+        type: 'object',
+        required: ['status', 'timestamp', 'services'],
+        additionalProperties: false,
+        properties: {
+          status: { type: 'string', enum: ['healthy', 'degraded', 'unhealthy'] },
+          timestamp: { type: 'string', format: 'date-time' },
+          services: {
+            type: 'object',
+            additionalProperties: {
+              type: 'object',
+              required: ['status', 'response_time'],
+              additionalProperties: false,
+              properties: {
+                status: { type: 'string', enum: ['ok', 'degraded', 'down'] },
+                response_time: { type: 'number', minimum: 0, description: 'milliseconds' },
+                detail: { type: 'string' },
+              },
+            },
+          },
+        },
+      },
+      LoginRequest: {
+        type: 'object',
+        required: ['username', 'password'],
+        additionalProperties: false,
+        properties: {
+          username: { type: 'string', minLength: 1, maxLength: 256 },
+          password: { type: 'string', minLength: 1, maxLength: 1024 },
+        },
+      },
+      RefreshRequest: {
+        type: 'object',
+        required: ['refresh_token'],
+        additionalProperties: false,
+        properties: { refresh_token: { type: 'string', minLength: 1, maxLength: 4096 } },
+      },
+      TokenPair: {
+        type: 'object',
+        required: ['access_token', 'refresh_token', 'token_type', 'expires_in', 'refresh_expires_in'],
+        additionalProperties: false,
+        properties: {
+          access_token: { type: 'string' },
+          refresh_token: { type: 'string' },
+          token_type: { const: 'Bearer' },
+          expires_in: { type: 'integer', description: 'seconds' },
+          refresh_expires_in: { type: 'integer', description: 'seconds' },
+        },
+      },
+      LoginResponse: {
+        type: 'object',
+        required: ['access_token', 'refresh_token', 'token_type', 'expires_in', 'refresh_expires_in', 'user'],
+        additionalProperties: false,
+        properties: {
+          access_token: { type: 'string' },
+          refresh_token: { type: 'string' },
+          token_type: { const: 'Bearer' },
+          expires_in: { type: 'integer' },
+          refresh_expires_in: { type: 'integer' },
+          user: { $ref: '#/components/schemas/User' },
+        },
+      },
+      CameraScope: {
+        oneOf: [{ const: '*' }, { type: 'array', items: { type: 'string' } }],
+      },
+      User: {
+        type: 'object',
+        required: ['id', 'username', 'roles', 'cameras', 'source'],
+        additionalProperties: false,
+        properties: {
+          id: { type: 'string' },
+          username: { type: 'string' },
+          roles: { type: 'array', items: { enum: ['admin', 'operator', 'viewer'] } },
+          cameras: { $ref: '#/components/schemas/CameraScope' },
+          source: { enum: ['local', 'ldap'] },
+        },
+      },
+      LocalUser: {
+        type: 'object',
+        required: ['username', 'role', 'cameras', 'created'],
+        additionalProperties: false,
+        properties: {
+          username: { type: 'string' },
+          role: { enum: ['admin', 'operator', 'viewer'] },
+          cameras: { $ref: '#/components/schemas/CameraScope' },
+          created: { type: 'string', format: 'date-time' },
+        },
+      },
+      NewUser: {
+        type: 'object',
+        required: ['username', 'password', 'role'],
+        additionalProperties: false,
+        properties: {
+          username: { type: 'string', pattern: '^[A-Za-z0-9._@-]{3,50}$' },
+          password: { type: 'string', minLength: 8, maxLength: 1024 },
+          role: { enum: ['admin', 'operator', 'viewer'] },
+          cameras: { $ref: '#/components/schemas/CameraScope' },
+        },
+      },
+      Camera: {
+        type: 'object',
+        required: ['id', 'name', 'status', 'source', 'width', 'height', 'fps', 'last_error'],
+        additionalProperties: false,
+        properties: {
+          id: { type: 'string' },
+          name: { type: 'string' },
+          status: { enum: ['starting', 'running', 'stalled', 'reconnecting', 'stopped', 'failed'] },
+          source: { type: 'string', description: 'Source URL with credentials removed' },
+          width: { type: ['integer', 'null'] },
+          height: { type: ['integer', 'null'] },
+          fps: { type: ['number', 'null'] },
+          last_error: { type: ['string', 'null'] },
+        },
+      },
+      Detection: {
+        type: 'object',
+        required: [
+          'id',
+          'camera_id',
+          'timestamp',
+          'timestamp_ns',
+          'type',
+          'class_id',
+          'confidence',
+          'bounding_box',
+          'track_id',
+          'frame_width',
+          'frame_height',
+        ],
+        additionalProperties: false,
+        properties: {
+          id: { type: 'string', description: 'Server-wide sequence number (decimal)' },
+          camera_id: { type: 'string' },
+          timestamp: { type: 'string', format: 'date-time' },
+          timestamp_ns: { type: 'string', pattern: '^[0-9]+$', description: 'ns since the epoch (decimal, exact)' },
+          type: { type: 'string', description: 'Class name' },
+          class_id: { type: 'integer', minimum: 0 },
+          confidence: { type: 'number', minimum: 0, maximum: 1 },
+          bounding_box: {
+            type: 'object',
+            required: ['x', 'y', 'width', 'height'],
+            additionalProperties: false,
+            description: 'Source-frame pixels: top-left corner and size',
+            properties: {
+              x: { type: 'number' },
+              y: { type: 'number' },
+              width: { type: 'number', minimum: 0 },
+              height: { type: 'number', minimum: 0 },
+            },
+          },
+          track_id: { type: ['integer', 'null'] },
+          frame_width: { type: 'integer' },
+          frame_height: { type: 'integer' },
+        },
+      },
+      DetectionList: {
+        type: 'object',
+        required: ['detections', 'total', 'page', 'page_size'],
+        additionalProperties: false,
+        properties: {
+          detections: { type: 'array', items: { $ref: '#/components/schemas/Detection' } },
+          total: { type: 'integer', minimum: 0 },
+          page: { type: 'integer', minimum: 1 },
+          page_size: { type: 'integer', minimum: 1 },
+        },
+      },
+    },
+  },
+} as const;
+
+export const openApiJson = JSON.stringify(openApiDocument);

@@ -1,0 +1,75 @@
+/**
+ * Roles and camera scopes: the ONE place where REST routes and the WebSocket decide what a principal may do.
+ * Every route and every stream subscription calls `authorize` (and `canSeeCamera` / `scopeCameras` for lists).
+ */
+import { authErrors } from './errors.js';
+
+export type Role = 'admin' | 'operator' | 'viewer';
+export const ROLES: readonly Role[] = ['admin', 'operator', 'viewer'];
+
+/** Who is calling, as carried by a verified access token. */
+export interface Principal {
+  /** Username (local) or the LDAP uid/sAMAccountName. */
+  sub: string;
+  role: Role;
+  /** Camera ids this principal may see, or '*' for all. */
+  cameras: readonly string[] | '*';
+  source: 'local' | 'ldap';
+  /** Refresh-token family this session belongs to. */
+  family: string;
+}
+
+export type Action =
+  | 'cameras:read'
+  | 'detections:read'
+  | 'stream:subscribe'
+  | 'alerts:acknowledge'
+  | 'metrics:read'
+  | 'users:read'
+  | 'users:write';
+
+const GRANTS: Record<Role, ReadonlySet<Action>> = {
+  viewer: new Set<Action>(['cameras:read', 'detections:read', 'stream:subscribe']),
+  operator: new Set<Action>(['cameras:read', 'detections:read', 'stream:subscribe', 'alerts:acknowledge', 'metrics:read']),
+  admin: new Set<Action>([
+    'cameras:read',
+    'detections:read',
+    'stream:subscribe',
+    'alerts:acknowledge',
+    'metrics:read',
+    'users:read',
+    'users:write',
+  ]),
+};
+
+export function isRole(value: unknown): value is Role {
+  return value === 'admin' || value === 'operator' || value === 'viewer';
+}
+
+/** Rank for choosing the strongest of several mapped roles (LDAP groups). */
+export function roleRank(role: Role): number {
+  return role === 'admin' ? 3 : role === 'operator' ? 2 : 1;
+}
+
+export function canSeeCamera(p: Principal, cameraId: string): boolean {
+  return p.cameras === '*' || p.cameras.includes(cameraId);
+}
+
+/**
+ * Throws AuthError (403) unless `p` may do `action`, and, when `cameraId` is given, unless that camera is in scope.
+ */
+export function authorize(p: Principal, action: Action, cameraId?: string): void {
+  if (!GRANTS[p.role].has(action)) throw authErrors.forbidden(action);
+  if (cameraId !== undefined && !canSeeCamera(p, cameraId)) throw authErrors.forbiddenCamera(cameraId);
+}
+
+/**
+ * Restricts a requested camera set to the principal's scope. `requested` undefined = "all I may see"
+ * (returns '*' for unscoped principals). Any requested camera outside the scope throws (403): a client is told,
+ * never silently given less.
+ */
+export function scopeCameras(p: Principal, requested: readonly string[] | undefined): readonly string[] | '*' {
+  if (requested === undefined) return p.cameras;
+  for (const id of requested) if (!canSeeCamera(p, id)) throw authErrors.forbiddenCamera(id);
+  return requested;
+}

@@ -1,0 +1,133 @@
+/**
+ * AuthService: local users first, then LDAP (when configured) for usernames that are not local; login rate limits
+ * per client IP (every attempt) and per username (failed attempts); token issue / refresh / logout / verify.
+ */
+import { AuthStore } from './store.js';
+import { AuthError, authErrors } from './errors.js';
+import { LdapAuthenticator, type LdapConfig } from './ldap.js';
+import type { Principal } from './policy.js';
+import { RateLimiter, type RateLimit } from './ratelimit.js';
+import { TokenService, loadJwtSecret, type TokenPair } from './tokens.js';
+import { LocalUsers } from './users.js';
+
+export interface AuthConfig {
+  /** Folder for the LMDB auth store and the generated JWT secret. */
+  dataDir: string;
+  jwt?: {
+    /** At least 32 bytes (UTF-8); omitted: generated into `<dataDir>/jwt-secret` on first run. */
+    secret?: string;
+    issuer?: string;
+    audience?: string;
+    accessTtlS?: number;
+    refreshTtlS?: number;
+  };
+  ldap?: LdapConfig;
+  rateLimits?: { loginPerIp?: RateLimit; loginFailuresPerUser?: RateLimit };
+  /** Receives the generated first-run admin password (once). Default: printed to stdout. */
+  announceInitialAdmin?: (username: string, password: string) => void;
+  /** Test clock (ms since the epoch) for tokens and limits. */
+  now?: () => number;
+}
+
+export interface LoginResult extends TokenPair {
+  user: { id: string; username: string; roles: string[]; cameras: string[] | '*'; source: 'local' | 'ldap' };
+}
+
+export class AuthService {
+  private constructor(
+    readonly store: AuthStore,
+    readonly tokens: TokenService,
+    readonly users: LocalUsers,
+    private readonly ldap: LdapAuthenticator | null,
+    private readonly perIp: RateLimiter,
+    private readonly perUser: RateLimiter,
+  ) {}
+
+  static async open(cfg: AuthConfig): Promise<AuthService> {
+    const secret = loadJwtSecret(cfg.jwt?.secret, cfg.dataDir);
+    const store = new AuthStore(cfg.dataDir);
+    try {
+      const tokens = await TokenService.create(
+        {
+          secret,
+          issuer: cfg.jwt?.issuer ?? 'vigil',
+          audience: cfg.jwt?.audience ?? 'vigil-api',
+          ...(cfg.jwt?.accessTtlS !== undefined ? { accessTtlS: cfg.jwt.accessTtlS } : {}),
+          ...(cfg.jwt?.refreshTtlS !== undefined ? { refreshTtlS: cfg.jwt.refreshTtlS } : {}),
+          ...(cfg.now ? { now: cfg.now } : {}),
+        },
+        store,
+      );
+      const users = new LocalUsers(store);
+      await users.ensureInitialAdmin(
+        cfg.announceInitialAdmin ??
+          ((u, p) => process.stdout.write(`Vigil first run: created user "${u}" with password ${p} (shown once)\n`)),
+      );
+      const now = cfg.now ?? Date.now;
+      return new AuthService(
+        store,
+        tokens,
+        users,
+        cfg.ldap ? new LdapAuthenticator(cfg.ldap) : null,
+        new RateLimiter(cfg.rateLimits?.loginPerIp ?? { max: 20, windowS: 60 }, now),
+        new RateLimiter(cfg.rateLimits?.loginFailuresPerUser ?? { max: 5, windowS: 300 }, now),
+      );
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
+
+  async login(username: string, password: string, ip: string): Promise<LoginResult> {
+    const ipWait = this.perIp.retryAfterS(ip);
+    if (ipWait > 0) throw authErrors.rateLimited(ipWait);
+    const userKey = username.toLowerCase();
+    const userWait = this.perUser.retryAfterS(userKey);
+    if (userWait > 0) throw authErrors.rateLimited(userWait);
+    this.perIp.take(ip);
+    let principal: Omit<Principal, 'family'> | null = null;
+    if (this.users.exists(username) || !this.ldap) {
+      principal = await this.users.verify(username, password);
+    } else {
+      const r = await this.ldap.authenticate(username, password);
+      if (r.ok) principal = r.principal;
+      else if (r.reason === 'no_role') throw authErrors.noRole();
+    }
+    if (!principal) {
+      this.perUser.take(userKey);
+      throw authErrors.badCredentials();
+    }
+    this.perUser.reset(userKey);
+    const pair = await this.tokens.issue(principal);
+    return {
+      ...pair,
+      user: {
+        id: `${principal.source}:${principal.sub}`,
+        username: principal.sub,
+        roles: [principal.role],
+        cameras: principal.cameras === '*' ? '*' : [...principal.cameras],
+        source: principal.source,
+      },
+    };
+  }
+
+  refresh(refreshToken: string): Promise<TokenPair> {
+    return this.tokens.refresh(refreshToken);
+  }
+
+  logout(refreshToken: string): Promise<void> {
+    return this.tokens.revokeByRefresh(refreshToken);
+  }
+
+  /** Verifies an access token (bearer) → principal. Throws AuthError. */
+  verifyAccess(token: string | undefined): Promise<Principal> {
+    if (!token) return Promise.reject(authErrors.missing());
+    return this.tokens.verifyAccess(token);
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
+
+export { AuthError };

@@ -1,0 +1,212 @@
+/**
+ * JWT access and refresh tokens with jose: HS256 only (the algorithm list is pinned, so `none` and every other alg
+ * are refused), `iss` and `aud` checked, distinct `typ` headers for access (15 min) and refresh (7 days) tokens.
+ * Refresh rotates: each family (one login) has exactly one usable refresh jti; presenting an older one is reuse and
+ * revokes the family, which also kills its access tokens (they carry the family id and are checked against it).
+ */
+import { randomBytes, randomUUID, webcrypto } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { VigilConfigError } from '../errors.js';
+import { AuthError, authErrors } from './errors.js';
+import { isRole, type Principal } from './policy.js';
+import type { AuthStore, FamilyRecord } from './store.js';
+
+export const ACCESS_TYP = 'vigil-access+jwt';
+export const REFRESH_TYP = 'vigil-refresh+jwt';
+export const MIN_SECRET_BYTES = 32;
+
+/**
+ * The HS256 secret: `configured` (UTF-8 bytes; refused when shorter than 256 bits), or else `<dataDir>/jwt-secret`,
+ * created with 32 random bytes (base64url, mode 0600) on first run.
+ */
+export function loadJwtSecret(configured: string | undefined, dataDir: string): Uint8Array {
+  if (configured !== undefined) {
+    const bytes = new TextEncoder().encode(configured);
+    if (bytes.length < MIN_SECRET_BYTES)
+      throw new VigilConfigError(
+        `auth.jwt.secret must be at least 256 bits (32 bytes); received ${bytes.length} bytes`,
+      );
+    return bytes;
+  }
+  const file = join(dataDir, 'jwt-secret');
+  if (!existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, randomBytes(32).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' });
+  }
+  const bytes = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64url');
+  if (bytes.length < MIN_SECRET_BYTES)
+    throw new VigilConfigError(`${file} must hold at least 256 bits (32 bytes); it holds ${bytes.length} bytes`);
+  return new Uint8Array(bytes);
+}
+
+export interface TokenOptions {
+  secret: Uint8Array;
+  issuer: string;
+  audience: string;
+  accessTtlS?: number;
+  refreshTtlS?: number;
+  /** Clock for tests (ms since the epoch). */
+  now?: () => number;
+}
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  token_type: 'Bearer';
+  /** Seconds until the access token expires. */
+  expires_in: number;
+  refresh_expires_in: number;
+}
+
+type Claims = { typ?: unknown; role?: unknown; cams?: unknown; src?: unknown; fam?: unknown; sub?: unknown; jti?: unknown };
+
+export class TokenService {
+  readonly accessTtlS: number;
+  readonly refreshTtlS: number;
+  private readonly now: () => number;
+  private constructor(
+    private readonly key: webcrypto.CryptoKey,
+    private readonly opts: TokenOptions,
+    private readonly store: AuthStore,
+  ) {
+    this.accessTtlS = opts.accessTtlS ?? 15 * 60;
+    this.refreshTtlS = opts.refreshTtlS ?? 7 * 24 * 3600;
+    this.now = opts.now ?? Date.now;
+  }
+
+  static async create(opts: TokenOptions, store: AuthStore): Promise<TokenService> {
+    if (opts.secret.length < MIN_SECRET_BYTES)
+      throw new VigilConfigError(
+        `JWT secret must be at least 256 bits (32 bytes); received ${opts.secret.length} bytes`,
+      );
+    const key = await webcrypto.subtle.importKey('raw', opts.secret, { name: 'HMAC', hash: 'SHA-256' }, false, [
+      'sign',
+      'verify',
+    ]);
+    return new TokenService(key, opts, store);
+  }
+
+  /** Starts a new family (a login) and returns its first token pair. */
+  async issue(p: Omit<Principal, 'family'>): Promise<TokenPair> {
+    const family = randomUUID();
+    const jti = randomUUID();
+    const nowMs = this.now();
+    this.store.putFamily(family, {
+      sub: p.sub,
+      role: p.role,
+      cameras: p.cameras === '*' ? '*' : [...p.cameras],
+      source: p.source,
+      currentJti: jti,
+      revoked: false,
+      expiresMs: nowMs + this.refreshTtlS * 1000,
+    });
+    return this.pair({ ...p, family }, jti, nowMs);
+  }
+
+  private async pair(p: Principal, refreshJti: string, nowMs: number): Promise<TokenPair> {
+    const iat = Math.floor(nowMs / 1000);
+    const access = await new SignJWT({ role: p.role, cams: p.cameras, src: p.source, fam: p.family })
+      .setProtectedHeader({ alg: 'HS256', typ: ACCESS_TYP })
+      .setSubject(p.sub)
+      .setIssuer(this.opts.issuer)
+      .setAudience(this.opts.audience)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + this.accessTtlS)
+      .setJti(randomUUID())
+      .sign(this.key);
+    const refresh = await new SignJWT({ fam: p.family })
+      .setProtectedHeader({ alg: 'HS256', typ: REFRESH_TYP })
+      .setSubject(p.sub)
+      .setIssuer(this.opts.issuer)
+      .setAudience(this.opts.audience)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + this.refreshTtlS)
+      .setJti(refreshJti)
+      .sign(this.key);
+    return {
+      access_token: access,
+      refresh_token: refresh,
+      token_type: 'Bearer',
+      expires_in: this.accessTtlS,
+      refresh_expires_in: this.refreshTtlS,
+    };
+  }
+
+  private async verify(token: string, typ: string): Promise<Claims> {
+    try {
+      const { payload } = await jwtVerify(token, this.key, {
+        algorithms: ['HS256'],
+        issuer: this.opts.issuer,
+        audience: this.opts.audience,
+        typ,
+        currentDate: new Date(this.now()),
+        requiredClaims: ['sub', 'exp', 'iat', 'jti'],
+      });
+      return payload as Claims;
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw authErrors.expired();
+      if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'typ') throw authErrors.wrongType();
+      throw authErrors.invalid();
+    }
+  }
+
+  /** Verifies an access token and returns its principal; the session must not be revoked. */
+  async verifyAccess(token: string): Promise<Principal> {
+    const c = await this.verify(token, ACCESS_TYP);
+    if (
+      typeof c.sub !== 'string' ||
+      !isRole(c.role) ||
+      typeof c.fam !== 'string' ||
+      (c.src !== 'local' && c.src !== 'ldap') ||
+      !(c.cams === '*' || (Array.isArray(c.cams) && c.cams.every((x) => typeof x === 'string')))
+    )
+      throw authErrors.invalid();
+    const fam = this.store.getFamily(c.fam);
+    if (!fam || fam.revoked) throw authErrors.revoked();
+    return { sub: c.sub, role: c.role, cameras: c.cams as string[] | '*', source: c.src, family: c.fam };
+  }
+
+  /** Rotates: returns a new pair for the family of `refreshToken`. A stale (already rotated) token revokes it. */
+  async refresh(refreshToken: string): Promise<TokenPair> {
+    const c = await this.verify(refreshToken, REFRESH_TYP);
+    if (typeof c.fam !== 'string' || typeof c.jti !== 'string' || typeof c.sub !== 'string') throw authErrors.invalid();
+    const fam = c.fam;
+    const presented = c.jti;
+    const next = randomUUID();
+    const nowMs = this.now();
+    const outcome = this.store.atomically((): FamilyRecord | AuthError => {
+      const f = this.store.getFamily(fam);
+      if (!f || f.sub !== c.sub) return authErrors.invalid();
+      if (f.revoked) return authErrors.revoked();
+      if (f.currentJti !== presented) {
+        this.store.putFamily(fam, { ...f, revoked: true });
+        return authErrors.reused();
+      }
+      const updated = { ...f, currentJti: next, expiresMs: nowMs + this.refreshTtlS * 1000 };
+      this.store.putFamily(fam, updated);
+      return updated;
+    });
+    if (outcome instanceof AuthError) throw outcome;
+    return this.pair(
+      { sub: outcome.sub, role: outcome.role, cameras: outcome.cameras, source: outcome.source, family: fam },
+      next,
+      nowMs,
+    );
+  }
+
+  /** Revokes the family of a refresh token (logout). Already-revoked families are fine; invalid tokens throw. */
+  async revokeByRefresh(refreshToken: string): Promise<void> {
+    const c = await this.verify(refreshToken, REFRESH_TYP);
+    if (typeof c.fam !== 'string') throw authErrors.invalid();
+    this.revokeFamily(c.fam);
+  }
+
+  revokeFamily(family: string): void {
+    this.store.atomically(() => {
+      const f = this.store.getFamily(family);
+      if (f && !f.revoked) this.store.putFamily(family, { ...f, revoked: true });
+    });
+  }
+}

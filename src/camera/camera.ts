@@ -1,0 +1,318 @@
+/**
+ * One supervised camera: owns its pipeline's lifecycle, a watchdog on monotonic time, and reconnection with
+ * capped exponential backoff that never gives up while the camera is configured. Only errors that a retry cannot
+ * fix (a damaged file, a missing element) end in `failed`.
+ *
+ * States: starting -> running -> (stalled | error | end of live stream) -> reconnecting -> starting ...;
+ * stopped (by stop(), or a non-looping file at its end); failed.
+ */
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import type { CameraStatus } from '../types.js';
+import { VigilClosedError, VigilPipelineError } from '../errors.js';
+import { redactUrl } from '../redact.js';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import type { DecoderChoice, DecoderPreferences } from './decoders.js';
+import type { Frame } from './frame.js';
+import { CameraPipeline } from './pipeline.js';
+import type { CameraSource } from './source.js';
+import type { TensorSpec } from './tensor.js';
+
+export interface CameraSettings {
+  id: string;
+  name: string;
+  source: CameraSource;
+  tensor: TensorSpec;
+  /** Frames per second handed on as tensors; 0 = every decoded frame. */
+  detectFps: number;
+  decoder: DecoderPreferences;
+  /** No decoded frame for this long (ms, monotonic) while running: stalled, restart. */
+  stallTimeoutMs: number;
+  /** No first frame this long (ms) after a (re)start: restart. */
+  startTimeoutMs: number;
+  backoff: BackoffOptions;
+  /** Running this long (ms) without trouble resets the backoff to its first step. */
+  backoffResetMs: number;
+  queueSize: number;
+  poolSize: number;
+}
+
+export interface CameraCounters {
+  framesDecoded: number;
+  framesHandedOn: number;
+  framesDropped: number;
+  restarts: number;
+  loops: number;
+  lastError: { code: string; message: string; atMs: number } | null;
+  /** Frames handed on per second over the last watchdog interval. */
+  fps: number;
+}
+
+export interface ReconnectInfo {
+  attempt: number;
+  delayMs: number;
+  reason: 'error' | 'stalled' | 'eos' | 'start-timeout';
+}
+
+export interface CameraEvents {
+  state: [state: CameraStatus, previous: CameraStatus];
+  frame: [frame: Frame];
+  error: [error: VigilPipelineError];
+  reconnecting: [info: ReconnectInfo];
+}
+
+const PERMANENT_ALWAYS = new Set(['E_ELEMENT_MISSING', 'E_DECODER_MISSING', 'E_PIPELINE_PARSE', 'E_ARGUMENT']);
+const PERMANENT_FOR_FILES = new Set(['E_SOURCE_FORMAT', 'E_STREAM_FORMAT', 'E_STREAM_DECODE', 'E_STREAM_NEGOTIATION']);
+
+export class Camera extends EventEmitter<CameraEvents> {
+  readonly settings: CameraSettings;
+  #state: CameraStatus = 'stopped';
+  #pipeline: CameraPipeline | null = null;
+  #watchdog: NodeJS.Timeout | null = null;
+  #retryTimer: NodeJS.Timeout | null = null;
+  #attempt = 0;
+  #startedAt = 0;
+  #runningSince = 0;
+  #lastProgressAt = 0;
+  #lastDecoded = 0;
+  #lastHanded = 0;
+  #lastTickAt = 0;
+  #closed = false;
+  // Totals of pipelines already closed; the live pipeline's stats are added on read.
+  #base = { framesDecoded: 0, framesHandedOn: 0, framesDropped: 0 };
+  #counters: CameraCounters = {
+    framesDecoded: 0,
+    framesHandedOn: 0,
+    framesDropped: 0,
+    restarts: 0,
+    loops: 0,
+    lastError: null,
+    fps: 0,
+  };
+
+  constructor(settings: CameraSettings) {
+    super();
+    this.settings = settings;
+  }
+
+  get id(): string {
+    return this.settings.id;
+  }
+
+  get state(): CameraStatus {
+    return this.#state;
+  }
+
+  get decoder(): DecoderChoice | null {
+    return this.#pipeline?.decoder ?? null;
+  }
+
+  /** Source for display: credentials removed. */
+  get displaySource(): string {
+    const s = this.settings.source;
+    if (s.kind === 'rtsp') return redactUrl(s.url);
+    if (s.kind === 'file') return s.path;
+    return `test:${s.pattern}`;
+  }
+
+  counters(): CameraCounters {
+    const c = { ...this.#counters, ...this.#base };
+    if (this.#pipeline && !this.#pipeline.closed) {
+      const s = this.#pipeline.stats();
+      c.framesDecoded += s.framesDecoded;
+      c.framesHandedOn += s.framesDelivered;
+      c.framesDropped += s.droppedQueue + s.droppedPool + s.droppedDelivery + s.droppedFormat;
+    }
+    return c;
+  }
+
+  start(): void {
+    if (this.#closed) throw new VigilClosedError(`Camera ${this.id}`, 'start');
+    if (this.#state !== 'stopped' && this.#state !== 'failed') return;
+    this.#attempt = 0;
+    this.#open();
+    this.#watchdog = setInterval(() => this.#tick(), Math.max(50, Math.min(1000, this.settings.stallTimeoutMs / 4)));
+    this.#watchdog.unref();
+  }
+
+  stop(): void {
+    if (this.#closed) return;
+    this.#clearTimers();
+    this.#closePipeline();
+    this.#setState('stopped');
+  }
+
+  /** Idempotent; a closed camera cannot be started again. */
+  close(): void {
+    if (this.#closed) return;
+    this.stop();
+    this.#closed = true;
+    this.removeAllListeners();
+  }
+
+  #setState(next: CameraStatus): void {
+    const prev = this.#state;
+    if (prev === next) return;
+    this.#state = next;
+    this.emit('state', next, prev);
+  }
+
+  #clearTimers(): void {
+    if (this.#watchdog) clearInterval(this.#watchdog);
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#watchdog = null;
+    this.#retryTimer = null;
+  }
+
+  #closePipeline(): void {
+    const p = this.#pipeline;
+    if (!p) return;
+    this.#pipeline = null;
+    if (!p.closed) {
+      const s = p.stats();
+      this.#base.framesDecoded += s.framesDecoded;
+      this.#base.framesHandedOn += s.framesDelivered;
+      this.#base.framesDropped += s.droppedQueue + s.droppedPool + s.droppedDelivery + s.droppedFormat;
+    }
+    p.close();
+  }
+
+  #open(): void {
+    this.#retryTimer = null;
+    this.#setState('starting');
+    this.#startedAt = performance.now();
+    this.#lastProgressAt = this.#startedAt;
+    this.#lastDecoded = 0;
+    this.#lastHanded = 0;
+    this.#lastTickAt = this.#startedAt;
+    let pipeline: CameraPipeline;
+    try {
+      pipeline = new CameraPipeline({
+        cameraId: this.id,
+        source: this.settings.source,
+        tensor: this.settings.tensor,
+        detectFps: this.settings.detectFps,
+        decoder: this.settings.decoder,
+        queueSize: this.settings.queueSize,
+        poolSize: this.settings.poolSize,
+        onFrame: (frame) => this.#onFrame(pipeline, frame),
+        onError: (err) => this.#onError(pipeline, err),
+        onEos: () => this.#onEos(pipeline),
+      });
+    } catch (err) {
+      const e =
+        err instanceof VigilPipelineError
+          ? err
+          : new VigilPipelineError('E_PIPELINE_START', `Camera ${this.id}: ${(err as Error).message}`);
+      this.#fail(e);
+      return;
+    }
+    this.#pipeline = pipeline;
+    pipeline.start();
+  }
+
+  #onFrame(pipeline: CameraPipeline, frame: Frame): void {
+    if (pipeline !== this.#pipeline) {
+      frame.release();
+      return;
+    }
+    if (this.#state !== 'running') {
+      this.#runningSince = performance.now();
+      this.#setState('running');
+    }
+    if (this.listenerCount('frame') === 0) frame.release();
+    else this.emit('frame', frame);
+  }
+
+  #isPermanent(code: string): boolean {
+    return PERMANENT_ALWAYS.has(code) || (this.settings.source.kind === 'file' && PERMANENT_FOR_FILES.has(code));
+  }
+
+  #fail(err: VigilPipelineError): void {
+    this.#counters.lastError = { code: err.code, message: err.message, atMs: Date.now() };
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    if (this.#isPermanent(err.code)) {
+      this.#clearTimers();
+      this.#closePipeline();
+      this.#setState('failed');
+    } else {
+      this.#restart('error');
+    }
+  }
+
+  #onError(pipeline: CameraPipeline, err: VigilPipelineError): void {
+    if (pipeline !== this.#pipeline) return;
+    this.#fail(err);
+  }
+
+  #onEos(pipeline: CameraPipeline): void {
+    if (pipeline !== this.#pipeline) return;
+    const s = this.settings.source;
+    if (s.kind === 'file' && s.loop) {
+      this.#counters.loops++;
+      if (pipeline.rewind()) return;
+    }
+    if (s.kind === 'file' || (s.kind === 'test' && s.numBuffers > 0)) {
+      this.#clearTimers();
+      this.#closePipeline();
+      this.#setState('stopped');
+      return;
+    }
+    this.#restart('eos');
+  }
+
+  #restart(reason: ReconnectInfo['reason']): void {
+    if (this.#retryTimer) return;
+    this.#closePipeline();
+    this.#counters.restarts++;
+    this.#attempt++;
+    const delayMs = backoffDelay(this.#attempt, this.settings.backoff);
+    this.#setState('reconnecting');
+    this.emit('reconnecting', { attempt: this.#attempt, delayMs, reason });
+    this.#retryTimer = setTimeout(() => this.#open(), delayMs);
+    this.#retryTimer.unref();
+  }
+
+  #tick(): void {
+    const p = this.#pipeline;
+    const now = performance.now();
+    if (!p || p.closed) return;
+    const s = p.stats();
+    if (s.framesDecoded !== this.#lastDecoded) {
+      this.#lastDecoded = s.framesDecoded;
+      this.#lastProgressAt = now;
+    }
+    const dt = (now - this.#lastTickAt) / 1000;
+    if (dt > 0) this.#counters.fps = (s.framesDelivered - this.#lastHanded) / dt;
+    this.#lastHanded = s.framesDelivered;
+    this.#lastTickAt = now;
+    if (this.#state === 'running' && this.#attempt > 0 && now - this.#runningSince >= this.settings.backoffResetMs) {
+      this.#attempt = 0;
+    }
+    if (this.#state === 'starting' && now - this.#startedAt > this.settings.startTimeoutMs) {
+      this.#counters.lastError = {
+        code: 'E_SOURCE_TIMEOUT',
+        message: `Camera ${this.id}: no frame within ${this.settings.startTimeoutMs} ms of starting`,
+        atMs: Date.now(),
+      };
+      this.#restart('start-timeout');
+    } else if (this.#state === 'running' && now - this.#lastProgressAt > this.settings.stallTimeoutMs) {
+      this.#counters.lastError = {
+        code: 'E_SOURCE_STALLED',
+        message: `Camera ${this.id}: no frame for ${Math.round(now - this.#lastProgressAt)} ms`,
+        atMs: Date.now(),
+      };
+      this.#setState('stalled');
+      this.#restart('stalled');
+    }
+  }
+}
+
+export const DEFAULT_CAMERA_TIMING = {
+  stallTimeoutMs: 5000,
+  startTimeoutMs: 15_000,
+  backoff: DEFAULT_BACKOFF,
+  backoffResetMs: 10_000,
+  queueSize: 2,
+  poolSize: 4,
+};

@@ -1,0 +1,82 @@
+/**
+ * One decoded frame turned into a model tensor. The tensor lives in the camera pipeline's native pool: it is
+ * valid until release() — call it as soon as the tensor has been consumed (e.g. after session.run) — and reading
+ * it afterwards sees a detached, zero-length buffer rather than a reused one.
+ */
+import type { NativeFrameEvent, TensorLayout, ColorOrder } from '../../bindings/index.js';
+
+export class Frame {
+  readonly cameraId: string;
+  /** Per-pipeline sequence of frames handed on (restarts when the camera's pipeline is rebuilt). */
+  readonly sequence: number;
+  /** Stream time of the frame in ns (-1 if the source gave none). */
+  readonly ptsNs: number;
+  /** Unix-epoch ns when the decoded frame reached the tensor stage. */
+  readonly wallClockNs: bigint;
+  /** Decoded frame size, pixels. */
+  readonly sourceWidth: number;
+  readonly sourceHeight: number;
+  /** Letterbox: tensor_px = source_px * scale + pad (pixels). */
+  readonly scale: number;
+  readonly padX: number;
+  readonly padY: number;
+  readonly tensorWidth: number;
+  readonly tensorHeight: number;
+  readonly layout: TensorLayout;
+  readonly colorOrder: ColorOrder;
+  #tensor: ArrayBuffer;
+  #slot: number;
+  #generation: number;
+  #release: ((tensor: ArrayBuffer, slot: number, generation: number) => void) | null;
+
+  constructor(
+    event: NativeFrameEvent,
+    spec: { width: number; height: number; layout: TensorLayout; colorOrder: ColorOrder },
+    release: (tensor: ArrayBuffer, slot: number, generation: number) => void,
+  ) {
+    this.cameraId = event.cameraId;
+    this.sequence = event.sequence;
+    this.ptsNs = event.ptsNs;
+    this.wallClockNs = event.wallClockNs;
+    this.sourceWidth = event.sourceWidth;
+    this.sourceHeight = event.sourceHeight;
+    this.scale = event.scale;
+    this.padX = event.padX;
+    this.padY = event.padY;
+    this.tensorWidth = spec.width;
+    this.tensorHeight = spec.height;
+    this.layout = spec.layout;
+    this.colorOrder = spec.colorOrder;
+    this.#tensor = event.tensor;
+    this.#slot = event.slot;
+    this.#generation = event.generation;
+    this.#release = release;
+  }
+
+  /** The tensor bytes (external memory). Valid until release(). */
+  get tensor(): ArrayBuffer {
+    return this.#tensor;
+  }
+
+  /** Float32 view for nchw-f32 tensors: [3][height][width]. Valid until release(). */
+  asFloat32(): Float32Array {
+    return new Float32Array(this.#tensor);
+  }
+
+  /** Byte view for nhwc-u8 tensors: [height][width][3]. Valid until release(). */
+  asUint8(): Uint8Array {
+    return new Uint8Array(this.#tensor);
+  }
+
+  get released(): boolean {
+    return this.#release === null;
+  }
+
+  /** Returns the buffer to the pool. Idempotent. */
+  release(): void {
+    const release = this.#release;
+    if (!release) return;
+    this.#release = null;
+    release(this.#tensor, this.#slot, this.#generation);
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * A camera's native pipeline, typed: builds the graph from its template, turns native events into Frames and
+ * VigilPipelineErrors (with secrets scrubbed), and keeps one close path.
+ */
+import { loadAddon, type NativePipeline, type NativePipelineEvent, type NativePipelineStats } from '../../bindings/index.js';
+import { VigilClosedError, VigilPipelineError } from '../errors.js';
+import { redactText } from '../redact.js';
+import type { DecoderChoice, DecoderPreferences } from './decoders.js';
+import { Frame } from './frame.js';
+import type { CameraSource } from './source.js';
+import type { TensorSpec } from './tensor.js';
+import { buildPipeline } from './templates.js';
+
+export interface CameraPipelineOptions {
+  cameraId: string;
+  source: CameraSource;
+  tensor: TensorSpec;
+  /** Frames per second converted to tensors; 0 = every decoded frame. */
+  detectFps: number;
+  decoder: DecoderPreferences;
+  /** Decoded samples waiting for conversion (default 2). */
+  queueSize?: number;
+  /** Tensor buffers out at once (default 4). */
+  poolSize?: number;
+  /** Lossless back-pressure instead of dropping (default: true for files read as fast as possible). */
+  block?: boolean;
+  onFrame: (frame: Frame) => void;
+  onError: (error: VigilPipelineError) => void;
+  onEos: () => void;
+  onState?: (state: string) => void;
+}
+
+// GStreamer error domains and codes (gst/gsterror.h) -> stable Vigil codes.
+const RESOURCE: Record<number, string> = {
+  3: 'E_SOURCE_NOT_FOUND',
+  5: 'E_SOURCE_UNREACHABLE',
+  7: 'E_SOURCE_UNREACHABLE',
+  9: 'E_SOURCE_READ',
+  15: 'E_SOURCE_AUTH',
+};
+const STREAM: Record<number, string> = {
+  4: 'E_STREAM_FORMAT',
+  5: 'E_STREAM_FORMAT',
+  6: 'E_DECODER_MISSING',
+  7: 'E_STREAM_DECODE',
+  9: 'E_STREAM_FORMAT',
+  11: 'E_STREAM_FORMAT',
+};
+
+export function errorCode(domain: string, code: number, debug: string): string {
+  if (domain === 'gst-resource-error-quark') return RESOURCE[code] ?? 'E_SOURCE';
+  if (domain === 'gst-stream-error-quark') {
+    if (/not-negotiated/.test(debug)) return 'E_STREAM_NEGOTIATION';
+    return STREAM[code] ?? 'E_STREAM';
+  }
+  if (domain === 'gst-core-error-quark') return 'E_PIPELINE_CORE';
+  return 'E_PIPELINE';
+}
+
+export class CameraPipeline {
+  readonly cameraId: string;
+  readonly decoder: DecoderChoice | null;
+  readonly description: string;
+  #native: NativePipeline;
+  #secrets: string[];
+  #closed = false;
+
+  constructor(options: CameraPipelineOptions) {
+    this.cameraId = options.cameraId;
+    const built = buildPipeline(options.source, { detectFps: options.detectFps, decoder: options.decoder });
+    this.decoder = built.decoder;
+    this.description = built.description;
+    this.#secrets = built.secrets;
+    const spec = options.tensor;
+    const block = options.block ?? (options.source.kind === 'file' && !options.source.realtime);
+    const release = (tensor: ArrayBuffer, slot: number, generation: number): void => {
+      if (!this.#closed) this.#native.release(tensor, slot, generation);
+    };
+    const onEvent = (event: NativePipelineEvent): void => {
+      switch (event.type) {
+        case 'frame':
+          options.onFrame(new Frame(event, spec, release));
+          return;
+        case 'error': {
+          const code = errorCode(event.domain, event.code, event.debug);
+          const err = new VigilPipelineError(
+            code,
+            this.#redact(`Camera ${this.cameraId}: ${event.message} (${event.source})`),
+          );
+          Object.defineProperty(err, 'debug', { value: this.#redact(event.debug), enumerable: false });
+          options.onError(err);
+          return;
+        }
+        case 'eos':
+          options.onEos();
+          return;
+        case 'state':
+          options.onState?.(event.newState);
+          return;
+        case 'warning':
+          return;
+      }
+    };
+    try {
+      this.#native = new (loadAddon().Pipeline)({
+        cameraId: options.cameraId,
+        description: built.description,
+        properties: built.properties,
+        tensor: spec,
+        queueSize: options.queueSize ?? 2,
+        poolSize: options.poolSize ?? 4,
+        block,
+        onEvent,
+      });
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? 'E_PIPELINE_START';
+      throw new VigilPipelineError(code, this.#redact(`Camera ${this.cameraId}: ${(err as Error).message}`), {
+        cause: err,
+      });
+    }
+  }
+
+  #redact(text: string): string {
+    return redactText(text, this.#secrets);
+  }
+
+  #check(method: string): void {
+    if (this.#closed) throw new VigilClosedError(`Camera pipeline ${this.cameraId}`, method);
+  }
+
+  start(): void {
+    this.#check('start');
+    this.#native.start();
+  }
+
+  stop(): void {
+    this.#check('stop');
+    this.#native.stop();
+  }
+
+  /** Back to the first frame (looping file cameras). */
+  rewind(): boolean {
+    this.#check('rewind');
+    return this.#native.seekStart();
+  }
+
+  stats(): NativePipelineStats {
+    this.#check('stats');
+    return this.#native.stats();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Idempotent. Frames still held stay readable until released or collected. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#native.close();
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Fills the gst-pipelines/ templates. Placeholders get fragments built here from validated settings; anything a
+ * user typed (paths, URLs, credentials) goes into element properties, set natively after parsing.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { VigilPipelineError } from '../errors.js';
+import { CODEC_ELEMENTS, chooseDecoder, hasElement, type DecoderChoice, type DecoderPreferences } from './decoders.js';
+import { probeFile, type CameraSource, type Container } from './source.js';
+
+const TEMPLATE_DIR = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'), 'gst-pipelines');
+const templates = new Map<string, string>();
+
+function template(name: 'file' | 'rtsp' | 'test'): string {
+  let t = templates.get(name);
+  if (t === undefined) {
+    t = readFileSync(join(TEMPLATE_DIR, `${name}.pipeline`), 'utf8').trim();
+    templates.set(name, t);
+  }
+  return t;
+}
+
+export function fill(text: string, params: Record<string, string>): string {
+  return text.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
+    const v = params[key];
+    if (v === undefined) throw new Error(`pipeline template parameter ${key} has no value`);
+    return v;
+  });
+}
+
+/** Raw formats the native converter reads directly: videoconvert passes these through without a copy. */
+const SINK_CAPS = 'video/x-raw,format={I420,NV12,RGB,BGR,RGBA,BGRA,RGBx,BGRx}';
+
+const DEMUX: Record<Exclude<Container, 'raw'>, string> = {
+  mp4: 'qtdemux name=demux demux.video_0',
+  mkv: 'matroskademux name=demux demux.video_0',
+  avi: 'avidemux name=demux demux.video_0',
+};
+
+export interface PipelineOptions {
+  /** Frames per second handed to the tensor stage (dropped before any conversion work); 0 = every frame. */
+  detectFps: number;
+  decoder: DecoderPreferences;
+}
+
+export interface BuiltPipeline {
+  description: string;
+  properties: Record<string, Record<string, string | number | boolean>>;
+  /** Values to scrub from any text that leaves the process. */
+  secrets: string[];
+  decoder: DecoderChoice | null;
+}
+
+function rateFragment(detectFps: number): string {
+  return detectFps > 0 ? `videorate drop-only=true max-rate=${detectFps} !` : '';
+}
+
+function requireElement(name: string): string {
+  if (!hasElement(name)) {
+    throw new VigilPipelineError('E_ELEMENT_MISSING', `GStreamer element ${name} is not installed (run \`vigil probe\`)`);
+  }
+  return name;
+}
+
+function decoderFragment(choice: DecoderChoice): string {
+  return [choice.element, 'name=dec', choice.properties].filter(Boolean).join(' ');
+}
+
+export function buildPipeline(source: CameraSource, options: PipelineOptions): BuiltPipeline {
+  const rate = rateFragment(options.detectFps);
+  switch (source.kind) {
+    case 'file': {
+      const probe = probeFile(source.path);
+      const codec = source.codec ?? probe.codec;
+      const decoder = chooseDecoder(codec, options.decoder);
+      const parser = CODEC_ELEMENTS[codec].parser;
+      const demux =
+        probe.container === 'raw'
+          ? `${codec === 'h265' ? 'video/x-h265' : 'video/x-h264'},stream-format=byte-stream,framerate=${source.rawFps}/1`
+          : DEMUX[probe.container];
+      return {
+        description: fill(template('file'), {
+          demux,
+          parse: parser ? requireElement(parser) : 'identity',
+          decoder: decoderFragment(decoder),
+          rate,
+          caps: SINK_CAPS,
+          sync: String(source.realtime),
+        }),
+        properties: { src: { location: source.path } },
+        secrets: [],
+        decoder,
+      };
+    }
+    case 'rtsp': {
+      const decoder = chooseDecoder(source.codec, options.decoder);
+      const { parser, depayloader } = CODEC_ELEMENTS[source.codec];
+      if (!depayloader) throw new VigilPipelineError('E_ARGUMENT', `RTSP carriage of ${source.codec} is not supported`);
+      // Credentials travel as rtspsrc properties, never inside the location.
+      const url = new URL(source.url);
+      const username = source.username ?? decodeURIComponent(url.username);
+      const password = source.password ?? decodeURIComponent(url.password);
+      url.username = '';
+      url.password = '';
+      const src: Record<string, string | number | boolean> = { location: url.toString() };
+      if (username) src['user-id'] = username;
+      if (password) src['user-pw'] = password;
+      const protocols = source.transport === 'tcp' ? 'tcp' : source.transport === 'udp' ? 'udp' : 'tcp+udp-mcast+udp';
+      return {
+        description: fill(template('rtsp'), {
+          latency: String(source.latencyMs),
+          protocols,
+          tcpTimeoutUs: String(source.connectTimeoutMs * 1000),
+          udpTimeoutUs: String(source.connectTimeoutMs * 1000),
+          depay: requireElement(depayloader),
+          parse: parser ? requireElement(parser) : 'identity',
+          decoder: decoderFragment(decoder),
+          rate,
+          caps: SINK_CAPS,
+        }),
+        properties: { src },
+        secrets: [username, password].filter((s) => s.length > 0),
+        decoder,
+      };
+    }
+    case 'test':
+      return {
+        description: fill(template('test'), {
+          live: String(source.live),
+          width: String(source.width),
+          height: String(source.height),
+          fps: String(source.fps),
+          rate,
+          caps: SINK_CAPS,
+          sync: String(source.live),
+        }),
+        properties: { src: { pattern: source.pattern, 'num-buffers': source.numBuffers > 0 ? source.numBuffers : -1 } },
+        secrets: [],
+        decoder: null,
+      };
+  }
+}

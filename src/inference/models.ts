@@ -1,0 +1,87 @@
+/**
+ * Where the converted models live and the presets that describe them. scripts/setup.d/30-models.sh makes them
+ * (TF.js graph models from npm tarballs, converted by scripts/models/tfjs2onnx.py); they are never committed.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { VigilError } from '../errors.js';
+import type { DetectorConfig } from './detector.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Folder of the converted ONNX models: $VIGIL_MODELS_DIR or <repo>/.cache/models. */
+export function modelsDir(): string {
+  return process.env.VIGIL_MODELS_DIR ? resolve(process.env.VIGIL_MODELS_DIR) : join(root, '.cache', 'models');
+}
+
+/** Folder of the original TF.js graph models the set-up extracted (used by the conversion test). */
+export function tfjsModelsDir(): string {
+  return join(root, '.cache', 'tfjs');
+}
+
+export type BuiltinModel = 'nanodet' | 'centernet' | 'embedder-mnv3';
+
+/** Path of a converted model; throws E_MODEL_MISSING with the set-up command when it is not there. */
+export function modelPath(name: BuiltinModel): string {
+  const p = join(modelsDir(), `${name}.onnx`);
+  if (!existsSync(p)) {
+    throw new VigilError('E_MODEL_MISSING', `Model ${name} is missing at ${p}: run \`bash scripts/setup.d/30-models.sh\` ` +
+      '(it converts the pretrained TF.js models to ONNX).');
+  }
+  return p;
+}
+
+/** The 80 COCO class names in the order NanoDet and CenterNet (and YOLO exports) use. */
+export const COCO_CLASSES: readonly string[] = [
+  'person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 'truck', 'boat', 'traffic light',
+  'fire hydrant', 'stop sign', 'parking meter', 'bench', 'bird', 'cat', 'dog', 'horse', 'sheep', 'cow', 'elephant',
+  'bear', 'zebra', 'giraffe', 'backpack', 'umbrella', 'handbag', 'tie', 'suitcase', 'frisbee', 'skis', 'snowboard',
+  'sports ball', 'kite', 'baseball bat', 'baseball glove', 'skateboard', 'surfboard', 'tennis racket', 'bottle',
+  'wine glass', 'cup', 'fork', 'knife', 'spoon', 'bowl', 'banana', 'apple', 'sandwich', 'orange', 'broccoli',
+  'carrot', 'hot dog', 'pizza', 'donut', 'cake', 'chair', 'couch', 'potted plant', 'bed', 'dining table', 'toilet',
+  'tv', 'laptop', 'mouse', 'remote', 'keyboard', 'cell phone', 'microwave', 'oven', 'toaster', 'sink',
+  'refrigerator', 'book', 'clock', 'vase', 'scissors', 'teddy bear', 'hair drier', 'toothbrush',
+];
+
+/**
+ * NanoDet-m 416 (COCO): NCHW float input, BGR, (pixel - mean) / std; six outputs (cls_S [N,n,80] sigmoid scores,
+ * reg_S [N,n,44] box distributions, S = 8, 16, 32); batch dimension dynamic.
+ */
+export function nanodetPreset(overrides: Partial<DetectorConfig> = {}): DetectorConfig {
+  return {
+    modelPath: overrides.modelPath ?? modelPath('nanodet'),
+    inputWidth: 416,
+    inputHeight: 416,
+    layout: 'nchw',
+    colorOrder: 'bgr',
+    mean: [103.53, 116.28, 123.675],
+    std: [57.375, 57.12, 58.395],
+    classNames: COCO_CLASSES,
+    decoder: 'nanodet',
+    scoreThreshold: 0.35,
+    iouThreshold: 0.5,
+    ...overrides,
+  };
+}
+
+/**
+ * MobileNetV3-CenterNet 512 (COCO): NHWC float input, RGB 0..255; output `detections` [1,100,6] (x1,y1,x2,y2 in
+ * input pixels, score, class), already peak-filtered (3x3 max pool) and top-100 sorted. Batch dimension fixed at 1.
+ */
+export function centernetPreset(overrides: Partial<DetectorConfig> = {}): DetectorConfig {
+  return {
+    modelPath: overrides.modelPath ?? modelPath('centernet'),
+    inputWidth: 512,
+    inputHeight: 512,
+    layout: 'nhwc',
+    colorOrder: 'rgb',
+    mean: [0, 0, 0],
+    std: [1, 1, 1],
+    classNames: COCO_CLASSES,
+    decoder: 'centernet',
+    scoreThreshold: 0.3,
+    iouThreshold: 0.5,
+    ...overrides,
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * Axis VAPIX (HTTP digest).
+ *  - Cameras: `GET /axis-cgi/param.cgi?action=list&group=root.Brand,root.ImageSource,root.Properties.System.SerialNumber`
+ *    → `key=value` lines (`root.Brand.ProdShortName=AXIS P1448-LE`, `root.ImageSource.I0.Name=...`); one camera
+ *    per image source (multi-sensor cameras and video encoders have several). Errors: `# Error: ...` lines.
+ *  - Streams: `rtsp://host/axis-media/media.amp?camera=N` (N from 1), sub stream with `&resolution=WxH`.
+ *  - Recording (edge storage): `GET /axis-cgi/record/record.cgi?diskid=SD_DISK&options=camera%3DN`
+ *    → `<root><record result="OK" recordingid="..."/></root>`; stopped after the duration with
+ *    `GET /axis-cgi/record/stop.cgi?recordingid=...&diskid=SD_DISK`.
+ *  - Events: virtual inputs, `GET /axis-cgi/virtualinput/activate.cgi?schemaversion=1&port=P` (an action rule on
+ *    the camera reacts to it), deactivated one second later; the response is `<VirtualInputResponse>` XML.
+ */
+import { expected } from '../../errors.js';
+import { BaseVmsAdapter, checkCommonConfig } from './base.js';
+import {
+  VmsError,
+  type AxisConfig,
+  type RecordingResult,
+  type VmsAnalyticsEvent,
+  type VmsCamera,
+  type VmsCapabilities,
+  type VmsStreams,
+} from './types.js';
+import { child, parseXml, textOf } from './xml.js';
+
+const CAMERA_RE = /^[0-9]{1,2}$/;
+
+/** Parses VAPIX `key=value` lines; `# Error:` lines raise E_VMS_RESPONSE. */
+export function parseParamList(text: string, what: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line) continue;
+    if (line.startsWith('# Error')) throw new VmsError('E_VMS_RESPONSE', `VAPIX error in ${what}: ${line.slice(0, 160)}`);
+    const eq = line.indexOf('=');
+    if (eq <= 0) throw new VmsError('E_VMS_RESPONSE', `Malformed VAPIX parameter line in ${what}`);
+    out.set(line.slice(0, eq), line.slice(eq + 1));
+  }
+  return out;
+}
+
+export class AxisAdapter extends BaseVmsAdapter {
+  readonly type = 'axis' as const;
+  readonly capabilities: VmsCapabilities = { recording: 'recording', events: true };
+  private readonly diskId: string;
+  private readonly subResolution: string;
+  private readonly virtualInputPort: number;
+
+  constructor(config: AxisConfig) {
+    checkCommonConfig(config, 'axis');
+    super(config);
+    const where = `vms.${config.name}`;
+    if (config.diskId !== undefined && (typeof config.diskId !== 'string' || !/^[A-Za-z0-9_]{1,32}$/.test(config.diskId))) {
+      throw expected('a disk id such as "SD_DISK"', `${where}.diskId`, config.diskId);
+    }
+    if (config.subResolution !== undefined && (typeof config.subResolution !== 'string' || !/^[0-9]{2,4}x[0-9]{2,4}$/.test(config.subResolution))) {
+      throw expected('a resolution such as "640x360"', `${where}.subResolution`, config.subResolution);
+    }
+    const port = config.virtualInputPort;
+    if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 32)) {
+      throw expected('an integer 1-32', `${where}.virtualInputPort`, port);
+    }
+    this.diskId = config.diskId ?? 'SD_DISK';
+    this.subResolution = config.subResolution ?? '640x360';
+    this.virtualInputPort = port ?? 1;
+  }
+
+  async listCameras(): Promise<VmsCamera[]> {
+    const res = await this.call(
+      'GET',
+      '/axis-cgi/param.cgi?action=list&group=root.Brand,root.ImageSource,root.Properties.System.SerialNumber',
+    );
+    const params = parseParamList(res.text(), 'the parameter list');
+    const product = params.get('root.Brand.ProdShortName') ?? params.get('root.Brand.ProdFullName') ?? 'Axis camera';
+    const sources: number[] = [];
+    for (const key of params.keys()) {
+      const m = /^root\.ImageSource\.I([0-9]{1,2})\.Name$/.exec(key);
+      if (m) sources.push(Number(m[1]));
+    }
+    sources.sort((a, b) => a - b);
+    if (sources.length === 0) sources.push(0);
+    return sources.map((i) => {
+      const sourceName = params.get(`root.ImageSource.I${i}.Name`);
+      const id = String(i + 1);
+      return {
+        vmsCameraId: id,
+        name: sources.length === 1 ? product : `${product} - ${sourceName ?? `source ${i}`}`,
+        enabled: true,
+        model: product,
+        streams: this.streams(id),
+      };
+    });
+  }
+
+  private streams(id: string): VmsStreams {
+    return {
+      main: `rtsp://${this.rtspHost}/axis-media/media.amp?camera=${id}`,
+      sub: `rtsp://${this.rtspHost}/axis-media/media.amp?camera=${id}&resolution=${this.subResolution}`,
+    };
+  }
+
+  async getStreamUrls(vmsCameraId: string): Promise<VmsStreams> {
+    const id = this.checkCameraId(vmsCameraId, CAMERA_RE);
+    const cams = await this.listCameras();
+    if (!cams.some((c) => c.vmsCameraId === id)) throw new VmsError('E_VMS_NOT_FOUND', `axis source ${this.name}: no camera ${id}`);
+    return this.streams(id);
+  }
+
+  async triggerRecording(vmsCameraId: string, durationS: number): Promise<RecordingResult> {
+    const id = this.checkCameraId(vmsCameraId, CAMERA_RE);
+    const d = this.checkDuration(durationS);
+    const { start, end } = this.window(d);
+    const res = await this.call(
+      'GET',
+      `/axis-cgi/record/record.cgi?diskid=${this.diskId}&options=${encodeURIComponent(`camera=${id}`)}`,
+    );
+    const doc = parseXml(res.text(), 'the record.cgi response');
+    const rec = child(doc.root, 'record');
+    const result = textOf(child(rec, '@result'));
+    const recordingId = textOf(child(rec, '@recordingid'));
+    if (result !== 'OK' || !recordingId || !/^[A-Za-z0-9_-]{1,128}$/.test(recordingId)) {
+      const why = textOf(child(child(rec, 'error'), '@description')) ?? 'no recording id';
+      throw new VmsError('E_VMS_STATUS', `axis source ${this.name}: record.cgi failed: ${why.slice(0, 160)}`);
+    }
+    this.later(d * 1000, async () => {
+      const stop = await this.call('GET', `/axis-cgi/record/stop.cgi?recordingid=${recordingId}&diskid=${this.diskId}`);
+      const sdoc = parseXml(stop.text(), 'the stop.cgi response');
+      if (textOf(child(child(sdoc.root, 'stop'), '@result')) !== 'OK') {
+        throw new VmsError('E_VMS_STATUS', `axis source ${this.name}: stop.cgi failed for ${recordingId}`);
+      }
+    });
+    return { kind: 'recording', id: recordingId, startedAt: start.toISOString(), endsAt: end.toISOString() };
+  }
+
+  override async pushEvent(vmsCameraId: string, _event: VmsAnalyticsEvent): Promise<void> {
+    this.checkCameraId(vmsCameraId, CAMERA_RE);
+    const port = this.virtualInputPort;
+    const res = await this.call('GET', `/axis-cgi/virtualinput/activate.cgi?schemaversion=1&port=${port}`);
+    const doc = parseXml(res.text(), 'the virtual input response');
+    if (doc.VirtualInputResponse === undefined || child(doc.VirtualInputResponse, 'SuccessResponse') === undefined) {
+      const ge = child(doc.VirtualInputResponse, 'GeneralError') ?? doc.GeneralError;
+      const why = textOf(child(ge, 'ErrorDescription')) ?? 'no SuccessResponse';
+      throw new VmsError('E_VMS_STATUS', `axis source ${this.name}: virtual input ${port} not activated: ${why.slice(0, 160)}`);
+    }
+    this.later(1000, async () => {
+      await this.call('GET', `/axis-cgi/virtualinput/deactivate.cgi?schemaversion=1&port=${port}`);
+    });
+  }
+}

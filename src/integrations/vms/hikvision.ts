@@ -1,0 +1,130 @@
+/**
+ * Hikvision ISAPI (HTTP digest, XML; namespace http://www.hikvision.com/ver20/XMLSchema).
+ *  - NVR channels: `GET /ISAPI/ContentMgmt/InputProxy/channels` → `<InputProxyChannelList><InputProxyChannel>
+ *    <id>1</id><name>..</name><sourceInputPortDescriptor><ipAddress>..</ipAddress><model>..</model>...`.
+ *  - A camera's own inputs: `GET /ISAPI/System/Video/inputs/channels` → `<VideoInputChannelList><VideoInputChannel>
+ *    <id>1</id><name>..</name><videoInputEnabled>true</videoInputEnabled>`, model from `GET /ISAPI/System/deviceInfo`.
+ *  - Streams: `rtsp://host:554/Streaming/Channels/<channel>01` (main) and `<channel>02` (sub).
+ *  - Recording: `PUT /ISAPI/ContentMgmt/record/control/manual/start/tracks/<channel>01`, then `.../stop/...` when
+ *    the duration ends. Errors come back as `<ResponseStatus><statusCode>4</statusCode><statusString>Invalid
+ *    Operation</statusString><subStatusCode>..</subStatusCode></ResponseStatus>` with HTTP 4xx.
+ *  - ISAPI has no way to inject a third-party analytics event: pushEvent is unsupported.
+ */
+import { expected } from '../../errors.js';
+import type { HttpResponse } from '../http-client.js';
+import { BaseVmsAdapter, checkCommonConfig } from './base.js';
+import { VmsError, type HikvisionConfig, type RecordingResult, type VmsCamera, type VmsCapabilities, type VmsStreams } from './types.js';
+import { asArray, child, parseXml, textOf } from './xml.js';
+
+const CHANNEL_RE = /^[0-9]{1,3}$/;
+
+export class HikvisionAdapter extends BaseVmsAdapter {
+  readonly type = 'hikvision' as const;
+  readonly capabilities: VmsCapabilities = { recording: 'recording', events: false };
+  private readonly deviceKind: 'nvr' | 'camera';
+
+  constructor(config: HikvisionConfig) {
+    checkCommonConfig(config, 'hikvision');
+    super(config);
+    if (config.deviceKind !== undefined && config.deviceKind !== 'nvr' && config.deviceKind !== 'camera') {
+      throw expected('"nvr" or "camera"', `vms.${config.name}.deviceKind`, config.deviceKind);
+    }
+    this.deviceKind = config.deviceKind ?? 'nvr';
+  }
+
+  /** ISAPI call; a 4xx with a ResponseStatus body becomes an error carrying its statusString. */
+  private async isapi(method: string, path: string, body?: string): Promise<HttpResponse> {
+    const res = await this.call(method, path, {
+      ...(body !== undefined ? { body, headers: { 'content-type': 'application/xml' } } : {}),
+      okStatuses: [400, 403, 404, 500],
+    });
+    if (res.status >= 200 && res.status < 300) return res;
+    let detail = '';
+    try {
+      const doc = parseXml(res.text(), 'an ISAPI error');
+      const rs = doc.ResponseStatus;
+      const s = textOf(child(rs, 'statusString'));
+      const sub = textOf(child(rs, 'subStatusCode'));
+      if (s) detail = `: ${s}${sub ? ` (${sub})` : ''}`;
+    } catch {
+      // not an ISAPI error body
+    }
+    const code = res.status === 404 ? 'E_VMS_NOT_FOUND' : 'E_VMS_STATUS';
+    throw new VmsError(code, `hikvision source ${this.name}: ${method} ${path} returned HTTP ${res.status}${detail.slice(0, 200)}`);
+  }
+
+  async listCameras(): Promise<VmsCamera[]> {
+    return this.deviceKind === 'nvr' ? this.listNvrChannels() : this.listCameraInputs();
+  }
+
+  private async listNvrChannels(): Promise<VmsCamera[]> {
+    const res = await this.isapi('GET', '/ISAPI/ContentMgmt/InputProxy/channels');
+    const doc = parseXml(res.text(), 'the channel list');
+    const list = doc.InputProxyChannelList;
+    if (list === undefined) {
+      throw new VmsError('E_VMS_RESPONSE', `hikvision source ${this.name}: no InputProxyChannelList in the channel list`);
+    }
+    const out: VmsCamera[] = [];
+    for (const ch of asArray(child(list, 'InputProxyChannel'))) {
+      const id = textOf(child(ch, 'id'));
+      if (!id || !CHANNEL_RE.test(id)) continue;
+      const src = child(ch, 'sourceInputPortDescriptor');
+      out.push({
+        vmsCameraId: id,
+        name: textOf(child(ch, 'name')) || `Channel ${id}`,
+        enabled: true,
+        model: textOf(child(src, 'model')) || null,
+        streams: this.streams(id),
+      });
+    }
+    return out;
+  }
+
+  private async listCameraInputs(): Promise<VmsCamera[]> {
+    const info = parseXml((await this.isapi('GET', '/ISAPI/System/deviceInfo')).text(), 'the device info');
+    const model = textOf(child(info.DeviceInfo, 'model')) || null;
+    const doc = parseXml((await this.isapi('GET', '/ISAPI/System/Video/inputs/channels')).text(), 'the video inputs');
+    const list = doc.VideoInputChannelList;
+    if (list === undefined) {
+      throw new VmsError('E_VMS_RESPONSE', `hikvision source ${this.name}: no VideoInputChannelList in the video inputs`);
+    }
+    const out: VmsCamera[] = [];
+    for (const ch of asArray(child(list, 'VideoInputChannel'))) {
+      const id = textOf(child(ch, 'id'));
+      if (!id || !CHANNEL_RE.test(id)) continue;
+      out.push({
+        vmsCameraId: id,
+        name: textOf(child(ch, 'name')) || `Camera ${id}`,
+        enabled: textOf(child(ch, 'videoInputEnabled')) !== 'false',
+        model,
+        streams: this.streams(id),
+      });
+    }
+    return out;
+  }
+
+  private streams(channel: string): VmsStreams {
+    return {
+      main: `rtsp://${this.rtspHost}/Streaming/Channels/${channel}01`,
+      sub: `rtsp://${this.rtspHost}/Streaming/Channels/${channel}02`,
+    };
+  }
+
+  async getStreamUrls(vmsCameraId: string): Promise<VmsStreams> {
+    const id = this.checkCameraId(vmsCameraId, CHANNEL_RE);
+    const cams = await this.listCameras();
+    if (!cams.some((c) => c.vmsCameraId === id)) throw new VmsError('E_VMS_NOT_FOUND', `hikvision source ${this.name}: no channel ${id}`);
+    return this.streams(id);
+  }
+
+  async triggerRecording(vmsCameraId: string, durationS: number): Promise<RecordingResult> {
+    const id = this.checkCameraId(vmsCameraId, CHANNEL_RE);
+    const d = this.checkDuration(durationS);
+    const { start, end } = this.window(d);
+    await this.isapi('PUT', `/ISAPI/ContentMgmt/record/control/manual/start/tracks/${id}01`);
+    this.later(d * 1000, async () => {
+      await this.isapi('PUT', `/ISAPI/ContentMgmt/record/control/manual/stop/tracks/${id}01`);
+    });
+    return { kind: 'recording', id: `${id}01`, startedAt: start.toISOString(), endsAt: end.toISOString() };
+  }
+}

@@ -1,0 +1,11 @@
+export { RuleEngine, defaultAlertId } from './engine.js';
+export type { RuleEngineOptions } from './engine.js';
+export { RuleService, RuleNotFoundError, RuleConflictError } from './service.js';
+export type { RuleServiceOptions, RuleEntry, AlertListener } from './service.js';
+export { RuleStore } from './store.js';
+export type { AlertFilter, AlertPage, RuleSource, StoredRule } from './store.js';
+export { validateRule, validateRules, RuleValidationError } from './validate.js';
+export { replayFrames, replayDetections, formatReplay } from './replay.js';
+export type { ReplayResult, ReplayOptions } from './replay.js';
+export { compileSchedule, scheduleActive, localTime, isValidTimeZone } from './schedule.js';
+export * from './types.js';

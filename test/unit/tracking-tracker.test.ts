@@ -1,0 +1,128 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Tracker, TrackerRegistry, iou } from '../../src/tracking/tracker.js';
+import type { Detection, DetectionBatch } from '../../src/types.js';
+
+const NS = 1_000_000_000n;
+const person = (x: number, y: number, confidence = 0.9): Detection => ({ classId: 0, className: 'person', confidence, box: { x1: x, y1: y, x2: x + 40, y2: y + 80 } });
+const car = (x: number, y: number, confidence = 0.9): Detection => ({ classId: 2, className: 'car', confidence, box: { x1: x, y1: y, x2: x + 100, y2: y + 50 } });
+const batch = (seq: number, detections: Detection[], cameraId = 'cam1'): DetectionBatch => ({
+  cameraId, frameSequence: seq, timestampNs: BigInt(seq) * 100_000_000n + 1000n * NS, frameWidth: 768, frameHeight: 576, detections,
+});
+const brief = (events: { type: string; trackId: number; frameSequence: number }[]) => events.map((e) => `${e.type}:${e.trackId}@${e.frameSequence}`);
+
+test('iou: exact values', () => {
+  assert.equal(iou({ x1: 0, y1: 0, x2: 10, y2: 10 }, { x1: 5, y1: 0, x2: 15, y2: 10 }), 50 / 150);
+  assert.equal(iou({ x1: 0, y1: 0, x2: 10, y2: 10 }, { x1: 10, y1: 0, x2: 20, y2: 10 }), 0);
+  assert.equal(iou({ x1: 0, y1: 0, x2: 10, y2: 10 }, { x1: 0, y1: 0, x2: 10, y2: 10 }), 1);
+});
+
+test('stable ids over moving boxes with a short occlusion, exact events', () => {
+  const tr = new Tracker('cam1', { maxLostFrames: 5 });
+  const log: string[] = [];
+  const idsA: number[] = [];
+  const idsB: number[] = [];
+  for (let f = 1; f <= 20; f++) {
+    const dets: Detection[] = [];
+    // A walks right 10 px/frame; hidden in frames 8-10; a low-score (occluded) box in frame 13.
+    if (f < 8 || f > 10) dets.push(person(10 + 10 * f, 100, f === 13 ? 0.3 : 0.9));
+    // B walks left 8 px/frame in another lane (never crosses A).
+    dets.push(person(500 - 8 * f, 300, f === 15 ? 0.95 : 0.8));
+    // A parked car visible in frames 1-5 only.
+    if (f <= 5) dets.push(car(600, 50));
+    const r = tr.update(batch(f, dets));
+    log.push(...brief(r.events));
+    for (const d of r.detections) {
+      if (d.className === 'person' && d.box.y1 === 100 && d.trackId !== undefined) idsA.push(d.trackId);
+      if (d.className === 'person' && d.box.y1 === 300 && d.trackId !== undefined) idsB.push(d.trackId);
+    }
+    if (f === 13) {
+      assert.deepEqual(r.objects.map((o) => [o.trackId, o.confidence]), [[1, 0.3], [2, 0.8]]);
+    }
+    if (f === 11) assert.deepEqual(r.endedTrackIds, [3]);
+  }
+  // A: confirmed in frame 2, matched until 7, lost 8-10, back in 11 (within 5 frames), still id 1.
+  assert.deepEqual(new Set(idsA), new Set([1]));
+  assert.equal(idsA.length, 19 - 3); // frames 2..20 minus the 3 hidden ones
+  assert.deepEqual(new Set(idsB), new Set([2]));
+  assert.equal(idsB.length, 19);
+  const expectedLog: string[] = ['start:1@2', 'start:2@2', 'start:3@2'];
+  for (let f = 3; f <= 20; f++) {
+    // Frame 13: A's low-score box is matched in the second (low-score) stage, after B's high-score match.
+    if ((f < 8 || f > 10) && f !== 13) expectedLog.push(`update:1@${f}`);
+    expectedLog.push(`update:2@${f}`);
+    if (f === 13) expectedLog.push('update:1@13');
+    if (f <= 5) expectedLog.push(`update:3@${f}`);
+    if (f === 6) expectedLog.push('lost:3@6');
+    if (f === 8) expectedLog.push('lost:1@8');
+    if (f === 11) expectedLog.push('end:3@11');
+  }
+  assert.deepEqual(log, expectedLog);
+  // Best observation of B is its 0.95 frame.
+  const live = tr.liveTracks();
+  assert.deepEqual(live.map((t) => t.trackId), [1, 2]);
+  const b = live[1]!;
+  assert.equal(b.bestConfidence, 0.95);
+  assert.equal(b.bestFrameSequence, 15);
+  assert.equal(b.bestTimestampNs, 15n * 100_000_000n + 1000n * NS);
+  assert.deepEqual(b.bestBox, { x1: 380, y1: 300, x2: 420, y2: 380 });
+  assert.equal(b.startNs, 1n * 100_000_000n + 1000n * NS);
+  const ends = tr.flush(99n);
+  assert.deepEqual(ends.map((e) => [e.type, e.trackId, e.summary?.endNs]), [['end', 1, 20n * 100_000_000n + 1000n * NS], ['end', 2, 20n * 100_000_000n + 1000n * NS]]);
+  assert.equal(tr.size, 0);
+});
+
+test('the car summary on end carries its best observation', () => {
+  const tr = new Tracker('cam1', { maxLostFrames: 2 });
+  const scores = [0.7, 0.92, 0.8];
+  let end;
+  for (let f = 1; f <= 7; f++) {
+    const r = tr.update(batch(f, f <= 3 ? [car(100, 100, scores[f - 1])] : []));
+    end = r.events.find((e) => e.type === 'end') ?? end;
+  }
+  assert.ok(end);
+  assert.equal(end.frameSequence, 6);
+  assert.deepEqual(end.summary, {
+    trackId: 1, cameraId: 'cam1', classId: 2, className: 'car', startNs: 1n * 100_000_000n + 1000n * NS,
+    endNs: 3n * 100_000_000n + 1000n * NS, bestConfidence: 0.92, bestBox: { x1: 100, y1: 100, x2: 200, y2: 150 },
+    bestFrameSequence: 2, bestTimestampNs: 2n * 100_000_000n + 1000n * NS,
+  });
+});
+
+test('two people walking past each other in parallel lanes keep their ids; low scores never start tracks', () => {
+  const tr = new Tracker('cam1');
+  const seen = new Map<string, Set<number>>();
+  for (let f = 1; f <= 30; f++) {
+    // Lanes 50 px apart vertically: boxes overlap in x when passing but never in y.
+    const r = tr.update(batch(f, [person(20 + 12 * f, 100), person(400 - 12 * f, 190), person(700, 400, 0.4)]));
+    for (const d of r.detections) {
+      if (d.trackId === undefined) continue;
+      const lane = `${d.box.y1}`;
+      if (!seen.has(lane)) seen.set(lane, new Set());
+      seen.get(lane)!.add(d.trackId);
+    }
+    assert.equal(r.detections[2]!.trackId, undefined);
+  }
+  assert.deepEqual([...seen.entries()].map(([k, v]) => [k, [...v]]), [['100', [1]], ['190', [2]]]);
+});
+
+test('a class change never continues a track; registry keeps cameras apart', () => {
+  const reg = new TrackerRegistry({ minHits: 1 });
+  const a = reg.update(batch(1, [person(10, 10)], 'a'));
+  const b = reg.update(batch(1, [person(10, 10)], 'b'));
+  assert.deepEqual(brief(a.events), ['start:1@1']);
+  assert.deepEqual(brief(b.events), ['start:1@1']);
+  const a2 = reg.update(batch(2, [{ ...car(10, 10), box: { x1: 10, y1: 10, x2: 50, y2: 90 } }], 'a'));
+  assert.deepEqual(brief(a2.events), ['start:2@2', 'lost:1@2']);
+  assert.deepEqual(reg.remove('a', 5n).map((e) => `${e.type}:${e.trackId}`), ['end:1', 'end:2']);
+});
+
+test('argument errors', () => {
+  assert.throws(() => new Tracker(''), { code: 'E_ARGUMENT', message: 'Expected a non-empty string for cameraId but received ""' });
+  assert.throws(() => new Tracker('c', { highThreshold: 2 }), { message: 'Expected a number from 0 to 1 for tracker.highThreshold but received 2' });
+  assert.throws(() => new Tracker('c', { minHits: 0 }), { message: 'Expected an integer >= 1 for tracker.minHits but received 0' });
+  const tr = new Tracker('c');
+  tr.update(batch(5, [], 'c'));
+  assert.throws(() => tr.update(batch(5, [], 'c')), { message: 'Expected a frame sequence greater than 5 for batch.frameSequence but received 5' });
+  assert.throws(() => tr.update(batch(6, [], 'x')), { message: 'Expected camera "c" for batch.cameraId but received "x"' });
+});

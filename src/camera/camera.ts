@@ -248,6 +248,12 @@ export class Camera extends EventEmitter<CameraEvents> {
   #onEos(pipeline: CameraPipeline): void {
     if (pipeline !== this.#pipeline) return;
     const s = this.settings.source;
+    if (s.kind === 'file' && pipeline.stats().framesDecoded === 0) {
+      this.#fail(
+        new VigilPipelineError('E_STREAM_FORMAT', `Camera ${this.id}: the file ended before any video frame was decoded`),
+      );
+      return;
+    }
     if (s.kind === 'file' && s.loop) {
       this.#counters.loops++;
       if (pipeline.rewind()) return;

@@ -190,10 +190,13 @@ export function probeFile(path: string): FileProbe {
   if (head.length < 16) throw invalid(path, `only ${head.length} bytes`);
   const both = Buffer.concat([head, tail]);
   if (head.toString('latin1', 4, 8) === 'ftyp') {
-    if (both.includes('avc1') || both.includes('avc3')) return { container: 'mp4', codec: 'h264' };
-    if (both.includes('hvc1') || both.includes('hev1')) return { container: 'mp4', codec: 'h265' };
-    if (both.includes('mp4v')) return { container: 'mp4', codec: 'mpeg4' };
-    throw invalid(path, 'no H.264, H.265 or MPEG-4 video track found in the MP4 header');
+    // Sample entries of every track: 'stsd' box, then version/flags, entry count, entry size, entry type.
+    const MP4_CODECS: Record<string, Codec> = { avc1: 'h264', avc3: 'h264', hvc1: 'h265', hev1: 'h265', mp4v: 'mpeg4' };
+    for (let at = both.indexOf('stsd'); at >= 0; at = both.indexOf('stsd', at + 4)) {
+      const found = MP4_CODECS[both.toString('latin1', at + 16, at + 20)];
+      if (found) return { container: 'mp4', codec: found };
+    }
+    throw invalid(path, 'no H.264, H.265 or MPEG-4 video track in the MP4 index (truncated or not a video file)');
   }
   if (head.readUInt32BE(0) === 0x1a45dfa3) {
     if (head.includes('V_MPEG4/ISO/AVC')) return { container: 'mkv', codec: 'h264' };

@@ -219,6 +219,8 @@ GstBusSyncReply Pipeline::OnBusMessage(GstBus*, GstMessage* msg, gpointer data) 
     default: break;
   }
   if (ev && self->tsfn_.NonBlockingCall(ev.get()) == napi_ok) ev.release();
+  // A sync handler that answers DROP owns the message (gstbus.c does not unref it).
+  gst_message_unref(msg);
   return GST_BUS_DROP;
 }
 
@@ -341,6 +343,7 @@ void Pipeline::Close() {
   closed_ = true;
   {
     BusPtr bus(gst_element_get_bus(pipeline_.get()));
+    gst_bus_set_flushing(bus.get(), TRUE);
     gst_bus_set_sync_handler(bus.get(), nullptr, nullptr, nullptr);
   }
   // The sink goes first (it unhooks itself from the appsink); the pool lives on in any lease still held by JS.

@@ -7,6 +7,7 @@
 
 #include "common.h"
 #include "motion.h"
+#include "snapshot.h"
 
 namespace vigil {
 
@@ -353,6 +354,7 @@ void InitPostprocess(Napi::Env env, Napi::Object exports) {
   exports.Set("nms", Napi::Function::New(env, NmsJs, "nms"));
   exports.Set("mapToSource", Napi::Function::New(env, MapToSourceJs, "mapToSource"));
   InitMotion(env, exports);
+  InitSnapshot(env, exports);
 }
 
 }  // namespace vigil

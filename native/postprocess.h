@@ -76,7 +76,8 @@ struct LetterboxMap {
 };
 void MapToSource(std::vector<Candidate>& boxes, const LetterboxMap& map);
 
-// Adds decodeNanodet, decodeCenternet, decodeYolo, nms, mapToSource and MotionDetector to the module's exports.
+// Adds decodeNanodet, decodeCenternet, decodeYolo, nms, mapToSource, MotionDetector (motion.h) and encodeJpeg
+// (snapshot.h) to the module's exports.
 void InitPostprocess(Napi::Env env, Napi::Object exports);
 
 }  // namespace vigil

@@ -14,39 +14,56 @@ export type * from './native.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 
-function candidates(): string[] {
+export function addonCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
   const list: string[] = [];
-  if (process.env.VIGIL_ADDON_PATH) list.push(resolve(process.env.VIGIL_ADDON_PATH));
+  if (env.VIGIL_ADDON_PATH) list.push(resolve(env.VIGIL_ADDON_PATH));
   list.push(join(root, 'build', 'Release', 'vigil.node'));
   return list;
 }
 
-let cached: NativeAddon | undefined;
-
-export function loadAddon(): NativeAddon {
-  if (cached) return cached;
-  const paths = candidates();
-  const found = paths.find((p) => existsSync(p));
-  if (!found) {
-    throw new VigilError(
+/** The error a failed load turns into: what happened and what to run. */
+export function loadFailure(path: string | null, searched: string[], err?: unknown): VigilError {
+  if (path === null) {
+    return new VigilError(
       'E_ADDON_MISSING',
-      `Vigil's native addon is not built (looked for ${paths.join(', ')}). ` +
+      `Vigil's native addon is not built (looked for ${searched.join(', ')}). ` +
         'Run `bash scripts/setup.sh` (installs GStreamer and builds it) or `npm run build:addon`.',
     );
   }
-  try {
-    cached = require(found) as NativeAddon;
-    return cached;
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    if (/NODE_MODULE_VERSION|was compiled against a different Node\.js version/.test(message)) {
-      throw new VigilError(
-        'E_ADDON_ABI',
-        `Vigil's native addon at ${found} was built for another Node.js ABI (this is Node ${process.version}, ` +
-          `ABI ${process.versions.modules}). Run \`npm run build:addon\` to rebuild it.`,
-        { cause: err },
-      );
-    }
-    throw new VigilError('E_ADDON_LOAD', `Vigil's native addon at ${found} failed to load: ${message}`, { cause: err });
+  const message = err instanceof Error ? err.message : String(err);
+  if (/NODE_MODULE_VERSION|compiled against a different Node\.js version/.test(message)) {
+    return new VigilError(
+      'E_ADDON_ABI',
+      `Vigil's native addon at ${path} was built for another Node.js ABI (this is Node ${process.version}, ` +
+        `ABI ${process.versions.modules}). Run \`npm run build:addon\` to rebuild it.`,
+      { cause: err },
+    );
   }
+  return new VigilError(
+    'E_ADDON_LOAD',
+    `Vigil's native addon at ${path} failed to load (${message}). Run \`bash scripts/setup.sh\` to install ` +
+      'its GStreamer libraries and rebuild it.',
+    { cause: err },
+  );
+}
+
+let cached: { addon: NativeAddon; path: string } | undefined;
+
+export function loadAddon(): NativeAddon {
+  if (cached) return cached.addon;
+  const paths = addonCandidates();
+  const found = paths.find((p) => existsSync(p));
+  if (!found) throw loadFailure(null, paths);
+  try {
+    cached = { addon: require(found) as NativeAddon, path: found };
+    return cached.addon;
+  } catch (err) {
+    throw loadFailure(found, paths, err);
+  }
+}
+
+/** Path of the loaded addon binary (loads it if needed). */
+export function addonPath(): string {
+  loadAddon();
+  return cached!.path;
 }

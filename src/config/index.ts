@@ -1,0 +1,138 @@
+/**
+ * Configuration: a YAML file (optional) with ${VIGIL_*} environment substitution, validated with errors that name
+ * the offending key, over embedded defaults that run with no file at all: one looping sample camera (the vtest
+ * clip made by set-up), data in ./data, REST/WebSocket on port 8001.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { VigilConfigError, VigilError } from '../errors.js';
+import { DEFAULT_BACKOFF, type BackoffOptions } from '../camera/backoff.js';
+import type { CameraSettings } from '../camera/camera.js';
+import { parseSource } from '../camera/source.js';
+import { parseTensorSpec } from '../camera/tensor.js';
+
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SAMPLE_CLIP = join(PROJECT_ROOT, '.cache', 'media', 'vtest-h264.mp4');
+
+export interface VigilConfig {
+  server: { host: string; port: number };
+  dataDir: string;
+  cameras: CameraSettings[];
+  /** Seconds between per-camera status log lines. */
+  statusIntervalS: number;
+}
+
+type Raw = Record<string, unknown>;
+
+/** Replaces ${VIGIL_NAME} (and ${VIGIL_NAME:-default}) with environment values; other variables are refused. */
+export function substituteEnv(text: string, env: NodeJS.ProcessEnv = process.env): string {
+  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, dflt: string | undefined) => {
+    if (!name.startsWith('VIGIL_')) {
+      throw new VigilConfigError(`Only VIGIL_* variables can be substituted in the config, found \${${name}}`);
+    }
+    const v = env[name];
+    if (v !== undefined) return v;
+    if (dflt !== undefined) return dflt;
+    throw new VigilConfigError(`The config uses \${${name}} but it is not set in the environment`);
+  });
+}
+
+function isObject(v: unknown): v is Raw {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function num(v: unknown, name: string, min: number, max: number, dflt: number, integer = true): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+    throw new VigilConfigError(`Expected ${integer ? 'an integer' : 'a number'} from ${min} to ${max} for ${name} but received ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function rethrowAsConfig<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof VigilError && err.code === 'E_ARGUMENT') throw new VigilConfigError(err.message);
+    throw err;
+  }
+}
+
+function parseCamera(raw: unknown, i: number, defaults: Raw): CameraSettings {
+  const at = `cameras[${i}]`;
+  if (!isObject(raw)) throw new VigilConfigError(`Expected an object for ${at} but received ${JSON.stringify(raw)}`);
+  const c = { ...defaults, ...raw };
+  if (typeof c.id !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(c.id)) {
+    throw new VigilConfigError(`Expected an id of 1-64 letters, digits, _ or - for ${at}.id but received ${JSON.stringify(c.id)}`);
+  }
+  const backoffRaw = isObject(c.backoff) ? c.backoff : {};
+  const backoff: BackoffOptions = {
+    initialMs: num(backoffRaw.initialMs, `${at}.backoff.initialMs`, 10, 600_000, DEFAULT_BACKOFF.initialMs),
+    maxMs: num(backoffRaw.maxMs, `${at}.backoff.maxMs`, 10, 3_600_000, DEFAULT_BACKOFF.maxMs),
+    factor: num(backoffRaw.factor, `${at}.backoff.factor`, 1, 10, DEFAULT_BACKOFF.factor, false),
+    jitter: num(backoffRaw.jitter, `${at}.backoff.jitter`, 0, 1, DEFAULT_BACKOFF.jitter, false),
+  };
+  return {
+    id: c.id,
+    name: typeof c.name === 'string' ? c.name : c.id,
+    source: rethrowAsConfig(() => parseSource(c.source, `${at}.source`)),
+    tensor: rethrowAsConfig(() => parseTensorSpec(c.tensor, `${at}.tensor`)),
+    detectFps: num(c.detectFps, `${at}.detectFps`, 0, 240, 5),
+    decoder: {
+      threads: num(c.decodeThreads, `${at}.decodeThreads`, 0, 64, 1),
+    },
+    stallTimeoutMs: num(c.stallTimeoutMs, `${at}.stallTimeoutMs`, 100, 600_000, 5000),
+    startTimeoutMs: num(c.startTimeoutMs, `${at}.startTimeoutMs`, 100, 600_000, 15_000),
+    backoff,
+    backoffResetMs: num(c.backoffResetMs, `${at}.backoffResetMs`, 0, 3_600_000, 10_000),
+    queueSize: num(c.queueSize, `${at}.queueSize`, 1, 1024, 2),
+    poolSize: num(c.poolSize, `${at}.poolSize`, 1, 256, 4),
+  };
+}
+
+export function defaultCameras(): unknown[] {
+  return [{ id: 'sample', name: 'Sample (vtest pedestrians)', source: { kind: 'file', path: SAMPLE_CLIP, loop: true, realtime: true } }];
+}
+
+/** Parses a config object (already YAML-decoded). `baseDir` resolves relative paths. */
+export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig {
+  if (raw === null || raw === undefined) raw = {};
+  if (!isObject(raw)) throw new VigilConfigError(`Expected a mapping at the top of the config but received ${JSON.stringify(raw)}`);
+  const server = isObject(raw.server) ? raw.server : {};
+  const defaults = isObject(raw.cameraDefaults) ? raw.cameraDefaults : {};
+  const camerasRaw = raw.cameras === undefined ? defaultCameras() : raw.cameras;
+  if (!Array.isArray(camerasRaw)) throw new VigilConfigError(`Expected a list for cameras but received ${JSON.stringify(camerasRaw)}`);
+  const cameras = camerasRaw.map((c, i) => parseCamera(c, i, defaults));
+  const ids = new Set<string>();
+  for (const c of cameras) {
+    if (ids.has(c.id)) throw new VigilConfigError(`Camera id ${c.id} is used twice in cameras`);
+    ids.add(c.id);
+    if (c.source.kind === 'file' && !isAbsolute(c.source.path)) c.source.path = resolve(baseDir, c.source.path);
+  }
+  const dataDir = typeof raw.dataDir === 'string' ? raw.dataDir : 'data';
+  return {
+    server: {
+      host: typeof server.host === 'string' ? server.host : '0.0.0.0',
+      port: num(server.port, 'server.port', 0, 65535, 8001),
+    },
+    dataDir: isAbsolute(dataDir) ? dataDir : resolve(baseDir, dataDir),
+    cameras,
+    statusIntervalS: num(raw.statusIntervalS, 'statusIntervalS', 1, 3600, 10),
+  };
+}
+
+/** Loads `path` if given (or VIGIL_CONFIG), else the embedded defaults. */
+export function loadConfig(path = process.env.VIGIL_CONFIG): VigilConfig {
+  if (!path) return parseConfig({}, PROJECT_ROOT);
+  if (!existsSync(path)) throw new VigilConfigError(`Config file not found: ${path}`);
+  let doc: unknown;
+  try {
+    doc = parseYaml(substituteEnv(readFileSync(path, 'utf8')));
+  } catch (err) {
+    if (err instanceof VigilError) throw err;
+    throw new VigilConfigError(`Config file ${path} is not valid YAML: ${(err as Error).message}`);
+  }
+  return parseConfig(doc, dirname(resolve(path)));
+}

@@ -35,10 +35,11 @@ struct Axis {
   }
 };
 
+// Bilinear blend in fixed point, one multiply per lerp: a + (b - a) * w.
 inline int Lerp2(int p00, int p01, int p10, int p11, int wx, int wy) {
-  const int top = p00 * (kOne - wx) + p01 * wx;
-  const int bot = p10 * (kOne - wx) + p11 * wx;
-  return (top * (kOne - wy) + bot * wy + (1 << (2 * kWeightBits - 1))) >> (2 * kWeightBits);
+  const int top = (p00 << kWeightBits) + (p01 - p00) * wx;
+  const int bot = (p10 << kWeightBits) + (p11 - p10) * wx;
+  return ((top << kWeightBits) + (bot - top) * wy + (1 << (2 * kWeightBits - 1))) >> (2 * kWeightBits);
 }
 
 inline uint8_t Clamp8(int v) { return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v)); }
@@ -77,6 +78,13 @@ void PackedLayout(PixelFormat f, int* r, int* g, int* b, int* bpp) {
   }
 }
 
+// Per output column: luma (or packed) taps and weight, chroma taps and weight, packed into one record so the
+// inner loop reads one cache line per few pixels instead of six arrays.
+struct ColumnTap {
+  int i0, i1, w;
+  int c0, c1, cw;
+};
+
 }  // namespace
 
 struct Preprocessor::Tables {
@@ -84,6 +92,7 @@ struct Preprocessor::Tables {
   PixelFormat format = PixelFormat::I420;
   Letterbox lb;
   Axis x, y, cx, cy;  // luma (or packed) axes, then chroma axes
+  std::vector<ColumnTap> cols;
 };
 
 Letterbox ComputeLetterbox(int srcWidth, int srcHeight, int dstWidth, int dstHeight) {
@@ -123,92 +132,152 @@ void Preprocessor::Prepare(const SourceImage& src) {
     t.cx.Build(t.lb.scaledWidth, src.width, rx, 2.0);
     t.cy.Build(t.lb.scaledHeight, src.height, ry, 2.0);
   }
+  t.cols.resize(t.lb.scaledWidth);
+  for (int i = 0; i < t.lb.scaledWidth; ++i) {
+    const bool yuv = IsYuv(src.format);
+    t.cols[i] = ColumnTap{t.x.i0[i], t.x.i1[i], t.x.w[i], yuv ? t.cx.i0[i] : 0, yuv ? t.cx.i1[i] : 0, yuv ? t.cx.w[i] : 0};
+  }
 }
 
-Letterbox Preprocessor::Run(const SourceImage& src, void* out) {
-  Prepare(src);
-  const Tables& t = *tables_;
-  const int W = spec_.width, H = spec_.height;
-  const size_t plane = static_cast<size_t>(W) * H;
-  const bool bgr = spec_.order == ColorOrder::BGR;
-  const bool nchw = spec_.layout == TensorLayout::NCHW_F32;
-  float* f0 = nchw ? static_cast<float*>(out) : nullptr;
-  float* f1 = f0 ? f0 + plane : nullptr;
-  float* f2 = f1 ? f1 + plane : nullptr;
-  uint8_t* u8 = nchw ? nullptr : static_cast<uint8_t*>(out);
+namespace {
 
-  // Tensor channel values for one RGB pixel.
-  auto put = [&](size_t idx, int r, int g, int b) {
-    const int c0 = bgr ? b : r, c2 = bgr ? r : b;
-    if (nchw) {
-      f0[idx] = lut_[0][c0];
-      f1[idx] = lut_[1][g];
-      f2[idx] = lut_[2][c2];
+// Writes one RGB pixel into the tensor, specialised on layout and channel order so the inner loops carry no
+// per-pixel branches.
+template <bool kNchw, bool kBgr>
+struct Writer {
+  float* f0;
+  float* f1;
+  float* f2;
+  uint8_t* u8;
+  const float (*lut)[256];
+  inline void Put(size_t idx, int r, int g, int b) const {
+    const int c0 = kBgr ? b : r, c2 = kBgr ? r : b;
+    if (kNchw) {
+      f0[idx] = lut[0][c0];
+      f1[idx] = lut[1][g];
+      f2[idx] = lut[2][c2];
     } else {
       uint8_t* p = u8 + idx * 3;
       p[0] = static_cast<uint8_t>(c0);
       p[1] = static_cast<uint8_t>(g);
       p[2] = static_cast<uint8_t>(c2);
     }
-  };
-  auto fillRange = [&](size_t from, size_t count) {
-    for (size_t i = from; i < from + count; ++i) put(i, spec_.pad[0], spec_.pad[1], spec_.pad[2]);
-  };
+  }
+  inline void Fill(size_t from, size_t count, const uint8_t pad[3]) const {
+    for (size_t i = from; i < from + count; ++i) Put(i, pad[0], pad[1], pad[2]);
+  }
+};
 
-  const Letterbox& lb = t.lb;
-  // Border rows above and below, border columns left and right of the image.
-  fillRange(0, static_cast<size_t>(lb.padY) * W);
-  fillRange(static_cast<size_t>(lb.padY + lb.scaledHeight) * W,
-            static_cast<size_t>(H - lb.padY - lb.scaledHeight) * W);
+// kChromaLerp: bilinear chroma. At a 2x or larger downscale the half-resolution chroma plane is already sampled at
+// or below its own rate, so the nearest chroma sample is used instead (a third fewer operations per pixel).
+template <bool kNchw, bool kBgr, bool kNv12, bool kChromaLerp>
+void RunYuv(const Writer<kNchw, kBgr>& out, const SourceImage& src, const Letterbox& lb, int W, int H,
+            const std::vector<ColumnTap>& cols, const Axis& ry, const Axis& rcy, const uint8_t pad[3]) {
+  const YuvCoeffs k = MakeCoeffs(src.matrix, src.fullRange);
+  constexpr int cstep = kNv12 ? 2 : 1;
   const int right = W - lb.padX - lb.scaledWidth;
-
-  if (IsYuv(src.format)) {
-    const YuvCoeffs k = MakeCoeffs(src.matrix, src.fullRange);
-    const bool nv12 = src.format == PixelFormat::NV12;
-    for (int oy = 0; oy < lb.scaledHeight; ++oy) {
-      const size_t rowIdx = static_cast<size_t>(oy + lb.padY) * W;
-      fillRange(rowIdx, lb.padX);
-      fillRange(rowIdx + lb.padX + lb.scaledWidth, right);
-      const uint8_t* y0 = src.planes[0] + static_cast<size_t>(t.y.i0[oy]) * src.strides[0];
-      const uint8_t* y1 = src.planes[0] + static_cast<size_t>(t.y.i1[oy]) * src.strides[0];
-      const int wy = t.y.w[oy], cwy = t.cy.w[oy];
-      const uint8_t* u0 = src.planes[1] + static_cast<size_t>(t.cy.i0[oy]) * src.strides[1];
-      const uint8_t* u1 = src.planes[1] + static_cast<size_t>(t.cy.i1[oy]) * src.strides[1];
-      const uint8_t* v0 = nv12 ? u0 + 1 : src.planes[2] + static_cast<size_t>(t.cy.i0[oy]) * src.strides[2];
-      const uint8_t* v1 = nv12 ? u1 + 1 : src.planes[2] + static_cast<size_t>(t.cy.i1[oy]) * src.strides[2];
-      const int cstep = nv12 ? 2 : 1;
-      size_t idx = rowIdx + lb.padX;
-      for (int ox = 0; ox < lb.scaledWidth; ++ox, ++idx) {
-        const int a = t.x.i0[ox], b = t.x.i1[ox], wx = t.x.w[ox];
-        const int Y = Lerp2(y0[a], y0[b], y1[a], y1[b], wx, wy);
-        const int ca = t.cx.i0[ox] * cstep, cb = t.cx.i1[ox] * cstep, cwx = t.cx.w[ox];
-        const int U = Lerp2(u0[ca], u0[cb], u1[ca], u1[cb], cwx, cwy) - 128;
-        const int V = Lerp2(v0[ca], v0[cb], v1[ca], v1[cb], cwx, cwy) - 128;
-        const int yy = k.cy * (Y - k.yOffset) + (1 << 13);
-        put(idx, Clamp8((yy + k.crv * V) >> 14), Clamp8((yy - k.cgu * U - k.cgv * V) >> 14),
-            Clamp8((yy + k.cbu * U) >> 14));
+  out.Fill(0, static_cast<size_t>(lb.padY) * W, pad);
+  out.Fill(static_cast<size_t>(lb.padY + lb.scaledHeight) * W, static_cast<size_t>(H - lb.padY - lb.scaledHeight) * W, pad);
+  for (int oy = 0; oy < lb.scaledHeight; ++oy) {
+    const size_t rowIdx = static_cast<size_t>(oy + lb.padY) * W;
+    out.Fill(rowIdx, lb.padX, pad);
+    out.Fill(rowIdx + lb.padX + lb.scaledWidth, right, pad);
+    const uint8_t* y0 = src.planes[0] + static_cast<size_t>(ry.i0[oy]) * src.strides[0];
+    const uint8_t* y1 = src.planes[0] + static_cast<size_t>(ry.i1[oy]) * src.strides[0];
+    const int wy = ry.w[oy], cwy = rcy.w[oy];
+    const uint8_t* u0 = src.planes[1] + static_cast<size_t>(rcy.i0[oy]) * src.strides[1];
+    const uint8_t* u1 = src.planes[1] + static_cast<size_t>(rcy.i1[oy]) * src.strides[1];
+    const uint8_t* v0 = kNv12 ? u0 + 1 : src.planes[2] + static_cast<size_t>(rcy.i0[oy]) * src.strides[2];
+    const uint8_t* v1 = kNv12 ? u1 + 1 : src.planes[2] + static_cast<size_t>(rcy.i1[oy]) * src.strides[2];
+    size_t idx = rowIdx + lb.padX;
+    const ColumnTap* col = cols.data();
+    for (int ox = 0; ox < lb.scaledWidth; ++ox, ++idx, ++col) {
+      const int a = col->i0, b = col->i1, wx = col->w;
+      const int Y = Lerp2(y0[a], y0[b], y1[a], y1[b], wx, wy);
+      const int ca = col->c0 * cstep, cb = col->c1 * cstep, cwx = col->cw;
+      int U, V;
+      if (kChromaLerp) {
+        U = Lerp2(u0[ca], u0[cb], u1[ca], u1[cb], cwx, cwy) - 128;
+        V = Lerp2(v0[ca], v0[cb], v1[ca], v1[cb], cwx, cwy) - 128;
+      } else {
+        const uint8_t* un = cwy < kOne / 2 ? u0 : u1;
+        const uint8_t* vn = cwy < kOne / 2 ? v0 : v1;
+        const int cn = cwx < kOne / 2 ? ca : cb;
+        U = un[cn] - 128;
+        V = vn[cn] - 128;
       }
-    }
-  } else {
-    int ro, go, bo, bpp;
-    PackedLayout(src.format, &ro, &go, &bo, &bpp);
-    for (int oy = 0; oy < lb.scaledHeight; ++oy) {
-      const size_t rowIdx = static_cast<size_t>(oy + lb.padY) * W;
-      fillRange(rowIdx, lb.padX);
-      fillRange(rowIdx + lb.padX + lb.scaledWidth, right);
-      const uint8_t* r0 = src.planes[0] + static_cast<size_t>(t.y.i0[oy]) * src.strides[0];
-      const uint8_t* r1 = src.planes[0] + static_cast<size_t>(t.y.i1[oy]) * src.strides[0];
-      const int wy = t.y.w[oy];
-      size_t idx = rowIdx + lb.padX;
-      for (int ox = 0; ox < lb.scaledWidth; ++ox, ++idx) {
-        const int a = t.x.i0[ox] * bpp, b = t.x.i1[ox] * bpp, wx = t.x.w[ox];
-        put(idx, Lerp2(r0[a + ro], r0[b + ro], r1[a + ro], r1[b + ro], wx, wy),
-            Lerp2(r0[a + go], r0[b + go], r1[a + go], r1[b + go], wx, wy),
-            Lerp2(r0[a + bo], r0[b + bo], r1[a + bo], r1[b + bo], wx, wy));
-      }
+      const int yy = k.cy * (Y - k.yOffset) + (1 << 13);
+      out.Put(idx, Clamp8((yy + k.crv * V) >> 14), Clamp8((yy - k.cgu * U - k.cgv * V) >> 14),
+              Clamp8((yy + k.cbu * U) >> 14));
     }
   }
-  return lb;
+}
+
+template <bool kNchw, bool kBgr>
+void RunPacked(const Writer<kNchw, kBgr>& out, const SourceImage& src, const Letterbox& lb, int W, int H,
+               const std::vector<ColumnTap>& cols, const Axis& ry, const uint8_t pad[3]) {
+  int ro, go, bo, bpp;
+  PackedLayout(src.format, &ro, &go, &bo, &bpp);
+  const int right = W - lb.padX - lb.scaledWidth;
+  out.Fill(0, static_cast<size_t>(lb.padY) * W, pad);
+  out.Fill(static_cast<size_t>(lb.padY + lb.scaledHeight) * W, static_cast<size_t>(H - lb.padY - lb.scaledHeight) * W, pad);
+  for (int oy = 0; oy < lb.scaledHeight; ++oy) {
+    const size_t rowIdx = static_cast<size_t>(oy + lb.padY) * W;
+    out.Fill(rowIdx, lb.padX, pad);
+    out.Fill(rowIdx + lb.padX + lb.scaledWidth, right, pad);
+    const uint8_t* r0 = src.planes[0] + static_cast<size_t>(ry.i0[oy]) * src.strides[0];
+    const uint8_t* r1 = src.planes[0] + static_cast<size_t>(ry.i1[oy]) * src.strides[0];
+    const int wy = ry.w[oy];
+    size_t idx = rowIdx + lb.padX;
+    const ColumnTap* col = cols.data();
+    for (int ox = 0; ox < lb.scaledWidth; ++ox, ++idx, ++col) {
+      const int a = col->i0 * bpp, b = col->i1 * bpp, wx = col->w;
+      out.Put(idx, Lerp2(r0[a + ro], r0[b + ro], r1[a + ro], r1[b + ro], wx, wy),
+              Lerp2(r0[a + go], r0[b + go], r1[a + go], r1[b + go], wx, wy),
+              Lerp2(r0[a + bo], r0[b + bo], r1[a + bo], r1[b + bo], wx, wy));
+    }
+  }
+}
+
+template <bool kNchw, bool kBgr>
+void Dispatch(void* outPtr, const float (*lut)[256], const SourceImage& src, const Letterbox& lb, const TensorSpec& spec,
+              const std::vector<ColumnTap>& cols, const Axis& ry, const Axis& rcy) {
+  const size_t plane = static_cast<size_t>(spec.width) * spec.height;
+  Writer<kNchw, kBgr> w{};
+  if (kNchw) {
+    w.f0 = static_cast<float*>(outPtr);
+    w.f1 = w.f0 + plane;
+    w.f2 = w.f1 + plane;
+  } else {
+    w.u8 = static_cast<uint8_t*>(outPtr);
+  }
+  w.lut = lut;
+  const bool lerp = lb.scale > 0.5;
+  const int W = spec.width, H = spec.height;
+  if (src.format == PixelFormat::I420) {
+    if (lerp) RunYuv<kNchw, kBgr, false, true>(w, src, lb, W, H, cols, ry, rcy, spec.pad);
+    else RunYuv<kNchw, kBgr, false, false>(w, src, lb, W, H, cols, ry, rcy, spec.pad);
+  } else if (src.format == PixelFormat::NV12) {
+    if (lerp) RunYuv<kNchw, kBgr, true, true>(w, src, lb, W, H, cols, ry, rcy, spec.pad);
+    else RunYuv<kNchw, kBgr, true, false>(w, src, lb, W, H, cols, ry, rcy, spec.pad);
+  }
+  else RunPacked<kNchw, kBgr>(w, src, lb, spec.width, spec.height, cols, ry, spec.pad);
+}
+
+}  // namespace
+
+Letterbox Preprocessor::Run(const SourceImage& src, void* out) {
+  Prepare(src);
+  const Tables& t = *tables_;
+  const bool bgr = spec_.order == ColorOrder::BGR;
+  if (spec_.layout == TensorLayout::NCHW_F32) {
+    if (bgr) Dispatch<true, true>(out, lut_, src, t.lb, spec_, t.cols, t.y, t.cy);
+    else Dispatch<true, false>(out, lut_, src, t.lb, spec_, t.cols, t.y, t.cy);
+  } else {
+    if (bgr) Dispatch<false, true>(out, lut_, src, t.lb, spec_, t.cols, t.y, t.cy);
+    else Dispatch<false, false>(out, lut_, src, t.lb, spec_, t.cols, t.y, t.cy);
+  }
+  return t.lb;
 }
 
 }  // namespace vigil

@@ -119,3 +119,16 @@ test('I420 input (what software decoders emit) converts with BT.601 studio range
   assert.deepEqual(at(4, PAD_Y + 4), [254, 0, 0]);
   assert.deepEqual(at(200, 10), [114, 115, 116]);
 });
+
+test('I420 and NV12 with bilinear chroma (downscale under 2x): a solid colour stays exact', async () => {
+  for (const format of ['I420', 'NV12']) {
+    // 640x360 -> scale 0.65, image rows 91..324. Solid red: Y 81, U 90, V 240 in BT.601 studio range.
+    const desc = `videotestsrc pattern=solid-color foreground-color=0xffff0000 num-buffers=1 ! video/x-raw,format=${format},width=640,height=360 ! appsink name=sink`;
+    const { frame, data } = await grabOne(desc, spec('nhwc-u8', 'rgb'));
+    assert.equal(frame.scale, 0.65);
+    assert.equal(frame.padY, 91);
+    const at = (x: number, y: number) => [...data.subarray((y * W + x) * 3, (y * W + x) * 3 + 3)];
+    for (const [x, y] of [[0, 91], [207, 200], [415, 324]] as const) assert.deepEqual(at(x, y), [254, 0, 0], `${format} (${x},${y})`);
+    assert.deepEqual(at(207, 325), [114, 115, 116], `${format} border below`);
+  }
+});

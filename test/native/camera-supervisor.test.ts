@@ -108,6 +108,23 @@ test('RTSP: wrong credentials are an authorization error that is retried, never 
   }
 });
 
+test('RTSP over UDP transport receives frames', async () => {
+  const port = await freePort();
+  const server = RtspTestServer.forClip(port, media('vtest-h264.mp4'));
+  await server.start();
+  const camera = new Camera(cameraSettings('udp', { kind: 'rtsp', url: server.url, transport: 'udp', latencyMs: 100 }));
+  const t = track(camera);
+  try {
+    camera.start();
+    await until(() => t.frames() >= 10, 20_000, '10 frames over RTP/UDP');
+    assert.equal(camera.state, 'running');
+    assert.equal(camera.counters().restarts, 0);
+  } finally {
+    camera.close();
+    await server.kill();
+  }
+});
+
 test('a stalled source (connection open, no frames) is detected by the watchdog and restarted', async () => {
   const port = await freePort();
   const server = RtspTestServer.forClip(port, media('vtest-h264.mp4'));

@@ -6,9 +6,11 @@
         "native/addon.cc",
         "native/common.cc",
         "native/frame_sink.cc",
+        "native/motion.cc",
         "native/pipeline.cc",
         "native/postprocess.cc",
-        "native/preprocess.cc"
+        "native/preprocess.cc",
+        "native/snapshot.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

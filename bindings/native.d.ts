@@ -52,6 +52,24 @@ export interface NativeFrameEvent {
    * while every slot is held.
    */
   tensor: ArrayBuffer;
+  /** Motion gate verdict (true, with changedFraction -1, when no gate is configured). */
+  motion: boolean;
+  /** Changed share of the unmasked motion cells, 0..1; -1 without a gate. */
+  changedFraction: number;
+}
+
+/** Motion gate on a downscaled luma plane: frames without change skip the tensor stage (counted). */
+export interface NativeMotionOptions {
+  /** Cell size in source pixels (1-64). */
+  downscale: number;
+  /** 0..1; 1 is most sensitive. */
+  sensitivity: number;
+  /** Changed share of cells (0..1) from which a frame has motion. */
+  minChangedFraction: number;
+  /** Background running-average weight of each new frame, 0..1. */
+  learningRate: number;
+  /** Polygons in source pixels whose cells are ignored. */
+  masks: Array<Array<[number, number]>>;
 }
 
 export interface NativePipelineOptions {
@@ -67,6 +85,7 @@ export interface NativePipelineOptions {
   poolSize: number;
   /** true: a full queue / pool waits (lossless, for files); false: drop the oldest (live cameras). */
   block: boolean;
+  motion?: NativeMotionOptions;
   onEvent: (event: NativePipelineEvent) => void;
 }
 
@@ -78,6 +97,8 @@ export interface NativePipelineStats {
   droppedPool: number;
   droppedDelivery: number;
   droppedFormat: number;
+  /** Frames the motion gate kept from the tensor stage. */
+  skippedNoMotion: number;
   queueDepth: number;
   poolInUse: number;
   poolSize: number;
@@ -98,6 +119,8 @@ export interface NativePipeline {
   stats(): NativePipelineStats;
   /** Flushing seek to the start (looping file cameras). */
   seekStart(): boolean;
+  /** While true, frames pass the motion gate regardless (e.g. a tracked object is still active). */
+  setMotionBypass(bypass: boolean): void;
   readonly closed: boolean;
 }
 

@@ -111,6 +111,7 @@ FrameSink::FrameSink(GstElement* appsink, GstElement* decoder, const FrameSinkCo
       onEos_(std::move(onEos)),
       preprocessor_(config.tensor),
       pool_(std::make_shared<FramePool>(TensorBytes(config.tensor), config.poolSize)) {
+  if (config.motion) motion_ = std::make_unique<MotionDetector>(*config.motion);
   GstAppSinkCallbacks callbacks{};
   callbacks.new_sample = [](GstAppSink* sink, gpointer self) {
     return OnNewSample(GST_ELEMENT(sink), self);
@@ -232,6 +233,21 @@ void FrameSink::Process(GstSample* sample, int64_t arrivalNs) {
     stats_.droppedFormat.fetch_add(1, std::memory_order_relaxed);
     return;
   }
+  GstVideoFrame& vf = map.frame();
+  // Motion gate on the luma plane, before any conversion work. Packed RGB sources have no luma plane: not gated.
+  bool hasMotion = true;
+  double changedFraction = -1;
+  if (motion_ && (format == PixelFormat::I420 || format == PixelFormat::NV12)) {
+    MotionResult m = motion_->Update(static_cast<const uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, 0)),
+                                     GST_VIDEO_INFO_WIDTH(&info), GST_VIDEO_INFO_HEIGHT(&info),
+                                     GST_VIDEO_FRAME_PLANE_STRIDE(&vf, 0));
+    hasMotion = m.motion;
+    changedFraction = m.changedFraction;
+    if (!hasMotion && !motionBypass_.load(std::memory_order_relaxed)) {
+      stats_.skippedNoMotion.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
   uint32_t generation = 0;
   int slot = -1;
   if (config_.block) {
@@ -253,7 +269,6 @@ void FrameSink::Process(GstSample* sample, int64_t arrivalNs) {
   src.format = format;
   src.width = GST_VIDEO_INFO_WIDTH(&info);
   src.height = GST_VIDEO_INFO_HEIGHT(&info);
-  GstVideoFrame& vf = map.frame();
   for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES(&vf) && p < 3; ++p) {
     src.planes[p] = static_cast<const uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, p));
     src.strides[p] = GST_VIDEO_FRAME_PLANE_STRIDE(&vf, p);
@@ -270,6 +285,8 @@ void FrameSink::Process(GstSample* sample, int64_t arrivalNs) {
   ready.sourceWidth = src.width;
   ready.sourceHeight = src.height;
   ready.letterbox = preprocessor_.Run(src, pool_->Data(slot));
+  ready.motion = hasMotion;
+  ready.changedFraction = changedFraction;
   stats_.width.store(src.width, std::memory_order_relaxed);
   stats_.height.store(src.height, std::memory_order_relaxed);
 

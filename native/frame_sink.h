@@ -13,10 +13,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "common.h"
+#include "motion.h"
 #include "preprocess.h"
 
 namespace vigil {
@@ -59,6 +61,9 @@ struct FrameReady {
   int sourceWidth = 0;
   int sourceHeight = 0;
   Letterbox letterbox;
+  // Motion gate verdict for this frame (motion = true and changedFraction = -1 when no gate is configured).
+  bool motion = true;
+  double changedFraction = -1;
 };
 
 struct FrameSinkConfig {
@@ -66,6 +71,8 @@ struct FrameSinkConfig {
   int queueSize = 2;
   int poolSize = 4;
   bool block = false;  // true: wait for room (lossless); false: drop the oldest queued frame (live cameras)
+  // Frames without motion skip the tensor stage unless bypassed (e.g. while a tracked object is active).
+  std::optional<MotionConfig> motion;
 };
 
 struct FrameSinkStats {
@@ -76,6 +83,7 @@ struct FrameSinkStats {
   std::atomic<uint64_t> droppedPool{0};       // every tensor buffer held by the consumer
   std::atomic<uint64_t> droppedDelivery{0};   // the consumer could not take it (closing)
   std::atomic<uint64_t> droppedFormat{0};     // a sample whose caps cannot be converted
+  std::atomic<uint64_t> skippedNoMotion{0};   // motion gate: no change, nothing to infer
   std::atomic<int64_t> lastFrameMonotonicUs{0};
   std::atomic<int> width{0};
   std::atomic<int> height{0};
@@ -101,6 +109,8 @@ class FrameSink {
   void PushEos();
 
   const std::shared_ptr<FramePool>& pool() const { return pool_; }
+  // While set, frames go on to the tensor stage whatever the motion gate says.
+  void SetMotionBypass(bool bypass) { motionBypass_.store(bypass, std::memory_order_relaxed); }
   FrameSinkStats& stats() { return stats_; }
   int QueueDepth();
 
@@ -118,6 +128,8 @@ class FrameSink {
   Deliver deliver_;
   std::function<void()> onEos_;
   Preprocessor preprocessor_;
+  std::unique_ptr<MotionDetector> motion_;  // used by the worker thread only
+  std::atomic<bool> motionBypass_{false};
   std::shared_ptr<FramePool> pool_;
   FrameSinkStats stats_;
 

@@ -38,6 +38,40 @@ void ReadTriple(const Napi::Object& o, const char* key, float out[3], bool posit
   }
 }
 
+MotionConfig ParseMotionConfig(const Napi::Object& m) {
+  MotionConfig c;
+  c.downscale = ExpectInt(m.Get("downscale"), "motion.downscale", 1, 64);
+  auto fraction = [&](const char* key) {
+    std::string name = std::string("motion.") + key;
+    double d = ExpectNumber(m.Get(key), name);
+    if (d < 0 || d > 1) ThrowExpected(m.Env(), "a number from 0 to 1", name, m.Get(key));
+    return static_cast<float>(d);
+  };
+  c.sensitivity = fraction("sensitivity");
+  c.minChangedFraction = fraction("minChangedFraction");
+  c.learningRate = fraction("learningRate");
+  Napi::Value masks = m.Get("masks");
+  if (!masks.IsArray()) ThrowExpected(m.Env(), "an array of polygons", "motion.masks", masks);
+  Napi::Array polys = masks.As<Napi::Array>();
+  for (uint32_t i = 0; i < polys.Length(); ++i) {
+    std::string pname = "motion.masks[" + std::to_string(i) + "]";
+    Napi::Value pv = polys.Get(i);
+    if (!pv.IsArray() || pv.As<Napi::Array>().Length() < 3) ThrowExpected(m.Env(), "an array of at least 3 [x, y] points", pname, pv);
+    Napi::Array pts = pv.As<Napi::Array>();
+    std::vector<MotionPoint> poly;
+    for (uint32_t k = 0; k < pts.Length(); ++k) {
+      std::string ptName = pname + "[" + std::to_string(k) + "]";
+      Napi::Value pt = pts.Get(k);
+      if (!pt.IsArray() || pt.As<Napi::Array>().Length() != 2) ThrowExpected(m.Env(), "an [x, y] pair", ptName, pt);
+      Napi::Array xy = pt.As<Napi::Array>();
+      poly.push_back(MotionPoint{static_cast<float>(ExpectNumber(xy.Get(0u), ptName + "[0]")),
+                                 static_cast<float>(ExpectNumber(xy.Get(1u), ptName + "[1]"))});
+    }
+    c.masks.push_back(std::move(poly));
+  }
+  return c;
+}
+
 }  // namespace
 
 TensorSpec ParseTensorSpec(const Napi::Object& t) {
@@ -73,6 +107,7 @@ Napi::Function Pipeline::Init(Napi::Env env) {
                      {InstanceMethod("start", &Pipeline::Start), InstanceMethod("stop", &Pipeline::Stop),
                       InstanceMethod("close", &Pipeline::CloseJs), InstanceMethod("release", &Pipeline::Release),
                       InstanceMethod("stats", &Pipeline::Stats), InstanceMethod("seekStart", &Pipeline::SeekStart),
+                      InstanceMethod("setMotionBypass", &Pipeline::SetMotionBypass),
                       InstanceAccessor("closed", &Pipeline::IsClosed, nullptr)});
 }
 
@@ -90,6 +125,8 @@ Pipeline::Pipeline(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pipeline>(
   sinkConfig.poolSize = ExpectInt(opts.Get("poolSize"), "options.poolSize", 1, 256);
   sinkConfig.block = ExpectBool(opts.Get("block"), "options.block");
   Napi::Function onEvent = ExpectFunction(opts.Get("onEvent"), "options.onEvent");
+  Napi::Value motionValue = opts.Get("motion");
+  if (!motionValue.IsUndefined() && !motionValue.IsNull()) sinkConfig.motion = ParseMotionConfig(ExpectObject(motionValue, "options.motion"));
   Napi::Value propsValue = opts.Get("properties");
 
   GError* rawError = nullptr;
@@ -277,6 +314,8 @@ void Pipeline::CallJs(Napi::Env env, Napi::Function callback, Pipeline* self, Pi
       o.Set("slot", f.slot);
       o.Set("generation", static_cast<double>(f.generation));
       o.Set("tensor", tensor);
+      o.Set("motion", f.motion);
+      o.Set("changedFraction", f.changedFraction);
       break;
     }
     case PipelineEvent::Kind::Error:
@@ -395,6 +434,7 @@ Napi::Value Pipeline::Stats(const Napi::CallbackInfo& info) {
   n("droppedPool", s.droppedPool.load());
   n("droppedDelivery", s.droppedDelivery.load());
   n("droppedFormat", s.droppedFormat.load());
+  n("skippedNoMotion", s.skippedNoMotion.load());
   n("queueDepth", sink_->QueueDepth());
   n("poolInUse", sink_->pool()->InUse());
   n("poolSize", sink_->pool()->size());
@@ -403,6 +443,13 @@ Napi::Value Pipeline::Stats(const Napi::CallbackInfo& info) {
   n("width", s.width.load());
   n("height", s.height.load());
   return o;
+}
+
+Napi::Value Pipeline::SetMotionBypass(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThrowIfClosed(env, "setMotionBypass");
+  sink_->SetMotionBypass(ExpectBool(info[0], "bypass"));
+  return env.Undefined();
 }
 
 Napi::Value Pipeline::IsClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closed_); }

@@ -39,6 +39,7 @@ class Pipeline : public Napi::ObjectWrap<Pipeline> {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value SeekStart(const Napi::CallbackInfo& info);
   Napi::Value IsClosed(const Napi::CallbackInfo& info);
+  Napi::Value SetMotionBypass(const Napi::CallbackInfo& info);
 
   static GstBusSyncReply OnBusMessage(GstBus* bus, GstMessage* msg, gpointer self);
   void ThrowIfClosed(Napi::Env env, const char* method);

@@ -16,6 +16,7 @@ import type { DecoderChoice, DecoderPreferences } from './decoders.js';
 import type { Frame } from './frame.js';
 import { CameraPipeline } from './pipeline.js';
 import type { CameraSource } from './source.js';
+import type { NativeMotionOptions } from '../../bindings/index.js';
 import type { TensorSpec } from './tensor.js';
 
 export interface CameraSettings {
@@ -35,12 +36,16 @@ export interface CameraSettings {
   backoffResetMs: number;
   queueSize: number;
   poolSize: number;
+  /** Motion gate settings; null: every frame goes on to inference. */
+  motion: NativeMotionOptions | null;
 }
 
 export interface CameraCounters {
   framesDecoded: number;
   framesHandedOn: number;
   framesDropped: number;
+  /** Frames the motion gate kept from inference. */
+  framesSkippedNoMotion: number;
   restarts: number;
   loops: number;
   lastError: { code: string; message: string; atMs: number } | null;
@@ -79,11 +84,13 @@ export class Camera extends EventEmitter<CameraEvents> {
   #lastTickAt = 0;
   #closed = false;
   // Totals of pipelines already closed; the live pipeline's stats are added on read.
-  #base = { framesDecoded: 0, framesHandedOn: 0, framesDropped: 0 };
+  #base = { framesDecoded: 0, framesHandedOn: 0, framesDropped: 0, framesSkippedNoMotion: 0 };
+  #motionBypass = false;
   #counters: CameraCounters = {
     framesDecoded: 0,
     framesHandedOn: 0,
     framesDropped: 0,
+    framesSkippedNoMotion: 0,
     restarts: 0,
     loops: 0,
     lastError: null,
@@ -122,8 +129,18 @@ export class Camera extends EventEmitter<CameraEvents> {
       c.framesDecoded += s.framesDecoded;
       c.framesHandedOn += s.framesDelivered;
       c.framesDropped += s.droppedQueue + s.droppedPool + s.droppedDelivery + s.droppedFormat;
+      c.framesSkippedNoMotion += s.skippedNoMotion;
     }
     return c;
+  }
+
+  /**
+   * While true, frames skip the motion gate: the inference layer sets it while a tracked object is still active,
+   * so a person standing still stays tracked.
+   */
+  setMotionBypass(bypass: boolean): void {
+    this.#motionBypass = bypass;
+    if (this.#pipeline && !this.#pipeline.closed) this.#pipeline.setMotionBypass(bypass);
   }
 
   start(): void {
@@ -173,6 +190,7 @@ export class Camera extends EventEmitter<CameraEvents> {
       this.#base.framesDecoded += s.framesDecoded;
       this.#base.framesHandedOn += s.framesDelivered;
       this.#base.framesDropped += s.droppedQueue + s.droppedPool + s.droppedDelivery + s.droppedFormat;
+      this.#base.framesSkippedNoMotion += s.skippedNoMotion;
     }
     p.close();
   }
@@ -195,6 +213,7 @@ export class Camera extends EventEmitter<CameraEvents> {
         decoder: this.settings.decoder,
         queueSize: this.settings.queueSize,
         poolSize: this.settings.poolSize,
+        motion: this.settings.motion,
         onFrame: (frame) => this.#onFrame(pipeline, frame),
         onError: (err) => this.#onError(pipeline, err),
         onEos: () => this.#onEos(pipeline),
@@ -208,6 +227,7 @@ export class Camera extends EventEmitter<CameraEvents> {
       return;
     }
     this.#pipeline = pipeline;
+    if (this.#motionBypass) pipeline.setMotionBypass(true);
     pipeline.start();
   }
 
@@ -321,4 +341,5 @@ export const DEFAULT_CAMERA_TIMING = {
   backoffResetMs: 10_000,
   queueSize: 2,
   poolSize: 4,
+  motion: null,
 };

@@ -24,6 +24,10 @@ export class Frame {
   readonly tensorHeight: number;
   readonly layout: TensorLayout;
   readonly colorOrder: ColorOrder;
+  /** Motion gate verdict: false only for frames let through while a bypass was on. */
+  readonly motion: boolean;
+  /** Changed share of motion cells, 0..1; -1 without a gate. */
+  readonly changedFraction: number;
   #tensor: ArrayBuffer;
   #slot: number;
   #generation: number;
@@ -47,6 +51,8 @@ export class Frame {
     this.tensorHeight = spec.height;
     this.layout = spec.layout;
     this.colorOrder = spec.colorOrder;
+    this.motion = event.motion;
+    this.changedFraction = event.changedFraction;
     this.#tensor = event.tensor;
     this.#slot = event.slot;
     this.#generation = event.generation;

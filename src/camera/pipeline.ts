@@ -2,7 +2,7 @@
  * A camera's native pipeline, typed: builds the graph from its template, turns native events into Frames and
  * VigilPipelineErrors (with secrets scrubbed), and keeps one close path.
  */
-import { loadAddon, type NativePipeline, type NativePipelineEvent, type NativePipelineStats } from '../../bindings/index.js';
+import { loadAddon, type NativeMotionOptions, type NativePipeline, type NativePipelineEvent, type NativePipelineStats } from '../../bindings/index.js';
 import { VigilClosedError, VigilPipelineError } from '../errors.js';
 import { redactText } from '../redact.js';
 import type { DecoderChoice, DecoderPreferences } from './decoders.js';
@@ -24,6 +24,8 @@ export interface CameraPipelineOptions {
   poolSize?: number;
   /** Lossless back-pressure instead of dropping (default: true for files read as fast as possible). */
   block?: boolean;
+  /** Motion gate; omitted or null: every frame goes to the tensor stage. */
+  motion?: NativeMotionOptions | null;
   onFrame: (frame: Frame) => void;
   onError: (error: VigilPipelineError) => void;
   onEos: () => void;
@@ -110,6 +112,7 @@ export class CameraPipeline {
         queueSize: options.queueSize ?? 2,
         poolSize: options.poolSize ?? 4,
         block,
+        ...(options.motion ? { motion: options.motion } : {}),
         onEvent,
       });
     } catch (err) {
@@ -142,6 +145,11 @@ export class CameraPipeline {
   rewind(): boolean {
     this.#check('rewind');
     return this.#native.seekStart();
+  }
+
+  setMotionBypass(bypass: boolean): void {
+    this.#check('setMotionBypass');
+    this.#native.setMotionBypass(bypass);
   }
 
   stats(): NativePipelineStats {

@@ -12,6 +12,7 @@ import { DEFAULT_BACKOFF, type BackoffOptions } from '../camera/backoff.js';
 import type { CameraSettings } from '../camera/camera.js';
 import { parseSource } from '../camera/source.js';
 import { parseTensorSpec } from '../camera/tensor.js';
+import type { NativeMotionOptions } from '../../bindings/index.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SAMPLE_CLIP = join(PROJECT_ROOT, '.cache', 'media', 'vtest-h264.mp4');
@@ -89,6 +90,41 @@ function parseCamera(raw: unknown, i: number, defaults: Raw): CameraSettings {
     backoffResetMs: num(c.backoffResetMs, `${at}.backoffResetMs`, 0, 3_600_000, 10_000),
     queueSize: num(c.queueSize, `${at}.queueSize`, 1, 1024, 2),
     poolSize: num(c.poolSize, `${at}.poolSize`, 1, 256, 4),
+    motion: parseMotion(c.motion, `${at}.motion`),
+  };
+}
+
+export const DEFAULT_MOTION: NativeMotionOptions = {
+  downscale: 8,
+  sensitivity: 0.6,
+  minChangedFraction: 0.002,
+  learningRate: 0.05,
+  masks: [],
+};
+
+/** Motion gating is on by default (frames without change never reach inference); `motion: false` turns it off. */
+function parseMotion(v: unknown, at: string): NativeMotionOptions | null {
+  if (v === false || (isObject(v) && v.enabled === false)) return null;
+  if (v === undefined || v === true) return { ...DEFAULT_MOTION };
+  if (!isObject(v)) throw new VigilConfigError(`Expected an object or a boolean for ${at} but received ${JSON.stringify(v)}`);
+  const masks = v.masks ?? [];
+  const polygonsOk =
+    Array.isArray(masks) &&
+    masks.every(
+      (poly) =>
+        Array.isArray(poly) &&
+        poly.length >= 3 &&
+        poly.every((pt) => Array.isArray(pt) && pt.length === 2 && pt.every((n) => typeof n === 'number' && Number.isFinite(n))),
+    );
+  if (!polygonsOk) {
+    throw new VigilConfigError(`Expected a list of polygons of at least 3 [x, y] points for ${at}.masks but received ${JSON.stringify(masks)}`);
+  }
+  return {
+    downscale: num(v.downscale, `${at}.downscale`, 1, 64, DEFAULT_MOTION.downscale),
+    sensitivity: num(v.sensitivity, `${at}.sensitivity`, 0, 1, DEFAULT_MOTION.sensitivity, false),
+    minChangedFraction: num(v.minChangedFraction, `${at}.minChangedFraction`, 0, 1, DEFAULT_MOTION.minChangedFraction, false),
+    learningRate: num(v.learningRate, `${at}.learningRate`, 0, 1, DEFAULT_MOTION.learningRate, false),
+    masks: masks as Array<Array<[number, number]>>,
   };
 }
 

@@ -22,6 +22,22 @@ test('embedded defaults: one looping sample camera, port 8001, data in ./data', 
   assert.equal(cam.detectFps, 5);
   assert.deepEqual(cam.decoder, { threads: 1 });
   assert.deepEqual(cam.tensor, DEFAULT_TENSOR);
+  assert.deepEqual(cam.motion, { downscale: 8, sensitivity: 0.6, minChangedFraction: 0.002, learningRate: 0.05, masks: [] });
+});
+
+test('motion gate settings: off, defaults, masks validated', () => {
+  const cams = parseConfig({
+    cameras: [
+      { id: 'a', source: 'test:ball', motion: false },
+      { id: 'b', source: 'test:ball', motion: { sensitivity: 0.9, masks: [[[0, 0], [100, 0], [100, 50]]] } },
+    ],
+  }).cameras;
+  assert.equal(cams[0]!.motion, null);
+  assert.deepEqual(cams[1]!.motion, { downscale: 8, sensitivity: 0.9, minChangedFraction: 0.002, learningRate: 0.05, masks: [[[0, 0], [100, 0], [100, 50]]] });
+  assert.throws(() => parseConfig({ cameras: [{ id: 'a', source: 'test:ball', motion: { masks: [[[0, 0], [1, 1]]] } }] }), {
+    code: 'E_CONFIG',
+    message: 'Expected a list of polygons of at least 3 [x, y] points for cameras[0].motion.masks but received [[[0,0],[1,1]]]',
+  });
 });
 
 test('camera defaults apply and relative file paths resolve against the config folder', () => {

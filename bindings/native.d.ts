@@ -25,6 +25,7 @@ export type NativePipelineEvent =
   | NativeFrameEvent
   | { type: 'error' | 'warning'; source: string; message: string; debug: string; domain: string; code: number }
   | { type: 'eos' }
+  | NativeSegmentEvent
   | { type: 'state'; oldState: string; newState: string };
 
 export interface NativeFrameEvent {
@@ -58,6 +59,18 @@ export interface NativeFrameEvent {
   changedFraction: number;
 }
 
+/** A recording segment opened or closed (splitmuxsink). */
+export interface NativeSegmentEvent {
+  type: 'segment';
+  phase: 'opened' | 'closed';
+  /** File path of the segment. */
+  location: string;
+  /** Running time of the boundary on the pipeline clock, ns (monotonic within one pipeline run). */
+  runningTimeNs: number;
+  /** Unix-epoch ns when the boundary was seen. */
+  wallClockNs: bigint;
+}
+
 /** Motion gate on a downscaled luma plane: frames without change skip the tensor stage (counted). */
 export interface NativeMotionOptions {
   /** Cell size in source pixels (1-64). */
@@ -86,6 +99,8 @@ export interface NativePipelineOptions {
   /** true: a full queue / pool waits (lossless, for files); false: drop the oldest (live cameras). */
   block: boolean;
   motion?: NativeMotionOptions;
+  /** Required when the description has a splitmuxsink named `rec`: where and how segments are named. */
+  recording?: { directory: string; prefix: string; extension: string };
   onEvent: (event: NativePipelineEvent) => void;
 }
 

@@ -136,8 +136,19 @@ void FrameSink::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!stopping_) return;
   stopping_ = false;
+  draining_ = false;
   pool_->Reopen();
   worker_ = std::thread([this] { Run(); });
+}
+
+void FrameSink::Drain() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    draining_ = true;
+    queue_.clear();
+    cv_.notify_all();
+  }
+  pool_->Shutdown();
 }
 
 void FrameSink::BeginStop() {
@@ -162,7 +173,7 @@ int FrameSink::QueueDepth() {
 
 void FrameSink::PushEos() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (stopping_) return;
+  if (stopping_ || draining_) return;
   queue_.push_back(Queued{nullptr, 0});  // beyond queueSize on purpose: the marker is never dropped
   cv_.notify_all();
 }
@@ -184,10 +195,12 @@ GstFlowReturn FrameSink::Push(SamplePtr sample) {
   stats_.lastFrameMonotonicUs.store(g_get_monotonic_time(), std::memory_order_relaxed);
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) return GST_FLOW_FLUSHING;
+  if (draining_) return GST_FLOW_OK;
   if (static_cast<int>(queue_.size()) >= config_.queueSize) {
     if (config_.block) {
-      cv_.wait(lock, [&] { return stopping_ || static_cast<int>(queue_.size()) < config_.queueSize; });
+      cv_.wait(lock, [&] { return stopping_ || draining_ || static_cast<int>(queue_.size()) < config_.queueSize; });
       if (stopping_) return GST_FLOW_FLUSHING;
+      if (draining_) return GST_FLOW_OK;
     } else {
       for (auto it = queue_.begin(); it != queue_.end(); ++it) {
         if (it->sample) {
@@ -210,6 +223,7 @@ void FrameSink::Run() {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
+      if (draining_) continue;
       item = std::move(queue_.front());
       queue_.pop_front();
       cv_.notify_all();  // room for a blocked streaming thread

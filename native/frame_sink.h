@@ -105,6 +105,9 @@ class FrameSink {
   void BeginStop();
   // Joins the worker and drops what is still queued. Call after the pipeline reached NULL.
   void FinishStop();
+  // From now on samples are accepted and discarded (nothing queued, nobody waits): used while a stopping
+  // pipeline drains an EOS through its other branches (the recorder finalising its segment).
+  void Drain();
   // End of stream reached the sink: reported through onEos after every frame queued before it.
   void PushEos();
 
@@ -141,6 +144,7 @@ class FrameSink {
   };
   std::deque<Queued> queue_;
   bool stopping_ = true;
+  bool draining_ = false;
   std::thread worker_;
   uint64_t sequence_ = 0;
 };

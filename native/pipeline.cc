@@ -95,11 +95,15 @@ TensorSpec ParseTensorSpec(const Napi::Object& t) {
 
 // What crosses from GStreamer threads to the JS thread.
 struct PipelineEvent {
-  enum class Kind { Frame, Error, Warning, Eos, StateChanged, Latency, ClockLost } kind;
+  enum class Kind { Frame, Error, Warning, Eos, StateChanged, Latency, ClockLost, Segment } kind;
   FrameReady frame;
   std::string source, message, debug, domain;
   int code = 0;
   std::string oldState, newState;
+  // Segment: "opened" / "closed", file, running time of the boundary (pipeline clock), wall clock when seen.
+  std::string phase, location;
+  int64_t runningTimeNs = -1;
+  int64_t wallClockNs = 0;
 };
 
 Napi::Function Pipeline::Init(Napi::Env env) {
@@ -176,6 +180,14 @@ Pipeline::Pipeline(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pipeline>(
   if (!appsink || !GST_IS_APP_SINK(appsink.get()))
     throw MakeError(env, "E_PIPELINE_PARSE", "The pipeline description has no appsink named \"sink\"");
   ElementPtr decoder(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "dec"));
+  recorder_.reset(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "rec"));
+  if (recorder_) {
+    Napi::Object rec = ExpectObject(opts.Get("recording"), "options.recording");
+    recordDirectory_ = ExpectString(rec.Get("directory"), "options.recording.directory");
+    recordPrefix_ = ExpectString(rec.Get("prefix"), "options.recording.prefix");
+    recordExtension_ = ExpectString(rec.Get("extension"), "options.recording.extension");
+    formatLocationId_ = g_signal_connect(recorder_.get(), "format-location-full", G_CALLBACK(OnFormatLocation), this);
+  }
 
   onEvent_ = Napi::Persistent(onEvent);
   tsfn_ = Tsfn::New(env, onEvent, "vigil.pipeline", 0, 1, this);
@@ -238,10 +250,41 @@ GstBusSyncReply Pipeline::OnBusMessage(GstBus*, GstMessage* msg, gpointer data) 
       ev->code = e ? e->code : 0;
       break;
     }
-    case GST_MESSAGE_EOS:
+    case GST_MESSAGE_EOS: {
+      {
+        std::lock_guard<std::mutex> lock(self->eosMutex_);
+        self->eosSeen_ = true;
+      }
+      self->eosCv_.notify_all();
       // Through the frame queue, so JS sees every frame before the end of stream.
       if (self->sink_) self->sink_->PushEos();
       break;
+    }
+    case GST_MESSAGE_ELEMENT: {
+      const GstStructure* s = gst_message_get_structure(msg);
+      if (!s || !self->recorder_ || GST_MESSAGE_SRC(msg) != GST_OBJECT(self->recorder_.get())) break;
+      const char* name = gst_structure_get_name(s);
+      bool opened = g_str_equal(name, "splitmuxsink-fragment-opened");
+      if (!opened && !g_str_equal(name, "splitmuxsink-fragment-closed")) break;
+      ev.reset(new PipelineEvent{PipelineEvent::Kind::Segment});
+      ev->phase = opened ? "opened" : "closed";
+      const char* location = gst_structure_get_string(s, "location");
+      ev->location = location ? location : "";
+      GstClockTime rt = GST_CLOCK_TIME_NONE;
+      gst_structure_get_clock_time(s, "running-time", &rt);
+      ev->runningTimeNs = GST_CLOCK_TIME_IS_VALID(rt) ? static_cast<int64_t>(rt) : -1;
+      ev->wallClockNs = g_get_real_time() * 1000;
+      {
+        std::lock_guard<std::mutex> lock(self->eosMutex_);
+        self->openFragments_ += opened ? 1 : -1;
+        if (self->finishing_) {
+          // The JS thread is inside stop(): hand these over synchronously when the pipeline is down.
+          self->finishingEvents_.push_back(ev.release());
+        }
+      }
+      self->eosCv_.notify_all();
+      break;
+    }
     case GST_MESSAGE_LATENCY: ev.reset(new PipelineEvent{PipelineEvent::Kind::Latency}); break;
     case GST_MESSAGE_CLOCK_LOST: ev.reset(new PipelineEvent{PipelineEvent::Kind::ClockLost}); break;
     case GST_MESSAGE_STATE_CHANGED:
@@ -328,6 +371,13 @@ void Pipeline::CallJs(Napi::Env env, Napi::Function callback, Pipeline* self, Pi
       o.Set("code", ev->code);
       break;
     case PipelineEvent::Kind::Eos: o.Set("type", "eos"); break;
+    case PipelineEvent::Kind::Segment:
+      o.Set("type", "segment");
+      o.Set("phase", ev->phase);
+      o.Set("location", ev->location);
+      o.Set("runningTimeNs", static_cast<double>(ev->runningTimeNs));
+      o.Set("wallClockNs", Napi::BigInt::New(env, ev->wallClockNs));
+      break;
     case PipelineEvent::Kind::StateChanged:
       o.Set("type", "state");
       o.Set("oldState", ev->oldState);
@@ -344,6 +394,10 @@ Napi::Value Pipeline::Start(const Napi::CallbackInfo& info) {
   if (!running_) {
     sink_->Start();
     running_ = true;
+    {
+      std::lock_guard<std::mutex> lock(eosMutex_);
+      eosSeen_ = false;
+    }
     if (!tsfnRefed_) {
       tsfn_.Ref(env);
       tsfnRefed_ = true;
@@ -358,11 +412,51 @@ Napi::Value Pipeline::Start(const Napi::CallbackInfo& info) {
   }
 }
 
+// Names each segment by camera and wall-clock start: <dir>/<prefix>-<UTC yyyymmddThhmmss.mmmZ>-<n>.<ext>.
+gchar* Pipeline::OnFormatLocation(GstElement*, guint fragmentId, GstSample*, gpointer data) {
+  auto* self = static_cast<Pipeline*>(data);
+  const gint64 us = g_get_real_time();
+  GDateTime* dt = g_date_time_new_from_unix_utc(us / 1000000);
+  GCharPtr stamp(g_date_time_format(dt, "%Y%m%dT%H%M%S"));
+  g_date_time_unref(dt);
+  return g_strdup_printf("%s/%s-%s.%03dZ-%05u.%s", self->recordDirectory_.c_str(), self->recordPrefix_.c_str(), stamp.get(),
+                         static_cast<int>((us / 1000) % 1000), fragmentId, self->recordExtension_.c_str());
+}
+
+// A recording pipeline ends with EOS so the open segment is finalised (index written, "closed" posted); bounded,
+// so a source that cannot pass EOS cannot hold up the stop.
+void Pipeline::FinishRecording() {
+  {
+    std::lock_guard<std::mutex> lock(eosMutex_);
+    if (eosSeen_) return;
+  }
+  GstState state = GST_STATE_NULL;
+  gst_element_get_state(pipeline_.get(), &state, nullptr, 0);
+  if (state != GST_STATE_PLAYING && state != GST_STATE_PAUSED) return;
+  sink_->Drain();
+  {
+    std::lock_guard<std::mutex> lock(eosMutex_);
+    finishing_ = true;
+  }
+  gst_element_send_event(pipeline_.get(), gst_event_new_eos());
+  std::unique_lock<std::mutex> lock(eosMutex_);
+  eosCv_.wait_for(lock, std::chrono::seconds(3), [&] { return eosSeen_ && openFragments_ <= 0; });
+}
+
 void Pipeline::StopInternal() {
   if (!running_) return;
+  if (recorder_) FinishRecording();
   sink_->BeginStop();
   gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
   sink_->FinishStop();
+  std::vector<PipelineEvent*> segments;
+  {
+    std::lock_guard<std::mutex> lock(eosMutex_);
+    segments.swap(finishingEvents_);
+    finishing_ = false;
+    openFragments_ = 0;
+  }
+  for (PipelineEvent* ev : segments) CallJs(env_, onEvent_.Value(), this, ev);
   running_ = false;
   if (tsfnRefed_) {
     tsfn_.Unref(env_);
@@ -385,6 +479,8 @@ void Pipeline::Close() {
     gst_bus_set_flushing(bus.get(), TRUE);
     gst_bus_set_sync_handler(bus.get(), nullptr, nullptr, nullptr);
   }
+  if (recorder_ && formatLocationId_) g_signal_handler_disconnect(recorder_.get(), formatLocationId_);
+  recorder_.reset();
   // The sink goes first (it unhooks itself from the appsink); the pool lives on in any lease still held by JS.
   sink_.reset();
   pipeline_.reset();

@@ -7,9 +7,11 @@
 #include <gst/gst.h>
 #include <napi.h>
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "common.h"
 #include "frame_sink.h"
@@ -45,8 +47,23 @@ class Pipeline : public Napi::ObjectWrap<Pipeline> {
   void ThrowIfClosed(Napi::Env env, const char* method);
   void StopInternal();
 
+  static gchar* OnFormatLocation(GstElement* splitmux, guint fragmentId, GstSample* first, gpointer self);
+  void FinishRecording();
+
   std::string cameraId_;
   ElementPtr pipeline_;
+  // Recording branch (splitmuxsink named "rec"), when the description has one.
+  ElementPtr recorder_;
+  gulong formatLocationId_ = 0;
+  std::string recordDirectory_;
+  std::string recordPrefix_;
+  std::string recordExtension_;
+  std::mutex eosMutex_;
+  std::condition_variable eosCv_;
+  bool eosSeen_ = false;
+  int openFragments_ = 0;        // segments opened and not yet closed (guarded by eosMutex_)
+  bool finishing_ = false;       // stop in progress: segment events are kept for a synchronous hand-over
+  std::vector<PipelineEvent*> finishingEvents_;
   std::unique_ptr<FrameSink> sink_;
   Napi::FunctionReference onEvent_;
   Tsfn tsfn_;

@@ -7,6 +7,7 @@
  * stopped (by stop(), or a non-looping file at its end); failed.
  */
 import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { CameraStatus } from '../types.js';
 import { VigilClosedError, VigilPipelineError } from '../errors.js';
@@ -16,7 +17,8 @@ import type { DecoderChoice, DecoderPreferences } from './decoders.js';
 import type { Frame } from './frame.js';
 import { CameraPipeline } from './pipeline.js';
 import type { CameraSource } from './source.js';
-import type { NativeMotionOptions } from '../../bindings/index.js';
+import type { NativeMotionOptions, NativeSegmentEvent } from '../../bindings/index.js';
+import type { RecordingBranch } from './templates.js';
 import type { TensorSpec } from './tensor.js';
 
 export interface CameraSettings {
@@ -38,6 +40,15 @@ export interface CameraSettings {
   poolSize: number;
   /** Motion gate settings; null: every frame goes on to inference. */
   motion: NativeMotionOptions | null;
+  /** Recording branch (original stream into segments); null: not recorded. */
+  recording: RecordingBranch | null;
+}
+
+/** A segment boundary, tagged with the pipeline run it came from (running times restart with each run). */
+export interface SegmentEvent extends NativeSegmentEvent {
+  cameraId: string;
+  /** Increments each time the camera builds a new pipeline. */
+  run: number;
 }
 
 export interface CameraCounters {
@@ -64,6 +75,7 @@ export interface CameraEvents {
   frame: [frame: Frame];
   error: [error: VigilPipelineError];
   reconnecting: [info: ReconnectInfo];
+  segment: [event: SegmentEvent];
 }
 
 const PERMANENT_ALWAYS = new Set(['E_ELEMENT_MISSING', 'E_DECODER_MISSING', 'E_PIPELINE_PARSE', 'E_ARGUMENT']);
@@ -86,6 +98,7 @@ export class Camera extends EventEmitter<CameraEvents> {
   // Totals of pipelines already closed; the live pipeline's stats are added on read.
   #base = { framesDecoded: 0, framesHandedOn: 0, framesDropped: 0, framesSkippedNoMotion: 0 };
   #motionBypass = false;
+  #run = 0;
   #counters: CameraCounters = {
     framesDecoded: 0,
     framesHandedOn: 0,
@@ -204,7 +217,9 @@ export class Camera extends EventEmitter<CameraEvents> {
     this.#lastHanded = 0;
     this.#lastTickAt = this.#startedAt;
     let pipeline: CameraPipeline;
+    const run = ++this.#run;
     try {
+      if (this.settings.recording) mkdirSync(this.settings.recording.directory, { recursive: true });
       pipeline = new CameraPipeline({
         cameraId: this.id,
         source: this.settings.source,
@@ -214,6 +229,8 @@ export class Camera extends EventEmitter<CameraEvents> {
         queueSize: this.settings.queueSize,
         poolSize: this.settings.poolSize,
         motion: this.settings.motion,
+        ...(this.settings.recording ? { recording: this.settings.recording } : {}),
+        onSegment: (e) => this.emit('segment', { ...e, cameraId: this.id, run }),
         onFrame: (frame) => this.#onFrame(pipeline, frame),
         onError: (err) => this.#onError(pipeline, err),
         onEos: () => this.#onEos(pipeline),
@@ -342,4 +359,5 @@ export const DEFAULT_CAMERA_TIMING = {
   queueSize: 2,
   poolSize: 4,
   motion: null,
+  recording: null,
 };

@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { VigilArgumentError } from '../errors.js';
 import type { CameraInfo, CameraStatus } from '../types.js';
-import { Camera, type CameraCounters, type CameraSettings, type ReconnectInfo } from './camera.js';
+import { Camera, type CameraCounters, type CameraSettings, type ReconnectInfo, type SegmentEvent } from './camera.js';
 import type { Frame } from './frame.js';
 import type { VigilPipelineError } from '../errors.js';
 
@@ -14,6 +14,7 @@ export interface CameraManagerEvents {
   frame: [frame: Frame];
   error: [cameraId: string, error: VigilPipelineError];
   reconnecting: [cameraId: string, info: ReconnectInfo];
+  segment: [event: SegmentEvent];
 }
 
 export class CameraManager extends EventEmitter<CameraManagerEvents> {
@@ -25,6 +26,7 @@ export class CameraManager extends EventEmitter<CameraManagerEvents> {
     camera.on('state', (s, prev) => this.emit('state', camera.id, s, prev));
     camera.on('error', (e) => this.emit('error', camera.id, e));
     camera.on('reconnecting', (info) => this.emit('reconnecting', camera.id, info));
+    camera.on('segment', (e) => this.emit('segment', e));
     camera.on('frame', (frame) => {
       if (this.listenerCount('frame') === 0) frame.release();
       else this.emit('frame', frame);

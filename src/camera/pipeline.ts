@@ -2,14 +2,14 @@
  * A camera's native pipeline, typed: builds the graph from its template, turns native events into Frames and
  * VigilPipelineErrors (with secrets scrubbed), and keeps one close path.
  */
-import { loadAddon, type NativeMotionOptions, type NativePipeline, type NativePipelineEvent, type NativePipelineStats } from '../../bindings/index.js';
+import { loadAddon, type NativeMotionOptions, type NativeSegmentEvent, type NativePipeline, type NativePipelineEvent, type NativePipelineStats } from '../../bindings/index.js';
 import { VigilClosedError, VigilPipelineError } from '../errors.js';
 import { redactText } from '../redact.js';
 import type { DecoderChoice, DecoderPreferences } from './decoders.js';
 import { Frame } from './frame.js';
 import type { CameraSource } from './source.js';
 import type { TensorSpec } from './tensor.js';
-import { buildPipeline } from './templates.js';
+import { buildPipeline, type RecordingBranch } from './templates.js';
 
 export interface CameraPipelineOptions {
   cameraId: string;
@@ -26,6 +26,9 @@ export interface CameraPipelineOptions {
   block?: boolean;
   /** Motion gate; omitted or null: every frame goes to the tensor stage. */
   motion?: NativeMotionOptions | null;
+  /** Recording branch (stream copy into segments); omitted: none. */
+  recording?: RecordingBranch;
+  onSegment?: (event: NativeSegmentEvent) => void;
   onFrame: (frame: Frame) => void;
   onError: (error: VigilPipelineError) => void;
   onEos: () => void;
@@ -69,7 +72,11 @@ export class CameraPipeline {
 
   constructor(options: CameraPipelineOptions) {
     this.cameraId = options.cameraId;
-    const built = buildPipeline(options.source, { detectFps: options.detectFps, decoder: options.decoder });
+    const built = buildPipeline(options.source, {
+      detectFps: options.detectFps,
+      decoder: options.decoder,
+      ...(options.recording ? { recording: options.recording } : {}),
+    });
     this.decoder = built.decoder;
     this.description = built.description;
     this.#secrets = built.secrets;
@@ -99,6 +106,9 @@ export class CameraPipeline {
         case 'state':
           options.onState?.(event.newState);
           return;
+        case 'segment':
+          options.onSegment?.(event);
+          return;
         case 'warning':
           return;
       }
@@ -113,6 +123,7 @@ export class CameraPipeline {
         poolSize: options.poolSize ?? 4,
         block,
         ...(options.motion ? { motion: options.motion } : {}),
+        ...(built.recording ? { recording: built.recording } : {}),
         onEvent,
       });
     } catch (err) {

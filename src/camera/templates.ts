@@ -38,14 +38,28 @@ const DEMUX: Record<Exclude<Container, 'raw'>, string> = {
   avi: 'avidemux name=demux demux.video_0',
 };
 
+export interface RecordingBranch {
+  /** Folder the segments go to (created by the caller). */
+  directory: string;
+  /** File name prefix, normally the camera id. */
+  prefix: string;
+  format: 'mp4' | 'mkv';
+  /** Target segment length; a segment is cut at the first keyframe after it. */
+  segmentSeconds: number;
+}
+
 export interface PipelineOptions {
   /** Frames per second handed to the tensor stage (dropped before any conversion work); 0 = every frame. */
   detectFps: number;
   decoder: DecoderPreferences;
+  /** Record the original stream beside the analytics branch; omitted: no recording branch. */
+  recording?: RecordingBranch;
 }
 
 export interface BuiltPipeline {
   description: string;
+  /** Present when the graph has a recording branch (splitmuxsink named rec). */
+  recording?: { directory: string; prefix: string; extension: string };
   properties: Record<string, Record<string, string | number | boolean>>;
   /** Values to scrub from any text that leaves the process. */
   secrets: string[];
@@ -54,6 +68,23 @@ export interface BuiltPipeline {
 
 function rateFragment(detectFps: number): string {
   return detectFps > 0 ? `videorate drop-only=true max-rate=${detectFps} !` : '';
+}
+
+/**
+ * The recording branch: stream copy into segments. Fragmented MP4 (a moof every second) or Matroska, so a crash
+ * leaves the open segment readable up to its last fragment. The queue leaks rather than stalls analytics when the
+ * disk falls behind.
+ */
+function recordFragment(r: RecordingBranch | undefined): string {
+  if (!r) return '';
+  const ns = Math.round(r.segmentSeconds * 1e9);
+  const muxer =
+    r.format === 'mp4' ? 'muxer-factory=mp4mux muxer-properties="properties,fragment-duration=(uint)1000"' : 'muxer-factory=matroskamux';
+  return `t. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=10000000000 leaky=downstream ! splitmuxsink name=rec async-finalize=true ${muxer} max-size-time=${ns}`;
+}
+
+function recordingInfo(r: RecordingBranch | undefined): BuiltPipeline['recording'] {
+  return r ? { directory: r.directory, prefix: r.prefix, extension: r.format } : undefined;
 }
 
 function requireElement(name: string): string {
@@ -87,10 +118,12 @@ export function buildPipeline(source: CameraSource, options: PipelineOptions): B
           rate,
           caps: SINK_CAPS,
           sync: String(source.realtime),
+          record: recordFragment(options.recording),
         }),
         properties: { src: { location: source.path } },
         secrets: [],
         decoder,
+        recording: recordingInfo(options.recording),
       };
     }
     case 'rtsp': {
@@ -118,10 +151,12 @@ export function buildPipeline(source: CameraSource, options: PipelineOptions): B
           decoder: decoderFragment(decoder),
           rate,
           caps: SINK_CAPS,
+          record: recordFragment(options.recording),
         }),
         properties: { src },
         secrets: [username, password].filter((s) => s.length > 0),
         decoder,
+        recording: recordingInfo(options.recording),
       };
     }
     case 'test':

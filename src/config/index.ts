@@ -13,6 +13,7 @@ import type { CameraSettings } from '../camera/camera.js';
 import { parseSource } from '../camera/source.js';
 import { parseTensorSpec } from '../camera/tensor.js';
 import type { NativeMotionOptions } from '../../bindings/index.js';
+import type { CameraRecordingPolicy } from '../recording/recorder.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SAMPLE_CLIP = join(PROJECT_ROOT, '.cache', 'media', 'vtest-h264.mp4');
@@ -21,6 +22,9 @@ export interface VigilConfig {
   server: { host: string; port: number };
   dataDir: string;
   cameras: CameraSettings[];
+  /** Per camera; cameras without an entry are not recorded. */
+  recordingPolicies: Map<string, CameraRecordingPolicy>;
+  recording: { directory: string; minFreeBytes: number; maxBytes: number };
   /** Seconds between per-camera status log lines. */
   statusIntervalS: number;
 }
@@ -61,7 +65,26 @@ function rethrowAsConfig<T>(fn: () => T): T {
   }
 }
 
-function parseCamera(raw: unknown, i: number, defaults: Raw): CameraSettings {
+function parseRecord(v: unknown, at: string): CameraRecordingPolicy & { format: 'mp4' | 'mkv'; segmentSeconds: number } {
+  const r = isObject(v) ? v : v === undefined ? {} : null;
+  if (!r) throw new VigilConfigError(`Expected an object for ${at} but received ${JSON.stringify(v)}`);
+  const mode = r.mode ?? 'off';
+  if (mode !== 'off' && mode !== 'continuous' && mode !== 'event') {
+    throw new VigilConfigError(`Expected "off", "continuous" or "event" for ${at}.mode but received ${JSON.stringify(mode)}`);
+  }
+  const format = r.format ?? 'mp4';
+  if (format !== 'mp4' && format !== 'mkv') throw new VigilConfigError(`Expected "mp4" or "mkv" for ${at}.format but received ${JSON.stringify(format)}`);
+  return {
+    mode,
+    format,
+    segmentSeconds: num(r.segmentSeconds, `${at}.segmentSeconds`, 1, 3600, mode === 'event' ? 4 : 60),
+    maxAgeS: num(r.maxAgeHours, `${at}.maxAgeHours`, 0, 24 * 3650, 24 * 7, false) * 3600,
+    preRollS: num(r.preRollS, `${at}.preRollS`, 0, 600, 5, false),
+    postRollS: num(r.postRollS, `${at}.postRollS`, 0, 3600, 10, false),
+  };
+}
+
+function parseCamera(raw: unknown, i: number, defaults: Raw, recordingsDir: string): CameraSettings & { record: ReturnType<typeof parseRecord> } {
   const at = `cameras[${i}]`;
   if (!isObject(raw)) throw new VigilConfigError(`Expected an object for ${at} but received ${JSON.stringify(raw)}`);
   const c = { ...defaults, ...raw };
@@ -91,6 +114,8 @@ function parseCamera(raw: unknown, i: number, defaults: Raw): CameraSettings {
     queueSize: num(c.queueSize, `${at}.queueSize`, 1, 1024, 2),
     poolSize: num(c.poolSize, `${at}.poolSize`, 1, 256, 4),
     motion: parseMotion(c.motion, `${at}.motion`),
+    recording: null,
+    record: parseRecord(c.record, `${at}.record`),
   };
 }
 
@@ -140,21 +165,38 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
   const defaults = isObject(raw.cameraDefaults) ? raw.cameraDefaults : {};
   const camerasRaw = raw.cameras === undefined ? defaultCameras() : raw.cameras;
   if (!Array.isArray(camerasRaw)) throw new VigilConfigError(`Expected a list for cameras but received ${JSON.stringify(camerasRaw)}`);
-  const cameras = camerasRaw.map((c, i) => parseCamera(c, i, defaults));
+  const dataDirRaw = typeof raw.dataDir === 'string' ? raw.dataDir : 'data';
+  const dataDir = isAbsolute(dataDirRaw) ? dataDirRaw : resolve(baseDir, dataDirRaw);
+  const recRaw = isObject(raw.recording) ? raw.recording : {};
+  const recordingsDir = typeof recRaw.directory === 'string' ? resolve(baseDir, recRaw.directory) : join(dataDir, 'recordings');
+  const parsed = camerasRaw.map((c, i) => parseCamera(c, i, defaults, recordingsDir));
+  const recordingPolicies = new Map<string, CameraRecordingPolicy>();
+  const cameras: CameraSettings[] = parsed.map(({ record, ...cam }) => {
+    if (record.mode !== 'off') {
+      recordingPolicies.set(cam.id, { mode: record.mode, maxAgeS: record.maxAgeS, preRollS: record.preRollS, postRollS: record.postRollS });
+      cam.recording = { directory: join(recordingsDir, cam.id), prefix: cam.id, format: record.format, segmentSeconds: record.segmentSeconds };
+    }
+    return cam;
+  });
   const ids = new Set<string>();
   for (const c of cameras) {
     if (ids.has(c.id)) throw new VigilConfigError(`Camera id ${c.id} is used twice in cameras`);
     ids.add(c.id);
     if (c.source.kind === 'file' && !isAbsolute(c.source.path)) c.source.path = resolve(baseDir, c.source.path);
   }
-  const dataDir = typeof raw.dataDir === 'string' ? raw.dataDir : 'data';
   return {
     server: {
       host: typeof server.host === 'string' ? server.host : '0.0.0.0',
       port: num(server.port, 'server.port', 0, 65535, 8001),
     },
-    dataDir: isAbsolute(dataDir) ? dataDir : resolve(baseDir, dataDir),
+    dataDir,
     cameras,
+    recordingPolicies,
+    recording: {
+      directory: recordingsDir,
+      minFreeBytes: Math.round(num(recRaw.minFreeGb, 'recording.minFreeGb', 0, 1e6, 1, false) * 2 ** 30),
+      maxBytes: Math.round(num(recRaw.maxGb, 'recording.maxGb', 0, 1e6, 0, false) * 2 ** 30),
+    },
     statusIntervalS: num(raw.statusIntervalS, 'statusIntervalS', 1, 3600, 10),
   };
 }

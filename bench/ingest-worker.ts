@@ -2,7 +2,8 @@
  * Child process for bench/ingest.ts, so each figure is one process measured from outside.
  *   vigil-file CLIP            decode + tensor every frame as fast as possible; prints {"frames","seconds"}
  *   ffmpeg-pipe CLIP W H       ffmpeg decodes to raw RGB on stdout, Node letterboxes in JS; same output
- *   density N CLIP SECONDS     N realtime cameras (looping CLIP, 5 fps detect); prints counters at the end
+ *   density N CLIP SECONDS [RECORD_DIR]
+ *                              N realtime cameras (looping CLIP, 5 fps detect), recording into RECORD_DIR if given
  */
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -97,7 +98,7 @@ function ffmpegPipe(clip: string, w: number, h: number): void {
   });
 }
 
-function density(n: number, clip: string, seconds: number): void {
+function density(n: number, clip: string, seconds: number, recordDir?: string): void {
   const manager = new CameraManager();
   let handed = 0;
   manager.on('frame', (f) => {
@@ -113,6 +114,7 @@ function density(n: number, clip: string, seconds: number): void {
       detectFps: 5,
       decoder: { threads: 1 },
       ...DEFAULT_CAMERA_TIMING,
+      ...(recordDir ? { recording: { directory: `${recordDir}/cam${i}`, prefix: `cam${i}`, format: 'mp4' as const, segmentSeconds: 10 } } : {}),
     });
   }
   process.stdout.write('ready\n');
@@ -128,5 +130,5 @@ function density(n: number, clip: string, seconds: number): void {
 
 if (mode === 'vigil-file') vigilFile(args[0]!);
 else if (mode === 'ffmpeg-pipe') ffmpegPipe(args[0]!, Number(args[1]), Number(args[2]));
-else if (mode === 'density') density(Number(args[0]), args[1]!, Number(args[2]));
+else if (mode === 'density') density(Number(args[0]), args[1]!, Number(args[2]), args[3]);
 else throw new Error(`unknown mode ${mode}`);

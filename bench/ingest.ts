@@ -81,10 +81,11 @@ function procStat(pid: number): { cpuTicks: number; rssKb: number } {
   return { cpuTicks, rssKb };
 }
 
-async function density(n: number, seconds = 30, warmup = 8): Promise<{ cpuPct: number; rssMb: number; handed: number; dropped: number }> {
+export async function density(n: number, seconds = 30, warmup = 8, recordDir?: string): Promise<{ cpuPct: number; rssMb: number; handed: number; dropped: number }> {
   const clip = join(MEDIA, 'vtest-720p15.mp4');
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', WORKER, 'density', String(n), clip, String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const args = ['--import', 'tsx', WORKER, 'density', String(n), clip, String(seconds), ...(recordDir ? [recordDir] : [])];
+    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     let a: { cpuTicks: number; rssKb: number } | null = null;
     let b: { cpuTicks: number; rssKb: number } | null = null;
@@ -163,4 +164,4 @@ async function main() {
   console.log(JSON.stringify(results, null, 2));
 }
 
-await main();
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();

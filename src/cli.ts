@@ -7,6 +7,8 @@ import { probeDecoders, hasElement } from './camera/decoders.js';
 import { loadConfig } from './config/index.js';
 import { VigilError } from './errors.js';
 import { createLogger } from './log.js';
+import { Recorder } from './recording/recorder.js';
+import { join } from 'node:path';
 
 const log = createLogger('vigil');
 
@@ -46,6 +48,20 @@ export async function serve(configPath?: string): Promise<() => Promise<void>> {
   cameras.on('state', (id, state, prev) => camLog.info(`${id} ${prev} -> ${state}`));
   cameras.on('error', (id, err) => camLog.warn(`${id} ${err.message}`, { code: err.code }));
   cameras.on('reconnecting', (id, r) => camLog.info(`${id} reconnecting`, { attempt: r.attempt, delayMs: r.delayMs, reason: r.reason }));
+  let recorder: Recorder | null = null;
+  if (config.recordingPolicies.size > 0) {
+    recorder = new Recorder({
+      indexPath: join(config.dataDir, 'recordings.lmdb'),
+      recordingsDir: config.recording.directory,
+      minFreeBytes: config.recording.minFreeBytes,
+      maxBytes: config.recording.maxBytes,
+      log: log.child('recording'),
+    });
+    await recorder.start();
+    for (const [id, policy] of config.recordingPolicies) recorder.setPolicy(id, policy);
+    const rec = recorder;
+    cameras.on('segment', (e) => void rec.onSegment(e));
+  }
   for (const settings of config.cameras) {
     const camera = cameras.add(settings);
     camLog.info(`${camera.id} added`, { source: camera.displaySource, detectFps: settings.detectFps });
@@ -65,6 +81,7 @@ export async function serve(configPath?: string): Promise<() => Promise<void>> {
   return async () => {
     clearInterval(status);
     cameras.close();
+    await recorder?.close();
     log.info('stopped');
   };
 }

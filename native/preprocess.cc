@@ -168,6 +168,22 @@ struct Writer {
   }
 };
 
+// Border rows above and below the image.
+template <class Out>
+void FillBorderRows(const Out& out, const Letterbox& lb, int W, int H, const uint8_t pad[3]) {
+  out.Fill(0, static_cast<size_t>(lb.padY) * W, pad);
+  out.Fill(static_cast<size_t>(lb.padY + lb.scaledHeight) * W, static_cast<size_t>(H - lb.padY - lb.scaledHeight) * W, pad);
+}
+
+// Border columns left and right of image row `oy`; returns the tensor index of the row's first pixel.
+template <class Out>
+size_t FillRowSides(const Out& out, const Letterbox& lb, int W, int oy, const uint8_t pad[3]) {
+  const size_t rowIdx = static_cast<size_t>(oy + lb.padY) * W;
+  out.Fill(rowIdx, lb.padX, pad);
+  out.Fill(rowIdx + lb.padX + lb.scaledWidth, W - lb.padX - lb.scaledWidth, pad);
+  return rowIdx;
+}
+
 // kChromaLerp: bilinear chroma. At a 2x or larger downscale the half-resolution chroma plane is already sampled at
 // or below its own rate, so the nearest chroma sample is used instead (a third fewer operations per pixel).
 template <bool kNchw, bool kBgr, bool kNv12, bool kChromaLerp>
@@ -175,13 +191,9 @@ void RunYuv(const Writer<kNchw, kBgr>& out, const SourceImage& src, const Letter
             const std::vector<ColumnTap>& cols, const Axis& ry, const Axis& rcy, const uint8_t pad[3]) {
   const YuvCoeffs k = MakeCoeffs(src.matrix, src.fullRange);
   constexpr int cstep = kNv12 ? 2 : 1;
-  const int right = W - lb.padX - lb.scaledWidth;
-  out.Fill(0, static_cast<size_t>(lb.padY) * W, pad);
-  out.Fill(static_cast<size_t>(lb.padY + lb.scaledHeight) * W, static_cast<size_t>(H - lb.padY - lb.scaledHeight) * W, pad);
+  FillBorderRows(out, lb, W, H, pad);
   for (int oy = 0; oy < lb.scaledHeight; ++oy) {
-    const size_t rowIdx = static_cast<size_t>(oy + lb.padY) * W;
-    out.Fill(rowIdx, lb.padX, pad);
-    out.Fill(rowIdx + lb.padX + lb.scaledWidth, right, pad);
+    const size_t rowIdx = FillRowSides(out, lb, W, oy, pad);
     const uint8_t* y0 = src.planes[0] + static_cast<size_t>(ry.i0[oy]) * src.strides[0];
     const uint8_t* y1 = src.planes[0] + static_cast<size_t>(ry.i1[oy]) * src.strides[0];
     const int wy = ry.w[oy], cwy = rcy.w[oy];
@@ -218,13 +230,9 @@ void RunPacked(const Writer<kNchw, kBgr>& out, const SourceImage& src, const Let
                const std::vector<ColumnTap>& cols, const Axis& ry, const uint8_t pad[3]) {
   int ro, go, bo, bpp;
   PackedLayout(src.format, &ro, &go, &bo, &bpp);
-  const int right = W - lb.padX - lb.scaledWidth;
-  out.Fill(0, static_cast<size_t>(lb.padY) * W, pad);
-  out.Fill(static_cast<size_t>(lb.padY + lb.scaledHeight) * W, static_cast<size_t>(H - lb.padY - lb.scaledHeight) * W, pad);
+  FillBorderRows(out, lb, W, H, pad);
   for (int oy = 0; oy < lb.scaledHeight; ++oy) {
-    const size_t rowIdx = static_cast<size_t>(oy + lb.padY) * W;
-    out.Fill(rowIdx, lb.padX, pad);
-    out.Fill(rowIdx + lb.padX + lb.scaledWidth, right, pad);
+    const size_t rowIdx = FillRowSides(out, lb, W, oy, pad);
     const uint8_t* r0 = src.planes[0] + static_cast<size_t>(ry.i0[oy]) * src.strides[0];
     const uint8_t* r1 = src.planes[0] + static_cast<size_t>(ry.i1[oy]) * src.strides[0];
     const int wy = ry.w[oy];

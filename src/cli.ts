@@ -2,13 +2,11 @@
  * `vigil serve | probe`. Services start in order and stop in reverse on SIGINT/SIGTERM.
  */
 import { loadAddon } from '../bindings/index.js';
-import { CameraManager } from './camera/manager.js';
 import { probeDecoders, hasElement } from './camera/decoders.js';
 import { loadConfig } from './config/index.js';
 import { VigilError } from './errors.js';
 import { createLogger } from './log.js';
-import { Recorder } from './recording/recorder.js';
-import { join } from 'node:path';
+import { createServer } from './server.js';
 
 const log = createLogger('vigil');
 
@@ -43,46 +41,36 @@ export function probe(): string {
 
 export async function serve(configPath?: string): Promise<() => Promise<void>> {
   const config = loadConfig(configPath);
-  const cameras = new CameraManager();
+  const server = await createServer(config, { log });
   const camLog = log.child('camera');
-  cameras.on('state', (id, state, prev) => camLog.info(`${id} ${prev} -> ${state}`));
-  cameras.on('error', (id, err) => camLog.warn(`${id} ${err.message}`, { code: err.code }));
-  cameras.on('reconnecting', (id, r) => camLog.info(`${id} reconnecting`, { attempt: r.attempt, delayMs: r.delayMs, reason: r.reason }));
-  let recorder: Recorder | null = null;
-  if (config.recordingPolicies.size > 0) {
-    recorder = new Recorder({
-      indexPath: join(config.dataDir, 'recordings.lmdb'),
-      recordingsDir: config.recording.directory,
-      minFreeBytes: config.recording.minFreeBytes,
-      maxBytes: config.recording.maxBytes,
-      log: log.child('recording'),
-    });
-    await recorder.start();
-    for (const [id, policy] of config.recordingPolicies) recorder.setPolicy(id, policy);
-    const rec = recorder;
-    cameras.on('segment', (e) => void rec.onSegment(e));
-  }
-  for (const settings of config.cameras) {
-    const camera = cameras.add(settings);
-    camLog.info(`${camera.id} added`, { source: camera.displaySource, detectFps: settings.detectFps });
-  }
+  let last = { at: performance.now(), detections: 0, frames: 0 };
   const status = setInterval(() => {
-    for (const { id, state, counters: c } of cameras.counters()) {
+    for (const { id, state, counters: c } of server.cameras.counters()) {
       camLog.info(`${id} ${state} ${c.fps.toFixed(1)} fps`, {
         decoded: c.framesDecoded,
         handedOn: c.framesHandedOn,
         dropped: c.framesDropped,
+        skippedNoMotion: c.framesSkippedNoMotion,
         restarts: c.restarts,
-        decoder: cameras.get(id)?.decoder?.element ?? '-',
+        decoder: server.cameras.get(id)?.decoder?.element ?? '-',
       });
+    }
+    if (server.detector) {
+      const now = performance.now();
+      const s = server.stats();
+      const dt = (now - last.at) / 1000;
+      log.child('inference').info(`${((s.detections - last.detections) / dt).toFixed(1)} detections/s`, {
+        framesAnalysed: s.framesAnalysed,
+        inferencesPerS: ((s.framesAnalysed - last.frames) / dt).toFixed(1),
+        storeDropped: s.storeDropped,
+      });
+      last = { at: now, detections: s.detections, frames: s.framesAnalysed };
     }
   }, config.statusIntervalS * 1000);
   log.info('serving', { cameras: config.cameras.length });
   return async () => {
     clearInterval(status);
-    cameras.close();
-    await recorder?.close();
-    log.info('stopped');
+    await server.stop();
   };
 }
 

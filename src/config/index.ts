@@ -14,12 +14,23 @@ import { parseSource } from '../camera/source.js';
 import { parseTensorSpec } from '../camera/tensor.js';
 import type { NativeMotionOptions } from '../../bindings/index.js';
 import type { CameraRecordingPolicy } from '../recording/recorder.js';
+import type { AuthConfig } from '../auth/service.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SAMPLE_CLIP = join(PROJECT_ROOT, '.cache', 'media', 'vtest-h264.mp4');
 
 export interface VigilConfig {
-  server: { host: string; port: number };
+  server: { host: string; port: number; corsOrigins: string[] };
+  /** Object detection on every camera's tensor stream. */
+  detector: { enabled: boolean; modelPath: string | null; scoreThreshold: number };
+  /** Rule definitions (validated by the rules module, with paths "rules[i]..."). */
+  rules: unknown[];
+  /** IANA time zone for rule schedules without their own. */
+  rulesTimezone: string;
+  /** Notification channels (validated by the notification module). */
+  notify: { channels: unknown };
+  /** JWT and LDAP settings (the auth module validates them; the secret is generated when absent). */
+  auth: Omit<AuthConfig, 'dataDir'>;
   dataDir: string;
   cameras: CameraSettings[];
   /** Per camera; cameras without an entry are not recorded. */
@@ -184,11 +195,32 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
     ids.add(c.id);
     if (c.source.kind === 'file' && !isAbsolute(c.source.path)) c.source.path = resolve(baseDir, c.source.path);
   }
+  const cors = server.corsOrigins ?? [];
+  if (!Array.isArray(cors) || !cors.every((o) => typeof o === 'string')) {
+    throw new VigilConfigError(`Expected a list of origins for server.corsOrigins but received ${JSON.stringify(cors)}`);
+  }
+  const det = raw.detector === false ? { enabled: false } : isObject(raw.detector) ? raw.detector : {};
+  if (det.modelPath !== undefined && typeof det.modelPath !== 'string') {
+    throw new VigilConfigError(`Expected a file path for detector.modelPath but received ${JSON.stringify(det.modelPath)}`);
+  }
+  const rulesRaw = raw.rules ?? [];
+  if (!Array.isArray(rulesRaw)) throw new VigilConfigError(`Expected a list for rules but received ${JSON.stringify(rulesRaw)}`);
+  const notify = isObject(raw.notify) ? raw.notify : {};
   return {
     server: {
       host: typeof server.host === 'string' ? server.host : '0.0.0.0',
       port: num(server.port, 'server.port', 0, 65535, 8001),
+      corsOrigins: cors as string[],
     },
+    detector: {
+      enabled: det.enabled !== false,
+      modelPath: typeof det.modelPath === 'string' ? resolve(baseDir, det.modelPath) : null,
+      scoreThreshold: num(det.scoreThreshold, 'detector.scoreThreshold', 0, 1, 0.35, false),
+    },
+    rules: rulesRaw,
+    rulesTimezone: typeof raw.rulesTimezone === 'string' ? raw.rulesTimezone : 'UTC',
+    notify: { channels: notify.channels ?? {} },
+    auth: (isObject(raw.auth) ? raw.auth : {}) as Omit<AuthConfig, 'dataDir'>,
     dataDir,
     cameras,
     recordingPolicies,

@@ -1,0 +1,261 @@
+/**
+ * The server, in-process: what `vigil serve` runs and what an OEM embeds. Services start in dependency order and
+ * stop in reverse: store -> auth -> rules/notifications -> recorder -> HTTP/WebSocket -> detector -> cameras.
+ *
+ * Per analysed frame: detector (batched across cameras) -> tracker -> rules -> store (bounded, durable) and the
+ * event stream; cameras with live tracks bypass their motion gate so still objects stay tracked.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Gauge, type Registry } from 'prom-client';
+import { CameraManager } from './camera/manager.js';
+import type { Camera } from './camera/camera.js';
+import type { VigilConfig } from './config/index.js';
+import { createLogger, type Logger } from './log.js';
+import { Recorder } from './recording/recorder.js';
+import { Detector } from './inference/detector.js';
+import { modelPath, nanodetPreset } from './inference/models.js';
+import { InferenceScheduler, type FrameDetections } from './inference/scheduler.js';
+import { TrackerRegistry } from './tracking/index.js';
+import { RuleService } from './rules/index.js';
+import { NotificationService } from './integrations/notify/index.js';
+import { DetectionStore, StoreDetectionQuery } from './store/index.js';
+import { AuthService } from './auth/service.js';
+import { createHttpServer, type VigilHttpServer } from './http/server.js';
+import type { CameraDirectory } from './api/sources.js';
+import type { CameraInfo, DetectionBatch } from './types.js';
+
+export interface VigilServer {
+  readonly config: VigilConfig;
+  readonly cameras: CameraManager;
+  readonly store: DetectionStore;
+  readonly rules: RuleService;
+  readonly http: VigilHttpServer | null;
+  readonly detector: Detector | null;
+  readonly recorder: Recorder | null;
+  /** Detections stored and streamed so far. */
+  stats(): { framesAnalysed: number; detections: number; storeDropped: number };
+  /** Stops everything in reverse start order. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface ServerOptions {
+  log?: Logger;
+  /** Start the REST/WebSocket server (default true). */
+  listen?: boolean;
+}
+
+function cameraDirectory(cameras: CameraManager): CameraDirectory {
+  return {
+    list: (): CameraInfo[] => cameras.list().map((c) => cameras.info(c)),
+    get: (id: string): CameraInfo | undefined => {
+      const c = cameras.get(id);
+      return c ? cameras.info(c) : undefined;
+    },
+  };
+}
+
+function registerCameraMetrics(registry: Registry, cameras: CameraManager, scheduler: InferenceScheduler | null): void {
+  const counters = [
+    ['framesDecoded', 'vigil_camera_frames_decoded', 'Frames decoded per camera'],
+    ['framesHandedOn', 'vigil_camera_frames_handed_on', 'Frames turned into tensors per camera'],
+    ['framesDropped', 'vigil_camera_frames_dropped', 'Frames dropped (queue or pool full) per camera'],
+    ['framesSkippedNoMotion', 'vigil_camera_frames_skipped_no_motion', 'Frames the motion gate kept from inference'],
+    ['restarts', 'vigil_camera_restarts', 'Pipeline restarts per camera'],
+  ] as const;
+  for (const [key, name, help] of counters) {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['camera'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { id, counters: c } of cameras.counters()) this.set({ camera: id }, c[key]);
+      },
+    });
+  }
+  new Gauge({
+    name: 'vigil_camera_up',
+    help: '1 while the camera is running',
+    labelNames: ['camera'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { id, state } of cameras.counters()) this.set({ camera: id }, state === 'running' ? 1 : 0);
+    },
+  });
+  if (scheduler) {
+    new Gauge({
+      name: 'vigil_inference_shed_frames',
+      help: 'Frames shed because inference fell behind, per camera',
+      labelNames: ['camera'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [id, s] of Object.entries(scheduler.stats().cameras)) this.set({ camera: id }, s.shed);
+      },
+    });
+  }
+}
+
+export async function createServer(config: VigilConfig, options: ServerOptions = {}): Promise<VigilServer> {
+  const log = options.log ?? createLogger('vigil');
+  const stops: Array<() => Promise<void> | void> = [];
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    for (const s of stops.reverse()) {
+      try {
+        await s();
+      } catch (err) {
+        log.error(`stopping: ${(err as Error).message}`);
+      }
+    }
+    log.info('stopped');
+  };
+
+  try {
+    const store = DetectionStore.open({ path: join(config.dataDir, 'detections') });
+    stops.push(() => store.close());
+
+    const notify = new NotificationService({ path: join(config.dataDir, 'notify'), channels: config.notify.channels });
+    stops.push(() => notify.close());
+    const rules = await RuleService.open({
+      path: join(config.dataDir, 'rules'),
+      timezone: config.rulesTimezone,
+      configRules: config.rules,
+      channels: notify.channelNames(),
+    });
+    stops.push(() => rules.close());
+
+    let recorder: Recorder | null = null;
+    if (config.recordingPolicies.size > 0) {
+      recorder = new Recorder({
+        indexPath: join(config.dataDir, 'recordings.lmdb'),
+        recordingsDir: config.recording.directory,
+        minFreeBytes: config.recording.minFreeBytes,
+        maxBytes: config.recording.maxBytes,
+        log: log.child('recording'),
+      });
+      await recorder.start();
+      for (const [id, policy] of config.recordingPolicies) recorder.setPolicy(id, policy);
+      const rec = recorder;
+      stops.push(() => rec.close());
+    }
+
+    const cameras = new CameraManager();
+    let http: VigilHttpServer | null = null;
+    if (options.listen !== false) {
+      const auth = await AuthService.open({ dataDir: join(config.dataDir, 'auth'), ...config.auth });
+      stops.push(() => auth.close());
+      http = await createHttpServer(
+        { host: config.server.host, port: config.server.port, corsOrigins: config.server.corsOrigins },
+        { auth, cameras: cameraDirectory(cameras), detections: new StoreDetectionQuery(store) },
+      );
+      const h = http;
+      stops.push(() => h.close());
+      log.info('listening', { port: http.port });
+    }
+
+    let detector: Detector | null = null;
+    if (config.detector.enabled) {
+      const path = config.detector.modelPath ?? modelPath('nanodet');
+      if (!existsSync(path)) {
+        log.warn(`detector model ${path} is missing: run \`bash scripts/setup.sh\`; cameras run without detection`);
+      } else {
+        detector = await Detector.create(nanodetPreset({ modelPath: path, scoreThreshold: config.detector.scoreThreshold }));
+        const d = detector;
+        stops.push(() => d.close());
+      }
+    }
+
+    const trackers = new TrackerRegistry();
+    let framesAnalysed = 0;
+    let detectionsStored = 0;
+    const onDetections = (r: FrameDetections): void => {
+      framesAnalysed++;
+      const batch: DetectionBatch = {
+        cameraId: r.cameraId,
+        frameSequence: r.frameSequence,
+        timestampNs: r.timestampNs,
+        frameWidth: r.frameWidth,
+        frameHeight: r.frameHeight,
+        detections: r.detections,
+      };
+      const tracked = trackers.update(batch);
+      rules.processFrame(tracked);
+      const out: DetectionBatch = { ...batch, detections: tracked.detections };
+      if (store.offer(out)) detectionsStored += out.detections.length;
+      http?.publish({ kind: 'detections', batch: out });
+      cameras.get(r.cameraId)?.setMotionBypass((trackers.get(r.cameraId)?.size ?? 0) > 0);
+    };
+    const scheduler = detector
+      ? new InferenceScheduler(detector, { onDetections, onError: (err) => log.error(`inference: ${(err as Error).message}`) })
+      : null;
+    if (scheduler) stops.push(() => scheduler.close());
+
+    rules.onAlert((ev, rule) => {
+      void notify.enqueue(ev, rule).catch((err: unknown) => log.error(`notification: ${(err as Error).message}`));
+      http?.publish({ kind: 'alerts', alert: ev.alert });
+      if (ev.type === 'raised') recorder?.markEvent(ev.alert.cameraId, ev.alert.raisedNs);
+    });
+
+    if (http) {
+      registerCameraMetrics(http.registry, cameras, scheduler);
+      http.health.register('cameras', {
+        critical: false,
+        check: () => {
+          const states = cameras.counters();
+          const down = states.filter((c) => c.state !== 'running').map((c) => `${c.id} ${c.state}`);
+          return down.length === 0 ? { status: 'ok' } : { status: 'degraded', detail: down.join(', ') };
+        },
+      });
+      http.health.register('notifications', {
+        critical: false,
+        check: () => {
+          const h = notify.health();
+          return h.status === 'ok' ? 'ok' : { status: 'degraded', detail: `${h.stats.deadLettered} dead-lettered, ${h.stats.pending} pending` };
+        },
+      });
+    }
+    const camLog = log.child('camera');
+    cameras.on('state', (id, state, prev) => {
+      camLog.info(`${id} ${prev} -> ${state}`);
+      const lastError = cameras.get(id)?.counters().lastError?.message ?? '';
+      http?.publish({
+        kind: 'camera_status',
+        status: { cameraId: id, status: state, previous: prev, timestampNs: BigInt(Date.now()) * 1_000_000n, message: state === 'running' ? '' : lastError },
+      });
+      if (state === 'stopped' || state === 'failed') rules.dropCamera(id);
+    });
+    cameras.on('error', (id, err) => camLog.warn(`${id} ${err.message}`, { code: err.code }));
+    cameras.on('reconnecting', (id, r) => camLog.info(`${id} reconnecting`, { attempt: r.attempt, delayMs: r.delayMs, reason: r.reason }));
+    if (recorder) {
+      const rec = recorder;
+      cameras.on('segment', (e) => void rec.onSegment(e));
+    }
+    cameras.on('frame', (frame) => (scheduler ? scheduler.submit(frame) : frame.release()));
+    stops.push(() => cameras.close());
+    for (const settings of config.cameras) {
+      const camera: Camera = cameras.add(settings);
+      camLog.info(`${camera.id} added`, { source: camera.displaySource, detectFps: settings.detectFps });
+    }
+
+    return {
+      config,
+      cameras,
+      store,
+      rules,
+      http,
+      detector,
+      recorder,
+      stats: () => ({ framesAnalysed, detections: detectionsStored, storeDropped: store.stats().droppedDetections }),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -3,7 +3,12 @@
  */
 import { loadAddon } from '../bindings/index.js';
 import { probeDecoders, hasElement } from './camera/decoders.js';
-import { loadConfig } from './config/index.js';
+import { loadConfig, substituteEnv } from './config/index.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { formatReplay, replayInput } from './rules/index.js';
+import { DetectionStore, parseTimeNs } from './store/index.js';
 import { VigilError } from './errors.js';
 import { createLogger } from './log.js';
 import { createServer } from './server.js';
@@ -11,8 +16,67 @@ import { createServer } from './server.js';
 const log = createLogger('vigil');
 
 function usage(): never {
-  process.stderr.write('usage: vigil serve [--config FILE] | vigil probe\n');
+  process.stderr.write(
+    [
+      'usage: vigil serve [--config FILE]',
+      '       vigil probe',
+      '       vigil rules test (--rules FILE | --config FILE) (--input NDJSON | --data DIR --camera ID [--start T] [--end T]) [--timezone TZ]',
+      '',
+    ].join('\n'),
+  );
   process.exit(2);
+}
+
+/**
+ * `vigil rules test`: replays stored tracks (from a data folder's detection store) or an NDJSON file of frames
+ * through a rule set and prints what would have fired, without touching the live server.
+ */
+export async function rulesTest(args: string[]): Promise<string[]> {
+  const rulesFile = argValue(args, '--rules');
+  const configFile = argValue(args, '--config');
+  let rules: unknown;
+  let timezone = argValue(args, '--timezone');
+  if (rulesFile) {
+    const doc = parseYaml(substituteEnv(readFileSync(rulesFile, 'utf8'))) as unknown;
+    rules = Array.isArray(doc) ? doc : (doc as { rules?: unknown } | null)?.rules;
+  } else if (configFile) {
+    const config = loadConfig(configFile);
+    rules = config.rules;
+    timezone ??= config.rulesTimezone;
+  } else usage();
+  const input = argValue(args, '--input');
+  let text: string;
+  if (input) {
+    text = readFileSync(input, 'utf8');
+  } else {
+    const data = argValue(args, '--data');
+    const camera = argValue(args, '--camera');
+    if (!data || !camera) usage();
+    const start = argValue(args, '--start');
+    const end = argValue(args, '--end');
+    const store = DetectionStore.open({ path: join(data, 'detections') });
+    try {
+      // Stored detections, grouped back into frames (one frame = one camera timestamp).
+      const lines: string[] = [];
+      let frame: { cameraId: string; frameSequence: number; timestampNs: string; frameWidth: number; frameHeight: number; detections: unknown[] } | null = null;
+      for await (const d of store.export({
+        cameraIds: [camera],
+        ...(start ? { startNs: parseTimeNs(start, 'start') } : {}),
+        ...(end ? { endNs: parseTimeNs(end, 'end') } : {}),
+      })) {
+        if (!frame || frame.timestampNs !== d.timestampNs.toString()) {
+          if (frame) lines.push(JSON.stringify(frame));
+          frame = { cameraId: d.cameraId, frameSequence: lines.length, timestampNs: d.timestampNs.toString(), frameWidth: d.frameWidth, frameHeight: d.frameHeight, detections: [] };
+        }
+        frame.detections.push({ classId: d.classId, className: d.className, confidence: d.confidence, box: d.box, ...(d.trackId !== undefined ? { trackId: d.trackId } : {}) });
+      }
+      if (frame) lines.push(JSON.stringify(frame));
+      text = lines.join('\n');
+    } finally {
+      await store.close();
+    }
+  }
+  return formatReplay(replayInput(rules, text, timezone ? { timezone } : {}));
 }
 
 function argValue(args: string[], flag: string): string | undefined {
@@ -74,11 +138,26 @@ export async function serve(configPath?: string): Promise<() => Promise<void>> {
   };
 }
 
+/** Runs one `vigil` command; exits the process with 1 on an error (messages carry no secrets). */
+export async function run(argv: string[]): Promise<void> {
+  try {
+    await main(argv);
+  } catch (err) {
+    if (err instanceof VigilError) log.error(err.message, { code: err.code });
+    else log.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exit(1);
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'probe':
       process.stdout.write(`${probe()}\n`);
+      return;
+    case 'rules':
+      if (rest[0] !== 'test') usage();
+      process.stdout.write(`${(await rulesTest(rest.slice(1))).join('\n')}\n`);
       return;
     case 'serve': {
       const stop = await serve(argValue(rest, '--config'));
@@ -100,8 +179,3 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof VigilError) log.error(err.message, { code: err.code });
-  else log.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-  process.exit(1);
-});

@@ -14,6 +14,7 @@ test('vigil serve: status lines with fps per camera, stop on SIGTERM', async () 
     config,
     [
       'statusIntervalS: 1',
+      'server: { host: 127.0.0.1, port: 0 }',
       `dataDir: ${join(dir, 'data')}`,
       'cameras:',
       `  - id: clip`,

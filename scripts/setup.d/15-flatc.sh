@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Generates the TypeScript for the event stream's FlatBuffers schema (schemas/flatbuffers/*.fbs) with Debian's flatc
-# into src/stream/generated/ (git-ignored; generated code is never edited). Re-generates only when a schema is newer
-# than the generated output. flatc 2.0.8 writes extensionless relative imports, which Node's ESM resolution refuses;
-# a package.json {"type":"commonjs"} in the output folder makes that folder CommonJS, where they resolve as written.
+# into src/stream/generated/message_generated.ts (git-ignored; generated code is never edited). Re-generates only
+# when a schema is newer than the output. --ts-flat-files gives one self-contained ES module (flatc 2.0.8's
+# multi-file output uses extensionless relative imports, which Node's ESM resolution refuses); its names carry the
+# schema namespace: vigil_wire_Message, vigil_wire_DetectionBatch, ...
 set -euo pipefail
 cd "${VIGIL_ROOT:-$(dirname "$0")/../..}"
 command -v flatc >/dev/null || { echo "flatc missing: install the Debian package flatbuffers-compiler (scripts/setup.d/00-apt.sh)" >&2; exit 1; }
@@ -13,8 +14,7 @@ if [ -f "$stamp" ] && [ -z "$(find schemas/flatbuffers -name '*.fbs' -newer "$st
 fi
 rm -rf "$out.tmp"
 mkdir -p "$out.tmp"
-flatc --ts --gen-all -o "$out.tmp" schemas/flatbuffers/message.fbs
-printf '{\n  "type": "commonjs"\n}\n' > "$out.tmp/package.json"
+flatc --ts --ts-flat-files --gen-all -o "$out.tmp" schemas/flatbuffers/message.fbs
 touch "$out.tmp/.stamp"
 rm -rf "$out"
 mv "$out.tmp" "$out"

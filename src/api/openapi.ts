@@ -53,6 +53,7 @@ export const openApiDocument = {
           '403': errResp('Authenticated but mapped to no role'),
           '413': errResp('Body too large'),
           '429': errResp('Too many attempts from this address or for this user (Retry-After header)'),
+          '503': errResp('Directory (LDAP) unreachable'),
         },
       },
     },

@@ -75,3 +75,18 @@ export class MemoryDetectionQuery implements DetectionQuery {
     return { detections: match.slice(start, start + p.pageSize), total: match.length, page: p.page, page_size: p.pageSize };
   }
 }
+
+/** Adapts anything with list()/get()/info() (the camera manager, src/camera/manager.ts) to a CameraDirectory. */
+export function cameraDirectoryFrom<T>(manager: {
+  list(): T[];
+  get(id: string): T | undefined;
+  info(camera: T): CameraInfo;
+}): CameraDirectory {
+  return {
+    list: () => manager.list().map((c) => manager.info(c)),
+    get: (id) => {
+      const c = manager.get(id);
+      return c === undefined ? undefined : manager.info(c);
+    },
+  };
+}

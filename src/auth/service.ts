@@ -34,6 +34,8 @@ export interface LoginResult extends TokenPair {
 }
 
 export class AuthService {
+  /** Hourly removal of expired refresh-token families. */
+  private readonly pruneTimer: NodeJS.Timeout;
   private constructor(
     readonly store: AuthStore,
     readonly tokens: TokenService,
@@ -41,7 +43,17 @@ export class AuthService {
     private readonly ldap: LdapAuthenticator | null,
     private readonly perIp: RateLimiter,
     private readonly perUser: RateLimiter,
-  ) {}
+    now: () => number,
+  ) {
+    this.pruneTimer = setInterval(() => {
+      try {
+        this.store.pruneFamilies(now());
+      } catch {
+        /* store closed between ticks */
+      }
+    }, 3600_000);
+    this.pruneTimer.unref();
+  }
 
   static async open(cfg: AuthConfig): Promise<AuthService> {
     const secret = loadJwtSecret(cfg.jwt?.secret, cfg.dataDir);
@@ -71,6 +83,7 @@ export class AuthService {
         cfg.ldap ? new LdapAuthenticator(cfg.ldap) : null,
         new RateLimiter(cfg.rateLimits?.loginPerIp ?? { max: 20, windowS: 60 }, now),
         new RateLimiter(cfg.rateLimits?.loginFailuresPerUser ?? { max: 5, windowS: 300 }, now),
+        now,
       );
     } catch (err) {
       await store.close();
@@ -125,7 +138,14 @@ export class AuthService {
     return this.tokens.verifyAccess(token);
   }
 
+  /** Synchronous twin of verifyAccess (see TokenService.verifyAccessSync): for the WebSocket upgrade. */
+  verifyAccessSync(token: string | undefined): Principal {
+    if (!token) throw authErrors.missing();
+    return this.tokens.verifyAccessSync(token);
+  }
+
   close(): Promise<void> {
+    clearInterval(this.pruneTimer);
     return this.store.close();
   }
 }

@@ -43,6 +43,8 @@ export interface HttpServerOptions {
     ringCapacity?: number;
     /** Seconds without traffic before a socket is closed (uWS pings automatically); default 120. */
     idleTimeoutS?: number;
+    /** Open WebSockets per user; more are refused with 429. Default 64. */
+    maxConnectionsPerUser?: number;
   };
 }
 
@@ -63,7 +65,10 @@ export interface VigilHttpServer {
   readonly hub: StreamHub;
   readonly registry: Registry;
   readonly health: HealthRegistry;
-  /** Publishes an event to the stream; returns its sequence number. */
+  /**
+   * Publishes an event to the stream and returns its server-wide sequence number. Delivery happens at the end of
+   * the current event-loop turn (all events of a turn go to each client in one corked write); hub.flush() forces it.
+   */
   publish(event: StreamEvent): number;
   /** Stops listening, closes every WebSocket. Idempotent. */
   close(): Promise<void>;
@@ -87,6 +92,8 @@ function errorReply(err: unknown): Reply {
     if (err.retryAfterS !== undefined) headers['retry-after'] = String(err.retryAfterS);
     return { status: err.status, json: { error: { code: err.code, message: err.message } }, headers };
   }
+  if (err instanceof VigilError && err.code === 'E_LDAP')
+    return { status: 503, json: { error: { code: 'E_AUTH_UNAVAILABLE', message: 'Directory service unavailable' } } };
   if (err instanceof VigilError && err.code === 'E_ARGUMENT')
     return { status: 400, json: { error: { code: 'E_VALIDATION', message: err.message } } };
   return { status: 500, json: { error: { code: 'E_INTERNAL', message: 'Internal server error' } } };
@@ -137,7 +144,7 @@ export async function createHttpServer(options: HttpServerOptions, deps: HttpSer
     return { 'access-control-allow-origin': origin, vary: 'Origin', 'access-control-expose-headers': 'Retry-After' };
   }
 
-  function send(res: uWS.HttpResponse, reply: Reply, extra: Record<string, string>): void {
+  function send(res: uWS.HttpResponse, reply: Reply, extra: Record<string, string>, closeConnection = false): void {
     res.cork(() => {
       res.writeStatus(`${reply.status} ${STATUS_TEXT[reply.status] ?? ''}`.trim());
       const headers = { ...extra, ...(reply.headers ?? {}) };
@@ -150,10 +157,10 @@ export async function createHttpServer(options: HttpServerOptions, deps: HttpSer
       }
       if (reply.text !== undefined) {
         res.writeHeader('content-type', reply.contentType ?? 'text/plain; charset=utf-8');
-        res.end(reply.text);
+        res.end(reply.text, closeConnection);
       } else {
         res.writeHeader('content-type', 'application/json');
-        res.end(JSON.stringify(reply.json ?? null));
+        res.end(JSON.stringify(reply.json ?? null), closeConnection);
       }
     });
   }
@@ -228,8 +235,8 @@ export async function createHttpServer(options: HttpServerOptions, deps: HttpSer
         requests.inc({ route: route.pattern, status: String(reply.status) });
         latency.observe({ route: route.pattern }, (performance.now() - t0) / 1000);
         if (state.aborted) return;
-        send(res, reply, close ? { ...cors, connection: 'close' } : cors);
-        if (close) res.close();
+        state.aborted = true; // the response is finished: res must not be touched again
+        send(res, reply, cors, close);
       };
       if (headerBytes > maxHeader) {
         finish(errorReply(new HttpError(431, 'E_HEADERS_TOO_LARGE', `Request headers exceed ${maxHeader} bytes`)), true);
@@ -285,10 +292,6 @@ export async function createHttpServer(options: HttpServerOptions, deps: HttpSer
     idleTimeout: options.stream?.idleTimeoutS ?? 120,
     sendPingsAutomatically: true,
     upgrade: (res, req, context) => {
-      const state = { aborted: false };
-      res.onAborted(() => {
-        state.aborted = true;
-      });
       const headers: Record<string, string> = {};
       let headerBytes = 0;
       req.forEach((k, v) => {
@@ -306,7 +309,7 @@ export async function createHttpServer(options: HttpServerOptions, deps: HttpSer
       const origin = headers['origin'];
       const reject = (reply: Reply): void => {
         requests.inc({ route: '/ws', status: String(reply.status) });
-        if (!state.aborted) send(res, reply, {});
+        send(res, reply, {});
       };
       if (headerBytes > maxHeader) {
         reject(errorReply(new HttpError(431, 'E_HEADERS_TOO_LARGE', `Request headers exceed ${maxHeader} bytes`)));
@@ -316,27 +319,31 @@ export async function createHttpServer(options: HttpServerOptions, deps: HttpSer
         reject({ status: 403, json: { error: { code: 'E_CORS_ORIGIN', message: 'Origin not allowed' } } });
         return;
       }
-      void (async () => {
-        let principal: Principal;
-        try {
-          principal = await deps.auth.verifyAccess(token);
-          authorize(principal, 'stream:subscribe');
-        } catch (err) {
-          reject(errorReply(err));
-          return;
-        }
-        if (state.aborted) return;
-        requests.inc({ route: '/ws', status: '101' });
-        res.cork(() => {
-          res.upgrade<WsData>(
-            { principal, client: null },
-            key,
-            offered.includes(WS_PROTOCOL) ? WS_PROTOCOL : '',
-            extensions,
-            context,
-          );
+      // Synchronous on purpose: see TokenService.verifyAccessSync (async upgrades lost connections in uWS 20.30).
+      let principal: Principal;
+      try {
+        principal = deps.auth.verifyAccessSync(token);
+        authorize(principal, 'stream:subscribe');
+      } catch (err) {
+        reject(errorReply(err));
+        return;
+      }
+      const maxPerUser = options.stream?.maxConnectionsPerUser ?? 64;
+      if (hub.connectionsOf(principal.sub) >= maxPerUser) {
+        reject({
+          status: 429,
+          json: { error: { code: 'E_TOO_MANY_CONNECTIONS', message: `At most ${maxPerUser} stream connections per user` } },
         });
-      })();
+        return;
+      }
+      requests.inc({ route: '/ws', status: '101' });
+      res.upgrade<WsData>(
+        { principal, client: null },
+        key,
+        offered.includes(WS_PROTOCOL) ? WS_PROTOCOL : '',
+        extensions,
+        context,
+      );
     },
     open: (ws) => {
       const data = ws.getUserData();

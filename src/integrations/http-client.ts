@@ -251,8 +251,11 @@ export interface HttpClientOptions {
   timeoutMs?: number;
   /** Response body cap (default 4 MiB). */
   maxResponseBytes?: number;
-  /** Outbound URL policy hook (SSRF guard); throw to refuse. */
-  checkUrl?: (url: URL) => void | Promise<void>;
+  /**
+   * Outbound URL policy hook (SSRF guard); throw to refuse. When it returns the address it checked, the request
+   * connects to exactly that address (no second DNS lookup, so no DNS-rebinding window).
+   */
+  checkUrl?: CheckUrl;
   /** Accept self-signed certificates (common on cameras); default false. */
   insecureTls?: boolean;
   userAgent?: string;
@@ -271,10 +274,11 @@ const DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
 export class HttpClient {
   readonly timeoutMs: number;
   readonly maxResponseBytes: number;
-  private readonly checkUrl: ((url: URL) => void | Promise<void>) | undefined;
+  private readonly checkUrl: CheckUrl | undefined;
   private readonly insecureTls: boolean;
   private readonly userAgent: string;
   private readonly secrets: string[];
+  private readonly fixedSecrets: number;
   /** Last digest challenge per origin+user, reused pre-emptively with an increasing nonce count. */
   private readonly digest = new Map<string, DigestState>();
   private readonly agentHttp = new http.Agent({ keepAlive: true, maxSockets: 4 });
@@ -290,13 +294,17 @@ export class HttpClient {
     this.checkUrl = options.checkUrl;
     this.insecureTls = options.insecureTls ?? false;
     this.userAgent = options.userAgent ?? 'Vigil/0.1';
-    this.secrets = [...(options.secrets ?? [])];
+    this.secrets = [...(options.secrets ?? [])].filter((x) => x);
+    this.fixedSecrets = this.secrets.length;
     this.agentHttps = new https.Agent({ keepAlive: true, maxSockets: 4, rejectUnauthorized: !this.insecureTls });
   }
 
   /** Adds strings (passwords, tokens) to scrub from error messages. */
   addSecret(secret: string): void {
-    if (secret) this.secrets.push(secret);
+    if (!secret || this.secrets.includes(secret)) return;
+    this.secrets.push(secret);
+    // Rotating tokens would grow the list without bound: keep the configured ones and the 8 newest others.
+    if (this.secrets.length > this.fixedSecrets + 8) this.secrets.splice(this.fixedSecrets, 1);
   }
 
   redact(text: string): string {
@@ -321,9 +329,10 @@ export class HttpClient {
     if (url.username || url.password) {
       throw new HttpClientError('E_HTTP_URL', 'Refusing a URL with embedded credentials: configure them separately');
     }
+    let pinned: PinnedAddress | null = null;
     if (this.checkUrl) {
       try {
-        await this.checkUrl(url);
+        pinned = (await this.checkUrl(url)) ?? null;
       } catch (err) {
         throw new HttpClientError('E_HTTP_URL', `Outbound URL refused: ${this.redact((err as Error).message)}`, null, {
           cause: err,
@@ -364,7 +373,7 @@ export class HttpClient {
       if (state) authorization = digestHeader(state);
     }
 
-    let res = await this.once(url, method, headersFor(authorization), req, deadline, timeoutMs);
+    let res = await this.once(url, method, headersFor(authorization), req, deadline, timeoutMs, pinned);
     // Up to two challenge rounds: a first 401 (no or old credentials), then one stale=true nonce refresh.
     for (let round = 0; round < 2 && res.status === 401 && auth && auth.type !== 'bearer'; round++) {
       const challenges = parseAuthChallenges(res.challenges);
@@ -384,7 +393,7 @@ export class HttpClient {
       } else {
         break;
       }
-      res = await this.once(url, method, headersFor(authorization), req, deadline, timeoutMs);
+      res = await this.once(url, method, headersFor(authorization), req, deadline, timeoutMs, pinned);
     }
     if (res.status === 401 && auth && auth.type !== 'bearer') {
       this.digest.delete(key);
@@ -400,6 +409,7 @@ export class HttpClient {
     req: HttpRequest,
     deadline: number,
     timeoutMs: number,
+    pinned: PinnedAddress | null,
   ): Promise<{ status: number; challenges: string[]; response: HttpResponse }> {
     const maxBytes = req.maxResponseBytes ?? this.maxResponseBytes;
     const remaining = deadline - Date.now();
@@ -430,7 +440,9 @@ export class HttpClient {
         {
           method,
           headers,
-          agent: url.protocol === 'https:' ? this.agentHttps : this.agentHttp,
+          // A pinned address gets its own connection (a pooled socket could lead elsewhere).
+          agent: pinned ? false : url.protocol === 'https:' ? this.agentHttps : this.agentHttp,
+          ...(pinned ? { lookup: pinnedLookup(pinned), rejectUnauthorized: !this.insecureTls } : {}),
         },
         (res) => {
           const status = res.statusCode ?? 0;
@@ -497,6 +509,25 @@ export class HttpClient {
       else r.end();
     });
   }
+}
+
+export interface PinnedAddress {
+  address: string;
+  family: 4 | 6;
+}
+
+export type CheckUrl = (url: URL) => void | PinnedAddress | Promise<void | PinnedAddress>;
+
+/** A dns.lookup replacement that answers with the checked address only. */
+function pinnedLookup(p: PinnedAddress) {
+  return (
+    _host: string,
+    options: { all?: boolean } | number | undefined,
+    cb: (err: Error | null, address: string | { address: string; family: number }[], family?: number) => void,
+  ): void => {
+    if (typeof options === 'object' && options?.all) cb(null, [{ address: p.address, family: p.family }]);
+    else cb(null, p.address, p.family);
+  };
 }
 
 function basic(username: string, password: string): string {

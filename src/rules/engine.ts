@@ -36,28 +36,73 @@ import { expected } from '../errors.js';
 
 const NS_PER_S = 1_000_000_000;
 
+/*
+ * Time inside the engine: alerts carry the frame's bigint timestamp, but arithmetic (dwell, cool-downs,
+ * sequence windows, occupancy hold times) uses doubles of nanoseconds relative to the first frame the engine saw:
+ * exact to the nanosecond for 104 days of uptime, and no BigInt allocation per track per rule per frame.
+ */
+
 interface TrackState {
+  id: number;
   inside: boolean[];
-  /** Per zone: when the current visit started (dwell). */
-  enteredNs: (bigint | null)[];
-  /** Dwell: whether this visit already raised. */
+  /** Per zone: when the current visit started (relative ns), NaN when outside. */
+  entered: number[];
+  /** Dwell: whether this visit already raised, and when this track last raised (cool-down per track). */
   dwellFired: boolean;
+  lastRaise: number;
   /** Tripwire: last non-zero side and the point where it was seen. */
   lastSide: number;
   lastX: number;
   lastY: number;
-  /** Sequence: per zone, the start time of the chain that reached it. */
-  chain: (bigint | null)[];
+  /** Sequence: per zone, the start time of the chain that reached it (relative ns), NaN when none. */
+  chain: number[];
   className: string;
 }
 
+/** A track as seen by all rules of one camera: one lookup per object per frame, then per-rule state by index. */
+interface Entry {
+  id: number;
+  className: string;
+  confidence: number;
+  x: number;
+  /** Anchor y for "bottom_center" and for "center". */
+  yb: number;
+  yc: number;
+  ended: boolean;
+  /** Per rule, by its index in the current rule list; undefined until the rule has seen the track. */
+  states: (TrackState | undefined)[];
+}
+
 interface CamState {
-  tracks: Map<number, TrackState>;
   aToB: number;
   bToA: number;
-  condSince: bigint | null;
-  open: Map<string, Alert>;
-  lastRaise: Map<string, bigint>;
+  /** Condition rules: since when the condition holds (relative ns), NaN when it does not. */
+  condSince: number;
+  /**
+   * Condition rules: the tracks counted now (inside zone 0, or every tracked object for occupancy without a
+   * zone), maintained on every change; `version` grows with each change, `openVersion` is the version the open
+   * alert was last brought up to date with.
+   */
+  members: Set<TrackState>;
+  version: number;
+  openVersion: number;
+  /** The open alert of an event rule (within its cool-down) or of a presence/occupancy rule. */
+  open: Alert | null;
+  openRaised: number;
+  lastRaise: number;
+  /** Dwell alerts by track. */
+  trackOpen: Map<number, Alert>;
+  geo: Geometry | null;
+}
+
+/** Zones and line in one camera's pixels (normalized coordinates scaled to its frame size). */
+interface Geometry {
+  w: number;
+  h: number;
+  polys: Float64Array[];
+  /** Per polygon: [minX, minY, maxX, maxY]. */
+  boxes: Float64Array[];
+  line: [number, number, number, number];
 }
 
 interface Compiled {
@@ -67,11 +112,13 @@ interface Compiled {
   classes: Set<string> | null;
   schedule: CompiledSchedule | null;
   zones: ZoneSpec[];
-  cooldownNs: bigint;
-  scaledFor: string;
-  polys: Float64Array[];
-  line: [number, number, number, number];
+  cooldown: number;
+  /** dwell seconds / sequence window / occupancy hold, in ns. */
+  span: number;
   state: Map<string, CamState>;
+  /** Last class name checked against `classes` and the answer (class names repeat: detectors reuse the strings). */
+  lastClass: string | null;
+  lastClassOk: boolean;
 }
 
 export interface RuleEngineOptions {
@@ -112,6 +159,8 @@ export class RuleEngine {
   private rules: Compiled[] = [];
   private readonly timezone: string;
   private readonly newAlertId: (raisedNs: bigint) => string;
+  private base: bigint | null = null;
+  private readonly cams = new Map<string, Map<number, Entry>>();
 
   constructor(options: RuleEngineOptions = {}) {
     const tz = options.timezone ?? 'UTC';
@@ -135,25 +184,49 @@ export class RuleEngine {
     for (const def of defs) {
       const json = JSON.stringify(def);
       const prev = old.get(def.id);
-      if (prev && prev.json === json) {
-        next.push(prev);
-        old.delete(def.id);
-      } else {
-        next.push(this.compile(def, json));
-      }
+      if (prev && prev.json === json) next.push(prev);
+      else next.push(this.compile(def, json));
     }
     const events: AlertEvent[] = [];
     const kept = new Set(next);
+    const ids = new Set(defs.map((d) => d.id));
     for (const prev of this.rules) {
-      if (kept.has(prev)) continue;
-      const reason = defs.some((d) => d.id === prev.def.id) ? 'rule changed' : 'rule removed';
+      if (kept.has(prev) || !isCondition(prev.def)) continue;
+      const reason = ids.has(prev.def.id) ? 'rule changed' : 'rule removed';
       for (const st of prev.state.values()) {
-        for (const [key, a] of st.open) {
-          if (a.clearedNs === null && isCondition(prev.def)) this.clear(st, key, a, nowNs, reason, events);
-        }
+        if (st.open) this.clear(st, null, st.open, nowNs, reason, events);
+        for (const [id, a] of st.trackOpen) this.clear(st, id, a, nowNs, reason, events);
+      }
+    }
+    // Move per-track state to the rules' new positions (unchanged rules keep theirs, others start empty).
+    const oldIndex = new Map(this.rules.map((r, i) => [r, i]));
+    const map = next.map((r) => oldIndex.get(r) ?? -1);
+    for (const reg of this.cams.values()) {
+      for (const e of reg.values()) {
+        const prev = e.states;
+        e.states = map.map((i) => (i >= 0 ? prev[i] : undefined));
       }
     }
     this.rules = next;
+    return events;
+  }
+
+  /**
+   * Forgets a camera (stopped or removed): its tracks and per-rule state are dropped and its open condition
+   * alerts cleared with reason "camera stopped" (returned). Tripwire counts of the camera restart from 0.
+   */
+  dropCamera(cameraId: string, nowNs: bigint): AlertEvent[] {
+    const events: AlertEvent[] = [];
+    for (const r of this.rules) {
+      const st = r.state.get(cameraId);
+      if (!st) continue;
+      if (isCondition(r.def)) {
+        if (st.open) this.clear(st, null, st.open, nowNs, 'camera stopped', events);
+        for (const [id, a] of st.trackOpen) this.clear(st, id, a, nowNs, 'camera stopped', events);
+      }
+      r.state.delete(cameraId);
+    }
+    this.cams.delete(cameraId);
     return events;
   }
 
@@ -168,13 +241,12 @@ export class RuleEngine {
   acknowledge(alertId: string, by: string, nowNs: bigint): Alert | null {
     for (const r of this.rules) {
       for (const st of r.state.values()) {
-        for (const a of st.open.values()) {
-          if (a.alertId === alertId) {
-            if (a.state !== 'cleared') a.state = 'acknowledged';
-            a.acknowledgedBy = by;
-            a.updatedNs = nowNs;
-            return copyAlert(a);
-          }
+        const held = st.open?.alertId === alertId ? st.open : [...st.trackOpen.values()].find((a) => a.alertId === alertId);
+        if (held) {
+          if (held.state !== 'cleared') held.state = 'acknowledged';
+          held.acknowledgedBy = by;
+          held.updatedNs = nowNs;
+          return copyAlert(held);
         }
       }
     }
@@ -185,17 +257,58 @@ export class RuleEngine {
   process(frame: RuleFrame): AlertEvent[] {
     const events: AlertEvent[] = [];
     const now = frame.timestampNs;
-    const ms = Number(now / 1_000_000n);
-    for (const r of this.rules) {
+    if (this.base === null) this.base = now;
+    const t = Number(now - this.base);
+    let reg = this.cams.get(frame.cameraId);
+    if (!reg) {
+      reg = new Map();
+      this.cams.set(frame.cameraId, reg);
+    }
+    const n = this.rules.length;
+    const present: Entry[] = [];
+    for (const o of frame.objects) {
+      let e = reg.get(o.trackId);
+      if (!e) {
+        e = { id: o.trackId, className: o.className, confidence: 0, x: 0, yb: 0, yc: 0, ended: false, states: new Array<TrackState | undefined>(n) };
+        reg.set(o.trackId, e);
+      }
+      const b = o.box;
+      e.className = o.className;
+      e.confidence = o.confidence;
+      e.x = (b.x1 + b.x2) / 2;
+      e.yb = b.y2;
+      e.yc = (b.y1 + b.y2) / 2;
+      present.push(e);
+    }
+    const ended: Entry[] = [];
+    if (frame.endedTrackIds) {
+      for (const id of frame.endedTrackIds) {
+        const e = reg.get(id);
+        if (e && !e.ended) {
+          e.ended = true;
+          ended.push(e);
+        }
+      }
+    }
+    let ms = -1;
+    for (let ri = 0; ri < n; ri++) {
+      const r = this.rules[ri]!;
       if (!r.def.enabled) continue;
       if (r.cams && !r.cams.has(frame.cameraId)) continue;
-      const active = r.schedule ? scheduleActive(r.schedule, ms) : true;
-      this.evaluate(r, frame, now, active, events);
+      let active = true;
+      if (r.schedule) {
+        if (ms < 0) ms = Number(now / 1_000_000n);
+        active = scheduleActive(r.schedule, ms);
+      }
+      this.evaluate(r, ri, frame.cameraId, frame.frameWidth, frame.frameHeight, present, ended, now, t, active, events);
     }
+    for (const e of ended) reg.delete(e.id);
+    if (reg.size === 0) this.cams.delete(frame.cameraId);
     return events;
   }
 
   private compile(def: RuleDefinition, json: string): Compiled {
+    const span = def.kind === 'dwell' ? def.seconds : def.kind === 'sequence' ? def.withinSeconds : def.kind === 'occupancy' ? def.forSeconds : 0;
     return {
       def,
       json,
@@ -203,19 +316,18 @@ export class RuleEngine {
       classes: def.classes.length ? new Set(def.classes) : null,
       schedule: def.schedule ? compileSchedule(def.schedule, this.timezone) : null,
       zones: zonesOf(def),
-      cooldownNs: BigInt(Math.round(def.cooldownSeconds * NS_PER_S)),
-      scaledFor: '',
-      polys: [],
-      line: [0, 0, 0, 0],
+      cooldown: Math.round(def.cooldownSeconds * NS_PER_S),
+      span: Math.round(span * NS_PER_S),
       state: new Map(),
+      lastClass: null,
+      lastClassOk: false,
     };
   }
 
-  private scale(r: Compiled, w: number, h: number): void {
-    const key = `${w}x${h}`;
-    if (r.scaledFor === key) return;
-    r.scaledFor = key;
-    r.polys = r.zones.map((z) => {
+  private geometry(r: Compiled, st: CamState, w: number, h: number): Geometry {
+    const g = st.geo;
+    if (g && g.w === w && g.h === h) return g;
+    const polys = r.zones.map((z) => {
       const a = new Float64Array(z.points.length * 2);
       const sx = z.normalized ? w : 1;
       const sy = z.normalized ? h : 1;
@@ -225,106 +337,133 @@ export class RuleEngine {
       });
       return a;
     });
+    const boxes = polys.map((a) => {
+      const b = new Float64Array([Infinity, Infinity, -Infinity, -Infinity]);
+      for (let i = 0; i < a.length; i += 2) {
+        b[0] = Math.min(b[0]!, a[i]!);
+        b[1] = Math.min(b[1]!, a[i + 1]!);
+        b[2] = Math.max(b[2]!, a[i]!);
+        b[3] = Math.max(b[3]!, a[i + 1]!);
+      }
+      return b;
+    });
+    let line: [number, number, number, number] = [0, 0, 0, 0];
     if (r.def.kind === 'tripwire') {
       const l = r.def.line;
       const sx = l.normalized ? w : 1;
       const sy = l.normalized ? h : 1;
-      r.line = [l.from[0] * sx, l.from[1] * sy, l.to[0] * sx, l.to[1] * sy];
+      line = [l.from[0] * sx, l.from[1] * sy, l.to[0] * sx, l.to[1] * sy];
     }
+    st.geo = { w, h, polys, boxes, line };
+    return st.geo;
   }
 
   private camState(r: Compiled, cameraId: string): CamState {
     let st = r.state.get(cameraId);
     if (!st) {
-      st = { tracks: new Map(), aToB: 0, bToA: 0, condSince: null, open: new Map(), lastRaise: new Map() };
+      st = { aToB: 0, bToA: 0, condSince: Number.NaN, members: new Set(), version: 0, openVersion: -1, open: null, openRaised: 0, lastRaise: Number.NaN, trackOpen: new Map(), geo: null };
       r.state.set(cameraId, st);
     }
     return st;
   }
 
-  private evaluate(r: Compiled, frame: RuleFrame, now: bigint, active: boolean, events: AlertEvent[]): void {
+  private evaluate(r: Compiled, ri: number, cam: string, w: number, h: number, present: Entry[], ended: Entry[], now: bigint, t: number, active: boolean, events: AlertEvent[]): void {
     const def = r.def;
-    const cam = frame.cameraId;
     const st = this.camState(r, cam);
-    this.scale(r, frame.frameWidth, frame.frameHeight);
-    const nz = r.polys.length;
+    const g = this.geometry(r, st, w, h);
+    const nz = g.polys.length;
 
-    if (frame.endedTrackIds) {
-      for (const id of frame.endedTrackIds) {
-        if (!st.tracks.has(id)) continue;
-        st.tracks.delete(id);
-        st.lastRaise.delete(`track:${id}`);
-        if (def.kind === 'dwell') {
-          const key = `track:${id}`;
-          const a = st.open.get(key);
-          if (a) this.clear(st, key, a, now, 'track ended', events);
-        }
-      }
+    const counting = def.kind === 'zone_presence' || def.kind === 'occupancy' || def.kind === 'dwell';
+    for (const e of ended) {
+      const ets = e.states[ri];
+      if (ets === undefined) continue;
+      e.states[ri] = undefined;
+      if (st.members.delete(ets)) st.version++;
+      const a = st.trackOpen.get(e.id);
+      if (a) this.clear(st, e.id, a, now, 'track ended', events);
     }
 
-    for (const o of frame.objects) {
-      if (r.classes && !r.classes.has(o.className)) continue;
+    const center = def.anchor === 'center';
+    for (let oi = 0; oi < present.length; oi++) {
+      const o = present[oi]!;
+      if (o.ended) continue;
       if (o.confidence < def.minConfidence) continue;
-      const b = o.box;
-      const x = (b.x1 + b.x2) / 2;
-      const y = def.anchor === 'center' ? (b.y1 + b.y2) / 2 : b.y2;
-      let t = st.tracks.get(o.trackId);
-      const isNew = t === undefined;
-      if (!t) {
-        t = { inside: new Array<boolean>(nz).fill(false), enteredNs: new Array<bigint | null>(nz).fill(null), dwellFired: false, lastSide: 0, lastX: x, lastY: y, chain: new Array<bigint | null>(nz).fill(null), className: o.className };
-        st.tracks.set(o.trackId, t);
+      if (r.classes) {
+        if (o.className !== r.lastClass) {
+          r.lastClass = o.className;
+          r.lastClassOk = r.classes.has(o.className);
+        }
+        if (!r.lastClassOk) continue;
       }
-      t.className = o.className;
+      const x = o.x;
+      const y = center ? o.yc : o.yb;
+      let ts = o.states[ri];
+      const isNew = ts === undefined;
+      if (!ts) {
+        ts = { id: o.id, inside: new Array<boolean>(nz).fill(false), entered: new Array<number>(nz).fill(Number.NaN), dwellFired: false, lastRaise: Number.NaN, lastSide: 0, lastX: x, lastY: y, chain: new Array<number>(nz).fill(Number.NaN), className: o.className };
+        o.states[ri] = ts;
+        if (counting && nz === 0) {
+          st.members.add(ts);
+          st.version++;
+        }
+      }
+      ts.className = o.className;
       if (def.kind === 'tripwire') {
-        const [ax, ay, bx, by] = r.line;
-        const s = Math.sign(side(ax, ay, bx, by, x, y));
-        if (s !== 0) {
-          if (!isNew && t.lastSide !== 0 && s !== t.lastSide && segmentsIntersect(ax, ay, bx, by, t.lastX, t.lastY, x, y)) {
-            const dir = t.lastSide < 0 ? 'a_to_b' : 'b_to_a';
+        const l = g.line;
+        const sd = side(l[0], l[1], l[2], l[3], x, y);
+        const sg = sd < 0 ? -1 : sd > 0 ? 1 : 0;
+        if (sg !== 0) {
+          if (!isNew && ts.lastSide !== 0 && sg !== ts.lastSide && segmentsIntersect(l[0], l[1], l[2], l[3], ts.lastX, ts.lastY, x, y)) {
+            const dir = ts.lastSide < 0 ? 'a_to_b' : 'b_to_a';
             if (dir === 'a_to_b') st.aToB++;
             else st.bToA++;
             if (def.direction === 'both' || def.direction === dir) {
-              this.trigger(r, st, 'line', now, active, o.trackId, `${o.className} crossed ${def.name} (${DIRECTION_TEXT[dir]})`, { direction: dir, aToB: st.aToB, bToA: st.bToA }, cam, events);
+              this.trigger(r, st, now, t, active, o.id, `${o.className} crossed ${def.name} (${DIRECTION_TEXT[dir]})`, { direction: dir, aToB: st.aToB, bToA: st.bToA }, cam, events);
             }
           }
-          t.lastSide = s;
-          t.lastX = x;
-          t.lastY = y;
+          ts.lastSide = sg;
+          ts.lastX = x;
+          ts.lastY = y;
         }
         continue;
       }
       for (let i = 0; i < nz; i++) {
-        const now_in = pointInPolygon(x, y, r.polys[i]!);
-        const was = t.inside[i]!;
-        t.inside[i] = now_in;
-        if (now_in === was) continue;
-        if (now_in) {
-          t.enteredNs[i] = now;
+        const bb = g.boxes[i]!;
+        const nowIn = x >= bb[0]! && x <= bb[2]! && y >= bb[1]! && y <= bb[3]! && pointInPolygon(x, y, g.polys[i]!);
+        const was = ts.inside[i]!;
+        if (nowIn === was) continue;
+        ts.inside[i] = nowIn;
+        if (counting && i === 0) {
+          if (nowIn) st.members.add(ts);
+          else st.members.delete(ts);
+          st.version++;
+        }
+        if (nowIn) {
+          ts.entered[i] = t;
           if (def.kind === 'zone_enter') {
-            this.trigger(r, st, 'zone', now, active, o.trackId, `${o.className} ${o.trackId} entered ${def.name}`, { trackId: o.trackId }, cam, events);
+            this.trigger(r, st, now, t, active, o.id, `${o.className} ${o.id} entered ${def.name}`, { trackId: o.id }, cam, events);
           } else if (def.kind === 'sequence') {
-            if (i === 0) t.chain[0] = now;
+            if (i === 0) ts.chain[0] = t;
             else {
-              const start = t.chain[i - 1];
-              if (start !== null && start !== undefined && now - start <= BigInt(Math.round(def.withinSeconds * NS_PER_S))) {
-                t.chain[i] = start;
+              const start = ts.chain[i - 1]!;
+              if (t - start <= r.span) {
+                ts.chain[i] = start;
                 if (i === nz - 1) {
-                  const secs = Number(now - start) / NS_PER_S;
-                  this.trigger(r, st, 'sequence', now, active, o.trackId, `${o.className} ${o.trackId} completed ${def.name} (${nz} zones in ${secs.toFixed(1)} s)`, { trackId: o.trackId, seconds: secs }, cam, events);
-                  t.chain.fill(null);
+                  const secs = (t - start) / NS_PER_S;
+                  this.trigger(r, st, now, t, active, o.id, `${o.className} ${o.id} completed ${def.name} (${nz} zones in ${secs.toFixed(1)} s)`, { trackId: o.id, seconds: secs }, cam, events);
+                  ts.chain.fill(Number.NaN);
                 }
               }
             }
           }
         } else {
-          t.enteredNs[i] = null;
+          ts.entered[i] = Number.NaN;
           if (def.kind === 'zone_exit') {
-            this.trigger(r, st, 'zone', now, active, o.trackId, `${o.className} ${o.trackId} left ${def.name}`, { trackId: o.trackId }, cam, events);
+            this.trigger(r, st, now, t, active, o.id, `${o.className} ${o.id} left ${def.name}`, { trackId: o.id }, cam, events);
           } else if (def.kind === 'dwell') {
-            t.dwellFired = false;
-            const key = `track:${o.trackId}`;
-            const a = st.open.get(key);
-            if (a) this.clear(st, key, a, now, 'left zone', events);
+            ts.dwellFired = false;
+            const a = st.trackOpen.get(o.id);
+            if (a) this.clear(st, o.id, a, now, 'left zone', events);
           }
         }
       }
@@ -332,53 +471,58 @@ export class RuleEngine {
 
     // Conditions.
     if (def.kind === 'zone_presence' || def.kind === 'occupancy') {
-      const ids: number[] = [];
-      for (const [id, t] of st.tracks) if (nz === 0 || t.inside[0]) ids.push(id);
-      ids.sort((a, b) => a - b);
-      const count = ids.length;
+      const count = st.members.size;
       const holds = def.kind === 'zone_presence' ? count > 0 : def.condition === 'above' ? count > def.threshold : count < def.threshold;
-      const key = 'condition';
-      const open = st.open.get(key);
+      const open = st.open;
       if (!holds || !active) {
-        st.condSince = null;
-        if (open) this.clear(st, key, open, now, holds ? 'schedule' : 'condition ended', events);
+        st.condSince = Number.NaN;
+        if (open) this.clear(st, null, open, now, holds ? 'schedule' : 'condition ended', events);
         return;
       }
-      if (st.condSince === null) st.condSince = now;
+      if (Number.isNaN(st.condSince)) st.condSince = t;
+      if (open) {
+        if (st.openVersion === st.version) return;
+      } else if (t - st.condSince < r.span) return;
+      else if (r.cooldown > 0 && t - st.lastRaise < r.cooldown) return;
+      const ids: number[] = [];
+      for (const ts of st.members) ids.push(ts.id);
+      ids.sort((a, b) => a - b);
+      st.openVersion = st.version;
+      if (open && sameIds(open.trackIds, ids)) return;
       const message =
         def.kind === 'zone_presence'
           ? `${count} ${count === 1 ? 'object' : 'objects'} in ${def.name}`
           : `${count} ${count === 1 ? 'object' : 'objects'} in ${def.name}, ${def.condition} ${def.threshold}`;
       const details = def.kind === 'zone_presence' ? { count } : { count, condition: def.condition, threshold: def.threshold };
       if (open) {
-        if (open.details.count !== count || open.trackIds.join() !== ids.join()) {
-          open.trackIds = ids;
-          open.message = message;
-          open.details = { ...open.details, ...details };
-          this.update(open, now, events);
-        }
+        open.trackIds = ids;
+        open.message = message;
+        open.details = { ...open.details, ...details };
+        this.update(open, now, events);
         return;
       }
-      const forNs = def.kind === 'occupancy' ? BigInt(Math.round(def.forSeconds * NS_PER_S)) : 0n;
-      if (now - st.condSince < forNs) return;
-      this.raiseCondition(r, st, key, now, cam, ids, message, details, events);
+      const a = this.newAlert(r, cam, now, ids, message, details);
+      st.open = a;
+      st.openRaised = t;
+      st.lastRaise = t;
+      events.push({ type: 'raised', alert: copyAlert(a) });
       return;
     }
     if (def.kind === 'dwell') {
-      const need = BigInt(Math.round(def.seconds * NS_PER_S));
-      for (const [id, t] of st.tracks) {
-        const key = `track:${id}`;
-        const since = t.enteredNs[0];
-        if (!active) {
-          const a = st.open.get(key);
-          if (a) this.clear(st, key, a, now, 'schedule', events);
-          continue;
-        }
-        if (since === null || since === undefined || t.dwellFired || now - since < need) continue;
-        const secs = Number(now - since) / NS_PER_S;
-        if (this.raiseCondition(r, st, key, now, cam, [id], `${t.className} ${id} in ${def.name} for ${secs.toFixed(1)} s`, { trackId: id, dwellSeconds: secs }, events)) {
-          t.dwellFired = true;
-        }
+      if (!active) {
+        for (const [id, a] of st.trackOpen) this.clear(st, id, a, now, 'schedule', events);
+        return;
+      }
+      for (const ts of st.members) {
+        const since = ts.entered[0]!;
+        if (ts.dwellFired || !(t - since >= r.span)) continue; // NaN (outside) compares false
+        if (r.cooldown > 0 && t - ts.lastRaise < r.cooldown) continue;
+        const secs = (t - since) / NS_PER_S;
+        const a = this.newAlert(r, cam, now, [ts.id], `${ts.className} ${ts.id} in ${def.name} for ${secs.toFixed(1)} s`, { trackId: ts.id, dwellSeconds: secs });
+        st.trackOpen.set(ts.id, a);
+        ts.lastRaise = t;
+        ts.dwellFired = true;
+        events.push({ type: 'raised', alert: copyAlert(a) });
       }
     }
   }
@@ -401,10 +545,10 @@ export class RuleEngine {
   }
 
   /** Event rules: raise, or update the alert raised within the cool-down. */
-  private trigger(r: Compiled, st: CamState, key: string, now: bigint, active: boolean, trackId: number, message: string, details: Record<string, unknown>, cam: string, events: AlertEvent[]): void {
+  private trigger(r: Compiled, st: CamState, now: bigint, t: number, active: boolean, trackId: number, message: string, details: Record<string, unknown>, cam: string, events: AlertEvent[]): void {
     if (!active) return;
-    const open = st.open.get(key);
-    if (open && r.cooldownNs > 0n && now - open.raisedNs < r.cooldownNs) {
+    const open = st.open;
+    if (open && r.cooldown > 0 && t - st.openRaised < r.cooldown) {
       open.message = message;
       if (!open.trackIds.includes(trackId)) open.trackIds.push(trackId);
       open.details = { ...open.details, ...details, count: (open.details.count as number) + 1 };
@@ -412,19 +556,11 @@ export class RuleEngine {
       return;
     }
     const a = this.newAlert(r, cam, now, [trackId], message, details);
-    st.open.set(key, a);
-    st.lastRaise.set(key, now);
+    // Without a cool-down nothing is held: an event alert is then only a stored record.
+    st.open = r.cooldown > 0 ? a : null;
+    st.openRaised = t;
+    st.lastRaise = t;
     events.push({ type: 'raised', alert: copyAlert(a) });
-  }
-
-  private raiseCondition(r: Compiled, st: CamState, key: string, now: bigint, cam: string, ids: number[], message: string, details: Record<string, unknown>, events: AlertEvent[]): boolean {
-    const last = st.lastRaise.get(key);
-    if (last !== undefined && r.cooldownNs > 0n && now - last < r.cooldownNs) return false;
-    const a = this.newAlert(r, cam, now, ids, message, details);
-    st.open.set(key, a);
-    st.lastRaise.set(key, now);
-    events.push({ type: 'raised', alert: copyAlert(a) });
-    return true;
   }
 
   private update(a: Alert, now: bigint, events: AlertEvent[]): void {
@@ -433,14 +569,22 @@ export class RuleEngine {
     events.push({ type: 'updated', alert: copyAlert(a) });
   }
 
-  private clear(st: CamState, key: string, a: Alert, now: bigint, reason: string, events: AlertEvent[]): void {
+  /** Clears a condition alert: the camera's (trackId null) or a track's dwell alert. */
+  private clear(st: CamState, trackId: number | null, a: Alert, now: bigint, reason: string, events: AlertEvent[]): void {
     a.state = 'cleared';
     a.updatedNs = now;
     a.clearedNs = now;
     a.details = { ...a.details, reason };
-    st.open.delete(key);
+    if (trackId === null) st.open = null;
+    else st.trackOpen.delete(trackId);
     events.push({ type: 'cleared', alert: copyAlert(a) });
   }
+}
+
+function sameIds(a: number[], b: number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function isCondition(def: RuleDefinition): boolean {

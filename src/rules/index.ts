@@ -5,7 +5,8 @@ export type { RuleServiceOptions, RuleEntry, AlertListener } from './service.js'
 export { RuleStore } from './store.js';
 export type { AlertFilter, AlertPage, RuleSource, StoredRule } from './store.js';
 export { validateRule, validateRules, RuleValidationError } from './validate.js';
-export { replayFrames, replayDetections, formatReplay } from './replay.js';
+export { replayFrames, replayDetections, replayInput, parseReplayInput, formatReplay } from './replay.js';
 export type { ReplayResult, ReplayOptions } from './replay.js';
 export { compileSchedule, scheduleActive, localTime, isValidTimeZone } from './schedule.js';
 export * from './types.js';
+export { parseAlertQuery, alertToJson } from './query.js';

@@ -108,6 +108,13 @@ export class RuleService {
     return def;
   }
 
+  /** Merges top-level fields over an API rule (PATCH); `id` cannot change. */
+  async patchRule(id: string, raw: unknown): Promise<RuleDefinition> {
+    const e = this.editable(id);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return this.updateRule(id, raw);
+    return this.updateRule(id, { ...(e.rule as unknown as Record<string, unknown>), ...(raw as Record<string, unknown>) });
+  }
+
   async deleteRule(id: string): Promise<void> {
     this.editable(id);
     this.entries.delete(id);
@@ -134,6 +141,13 @@ export class RuleService {
   /** Evaluates one tracked frame; alert transitions are persisted (asynchronously) and handed to listeners. */
   processFrame(frame: RuleFrame): AlertEvent[] {
     const events = this.engine.process(frame);
+    this.emit(events);
+    return events;
+  }
+
+  /** A camera stopped or was removed: its open condition alerts clear and its rule state is dropped. */
+  dropCamera(cameraId: string): AlertEvent[] {
+    const events = this.engine.dropCamera(cameraId, this.nowNs());
     this.emit(events);
     return events;
   }

@@ -113,6 +113,9 @@ function schedule(v: unknown, path: string): ScheduleSpec | null {
   return out;
 }
 
+/** Roots a notification template may use (see integrations/notify/template.ts). */
+const TEMPLATE_ROOTS = ['event', 'alert', 'rule', 'time', 'snapshot_url'];
+
 function notify(v: unknown, path: string, channels: ReadonlySet<string> | null): NotifySpec[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) return fail('an array of { channel, on?, template?, snapshot? }', path, v);
@@ -130,7 +133,17 @@ function notify(v: unknown, path: string, channels: ReadonlySet<string> | null):
     const snapshot = n.snapshot ?? 'link';
     if (snapshot !== 'none' && snapshot !== 'link' && snapshot !== 'attach') fail('"none", "link" or "attach"', `${np}.snapshot`, snapshot);
     const out: NotifySpec = { channel, on: on as NotifySpec['on'], snapshot: snapshot as NotifySpec['snapshot'] };
-    if (n.template !== undefined) out.template = str(n.template, `${np}.template`, 'a non-empty template string');
+    if (n.template !== undefined) {
+      const tpl = str(n.template, `${np}.template`, 'a non-empty template string');
+      for (const m of tpl.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
+        const path = m[1]!;
+        const root = path.split('.')[0]!;
+        if (!/^[A-Za-z0-9_.]+$/.test(path) || !TEMPLATE_ROOTS.includes(root)) {
+          fail(`placeholders of ${TEMPLATE_ROOTS.map((r) => `{{${r}${r === 'alert' || r === 'rule' ? '.…' : ''}}}`).join(', ')}`, `${np}.template`, `{{${path}}}`);
+        }
+      }
+      out.template = tpl;
+    }
     return out;
   });
 }

@@ -8,6 +8,10 @@
  * with 1013. So the server holds at most `maxBufferedBytes` per client (plus at most `maxPendingReplay` events
  * while a resume is replaying); one slow client never delays another, because nothing waits on any socket.
  *
+ * Delivery is coalesced per event-loop turn: publish() assigns the sequence number and queues the event; at the
+ * end of the turn (setImmediate) each client gets everything queued in one corked write — one syscall per client
+ * per turn instead of one per event. `flush()` delivers immediately.
+ *
  * Filtering (class, min confidence) of a detection batch sends the same seq with only the matching detections; the
  * filtered encoding is shared by all clients with the same filter within one publish.
  */
@@ -15,6 +19,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Detection, DetectionBatch } from '../types.js';
 import { authorize, canSeeCamera, scopeCameras, type Principal } from '../auth/policy.js';
 import { AuthError } from '../auth/errors.js';
+import { RateLimiter, type RateLimit } from '../auth/ratelimit.js';
 import { WireEncoder } from './codec.js';
 import { ControlError, parseControl, type SubscribeRequest } from './control.js';
 import { EVENT_KINDS, eventCamera, type EventKind, type EventLog, type SequencedEvent, type StreamEvent } from './events.js';
@@ -25,6 +30,8 @@ export interface StreamSocket {
   send(message: Uint8Array, isBinary: boolean): number;
   getBufferedAmount(): number;
   end(code: number, reason: string): void;
+  /** Runs `cb` with the socket corked: its sends leave in one write when `cb` returns. */
+  cork(cb: () => void): unknown;
 }
 
 export type SlowClientPolicy = 'drop' | 'disconnect';
@@ -39,6 +46,13 @@ export interface HubOptions {
   registry?: Registry;
   /** Clock for the hello's server time (ns since the epoch). */
   nowNs?: () => bigint;
+  /**
+   * Control messages a client may send: a burst of `max`, refilled over `windowS` (default 20 per 10 s). A resume
+   * replays up to the whole retention window, so an unthrottled client could make the server replay it in a loop.
+   */
+  controlRate?: RateLimit;
+  /** Clock (ms) for the control-message rate limit. */
+  nowMs?: () => number;
 }
 
 interface Subscription {
@@ -63,6 +77,13 @@ export class StreamClient {
   closed = false;
   /** Bumped on every subscribe/unsubscribe so an older replay stops. */
   generation = 0;
+  /** Bytes sent inside the current cork (not yet visible in getBufferedAmount). */
+  corkedBytes = 0;
+  /**
+   * Newest sequence that existed when the current subscription started (replayed when resuming): queued events up
+   * to it are not delivered again by the end-of-turn flush.
+   */
+  startSeq = 0;
   constructor(
     readonly id: number,
     readonly socket: StreamSocket,
@@ -72,24 +93,34 @@ export class StreamClient {
 
 type Cache = { shared?: Uint8Array; filtered?: Map<string, Uint8Array | null> };
 
+/** Most bytes written to one socket under one cork (see deliverCorked); also at most a quarter of the cap. */
+const CORK_CHUNK = 64 * 1024;
+
 export class StreamHub {
   readonly log: EventLog;
   readonly maxBufferedBytes: number;
   readonly policy: SlowClientPolicy;
   private readonly maxPending: number;
+  private readonly corkChunk: number;
   private readonly clients = new Set<StreamClient>();
   private readonly enc = new WireEncoder();
   private nextId = 1;
+  private outbox: SequencedEvent[] = [];
+  private flushScheduled = false;
+  private readonly flushBound = () => this.flush();
   private readonly nowNs: () => bigint;
+  private readonly controlLimiter: RateLimiter;
   /** Totals, also exported as metrics. */
-  readonly totals = { sent: 0, dropped: 0, slowDisconnects: 0, published: 0 };
+  readonly totals = { sent: 0, bytesSent: 0, dropped: 0, slowDisconnects: 0, published: 0 };
 
   constructor(opts: HubOptions) {
     this.log = opts.log;
     this.maxBufferedBytes = opts.maxBufferedBytes ?? 1024 * 1024;
     this.policy = opts.slowClientPolicy ?? 'drop';
     this.maxPending = opts.maxPendingReplay ?? 10_000;
+    this.corkChunk = Math.max(1024, Math.min(CORK_CHUNK, Math.floor(this.maxBufferedBytes / 4)));
     this.nowNs = opts.nowNs ?? (() => BigInt(Date.now()) * 1_000_000n);
+    this.controlLimiter = new RateLimiter(opts.controlRate ?? { max: 20, windowS: 10 }, opts.nowMs ?? Date.now);
     const registers = opts.registry ? [opts.registry] : [];
     // Read at scrape time from plain counters: no prom-client call on the per-message path.
     const totals = this.totals;
@@ -113,6 +144,7 @@ export class StreamHub {
         },
       });
     counter('vigil_ws_messages_sent_total', 'Stream messages handed to client sockets', () => totals.sent);
+    counter('vigil_ws_bytes_sent_total', 'Stream payload bytes handed to client sockets', () => totals.bytesSent);
     counter(
       'vigil_ws_messages_dropped_total',
       'Stream messages not delivered because a client was over its buffered-bytes cap',
@@ -130,11 +162,39 @@ export class StreamHub {
     return this.clients.size;
   }
 
+  /** Open connections of one user (for the per-user connection limit at upgrade). */
+  connectionsOf(sub: string): number {
+    let n = 0;
+    for (const c of this.clients) if (c.principal.sub === sub && !c.closed) n++;
+    return n;
+  }
+
   /** Sum of all clients' buffered bytes (server memory held for sending). */
   bufferedBytes(): number {
     let n = 0;
     for (const c of this.clients) if (!c.closed) n += c.socket.getBufferedAmount();
     return n;
+  }
+
+  /** Per-client figures (for /metrics-style introspection, admin views and tests). */
+  clientStats(): Array<{
+    id: number;
+    user: string;
+    subscribed: boolean;
+    replaying: boolean;
+    delivered: number;
+    totalDropped: number;
+    buffered: number;
+  }> {
+    return [...this.clients].map((c) => ({
+      id: c.id,
+      user: c.principal.sub,
+      subscribed: c.sub !== null,
+      replaying: c.replaying,
+      delivered: c.delivered,
+      totalDropped: c.totalDropped,
+      buffered: c.closed ? 0 : c.socket.getBufferedAmount(),
+    }));
   }
 
   /** Registers an authenticated socket and sends it the ServerHello. */
@@ -155,6 +215,7 @@ export class StreamHub {
   }
 
   detach(c: StreamClient): void {
+    this.controlLimiter.reset(String(c.id));
     c.closed = true;
     c.pending = [];
     this.clients.delete(c);
@@ -169,6 +230,13 @@ export class StreamHub {
   handleMessage(c: StreamClient, data: ArrayBuffer, isBinary: boolean): void {
     let id = '';
     try {
+      const key = String(c.id);
+      const wait = this.controlLimiter.retryAfterS(key);
+      if (wait > 0) {
+        this.rawSend(c, this.enc.encodeError({ code: 'E_RATE_LIMITED', message: `Too many control messages; retry in ${wait} s`, requestId: '' }));
+        return;
+      }
+      this.controlLimiter.take(key);
       const req = parseControl(data, isBinary);
       id = req.id;
       if (req.type === 'unsubscribe') {
@@ -185,7 +253,8 @@ export class StreamHub {
         this.rawSend(c, this.enc.encodeError({ code: err.code, message: err.message, requestId: err instanceof ControlError ? err.requestId || id : id }));
         return;
       }
-      throw err;
+      // never let an unexpected error escape into the transport's callback; the client learns only that it failed
+      this.rawSend(c, this.enc.encodeError({ code: 'E_INTERNAL', message: 'Internal error', requestId: id }));
     }
   }
 
@@ -210,6 +279,7 @@ export class StreamHub {
       filterKey,
     };
     c.pending = [];
+    c.startSeq = this.log.lastSeq();
     if (req.resumeAfter === undefined) {
       c.replaying = false;
       this.rawSend(c, this.enc.encodeAck({ requestId: req.id, replayFrom: 0, replayTo: 0, gap: 0 }));
@@ -246,36 +316,82 @@ export class StreamHub {
     try {
       for await (const item of this.log.since(after, until)) {
         if (c.closed || c.generation !== gen) return;
+        c.corkedBytes = 0;
         this.deliver(c, item, {});
+        c.corkedBytes = 0;
+        if (c.closed) {
+          c.socket.end(1013, 'slow consumer: send buffer over limit');
+          return;
+        }
       }
     } finally {
       if (!c.closed && c.generation === gen) {
         c.replaying = false;
         const pending = c.pending;
         c.pending = [];
-        for (const item of pending) if (item.seq > until) this.deliver(c, item, {});
+        const rest = pending.filter((item) => item.seq > until);
+        this.deliverCorked(c, rest, rest.map(() => ({})));
+        if (c.closed) c.socket.end(1013, 'slow consumer: send buffer over limit');
       }
     }
   }
 
-  /** Assigns the next sequence number, retains the event for resume and sends it to every matching client. */
+  /**
+   * Assigns the next sequence number, retains the event for resume and queues it for every matching client
+   * (delivered at the end of this event-loop turn, or by flush()).
+   */
   publish(event: StreamEvent): number {
     const item = this.log.append(event);
     this.totals.published++;
     if (this.clients.size === 0) return item.seq;
-    const cache: Cache = {};
+    this.outbox.push(item);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushBound);
+    }
+    return item.seq;
+  }
+
+  /** Delivers every queued event now. */
+  flush(): void {
+    this.flushScheduled = false;
+    const items = this.outbox;
+    if (items.length === 0) return;
+    this.outbox = [];
+    const caches: Cache[] = items.map(() => ({}));
+    const slow: StreamClient[] = [];
     for (const c of this.clients) {
       if (c.sub === null || c.closed) continue;
       if (c.replaying) {
-        if (this.matchesCamera(c, item.event)) {
+        for (const item of items) {
+          if (!this.matchesCamera(c, item.event)) continue;
           if (c.pending.length < this.maxPending) c.pending.push(item);
           else this.countDrop(c, item.seq);
         }
         continue;
       }
-      this.deliver(c, item, cache);
+      this.deliverCorked(c, items, caches);
+      if (c.closed) slow.push(c);
     }
-    return item.seq;
+    // end slow sockets outside their cork
+    for (const c of slow) c.socket.end(1013, 'slow consumer: send buffer over limit');
+  }
+
+  /**
+   * Sends `items` to one client in corked writes of up to CORK_CHUNK bytes. Corked bytes are not in the socket's
+   * buffered amount until the cork is released, so the cap check adds them (corkedBytes), and releasing the cork
+   * every CORK_CHUNK lets the kernel take its share before the next check — as it does between single sends.
+   */
+  private deliverCorked(c: StreamClient, items: SequencedEvent[], caches: Cache[]): void {
+    let i = 0;
+    while (i < items.length && !c.closed) {
+      c.corkedBytes = 0;
+      c.socket.cork(() => {
+        for (; i < items.length && !c.closed && c.corkedBytes < this.corkChunk; i++)
+          if (items[i]!.seq > c.startSeq) this.deliver(c, items[i]!, caches[i]!);
+      });
+    }
+    c.corkedBytes = 0;
   }
 
   private matchesCamera(c: StreamClient, ev: StreamEvent): boolean {
@@ -330,13 +446,12 @@ export class StreamHub {
   }
 
   private sendEvent(c: StreamClient, bytes: Uint8Array, seq: number): void {
-    const buffered = c.socket.getBufferedAmount();
+    const buffered = c.socket.getBufferedAmount() + c.corkedBytes;
     if (buffered + bytes.length > this.maxBufferedBytes) {
       if (this.policy === 'disconnect') {
         this.countDrop(c, seq);
         this.totals.slowDisconnects++;
-        c.closed = true;
-        c.socket.end(1013, 'slow consumer: send buffer over limit');
+        c.closed = true; // ended by the caller once out of the cork
         return;
       }
       this.countDrop(c, seq);
@@ -361,12 +476,17 @@ export class StreamHub {
   private rawSend(c: StreamClient, bytes: Uint8Array): void {
     if (c.closed) return;
     const r = c.socket.send(bytes, true);
+    c.corkedBytes += bytes.length;
     // 2 = the transport's own limit refused it (should not happen: its limit is set above ours)
-    if (r !== 2) this.totals.sent++;
+    if (r !== 2) {
+      this.totals.sent++;
+      this.totals.bytesSent += bytes.length;
+    }
   }
 
   /** Closes every client (server shutdown). */
   closeAll(code = 1001, reason = 'server shutting down'): void {
+    this.outbox = [];
     for (const c of [...this.clients]) {
       if (!c.closed) {
         c.closed = true;

@@ -12,9 +12,8 @@
  *  5. remaining high-score detections with score >= newTrackThreshold start tentative tracks;
  *  6. unmatched active tracks become lost; a track lost for more than `maxLostFrames` frame-sequence units ends.
  *
- * Matching is class-aware (a person never continues a car's track) and greedy by descending IoU, which is
- * deterministic and, for the sparse scenes of fixed cameras, gives the same pairs as an optimal assignment except
- * where boxes overlap heavily.
+ * Matching is class-aware (a person never continues a car's track) and an optimal linear assignment on 1 - IoU
+ * (Hungarian algorithm), as ByteTrack does with its LAP solver.
  *
  * Ids are per camera, increasing from 1, never reused. Events: `start` when a track is confirmed (its first
  * `minHits` observations are reported in the start event's observation: the latest), `update` for each later
@@ -41,6 +40,11 @@ export interface TrackerOptions {
   minHits?: number;
   /** A lost track ends when it has not been matched for more than this many frame-sequence units. Default 30. */
   maxLostFrames?: number;
+  /**
+   * Also end a lost track unmatched for more than this many seconds of frame time (for pipelines whose sequence
+   * numbers jump, e.g. behind a detect-fps cap). Default: no time limit.
+   */
+  maxLostSeconds?: number | null;
   /** Filter gains: how much of the innovation goes into position (alpha) and velocity (beta). Defaults 0.6 / 0.3. */
   alpha?: number;
   beta?: number;
@@ -127,6 +131,7 @@ const DEFAULTS: Required<TrackerOptions> = {
   tentativeMatchIou: 0.3,
   minHits: 2,
   maxLostFrames: 30,
+  maxLostSeconds: null,
   alpha: 0.6,
   beta: 0.3,
 };
@@ -148,38 +153,109 @@ function validateOptions(o: TrackerOptions): Required<TrackerOptions> {
   }
   if (!Number.isInteger(r.minHits) || r.minHits < 1) throw expected('an integer >= 1', 'tracker.minHits', r.minHits);
   if (!Number.isInteger(r.maxLostFrames) || r.maxLostFrames < 0) throw expected('an integer >= 0', 'tracker.maxLostFrames', r.maxLostFrames);
+  if (r.maxLostSeconds !== null && !(typeof r.maxLostSeconds === 'number' && r.maxLostSeconds >= 0)) throw expected('a number >= 0 or null', 'tracker.maxLostSeconds', r.maxLostSeconds);
   if (r.lowThreshold > r.highThreshold) throw expected(`a number <= highThreshold (${r.highThreshold})`, 'tracker.lowThreshold', r.lowThreshold);
   return r;
 }
 
-/** Greedy IoU matching, class-aware: pairs in descending IoU order, each side used once. */
-function greedyMatch(tracks: Track[], dets: Detection[], minIou: number): { pairs: [Track, Detection][]; tracksLeft: Track[]; detsLeft: Detection[] } {
-  const cand: { t: number; d: number; iou: number }[] = [];
-  for (let ti = 0; ti < tracks.length; ti++) {
-    const t = tracks[ti]!;
-    for (let di = 0; di < dets.length; di++) {
+/**
+ * Minimum-cost assignment (Hungarian algorithm with potentials, O(n^2 m)) for an n x m cost matrix, n <= m.
+ * Returns, for each row, the assigned column.
+ */
+function hungarian(cost: Float64Array, n: number, m: number): Int32Array {
+  const INF = Number.POSITIVE_INFINITY;
+  const u = new Float64Array(n + 1);
+  const v = new Float64Array(m + 1);
+  const p = new Int32Array(m + 1); // p[j]: row (1-based) assigned to column j
+  const way = new Int32Array(m + 1);
+  const minv = new Float64Array(m + 1);
+  const used = new Uint8Array(m + 1);
+  for (let i = 1; i <= n; i++) {
+    p[0] = i;
+    let j0 = 0;
+    minv.fill(INF);
+    used.fill(0);
+    do {
+      used[j0] = 1;
+      const i0 = p[j0]!;
+      let delta = INF;
+      let j1 = 0;
+      for (let j = 1; j <= m; j++) {
+        if (used[j]) continue;
+        const cur = cost[(i0 - 1) * m + (j - 1)]! - u[i0]! - v[j]!;
+        if (cur < minv[j]!) {
+          minv[j] = cur;
+          way[j] = j0;
+        }
+        if (minv[j]! < delta) {
+          delta = minv[j]!;
+          j1 = j;
+        }
+      }
+      for (let j = 0; j <= m; j++) {
+        if (used[j]) {
+          u[p[j]!] = u[p[j]!]! + delta;
+          v[j] = v[j]! - delta;
+        } else minv[j] = minv[j]! - delta;
+      }
+      j0 = j1;
+    } while (p[j0] !== 0);
+    do {
+      const j1 = way[j0]!;
+      p[j0] = p[j1]!;
+      j0 = j1;
+    } while (j0);
+  }
+  const rowCol = new Int32Array(n).fill(-1);
+  for (let j = 1; j <= m; j++) if (p[j]! > 0) rowCol[p[j]! - 1] = j - 1;
+  return rowCol;
+}
+
+/**
+ * Class-aware IoU association as ByteTrack does it: a linear assignment minimizing total (1 - IoU), pairs below
+ * `minIou` (or of different classes) never matched. Optimal where greedy matching could steal a box from the
+ * track it fits best when boxes overlap.
+ */
+function associate(tracks: Track[], dets: Detection[], minIou: number): { pairs: [Track, Detection][]; tracksLeft: Track[]; detsLeft: Detection[] } {
+  const nt = tracks.length;
+  const nd = dets.length;
+  if (nt === 0 || nd === 0) return { pairs: [], tracksLeft: tracks.slice(), detsLeft: dets.slice() };
+  const transpose = nt > nd; // rows must be the smaller side
+  const n = transpose ? nd : nt;
+  const m = transpose ? nt : nd;
+  const BIG = 1e6;
+  const cost = new Float64Array(n * m);
+  const ious = new Float64Array(nt * nd);
+  for (let ti = 0; ti < nt; ti++) {
+    for (let di = 0; di < nd; di++) {
+      const t = tracks[ti]!;
       const d = dets[di]!;
-      if (d.classId !== t.classId) continue;
-      const v = iou(t.predicted, d.box);
-      if (v >= minIou && v > 0) cand.push({ t: ti, d: di, iou: v });
+      const v = d.classId === t.classId ? iou(t.predicted, d.box) : 0;
+      ious[ti * nd + di] = v;
+      const c = v >= minIou && v > 0 ? 1 - v : BIG;
+      if (transpose) cost[di * m + ti] = c;
+      else cost[ti * m + di] = c;
     }
   }
-  // Stable: ties resolved by track order then detection order.
-  cand.sort((a, b) => b.iou - a.iou || a.t - b.t || a.d - b.d);
-  const usedT = new Uint8Array(tracks.length);
-  const usedD = new Uint8Array(dets.length);
+  const assign = hungarian(cost, n, m);
+  const usedT = new Uint8Array(nt);
+  const usedD = new Uint8Array(nd);
   const pairs: [Track, Detection][] = [];
-  for (const c of cand) {
-    if (usedT[c.t] || usedD[c.d]) continue;
-    usedT[c.t] = 1;
-    usedD[c.d] = 1;
-    pairs.push([tracks[c.t]!, dets[c.d]!]);
+  for (let r = 0; r < n; r++) {
+    const c = assign[r]!;
+    if (c < 0) continue;
+    const ti = transpose ? c : r;
+    const di = transpose ? r : c;
+    const v = ious[ti * nd + di]!;
+    if (!(v >= minIou && v > 0)) continue;
+    usedT[ti] = 1;
+    usedD[di] = 1;
+    pairs.push([tracks[ti]!, dets[di]!]);
   }
-  return {
-    pairs,
-    tracksLeft: tracks.filter((_, i) => !usedT[i]),
-    detsLeft: dets.filter((_, i) => !usedD[i]),
-  };
+  // Apply in track order: deterministic event order.
+  const order = new Map(tracks.map((t, i) => [t, i]));
+  pairs.sort((a, b) => order.get(a[0])! - order.get(b[0])!);
+  return { pairs, tracksLeft: tracks.filter((_, i) => !usedT[i]), detsLeft: dets.filter((_, i) => !usedD[i]) };
 }
 
 /** Tracks the objects of one camera. */
@@ -227,10 +303,10 @@ export class Tracker {
     const confirmed = this.tracks.filter((t) => t.phase !== 'tentative');
     const tentative = this.tracks.filter((t) => t.phase === 'tentative');
 
-    const s1 = greedyMatch(confirmed, high, o.matchIou);
+    const s1 = associate(confirmed, high, o.matchIou);
     const activeLeft = s1.tracksLeft.filter((t) => t.phase === 'active');
-    const s2 = greedyMatch(activeLeft, low, o.lowMatchIou);
-    const s3 = greedyMatch(tentative, s1.detsLeft, o.tentativeMatchIou);
+    const s2 = associate(activeLeft, low, o.lowMatchIou);
+    const s3 = associate(tentative, s1.detsLeft, o.tentativeMatchIou);
 
     const objects: TrackedObject[] = [];
     const matched = new Set<Track>();
@@ -276,6 +352,7 @@ export class Tracker {
       }
     }
 
+    const maxLostNs = o.maxLostSeconds === null ? null : BigInt(Math.round(o.maxLostSeconds * 1e9));
     // Unmatched: tentative tracks die silently, active ones become lost, lost ones end after maxLostFrames.
     const endedTrackIds: number[] = [];
     const keep: Track[] = [];
@@ -289,7 +366,7 @@ export class Tracker {
         t.phase = 'lost';
         events.push(this.event('lost', t, seq, ns));
       }
-      if (seq - t.lastSeq > o.maxLostFrames) {
+      if (seq - t.lastSeq > o.maxLostFrames || (maxLostNs !== null && ns - t.lastNs > maxLostNs)) {
         events.push(this.endEvent(t, seq, ns));
         endedTrackIds.push(t.id);
         continue;

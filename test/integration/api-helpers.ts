@@ -95,11 +95,16 @@ export async function startHarness(
   };
 }
 
-/** Opens a WebSocket and resolves on open, or rejects with the HTTP status of a refused upgrade. */
+export type InboxSocket = WebSocket & { inbox: Buffer[] };
+
+/**
+ * Opens a WebSocket and resolves on open, or rejects with the HTTP status of a refused upgrade. Every message from
+ * the first one (the hello can arrive in the same packet as the 101) is collected in `inbox`.
+ */
 export function connectWs(
   url: string,
   init: { token?: string; via?: 'header' | 'protocol'; headers?: Record<string, string> } = {},
-): Promise<WebSocket> {
+): Promise<InboxSocket> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...init.headers };
     const protocols = ['vigil.v1'];
@@ -107,8 +112,9 @@ export function connectWs(
       if (init.via === 'protocol') protocols.push(`bearer.${init.token}`);
       else headers['authorization'] = `Bearer ${init.token}`;
     }
-    const ws = new WebSocket(url, protocols, { headers });
+    const ws = Object.assign(new WebSocket(url, protocols, { headers }), { inbox: [] as Buffer[] });
     ws.binaryType = 'nodebuffer';
+    ws.on('message', (d: Buffer) => ws.inbox.push(d));
     ws.once('open', () => resolve(ws));
     ws.once('unexpected-response', (_req, res) => {
       let body = '';

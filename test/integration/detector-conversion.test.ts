@@ -49,7 +49,7 @@ function maxAbsDiff(a: Float32Array | Int32Array, b: ArrayLike<number>): number 
 const frame = decodeFrames(VTEST, [100], 'rgb24')[0]!;
 await tf.setBackend('cpu');
 
-test('nanodet.onnx matches the TF.js NanoDet on a real frame (all six outputs)', async () => {
+test('nanodet.onnx matches the TF.js NanoDet on a real frame (all six outputs)', async (tt) => {
   const addon = loadAddon();
   const pre = addon.preprocessImage(frame.pixels, { format: 'RGB', width: frame.width, height: frame.height }, {
     width: 416, height: 416, layout: 'nchw-f32', colorOrder: 'bgr', mean: [103.53, 116.28, 123.675],
@@ -61,13 +61,14 @@ test('nanodet.onnx matches the TF.js NanoDet on a real frame (all six outputs)',
   const names = ['cls_8', 'reg_8', 'cls_16', 'reg_16', 'cls_32', 'reg_32'];
   const x = tf.tensor(input, [1, 3, 416, 416]);
   const tfOut = model.execute(x, outs) as tf.Tensor[];
-  const session = await ort.InferenceSession.create(modelPath('nanodet'), { intraOpNumThreads: 1 });
+  const session = await ort.InferenceSession.create(modelPath('nanodet'), { intraOpNumThreads: 1, graphOptimizationLevel: 'all' });
   const onnxOut = await session.run({ input: new ort.Tensor('float32', input, [1, 3, 416, 416]) });
   for (let k = 0; k < names.length; k++) {
     const t = tfOut[k]!;
     const o = onnxOut[names[k]!]!;
     assert.deepEqual([...o.dims], t.shape, names[k]);
     const d = maxAbsDiff(t.dataSync() as Float32Array, o.data as Float32Array);
+    tt.diagnostic(`${names[k]}: max abs difference ${d.toExponential(2)}`);
     assert.ok(d < 1e-3, `${names[k]}: max abs difference ${d}`);
   }
   tf.dispose([x, ...tfOut]);
@@ -75,7 +76,7 @@ test('nanodet.onnx matches the TF.js NanoDet on a real frame (all six outputs)',
   await session.release();
 });
 
-test('centernet.onnx matches the TF.js CenterNet on a real frame (detections, keypoints, wh)', async () => {
+test('centernet.onnx matches the TF.js CenterNet on a real frame (detections, keypoints, wh)', async (tt) => {
   const addon = loadAddon();
   const pre = addon.preprocessImage(frame.pixels, { format: 'RGB', width: frame.width, height: frame.height }, {
     width: 512, height: 512, layout: 'nhwc-u8', colorOrder: 'rgb', mean: [0, 0, 0], std: [1, 1, 1],
@@ -86,14 +87,19 @@ test('centernet.onnx matches the TF.js CenterNet on a real frame (detections, ke
   const x = tf.tensor(input, [1, 512, 512, 3]);
   const outs = ['tower_0/detections', 'tower_0/keypoints', 'tower_0/wh'];
   const tfOut = model.execute(x, outs) as tf.Tensor[];
-  const session = await ort.InferenceSession.create(modelPath('centernet'), { intraOpNumThreads: 1 });
+  const session = await ort.InferenceSession.create(modelPath('centernet'), { intraOpNumThreads: 1, graphOptimizationLevel: 'all' });
   const onnxOut = await session.run({ input: new ort.Tensor('float32', input, [1, 512, 512, 3]) });
+  // wh is the head's output x 16 (pixel units, up to ~400): cutting the converted graph layer by layer shows the
+  // ORT/TF.js difference staying at float32 rounding (relative 1e-7 .. 4e-6 of each tensor's range); the x16 makes
+  // wh's absolute difference 0.9e-3 on this frame and up to 1.6e-3 on others (frame 0). The conversion is exact up
+  // to float32 summation order; 1e-3 absolute on wh holds for this frame only with that margin.
   const names = ['detections', 'keypoints', 'wh'];
   for (let k = 0; k < names.length; k++) {
     const t = tfOut[k]!;
     const o = onnxOut[names[k]!]!;
     assert.deepEqual([...o.dims], t.shape, names[k]);
     const d = maxAbsDiff(t.dataSync() as Float32Array, o.data as Float32Array);
+    tt.diagnostic(`${names[k]}: max abs difference ${d.toExponential(2)}`);
     assert.ok(d < 1e-3, `${names[k]}: max abs difference ${d}`);
   }
   // The frame has people: the top detection is a confident person (class 0... as a float in column 5).
@@ -104,7 +110,7 @@ test('centernet.onnx matches the TF.js CenterNet on a real frame (detections, ke
   await session.release();
 });
 
-test('embedder-mnv3.onnx equals the CenterNet backbone (extern1) + average pool + L2 norm on 128x256 crops', async () => {
+test('embedder-mnv3.onnx equals the CenterNet backbone (extern1) + average pool + L2 norm on 128x256 crops', async (tt) => {
   // Two real crops of the frame (128 wide, 256 tall), as float RGB 0..255 NHWC.
   const crops = [[300, 150], [520, 250]].map(([cx, cy]) => {
     const out = new Float32Array(256 * 128 * 3);
@@ -140,6 +146,7 @@ test('embedder-mnv3.onnx equals the CenterNet backbone (extern1) + average pool 
   for (let k = 0; k < 2; k++) {
     const row = data.subarray(k * 480, (k + 1) * 480);
     const d = maxAbsDiff(expected[k]!, row);
+    tt.diagnostic(`embedding ${k}: max abs difference ${d.toExponential(2)}`);
     assert.ok(d < 1e-3, `embedding ${k}: max abs difference ${d}`);
     let n = 0;
     for (const v of row) n += v * v;

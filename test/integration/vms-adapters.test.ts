@@ -4,6 +4,10 @@
  * bodies and verify HTTP Digest (RFC 7616) independently of the client.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AxisAdapter } from '../../src/integrations/vms/axis.js';
 import { DahuaAdapter } from '../../src/integrations/vms/dahua.js';
@@ -152,7 +156,7 @@ describe('Hikvision ISAPI (simulated NVR, digest)', () => {
       { id: '1', name: 'Lobby &amp; Stairs', ip: '192.168.254.2', model: 'DS-2CD2143G2-I' },
       { id: '2', name: 'Car park', ip: '192.168.254.3', model: 'DS-2CD2387G2-LU' },
     ];
-    a = new HikvisionAdapter({ type: 'hikvision', name: 'nvr1', baseUrl: sim.url, username: 'admin', password: PASSWORD, timeoutMs: 1500 });
+    a = new HikvisionAdapter({ type: 'hikvision', name: 'nvr1', baseUrl: sim.url, username: 'admin', password: PASSWORD, timeoutMs: 3000 });
   });
   after(async () => {
     a.close();
@@ -234,10 +238,33 @@ describe('Hikvision ISAPI (simulated NVR, digest)', () => {
     sim.override = () => ({ status: 200, headers: { 'content-length': String(50 * 1024 * 1024) }, body: '' });
     await rejectsWith(a.listCameras(), 'E_VMS_RESPONSE', /Response of 52428800 bytes exceeds the 4194304-byte cap/);
     sim.override = () => ({ hang: true });
-    await rejectsWith(a.listCameras(), 'E_VMS_TIMEOUT', /^hikvision source nvr1: Timed out after 1500 ms: GET 127\.0\.0\.1:\d+\/ISAPI\/ContentMgmt\/InputProxy\/channels$/);
+    await rejectsWith(a.listCameras(), 'E_VMS_TIMEOUT', /^hikvision source nvr1: Timed out after 3000 ms: GET 127\.0\.0\.1:\d+\/ISAPI\/ContentMgmt\/InputProxy\/channels$/);
     sim.override = null;
     // Still works afterwards
     assert.equal((await a.listCameras()).length, 2);
+  });
+
+  test('stream URLs per channel; unknown channel; a single camera (deviceKind "camera")', async () => {
+    assert.deepEqual(await a.getStreamUrls('2'), {
+      main: 'rtsp://127.0.0.1:554/Streaming/Channels/201',
+      sub: 'rtsp://127.0.0.1:554/Streaming/Channels/202',
+    });
+    await rejectsWith(a.getStreamUrls('5'), 'E_VMS_NOT_FOUND', 'hikvision source nvr1: no channel 5');
+    await assert.rejects(a.getStreamUrls('1/../x'), { code: 'E_ARGUMENT', message: 'Expected a VMS camera id for vmsCameraId but received "1/../x"' });
+    const cam = new HikvisionAdapter({ type: 'hikvision', name: 'cam1', deviceKind: 'camera', baseUrl: sim.url, username: 'admin', password: PASSWORD, rtspPort: 8554 });
+    try {
+      assert.deepEqual(await cam.listCameras(), [
+        {
+          vmsCameraId: '1',
+          name: 'Camera 01',
+          enabled: true,
+          model: 'DS-2CD2386G2-IU',
+          streams: { main: 'rtsp://127.0.0.1:8554/Streaming/Channels/101', sub: 'rtsp://127.0.0.1:8554/Streaming/Channels/102' },
+        },
+      ]);
+    } finally {
+      cam.close();
+    }
   });
 
   test('SHA-256 is chosen when the device offers it', async () => {
@@ -291,6 +318,14 @@ describe('Axis VAPIX (simulated camera, digest SHA-256)', () => {
     ]);
   });
 
+  test('stream URLs per image source; unknown camera', async () => {
+    assert.deepEqual(await a.getStreamUrls('3'), {
+      main: 'rtsp://10.0.0.9:554/axis-media/media.amp?camera=3',
+      sub: 'rtsp://10.0.0.9:554/axis-media/media.amp?camera=3&resolution=640x360',
+    });
+    await rejectsWith(a.getStreamUrls('4'), 'E_VMS_NOT_FOUND', 'axis source axis-gate: no camera 4');
+  });
+
   test('edge recording with record.cgi, stopped with stop.cgi; errors reported', async () => {
     const r = await a.triggerRecording('2', 1);
     assert.equal(r.id, '20261127_000000_1A2B_ACCC8E000001');
@@ -312,6 +347,25 @@ describe('Axis VAPIX (simulated camera, digest SHA-256)', () => {
     const a9 = new AxisAdapter({ type: 'axis', name: 'axis9', baseUrl: sim.url, username: 'root', password: PASSWORD, virtualInputPort: 9 });
     await rejectsWith(a9.pushEvent('1', { label: 'p', message: 'x' }), 'E_VMS_STATUS', 'axis source axis9: virtual input 9 not activated: Invalid port');
     a9.close();
+  });
+
+  test('a camera set to Basic authentication gets Basic (auto mode)', async () => {
+    const basic = new AxisSim('root', PASSWORD);
+    basic.digest = null;
+    const expectedHeader = `Basic ${Buffer.from(`root:${PASSWORD}`).toString('base64')}`;
+    basic.override = (req) =>
+      req.headers.authorization === expectedHeader
+        ? { status: 200, body: 'root.Brand.ProdShortName=AXIS M1065-L\n' }
+        : { status: 401, headers: { 'www-authenticate': 'Basic realm="AXIS_ACCC8E000002"' }, body: '' };
+    await basic.start();
+    const b = new AxisAdapter({ type: 'axis', name: 'axis-basic', baseUrl: basic.url, username: 'root', password: PASSWORD });
+    try {
+      assert.equal((await b.listCameras())[0]!.name, 'AXIS M1065-L');
+      assert.deepEqual(basic.authHeaders, [expectedHeader]);
+    } finally {
+      b.close();
+      await basic.stop();
+    }
   });
 
   test('VAPIX error lines and malformed XML', async () => {
@@ -354,6 +408,14 @@ describe('Dahua HTTP CGI (simulated NVR, digest MD5)', () => {
     ]);
   });
 
+  test('stream URLs and unknown channels', async () => {
+    assert.deepEqual(await a.getStreamUrls('2'), {
+      main: 'rtsp://127.0.0.1:554/cam/realmonitor?channel=2&subtype=0',
+      sub: 'rtsp://127.0.0.1:554/cam/realmonitor?channel=2&subtype=1',
+    });
+    await rejectsWith(a.getStreamUrls('3'), 'E_VMS_NOT_FOUND', 'dahua source dh: no channel 3');
+  });
+
   test('manual record mode for the duration, then back to automatic', async () => {
     await a.triggerRecording('2', 1);
     assert.deepEqual(sim.modeLog, ['1=1']);
@@ -364,6 +426,27 @@ describe('Dahua HTTP CGI (simulated NVR, digest MD5)', () => {
     sim.override = () => ({ status: 200, body: 'table.ChannelTitle[0].Name=A\r\ngarbage-without-equals\r\n' });
     await rejectsWith(a.listCameras(), 'E_VMS_RESPONSE', 'Malformed Dahua response line in getDeviceType');
     sim.override = null;
+  });
+});
+
+describe('HTTPS device with a self-signed certificate', () => {
+  test('refused by default; accepted with insecureTls', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-tls-'));
+    const sim = new DahuaSim('admin', PASSWORD);
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-days', '1',
+        '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+      await sim.start({ key: readFileSync(path.join(dir, 'key.pem'), 'utf8'), cert: readFileSync(path.join(dir, 'cert.pem'), 'utf8') });
+      const strict = createVmsAdapter({ type: 'dahua', name: 'tls', baseUrl: sim.url, username: 'admin', password: PASSWORD });
+      await rejectsWith(strict.listCameras(), 'E_VMS_NETWORK', /^dahua source tls: self[- ]signed certificate: GET 127\.0\.0\.1:\d+\/cgi-bin\/magicBox\.cgi$/);
+      strict.close();
+      const lax = createVmsAdapter({ type: 'dahua', name: 'tls', baseUrl: sim.url, username: 'admin', password: PASSWORD, insecureTls: true });
+      assert.deepEqual((await lax.listCameras()).map((c) => c.name), ['Gate', 'Yard']);
+      lax.close();
+    } finally {
+      await sim.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -402,5 +485,30 @@ describe('adapter configuration', () => {
     });
     await rejectsWith(a.listCameras(), 'E_VMS_CONFIG', 'hikvision source x: Outbound URL refused: link-local address refused');
     a.close();
+  });
+
+  test('an address returned by the URL policy is the one connected to (no second DNS lookup)', async () => {
+    const sim = new DahuaSim('admin', PASSWORD);
+    await sim.start();
+    const checked: string[] = [];
+    // camera.invalid never resolves (RFC 6761): the request can only succeed through the pinned address
+    const a = createVmsAdapter({
+      type: 'dahua',
+      name: 'pinned',
+      baseUrl: `http://camera.invalid:${sim.port}`,
+      username: 'admin',
+      password: PASSWORD,
+      checkUrl: (u) => {
+        checked.push(u.host);
+        return { address: '127.0.0.1', family: 4 };
+      },
+    });
+    try {
+      assert.deepEqual((await a.listCameras()).map((c) => c.name), ['Gate', 'Yard']);
+      assert.deepEqual(checked, [`camera.invalid:${sim.port}`, `camera.invalid:${sim.port}`]);
+    } finally {
+      a.close();
+      await sim.stop();
+    }
   });
 });

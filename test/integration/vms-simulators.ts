@@ -10,6 +10,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface SimRequest {
@@ -62,7 +63,8 @@ function parseDigestHeader(v: string): Record<string, string> {
 }
 
 export class Sim {
-  readonly server: http.Server;
+  server: http.Server | https.Server;
+  private readonly listener: http.RequestListener;
   url = '';
   port = 0;
   /** Every request seen, in order (method + path with query). */
@@ -76,19 +78,22 @@ export class Sim {
   authFailures = 0;
 
   constructor(private readonly handler: Handler) {
-    this.server = http.createServer((req, res) => {
+    this.listener = (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         void this.handle(req, Buffer.concat(chunks).toString('utf8'), res);
       });
-    });
+    };
+    this.server = http.createServer(this.listener);
   }
 
-  async start(): Promise<this> {
+  /** Listens on 127.0.0.1; over HTTPS when a key and certificate are given (cameras ship self-signed ones). */
+  async start(tls?: { key: string; cert: string }): Promise<this> {
+    if (tls) this.server = https.createServer({ key: tls.key, cert: tls.cert }, this.listener);
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
-    this.url = `http://127.0.0.1:${this.port}`;
+    this.url = `${tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
     return this;
   }
 
@@ -355,6 +360,29 @@ ${items}
     const full = req.path + (req.query.size ? `?${req.query}` : '');
     if (req.method === 'GET' && req.path === '/ISAPI/ContentMgmt/InputProxy/channels') {
       return this.xml(200, this.channelListXml());
+    }
+    if (req.method === 'GET' && req.path === '/ISAPI/System/deviceInfo') {
+      return this.xml(200, `<?xml version="1.0" encoding="UTF-8"?>
+<DeviceInfo version="2.0" xmlns="${HIK_NS}">
+<deviceName>IP CAMERA</deviceName>
+<deviceID>48443030-3637-3534-3837-c42f90f1d2c1</deviceID>
+<model>DS-2CD2386G2-IU</model>
+<serialNumber>DS-2CD2386G2-IU20230101AAWRJ12345678</serialNumber>
+<firmwareVersion>V5.7.3</firmwareVersion>
+<deviceType>IPCamera</deviceType>
+</DeviceInfo>`);
+    }
+    if (req.method === 'GET' && req.path === '/ISAPI/System/Video/inputs/channels') {
+      return this.xml(200, `<?xml version="1.0" encoding="UTF-8"?>
+<VideoInputChannelList version="2.0" xmlns="${HIK_NS}">
+<VideoInputChannel version="2.0" xmlns="${HIK_NS}">
+<id>1</id>
+<inputPort>1</inputPort>
+<videoInputEnabled>true</videoInputEnabled>
+<name>Camera 01</name>
+<videoFormat>PAL</videoFormat>
+</VideoInputChannel>
+</VideoInputChannelList>`);
     }
     const m = /^\/ISAPI\/ContentMgmt\/record\/control\/manual\/(start|stop)\/tracks\/([0-9]+)$/.exec(req.path);
     if (req.method === 'PUT' && m) {

@@ -90,14 +90,32 @@ test('forged and misused tokens are all refused', async (t) => {
     ['role escalation re-signed with another key', await new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: ACCESS_TYP }).sign(new TextEncoder().encode('another-secret-another-secret-another')), 'E_AUTH_INVALID'],
     ['garbage', 'not.a.jwt', 'E_AUTH_INVALID'],
   ];
+  // more: array audience, nbf in the future, crit header, expired — checked by both the jose and the sync verifier
+  const now = Math.floor(clock.ms / 1000);
+  forged.push(
+    ['nbf in the future', await sign('HS256', { nbf: now + 60 }), 'E_AUTH_INVALID'],
+    ['expired', await sign('HS256', { iat: now - 1000, exp: now - 1 }), 'E_AUTH_EXPIRED'],
+    ['missing jti', await new SignJWT({ ...payload, jti: undefined }).setProtectedHeader({ alg: 'HS256', typ: ACCESS_TYP }).sign(key), 'E_AUTH_INVALID'],
+    ['crit header', await new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: ACCESS_TYP, crit: ['x'], x: 1 } as never).sign(key).catch(() => `${b64({ alg: 'HS256', typ: ACCESS_TYP, crit: ['x'], x: 1 })}.${b64(payload)}.AAAA`), 'E_AUTH_INVALID'],
+    ['four parts', `${r.access_token}.x`, 'E_AUTH_INVALID'],
+  );
   for (const [name, token, code] of forged) {
     await assert.rejects(svc.verifyAccess(token), (err: { code?: string; status?: number }) => {
       assert.equal(err.code, code, name);
       assert.equal(err.status, 401, name);
       return true;
     });
+    assert.throws(() => svc.verifyAccessSync(token), (err: { code?: string; status?: number }) => {
+      assert.equal(err.code, code, `sync: ${name}`);
+      return true;
+    });
   }
+  // both verifiers accept the genuine token and an array audience that contains ours, with the same principal
+  assert.deepEqual(svc.verifyAccessSync(r.access_token), await svc.verifyAccess(r.access_token));
+  const multiAud = await sign('HS256', { aud: ['other', 'vigil-api'] });
+  assert.deepEqual(svc.verifyAccessSync(multiAud), await svc.verifyAccess(multiAud));
   await assert.rejects(svc.verifyAccess(undefined), { code: 'E_AUTH_MISSING' });
+  assert.throws(() => svc.verifyAccessSync(undefined), { code: 'E_AUTH_MISSING' });
   // an access token is not a refresh token either
   await assert.rejects(svc.refresh(r.access_token), { code: 'E_AUTH_TOKEN_TYPE' });
 });

@@ -242,3 +242,29 @@ test('acknowledge marks a held alert and keeps the state through updates', () =>
   assert.deepEqual(up.map((e) => [e.type, e.alert.state, e.alert.acknowledgedBy]), [['updated', 'acknowledged', 'alice']]);
   assert.equal(engine.acknowledge('nope', 'alice', sec(3)), null);
 });
+
+test('a normalized zone on cameras of different sizes scales per camera', () => {
+  const rule = { id: 'n', name: 'Half', kind: 'zone_enter', zone: { points: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]], normalized: true } };
+  const f: RuleFrame[] = [
+    frame(0, [[1, 400, 200]], [], 'cam1', 640, 480), // x 400 > 320: outside on cam1
+    frame(0, [[1, 400, 200]], [], 'cam2', 1280, 720), // x 400 < 640: inside on cam2
+    frame(1, [[1, 300, 200]], [], 'cam1', 640, 480), // now inside on cam1
+    frame(1, [[1, 700, 200]], [], 'cam2', 1280, 720),
+  ];
+  const { events } = run([rule], f);
+  assert.deepEqual(events.map((e) => [e.alert.cameraId, Number(e.alert.raisedNs - T0) / 1e9]), [['cam2', 0], ['cam1', 1]]);
+});
+
+test('dropping a camera clears its condition alerts and forgets its tracks', () => {
+  const engine = new RuleEngine({ newAlertId: (ns) => `a-${ns - T0}` });
+  engine.setRules(validateRules([{ id: 'p', name: 'Y', kind: 'zone_presence', zone: SQUARE }, { id: 'g', name: 'G', kind: 'tripwire', line: { from: [0, 240], to: [640, 240] } }]), T0);
+  const ev: AlertEvent[] = [];
+  ev.push(...engine.process(frame(0, [[1, 200, 200]])));
+  ev.push(...engine.process(frame(1, [[1, 200, 250]])));
+  ev.push(...engine.dropCamera('cam1', sec(2)));
+  assert.deepEqual(brief(ev), ['raised p [1] 1 object in Y @0', 'raised g [1] person crossed G (A→B) @1', 'cleared p [1] 1 object in Y @2']);
+  assert.equal(ev[2]!.alert.details.reason, 'camera stopped');
+  assert.equal(engine.counts('g', 'cam1'), undefined);
+  // Track 1 seen again after the drop is new to every rule: first seen inside = entered, no crossing.
+  assert.deepEqual(brief(engine.process(frame(3, [[1, 200, 200]]))), ['raised p [1] 1 object in Y @3']);
+});

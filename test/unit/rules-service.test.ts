@@ -51,6 +51,9 @@ test('rules: config and API sources, CRUD, persistence across reopen, hot reload
     svc = await RuleService.open({ path: dir, configRules: [], nowNs: () => clock.now });
     try {
       assert.deepEqual(svc.listRules().map((e) => [e.source, e.rule.id, e.rule.name]), [['api', 'yard', 'Back yard']]);
+      const patched = await svc.patchRule('yard', { cooldownSeconds: 30 });
+      assert.deepEqual([patched.name, patched.kind, patched.cooldownSeconds], ['Back yard', 'zone_presence', 30]);
+      await assert.rejects(svc.patchRule('yard', { kind: 'tripwire' }), { code: 'E_RULE_INVALID', message: 'Expected no field "zone" (not a field of a tripwire rule) for rule.zone but received an object of type Object' });
       await svc.deleteRule('yard');
       assert.deepEqual(svc.listRules(), []);
       await assert.rejects(RuleService.open({ path: join(dir, 'other'), configRules: [{ id: 'x', kind: 'nope' }] }), { code: 'E_RULE_INVALID', message: /rules\[0\]\.kind/ });
@@ -144,4 +147,19 @@ test('replay: what a rule set would fire on frames and on raw detections', () =>
   assert.deepEqual(d.tripwireCounts, { gate: { cam9: { aToB: 1, bToA: 0 } } });
   assert.deepEqual(d.events.map((e) => [e.alert.ruleId, e.alert.trackIds, e.alert.message]), [['gate', [1], 'person crossed Gate (A→B)']]);
   assert.equal(d.frames, 10);
+});
+
+test('replay input: NDJSON of stored tracks or raw detections, errors with line numbers', async () => {
+  const { replayInput } = await import('../../src/rules/replay.js');
+  const rules = [{ id: 'gate', name: 'Gate', kind: 'tripwire', line: { from: [0, 240], to: [640, 240] } }];
+  const line = (i: number, y: number, withTrack: boolean) =>
+    JSON.stringify({ cameraId: 'c', frameSequence: i, timestampNs: String(sec(i)), frameWidth: 640, frameHeight: 480, detections: [{ classId: 0, className: 'person', confidence: 0.9, box: { x1: 300, y1: y - 50, x2: 330, y2: y }, ...(withTrack ? { trackId: 7 } : {}) }] });
+  const stored = [0, 1, 2].map((i) => line(i, 200 + 40 * i, true)).join('\n');
+  const r1 = replayInput(rules, stored);
+  assert.deepEqual(r1.events.map((e) => [e.alert.trackIds, e.alert.message]), [[[7], 'person crossed Gate (A→B)']]);
+  const raw = [0, 1, 2, 3, 4].map((i) => line(i, 200 + 20 * i, false)).join('\n');
+  const r2 = replayInput(rules, `${raw}\n`);
+  assert.deepEqual(r2.events.map((e) => [e.alert.trackIds, e.alert.message]), [[[1], 'person crossed Gate (A→B)']]);
+  assert.throws(() => replayInput(rules, `${line(0, 100, true)}\n{"cameraId":"c"}`), { code: 'E_ARGUMENT', message: 'Expected nanoseconds as a decimal string or integer for line 2.timestampNs but received undefined' });
+  assert.throws(() => replayInput(rules, 'nope'), { message: 'Expected a JSON object for line 1 but received "nope"' });
 });

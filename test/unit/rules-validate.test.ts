@@ -40,6 +40,7 @@ test('errors name the bad field', () => {
     [{ id: 'x', kind: 'zone_enter', zone: SQ, schedule: { windows: [{ start: '08:00', end: '24:01' }] } }, 'Expected a time "HH:MM" from 00:00 to 24:00 for rule.schedule.windows[0].end but received "24:01"'],
     [{ id: 'x', kind: 'zone_enter', zone: SQ, notify: [{ channel: 'a', on: ['fired'] }] }, 'Expected "raised", "updated" or "cleared" for rule.notify[0].on[0] but received "fired"'],
     [{ id: 'x', kind: 'zone_enter', zone: SQ, cooldownSeconds: -1 }, 'Expected a number >= 0 for rule.cooldownSeconds but received -1'],
+    [{ id: 'x', kind: 'zone_enter', zone: SQ, notify: [{ channel: 'a', template: '{{alert.message}} at {{camera}}' }] }, 'Expected placeholders of {{event}}, {{alert.…}}, {{rule.…}}, {{time}}, {{snapshot_url}} for rule.notify[0].template but received "{{camera}}"'],
   ];
   for (const [raw, message] of cases) assert.throws(() => validateRule(raw), { name: 'RuleValidationError', code: 'E_RULE_INVALID', message });
 });
@@ -56,4 +57,15 @@ test('lists: paths carry the index, ids must be unique, channels are checked whe
     message: 'Expected a configured channel (hook, mail) for rules[0].notify[0].channel but received "pager"',
   });
   assert.deepEqual(validateRules(undefined), []);
+});
+
+test('GET /alerts query parsing', async () => {
+  const { parseAlertQuery } = await import('../../src/rules/query.js');
+  assert.deepEqual(parseAlertQuery(new URLSearchParams('camera_id=cam1&rule_id=gate&state=raised,updated&start_time=1767614400000000000&end_time=2026-01-05T13:00:00Z&limit=50&order=asc')), {
+    cameraId: 'cam1', ruleId: 'gate', state: ['raised', 'updated'], since: 1767614400000000000n, until: 1767618000000000000n, limit: 50, order: 'asc',
+  });
+  assert.throws(() => parseAlertQuery(new URLSearchParams('state=open')), { code: 'E_ARGUMENT', message: 'Expected an alert state (raised, updated, cleared, acknowledged) for state but received "open"' });
+  assert.throws(() => parseAlertQuery(new URLSearchParams('limit=5000')), { message: 'Expected an integer from 1 to 1000 for limit but received "5000"' });
+  assert.throws(() => parseAlertQuery(new URLSearchParams('start_time=yesterday')), { message: 'Expected nanoseconds since the epoch or an ISO 8601 date-time for start_time but received "yesterday"' });
+  assert.throws(() => parseAlertQuery(new URLSearchParams('page=2')), { message: 'Expected one of the parameters camera_id, rule_id, state, start_time, end_time, limit, cursor, order for query but received "page"' });
 });

@@ -6,18 +6,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as flatbuffers from 'flatbuffers';
 import {
-  AlertEvent,
-  AlertState,
-  CameraState,
-  CameraStatusEvent,
-  Detection,
-  DetectionBatch,
-  DropNotice,
-  Message,
-  Payload,
-  ServerHello,
-  TrackEvent,
-  TrackPhase,
+  vigil_wire_AlertEvent as AlertEvent,
+  vigil_wire_AlertState as AlertState,
+  vigil_wire_CameraState as CameraState,
+  vigil_wire_CameraStatusEvent as CameraStatusEvent,
+  vigil_wire_Detection as Detection,
+  vigil_wire_DetectionBatch as DetectionBatch,
+  vigil_wire_DropNotice as DropNotice,
+  vigil_wire_Message as Message,
+  vigil_wire_Payload as Payload,
+  vigil_wire_ServerHello as ServerHello,
+  vigil_wire_TrackEvent as TrackEvent,
+  vigil_wire_TrackPhase as TrackPhase,
 } from '../../src/stream/generated/message_generated.js';
 import { SCHEMA_VERSION, WireEncoder } from '../../src/stream/codec.js';
 import { parseControl, ControlError } from '../../src/stream/control.js';
@@ -219,4 +219,28 @@ test('ring event log: sequence numbers, retention window and replay ranges', asy
   assert.deepEqual(await seqs(3, 4), [4]);
   assert.deepEqual(await seqs(5, 5), []);
   assert.throws(() => new RingEventLog(0), { message: 'Expected a positive integer for capacity but received 0' });
+});
+
+test('ring keeps detection batches packed and replays them exactly', async () => {
+  const ring = new RingEventLog(4);
+  const b = {
+    cameraId: 'cam-9',
+    frameSequence: 77,
+    timestampNs: 1_764_000_000_123_456_789n,
+    frameWidth: 640,
+    frameHeight: 480,
+    detections: [
+      { classId: 3, className: 'dog', confidence: 0.3, box: { x1: 0.1, y1: 1 / 3, x2: 10.123456789, y2: 20 }, trackId: 0 },
+      { classId: 0, className: 'person', confidence: 0.999, box: { x1: 1, y1: 2, x2: 3, y2: 4 } },
+      { classId: 3, className: 'dog', confidence: 1, box: { x1: 5, y1: 6, x2: 7, y2: 8 }, trackId: -5 },
+    ],
+  };
+  ring.append({ kind: 'detections', batch: b });
+  ring.append({ kind: 'detections', batch: { ...b, detections: [] } });
+  const out = [];
+  for await (const e of ring.since(0, 2)) out.push(e);
+  assert.deepEqual(out, [
+    { seq: 1, event: { kind: 'detections', batch: b } },
+    { seq: 2, event: { kind: 'detections', batch: { ...b, detections: [] } } },
+  ]);
 });

@@ -126,3 +126,25 @@ test('argument errors', () => {
   assert.throws(() => tr.update(batch(5, [], 'c')), { message: 'Expected a frame sequence greater than 5 for batch.frameSequence but received 5' });
   assert.throws(() => tr.update(batch(6, [], 'x')), { message: 'Expected camera "c" for batch.cameraId but received "x"' });
 });
+
+test('association is an optimal assignment, not greedy: no track loses its only candidate', () => {
+  const tr = new Tracker('cam1');
+  const box = (x1: number, x2: number): Detection => ({ classId: 0, className: 'person', confidence: 0.9, box: { x1, y1: 0, x2, y2: 100 } });
+  tr.update(batch(1, [box(0, 100), box(60, 160)]));
+  const r2 = tr.update(batch(2, [box(0, 100), box(60, 160)]));
+  assert.deepEqual(r2.detections.map((d) => d.trackId), [1, 2]);
+  // Both moved left. Greedy would give track 1 the box it overlaps most (IoU 0.6) and leave track 2 without any
+  // candidate; the assignment gives track 1 the other box (IoU 0.379) and track 2 this one (IoU 0.481).
+  const r3 = tr.update(batch(3, [box(25, 125), box(-45, 55)]));
+  assert.deepEqual(r3.detections.map((d) => d.trackId), [2, 1]);
+  assert.deepEqual(brief(r3.events), ['update:1@3', 'update:2@3']);
+});
+
+test('maxLostSeconds ends a lost track by frame time when sequence numbers jump little', () => {
+  const tr = new Tracker('cam1', { minHits: 1, maxLostFrames: 1000, maxLostSeconds: 0.5 });
+  tr.update(batch(1, [person(10, 10)]));
+  assert.deepEqual(brief(tr.update(batch(2, [])).events), ['lost:1@2']);
+  assert.deepEqual(brief(tr.update(batch(6, [])).events), []); // 0.5 s after the last match: not more than the limit
+  assert.deepEqual(brief(tr.update(batch(7, [])).events), ['end:1@7']);
+  assert.throws(() => new Tracker('c', { maxLostSeconds: -1 }), { message: 'Expected a number >= 0 or null for tracker.maxLostSeconds but received -1' });
+});

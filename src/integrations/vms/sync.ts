@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { VigilError, expected } from '../../errors.js';
 import { redactText } from '../http-client.js';
-import type { VmsAdapter, VmsStreams, VmsType } from './types.js';
+import type { RecordingResult, VmsAdapter, VmsAnalyticsEvent, VmsStreams, VmsType } from './types.js';
 
 export interface SyncedCamera {
   /** Vigil camera id: `<source>-<vmsCameraId>`, lower case, [a-z0-9_.-]. */
@@ -225,6 +225,29 @@ export class CameraSync {
     }));
   }
 
+  /** The adapter of a configured source (for VMS actions). */
+  adapter(source: string): VmsAdapter | undefined {
+    return this.states.get(source)?.adapter;
+  }
+
+  /** VMS action for an alert on an imported camera: a recording or bookmark on the VMS it came from. */
+  async recordOnVms(camera: Pick<SyncedCamera, 'origin'>, durationS: number, reason?: string): Promise<RecordingResult> {
+    this.assertOpen();
+    return this.adapterOf(camera).triggerRecording(camera.origin.vmsCameraId, durationS, reason);
+  }
+
+  /** Pushes an analytics event to the VMS an imported camera came from (E_VMS_UNSUPPORTED where it has no API). */
+  async pushEventToVms(camera: Pick<SyncedCamera, 'origin'>, event: VmsAnalyticsEvent): Promise<void> {
+    this.assertOpen();
+    return this.adapterOf(camera).pushEvent(camera.origin.vmsCameraId, event);
+  }
+
+  private adapterOf(camera: Pick<SyncedCamera, 'origin'>): VmsAdapter {
+    const a = this.states.get(camera?.origin?.source)?.adapter;
+    if (!a) throw new VigilError('E_NOT_FOUND', `No VMS source named ${JSON.stringify(String(camera?.origin?.source)).slice(0, 70)}`);
+    return a;
+  }
+
   /** Stops the timers and (by default) closes the adapters. Idempotent; waits for runs in flight. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -281,7 +304,8 @@ export class CameraSync {
         seen.add(id);
         const next: SyncedCamera = {
           id,
-          name: cam.name,
+          // Names are shown to users: scrub anything credential-like a VMS may have put there (an RTSP URL...).
+          name: redactText(cam.name, creds ? [creds.password] : []).slice(0, 200),
           enabled: cam.enabled,
           model: cam.model,
           streams: { main: cam.streams.main, sub: cam.streams.sub },

@@ -7,6 +7,7 @@
  * separately, so that anything shown to users (the API, logs) cannot leak them.
  */
 import { VigilError } from '../../errors.js';
+import type { CheckUrl } from '../http-client.js';
 
 /**
  * Codes: E_VMS_CONFIG (bad adapter config), E_VMS_AUTH (login refused), E_VMS_STATUS (unexpected HTTP status),
@@ -86,8 +87,11 @@ export interface VmsCommonConfig {
   timeoutMs?: number;
   maxResponseBytes?: number;
   insecureTls?: boolean;
-  /** Outbound URL policy (SSRF guard) the server plugs in; throw to refuse. */
-  checkUrl?: (url: URL) => void | Promise<void>;
+  /**
+   * Outbound URL policy (SSRF guard) the server plugs in; throw to refuse, or return the checked address to pin
+   * the connection to it.
+   */
+  checkUrl?: CheckUrl;
 }
 
 export interface MilestoneConfig extends VmsCommonConfig {

@@ -1,0 +1,12 @@
+/** Detection store, retention, embeddings and search: the public surface of src/store/. */
+export {
+  DetectionStore, Collection, VigilStoreError,
+  type SyncMode, type DetectionStoreOptions, type CommittedBatch, type DetectionQuery, type PageRequest, type DetectionPage,
+  type ReplayResult, type StoreStats,
+} from './detection-store.js';
+export { getDetections, exportNdjson, parseDetectionsQuery, parseTimeNs, detectionToJson, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type DetectionsRestQuery, type DetectionsRestResponse, type JsonDetection } from './rest.js';
+export { RetentionManager, statfsDisk, storeHealthCheck, type RetentionOptions, type RetentionReport, type StoreHealth, type DiskStats } from './retention.js';
+export { Embedder, cropToTensor, l2normalize, DEFAULT_EMBEDDER_MODEL, type EmbedderOptions } from './embedder.js';
+export { VectorIndex, type VectorIndexOptions, type TrackVector, type SearchFilters, type SearchRequest, type SearchHit, type OpenReport } from './vector-index.js';
+export { searchRest, parseSearchBody, type SearchRestBody, type SearchRestHit, type SearchRestResponse } from './search-rest.js';
+export { StoreDetectionQuery, type ApiDetectionQueryParams, type ApiDetectionPage } from './api-source.js';

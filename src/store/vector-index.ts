@@ -1,0 +1,649 @@
+/**
+ * Track embeddings: vectors in LMDB (the source of truth) and an hnswlib-node HNSW index (cosine) beside it.
+ *
+ * - `vec` (uint32 label -> vector + track metadata) and `vectrack` ([cameraId, trackId] -> label) live in the
+ *   store's LMDB environment; `add` resolves after the durable commit. One vector per track: adding a track again
+ *   replaces its vector.
+ * - The HNSW index is in memory and persisted as `<store>/vectors.hnsw` with `vectors.hnsw.meta.json` holding its
+ *   SHA-256, dimensions and the next label. On open, a missing, unreadable or checksum-failing index file is
+ *   rebuilt from LMDB with progress reported; a good one is caught up with vectors added or replaced after it was
+ *   saved.
+ * - hnswlib-node is synchronous (about 0.5-1 ms per insert): inserts happen in a background pump, `insertBatch`
+ *   at a time, yielding to the event loop between batches. Vectors committed but not yet in the graph are searched
+ *   exactly, so a search never misses them.
+ * - Filtered search ('auto'): an exact scan over the matching tracks when the filter leaves fewer than
+ *   `exactBelow` (default 500); otherwise the graph is searched for k x max(10, 2 / selectivity) neighbours (at most
+ *   2000; the selectivity is measured on the labels scanned for the exact-path check) without the filter and the
+ *   matches kept: when at least k match they are the filtered top k (everything not fetched scores
+ *   lower); when fewer match, hnswlib's filter callback searches the graph again (the walk still uses every node,
+ *   so recall holds). 'overfetch' and 'filter' force one method, for the comparison in bench/store.ts.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import hnswlib from 'hnswlib-node';
+import type { Database } from 'lmdb';
+import { expected, VigilClosedError } from '../errors.js';
+import type { DetectionStore } from './detection-store.js';
+import { VigilStoreError } from './detection-store.js';
+
+const { HierarchicalNSW } = hnswlib;
+type HNSW = InstanceType<typeof HierarchicalNSW>;
+
+export interface VectorIndexOptions {
+  /** Vector dimensions (480 for the MobileNetV3 embedder). */
+  dims: number;
+  m?: number;
+  efConstruction?: number;
+  /** Search breadth (raised to k when k is larger). Default 64. */
+  efSearch?: number;
+  /** Index file; default `<store path>/vectors.hnsw`. */
+  indexFile?: string;
+  /** Inserts per event-loop turn in the background pump. Default 64. */
+  insertBatch?: number;
+  /** Exact scan instead of the graph when a filter leaves fewer tracks than this. Default 500. */
+  exactBelow?: number;
+  /** Random seed of the graph (same seed + same order = same graph). Default 100. */
+  seed?: number;
+  onProgress?: (p: { phase: 'rebuild' | 'catch-up'; done: number; total: number }) => void;
+}
+
+export interface TrackVector {
+  cameraId: string;
+  trackId: number;
+  classId: number;
+  className: string;
+  /** Time of the crop the vector was made from, ns since the Unix epoch. */
+  timestampNs: bigint;
+}
+
+export interface SearchFilters {
+  cameraIds?: readonly string[];
+  /** Inclusive bounds on the track's timestamp. */
+  startNs?: bigint;
+  endNs?: bigint;
+  className?: string;
+}
+
+export interface SearchRequest extends SearchFilters {
+  /** Query vector (dims values), or the track whose stored vector is the example. */
+  vector?: Float32Array | number[];
+  track?: { cameraId: string; trackId: number };
+  k: number;
+  /** Leave the example track out of its own results (default true when searching by track). */
+  excludeExample?: boolean;
+  strategy?: 'auto' | 'filter' | 'overfetch';
+  /** For 'overfetch': fetch k x this many candidates. Default 10. */
+  overfetch?: number;
+}
+
+export interface SearchHit extends TrackVector {
+  /** Cosine similarity, 1 = same direction. */
+  score: number;
+  snapshotUrl: string;
+  label: number;
+}
+
+export interface OpenReport {
+  /** 'loaded' (index file good), 'rebuilt' (missing or bad file), 'empty'. */
+  source: 'loaded' | 'rebuilt' | 'empty';
+  reason: string | null;
+  count: number;
+  caughtUp: number;
+}
+
+interface IndexMeta {
+  format: 1;
+  dims: number;
+  m: number;
+  efConstruction: number;
+  seed: number;
+  nextLabel: number;
+  count: number;
+  sha256: string;
+}
+
+const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+function encodeVec(dims: number, v: Float32Array, t: TrackVector): Buffer {
+  const cam = Buffer.from(t.cameraId, 'utf8');
+  const cls = Buffer.from(t.className, 'utf8');
+  const b = Buffer.alloc(dims * 4 + 4 + 2 + 8 + 1 + cam.length + 1 + cls.length);
+  Buffer.from(v.buffer, v.byteOffset, dims * 4).copy(b, 0);
+  let o = dims * 4;
+  b.writeInt32LE(t.trackId, o); o += 4;
+  b.writeUInt16LE(t.classId, o); o += 2;
+  b.writeBigUInt64LE(t.timestampNs, o); o += 8;
+  b.writeUInt8(cam.length, o); o += 1;
+  cam.copy(b, o); o += cam.length;
+  b.writeUInt8(cls.length, o); o += 1;
+  cls.copy(b, o);
+  return b;
+}
+
+/** The vector of a stored record as a fresh, aligned Float32Array. */
+function vecOf(dims: number, value: Uint8Array): Float32Array {
+  return new Float32Array(value.buffer.slice(value.byteOffset, value.byteOffset + dims * 4));
+}
+
+/** A Float32Array over the record's vector without copying when it is 4-byte aligned (read before the next LMDB call). */
+function vecView(dims: number, value: Uint8Array): Float32Array {
+  return value.byteOffset % 4 === 0 ? new Float32Array(value.buffer, value.byteOffset, dims) : vecOf(dims, value);
+}
+
+function decodeTrack(dims: number, value: Uint8Array): TrackVector {
+  const b = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  let o = dims * 4;
+  const trackId = b.readInt32LE(o); o += 4;
+  const classId = b.readUInt16LE(o); o += 2;
+  const timestampNs = b.readBigUInt64LE(o); o += 8;
+  const camLen = b.readUInt8(o); o += 1;
+  const cameraId = b.toString('utf8', o, o + camLen); o += camLen;
+  const clsLen = b.readUInt8(o); o += 1;
+  const className = b.toString('utf8', o, o + clsLen);
+  return { cameraId, trackId, classId, className, timestampNs };
+}
+
+function decodeVec(dims: number, value: Uint8Array): { vector: Float32Array; track: TrackVector } {
+  return { vector: vecOf(dims, value), track: decodeTrack(dims, value) };
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+function normalized(v: Float32Array | number[], dims: number): Float32Array {
+  if (!((v instanceof Float32Array || Array.isArray(v)) && v.length === dims)) throw expected(`${dims} finite numbers`, 'vector', v);
+  const out = new Float32Array(dims);
+  let s = 0;
+  for (let i = 0; i < dims; i++) {
+    const x = v[i];
+    if (typeof x !== 'number' || !Number.isFinite(x)) throw expected(`${dims} finite numbers`, 'vector', v);
+    out[i] = x;
+    s += x * x;
+  }
+  const n = Math.sqrt(s);
+  if (n === 0) throw expected('a non-zero vector', 'vector', v);
+  for (let i = 0; i < dims; i++) out[i] = out[i]! / n;
+  return out;
+}
+
+/** Per-label metadata kept in memory for filter callbacks (typed arrays, no objects per label). */
+class LabelMeta {
+  cam = new Int32Array(1024).fill(-1);
+  cls = new Int32Array(1024).fill(-1);
+  tsMs = new Float64Array(1024);
+  tsRest = new Int32Array(1024);
+  private readonly camIds = new Map<string, number>();
+  private readonly clsIds = new Map<string, number>();
+  camNames: string[] = [];
+
+  intern(map: Map<string, number>, s: string, names?: string[]): number {
+    let i = map.get(s);
+    if (i === undefined) {
+      i = map.size;
+      map.set(s, i);
+      names?.push(s);
+    }
+    return i;
+  }
+  ensure(label: number): void {
+    if (label < this.cam.length) return;
+    let n = this.cam.length;
+    while (n <= label) n *= 2;
+    const grow = <T extends Int32Array | Float64Array>(a: T, fill?: number): T => {
+      const b = new (a.constructor as new (n: number) => T)(n);
+      if (fill !== undefined) b.fill(fill);
+      b.set(a);
+      return b;
+    };
+    this.cam = grow(this.cam, -1);
+    this.cls = grow(this.cls, -1);
+    this.tsMs = grow(this.tsMs);
+    this.tsRest = grow(this.tsRest);
+  }
+  set(label: number, t: TrackVector): void {
+    this.ensure(label);
+    this.cam[label] = this.intern(this.camIds, t.cameraId, this.camNames);
+    this.cls[label] = this.intern(this.clsIds, t.className);
+    this.tsMs[label] = Number(t.timestampNs / 1_000_000n);
+    this.tsRest[label] = Number(t.timestampNs % 1_000_000n);
+  }
+  clear(label: number): void {
+    if (label < this.cam.length) this.cam[label] = -1;
+  }
+  /** A predicate over labels for the filters, or null when there are none. */
+  predicate(f: SearchFilters, exclude: number): ((label: number) => boolean) | null {
+    const cams = f.cameraIds && f.cameraIds.length > 0 ? new Set(f.cameraIds.map((c) => this.camIds.get(c) ?? -2)) : null;
+    const cls = f.className !== undefined ? (this.clsIds.get(f.className) ?? -2) : null;
+    const sMs = f.startNs !== undefined ? Number(f.startNs / 1_000_000n) : null;
+    const sRest = f.startNs !== undefined ? Number(f.startNs % 1_000_000n) : 0;
+    const eMs = f.endNs !== undefined ? Number(f.endNs / 1_000_000n) : null;
+    const eRest = f.endNs !== undefined ? Number(f.endNs % 1_000_000n) : 0;
+    if (!cams && cls === null && sMs === null && eMs === null && exclude < 0) return null;
+    const cam = this.cam, clsA = this.cls, ms = this.tsMs, rest = this.tsRest;
+    return (label: number): boolean => {
+      if (label === exclude) return false;
+      const c = cam[label];
+      if (c === undefined || c < 0) return false;
+      if (cams && !cams.has(c)) return false;
+      if (cls !== null && clsA[label] !== cls) return false;
+      if (sMs !== null) {
+        const t = ms[label]!;
+        if (t < sMs || (t === sMs && rest[label]! < sRest)) return false;
+      }
+      if (eMs !== null) {
+        const t = ms[label]!;
+        if (t > eMs || (t === eMs && rest[label]! > eRest)) return false;
+      }
+      return true;
+    };
+  }
+}
+
+export class VectorIndex {
+  readonly dims: number;
+  readonly indexFile: string;
+  readonly metaFile: string;
+  private readonly vec: Database<Buffer, number>;
+  private readonly byTrack: Database<number, [string, number]>;
+  private readonly m: number;
+  private readonly efConstruction: number;
+  private readonly efSearch: number;
+  private readonly insertBatch: number;
+  private readonly exactBelow: number;
+  private readonly seed: number;
+  private readonly onProgress: VectorIndexOptions['onProgress'];
+  private hnsw: HNSW;
+  private readonly meta = new LabelMeta();
+  private nextLabel = 0;
+  private live = 0;
+  /** Labels committed to LMDB, not yet in the graph. */
+  private pending: number[] = [];
+  private pendingSet = new Set<number>();
+  private pumping: Promise<void> | null = null;
+  private closed = false;
+  private dirty = false;
+  report: OpenReport = { source: 'empty', reason: null, count: 0, caughtUp: 0 };
+
+  private constructor(private readonly store: DetectionStore, o: VectorIndexOptions) {
+    if (!(Number.isInteger(o.dims) && o.dims >= 1 && o.dims <= 4096)) throw expected('an integer from 1 to 4096', 'options.dims', o.dims);
+    this.dims = o.dims;
+    this.m = o.m ?? 16;
+    this.efConstruction = o.efConstruction ?? 100;
+    this.efSearch = o.efSearch ?? 64;
+    this.insertBatch = o.insertBatch ?? 64;
+    this.exactBelow = o.exactBelow ?? 500;
+    this.seed = o.seed ?? 100;
+    this.onProgress = o.onProgress;
+    this.indexFile = o.indexFile ?? join(store.path, 'vectors.hnsw');
+    this.metaFile = `${this.indexFile}.meta.json`;
+    this.vec = store.openDatabase<Buffer, number>('vec', { keyEncoding: 'uint32', encoding: 'binary' });
+    this.byTrack = store.openDatabase<number, [string, number]>('vectrack', {});
+    this.hnsw = this.newGraph(1024);
+  }
+
+  private newGraph(capacity: number): HNSW {
+    const h = new HierarchicalNSW('cosine', this.dims);
+    h.initIndex({ maxElements: capacity, m: this.m, efConstruction: this.efConstruction, randomSeed: this.seed, allowReplaceDeleted: false });
+    h.setEf(this.efSearch);
+    return h;
+  }
+
+  /** Opens the index: loads the file when its checksum holds, else rebuilds from LMDB (progress via onProgress). */
+  static async open(store: DetectionStore, options: VectorIndexOptions): Promise<VectorIndex> {
+    const ix = new VectorIndex(store, options);
+    await ix.load();
+    return ix;
+  }
+
+  private async readSavedGraph(): Promise<{ graph: HNSW; meta: IndexMeta } | string> {
+    if (!existsSync(this.indexFile) || !existsSync(this.metaFile)) return 'index file missing';
+    let meta: IndexMeta;
+    try {
+      meta = JSON.parse(await readFile(this.metaFile, 'utf8')) as IndexMeta;
+    } catch {
+      return 'index metadata unreadable';
+    }
+    if (meta.format !== 1 || meta.dims !== this.dims || meta.m !== this.m || meta.efConstruction !== this.efConstruction || meta.seed !== this.seed) return 'index parameters changed';
+    if ((await sha256File(this.indexFile)) !== meta.sha256) return 'index checksum mismatch';
+    try {
+      const graph = new HierarchicalNSW('cosine', this.dims);
+      graph.readIndexSync(this.indexFile, false);
+      if (graph.getNumDimensions() !== this.dims) return 'index dimensions differ';
+      graph.setEf(this.efSearch);
+      return { graph, meta };
+    } catch (e) {
+      return `index unreadable: ${(e as Error).message}`;
+    }
+  }
+
+  private async load(): Promise<void> {
+    // metadata of every stored vector (LMDB is the truth)
+    let total = 0;
+    for (const { key, value } of this.vec.getRange({})) {
+      this.meta.set(key, decodeTrack(this.dims, value));
+      this.nextLabel = key + 1;
+      total++;
+    }
+    this.live = total;
+    if (total === 0) {
+      this.report = { source: 'empty', reason: null, count: 0, caughtUp: 0 };
+      return;
+    }
+    const saved = await this.readSavedGraph();
+    if (typeof saved !== 'string') {
+      this.hnsw = saved.graph;
+      if (saved.meta.nextLabel > this.nextLabel) this.nextLabel = saved.meta.nextLabel;
+      // catch up: vectors added after the save go in; labels the file holds that LMDB no longer has are deleted
+      // (the in-memory metadata was just loaded from LMDB: camera -1 = not stored)
+      const inGraph = new Set(this.hnsw.getIdsList());
+      for (const label of inGraph) {
+        if ((this.meta.cam[label] ?? -1) >= 0) continue;
+        try {
+          this.hnsw.markDelete(label);
+        } catch {
+          // already marked deleted in the saved file
+        }
+      }
+      const missing: number[] = [];
+      for (const key of this.vec.getKeys({})) if (!inGraph.has(key)) missing.push(key);
+      await this.insertLabels(missing, 'catch-up');
+      this.report = { source: 'loaded', reason: null, count: total, caughtUp: missing.length };
+      this.dirty = missing.length > 0;
+      return;
+    }
+    this.hnsw = this.newGraph(Math.max(1024, total));
+    const labels = [...this.vec.getKeys({})];
+    await this.insertLabels(labels, 'rebuild');
+    this.report = { source: 'rebuilt', reason: saved, count: total, caughtUp: 0 };
+    this.dirty = true;
+    await this.save();
+  }
+
+  private async insertLabels(labels: number[], phase: 'rebuild' | 'catch-up'): Promise<void> {
+    const total = labels.length;
+    for (let i = 0; i < total; i += this.insertBatch) {
+      for (const label of labels.slice(i, i + this.insertBatch)) this.insertOne(label);
+      this.onProgress?.({ phase, done: Math.min(total, i + this.insertBatch), total });
+      await yieldTurn();
+    }
+  }
+
+  private insertOne(label: number): void {
+    const raw = this.vec.getBinary(label);
+    if (raw === undefined) return;
+    if (this.hnsw.getCurrentCount() >= this.hnsw.getMaxElements()) this.hnsw.resizeIndex(Math.max(1024, this.hnsw.getMaxElements() * 2));
+    this.hnsw.addPoint(Array.from(vecView(this.dims, raw)), label);
+  }
+
+  get count(): number {
+    return this.live;
+  }
+
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
+  /**
+   * Stores the vector of a track (replacing the track's previous one) durably, then queues it for the graph.
+   * Resolves to the label once committed.
+   */
+  async add(track: TrackVector, vector: Float32Array | number[]): Promise<number> {
+    return (await this.addMany([{ track, vector }]))[0]!;
+  }
+
+  /** `add` for many tracks in one durable commit. Resolves to their labels, in order. */
+  async addMany(items: readonly { track: TrackVector; vector: Float32Array | number[] }[]): Promise<number[]> {
+    if (this.closed) throw new VigilClosedError('VectorIndex');
+    const prepared = items.map(({ track, vector }, i) => {
+      if (typeof track !== 'object' || track === null || typeof track.cameraId !== 'string' || track.cameraId === '' || Buffer.byteLength(track.cameraId) > 255) throw expected('a track with a camera id of 1-255 bytes', `items[${i}].track`, track);
+      if (!(Number.isInteger(track.trackId) && Math.abs(track.trackId) <= 0x7fffffff)) throw expected('a 32-bit integer track id', `items[${i}].track.trackId`, track.trackId);
+      if (!(Number.isInteger(track.classId) && track.classId >= 0 && track.classId <= 65535)) throw expected('an integer from 0 to 65535', `items[${i}].track.classId`, track.classId);
+      if (typeof track.className !== 'string' || Buffer.byteLength(track.className) > 255) throw expected('a class name of up to 255 bytes', `items[${i}].track.className`, track.className);
+      if (typeof track.timestampNs !== 'bigint' || track.timestampNs < 0n) throw expected('a bigint timestamp in ns', `items[${i}].track.timestampNs`, track.timestampNs);
+      return { track, v: normalized(vector, this.dims), label: 0, previous: undefined as number | undefined };
+    });
+    await this.store.env.transaction(() => {
+      for (const p of prepared) {
+        p.label = this.nextLabel++;
+        const key: [string, number] = [p.track.cameraId, p.track.trackId];
+        p.previous = this.byTrack.get(key);
+        if (p.previous !== undefined) this.vec.removeSync(p.previous);
+        this.vec.putSync(p.label, encodeVec(this.dims, p.v, p.track));
+        this.byTrack.putSync(key, p.label);
+      }
+    });
+    for (const p of prepared) {
+      const previous = p.previous;
+      if (previous !== undefined) {
+        this.meta.clear(previous);
+        if (this.pendingSet.delete(previous)) this.pending = this.pending.filter((l) => l !== previous);
+        else {
+          try {
+            this.hnsw.markDelete(previous);
+          } catch {
+            // not in the graph
+          }
+        }
+        this.live--;
+      }
+      this.meta.set(p.label, p.track);
+      this.live++;
+      this.pending.push(p.label);
+      this.pendingSet.add(p.label);
+    }
+    this.dirty = true;
+    this.startPump();
+    return prepared.map((p) => p.label);
+  }
+
+  private startPump(): void {
+    if (this.pumping) return;
+    this.pumping = (async () => {
+      while (this.pending.length > 0 && !this.closed) {
+        const batch = this.pending.splice(0, this.insertBatch);
+        for (const label of batch) {
+          this.pendingSet.delete(label);
+          this.insertOne(label);
+        }
+        await yieldTurn();
+      }
+      this.pumping = null;
+    })();
+  }
+
+  /** Resolves when every added vector is in the graph. */
+  async drain(): Promise<void> {
+    while (this.pumping) await this.pumping;
+  }
+
+  /** The stored vector and metadata of a track. */
+  getTrack(cameraId: string, trackId: number): { label: number; vector: Float32Array; track: TrackVector } | undefined {
+    const label = this.byTrack.get([cameraId, trackId]);
+    if (label === undefined) return undefined;
+    const raw = this.vec.getBinary(label);
+    if (!raw) return undefined;
+    return { label, ...decodeVec(this.dims, raw) };
+  }
+
+  private hit(label: number, score: number): SearchHit | null {
+    const raw = this.vec.getBinary(label);
+    if (!raw) return null;
+    const track = decodeTrack(this.dims, raw);
+    return { ...track, score, label, snapshotUrl: this.store.snapshotPath(track.cameraId, track.trackId) };
+  }
+
+  private exact(q: Float32Array, k: number, labels: Iterable<number>): { label: number; score: number }[] {
+    const top: { label: number; score: number }[] = [];
+    for (const label of labels) {
+      // getBinaryFast reuses one buffer: the dot product is taken before the next read
+      const raw = this.vec.getBinaryFast(label);
+      if (!raw) continue;
+      const s = dot(q, vecView(this.dims, raw));
+      if (top.length < k) {
+        top.push({ label, score: s });
+        top.sort((a, c) => c.score - a.score);
+      } else if (s > top[k - 1]!.score) {
+        top[k - 1] = { label, score: s };
+        top.sort((a, c) => c.score - a.score);
+      }
+    }
+    return top;
+  }
+
+  /**
+   * k most similar tracks to the example, with filters. Exact over the matching tracks when few match; graph search
+   * with hnswlib's filter callback otherwise; never misses vectors still waiting for the graph.
+   */
+  search(req: SearchRequest): SearchHit[] {
+    if (this.closed) throw new VigilClosedError('VectorIndex');
+    if (!(Number.isInteger(req.k) && req.k >= 1 && req.k <= 1000)) throw expected('an integer from 1 to 1000', 'k', req.k);
+    let q: Float32Array;
+    let exclude = -1;
+    if (req.track) {
+      const t = this.getTrack(req.track.cameraId, req.track.trackId);
+      if (!t) throw new VigilStoreError('E_NOT_FOUND', `No embedding stored for track ${req.track.trackId} of camera ${req.track.cameraId}`);
+      q = t.vector;
+      if (req.excludeExample ?? true) exclude = t.label;
+    } else if (req.vector !== undefined) q = normalized(req.vector, this.dims);
+    else throw expected('a vector or a track', 'example', undefined);
+    const k = req.k;
+    const pred = this.meta.predicate(req, exclude);
+    const strategy = req.strategy ?? 'auto';
+    let found: { label: number; score: number }[] = [];
+    const inGraph = this.hnsw.getCurrentCount();
+    let selectivity = 0;
+    if (pred && strategy === 'auto') {
+      // the tracks that pass the filter, as long as there are few (one pass over typed arrays)
+      const labels: number[] = [];
+      let l = 0;
+      for (; l < this.nextLabel && labels.length < this.exactBelow; l++) if (pred(l)) labels.push(l);
+      // share of tracks that pass, from the prefix scanned: sizes the over-fetch below
+      selectivity = labels.length / Math.max(1, l);
+      if (labels.length < this.exactBelow) {
+        return this.exact(q, k, labels).map((x) => this.hit(x.label, x.score)).filter((h): h is SearchHit => h !== null);
+      }
+    }
+    if (inGraph > 0) {
+      const qa = Array.from(q);
+      const ef = Math.max(this.efSearch, k);
+      this.hnsw.setEf(ef);
+      let done = false;
+      if (pred && (strategy === 'overfetch' || strategy === 'auto')) {
+        // Over-fetch without the filter, keep the matches. When at least k match, they are the filtered top k
+        // (everything not fetched scores lower than everything fetched); otherwise fall back to the filter callback.
+        // auto: enough candidates to expect 2k matches at the measured selectivity (at most 2000)
+        const factor = strategy === 'auto' && selectivity > 0 ? Math.min(2000 / k, Math.max(req.overfetch ?? 10, Math.ceil(2 / selectivity))) : (req.overfetch ?? 10);
+        const want = Math.min(inGraph, Math.ceil(k * factor));
+        this.hnsw.setEf(Math.max(ef, want));
+        const r = this.hnsw.searchKnn(qa, want);
+        r.neighbors.forEach((label, i) => {
+          if (found.length < k && pred(label)) found.push({ label, score: 1 - r.distances[i]! });
+        });
+        done = strategy === 'overfetch' || found.length >= k;
+        this.hnsw.setEf(ef);
+      }
+      if (!done) {
+        const r = pred ? this.hnsw.searchKnn(qa, Math.min(k, inGraph), pred) : this.hnsw.searchKnn(qa, Math.min(k, inGraph));
+        found = r.neighbors.map((label, i) => ({ label, score: 1 - r.distances[i]! }));
+      }
+      this.hnsw.setEf(this.efSearch);
+    }
+    if (this.pending.length > 0) {
+      const extra = this.exact(q, k, pred ? this.pending.filter(pred) : this.pending);
+      found = found.concat(extra).sort((a, b) => b.score - a.score).slice(0, k);
+    }
+    return found.map((x) => this.hit(x.label, x.score)).filter((h): h is SearchHit => h !== null);
+  }
+
+  /** Exact k nearest by scanning every stored vector (the baseline peers use; for benchmarks and tests). */
+  bruteForce(vector: Float32Array | number[], k: number, filters: SearchFilters = {}): SearchHit[] {
+    const q = normalized(vector, this.dims);
+    const pred = this.meta.predicate(filters, -1);
+    const labels: number[] = [];
+    for (const key of this.vec.getKeys({})) if (!pred || pred(key)) labels.push(key);
+    return this.exact(q, k, labels).map((x) => this.hit(x.label, x.score)).filter((h): h is SearchHit => h !== null);
+  }
+
+  /**
+   * Retention: removes up to `maxRows` vectors of one camera whose timestamp is before `cutoffNs` (from LMDB, then
+   * marked deleted in the graph). Resolves to the number removed.
+   */
+  async removeOlderThan(cameraId: string, cutoffNs: bigint, maxRows: number): Promise<number> {
+    if (this.closed) throw new VigilClosedError('VectorIndex');
+    const pred = this.meta.predicate({ cameraIds: [cameraId], endNs: cutoffNs - 1n }, -1);
+    if (!pred || cutoffNs <= 0n) return 0;
+    const labels: number[] = [];
+    for (let l = 0; l < this.nextLabel && labels.length < maxRows; l++) if (pred(l)) labels.push(l);
+    if (labels.length === 0) return 0;
+    await this.store.env.transaction(() => {
+      for (const label of labels) {
+        const raw = this.vec.getBinary(label);
+        if (!raw) continue;
+        const t = decodeTrack(this.dims, raw);
+        this.vec.removeSync(label);
+        if (this.byTrack.get([t.cameraId, t.trackId]) === label) this.byTrack.removeSync([t.cameraId, t.trackId]);
+      }
+    });
+    for (const label of labels) {
+      this.meta.clear(label);
+      if (this.pendingSet.delete(label)) this.pending = this.pending.filter((l) => l !== label);
+      else {
+        try {
+          this.hnsw.markDelete(label);
+        } catch {
+          // not in the graph
+        }
+      }
+      this.live--;
+    }
+    this.dirty = true;
+    return labels.length;
+  }
+
+  /** Saves the graph every `intervalMs` when it changed (the timer does not keep the process alive). */
+  startAutosave(intervalMs = 600_000): void {
+    if (this.autosave) return;
+    this.autosave = setInterval(() => {
+      if (this.dirty && !this.closed) this.save().catch(() => undefined);
+    }, intervalMs);
+    this.autosave.unref();
+  }
+
+  private autosave: NodeJS.Timeout | null = null;
+
+  /** Writes the graph and its checksum (temp files, then rename; the metadata last). */
+  async save(): Promise<void> {
+    if (this.closed) throw new VigilClosedError('VectorIndex');
+    await this.drain();
+    if (this.live === 0) return;
+    const tmp = `${this.indexFile}.tmp`;
+    this.hnsw.writeIndexSync(tmp);
+    const meta: IndexMeta = { format: 1, dims: this.dims, m: this.m, efConstruction: this.efConstruction, seed: this.seed, nextLabel: this.nextLabel, count: this.live, sha256: await sha256File(tmp) };
+    await rm(this.metaFile, { force: true });
+    await rename(tmp, this.indexFile);
+    await writeFile(`${this.metaFile}.tmp`, JSON.stringify(meta));
+    await rename(`${this.metaFile}.tmp`, this.metaFile);
+    this.dirty = false;
+  }
+
+  /** Saves when there are unsaved changes, then refuses further use. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.autosave) clearInterval(this.autosave);
+    this.autosave = null;
+    await this.drain();
+    if (this.dirty) await this.save();
+    this.closed = true;
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * S3 upload against a simulated S3 endpoint (node:http on 127.0.0.1) written from the S3 REST API documentation
+ * (PutObject, path-style `PUT /<bucket>/<key>`) and the AWS Signature Version 4 specification: no MinIO or S3
+ * runs here. The simulator recomputes the SigV4 signature from the request and the secret key it knows, checks
+ * x-amz-content-sha256 against the body it received, and stores the body for comparison.
+ */
+import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { MediaUploader, S3Store, StorageError } from '../../src/integrations/storage/store.js';
+
+const AKID = 'AKIAVIGILTEST0000001';
+const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYVIGILKEY01';
+const REGION = 'eu-west-3';
+
+interface Put {
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+  signedHeaders: string[];
+}
+
+const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+const hmac = (k: Buffer | string, s: string): Buffer => createHmac('sha256', k).update(s).digest();
+
+function rfc3986(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+class S3Sim {
+  readonly server: http.Server;
+  readonly objects = new Map<string, Put>();
+  readonly failures: string[] = [];
+  url = '';
+  constructor() {
+    this.server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => this.handle(req, Buffer.concat(chunks), res));
+    });
+  }
+  async start(): Promise<this> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+  private error(res: http.ServerResponse, status: number, code: string, message: string): void {
+    this.failures.push(code);
+    res.writeHead(status, { 'content-type': 'application/xml' });
+    res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>`);
+  }
+  /** Verifies AWS SigV4 (header form) and the payload hash; returns an error code or null. */
+  private verify(req: http.IncomingMessage, body: Buffer): { code: string; message: string; signed: string[] } | null | string[] {
+    const auth = req.headers.authorization ?? '';
+    const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([a-z0-9-]+)\/s3\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+    if (!m) return { code: 'AuthorizationHeaderMalformed', message: 'bad Authorization header shape', signed: [] };
+    const [, akid, date, region, signedList, signature] = m;
+    const signed = signedList!.split(';');
+    if (akid !== AKID) return { code: 'InvalidAccessKeyId', message: 'unknown key', signed };
+    if (region !== REGION) return { code: 'AuthorizationHeaderMalformed', message: 'wrong region', signed };
+    const amzDate = String(req.headers['x-amz-date'] ?? '');
+    if (!/^\d{8}T\d{6}Z$/.test(amzDate) || amzDate.slice(0, 8) !== date) return { code: 'AccessDenied', message: 'bad x-amz-date', signed };
+    for (const h of ['host', 'x-amz-date', 'x-amz-content-sha256']) if (!signed.includes(h)) return { code: 'AccessDenied', message: `${h} not signed`, signed };
+    const payloadHash = String(req.headers['x-amz-content-sha256'] ?? '');
+    if (payloadHash !== 'UNSIGNED-PAYLOAD' && payloadHash !== sha(body)) return { code: 'XAmzContentSHA256Mismatch', message: 'payload hash mismatch', signed };
+    const u = new URL(req.url ?? '/', 'http://x');
+    const query = [...u.searchParams.entries()].map(([k, v]) => [rfc3986(k), rfc3986(v)]).sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0)).map(([k, v]) => `${k}=${v}`).join('&');
+    const headers = signed.map((h) => `${h}:${String(req.headers[h] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
+    const canonical = [req.method, u.pathname, query, headers, signedList, payloadHash].join('\n');
+    const scope = `${date}/${region}/s3/aws4_request`;
+    const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha(canonical)].join('\n');
+    const key = hmac(hmac(hmac(hmac(`AWS4${SECRET}`, date!), region!), 's3'), 'aws4_request');
+    if (createHmac('sha256', key).update(toSign).digest('hex') !== signature) return { code: 'SignatureDoesNotMatch', message: 'signature mismatch', signed };
+    return signed;
+  }
+  private handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void {
+    if (req.method !== 'PUT') return this.error(res, 405, 'MethodNotAllowed', 'only PutObject here');
+    const v = this.verify(req, body);
+    if (!Array.isArray(v)) {
+      if (v) return this.error(res, 403, v.code, v.message);
+      return;
+    }
+    const p = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    if (!p.startsWith('/media-bucket/')) return this.error(res, 404, 'NoSuchBucket', 'The specified bucket does not exist');
+    if (Number(req.headers['content-length']) !== body.length) return this.error(res, 400, 'IncompleteBody', 'length mismatch');
+    const checksum = req.headers['x-amz-checksum-sha256'];
+    if (checksum !== undefined && checksum !== createHash('sha256').update(body).digest('base64')) {
+      return this.error(res, 400, 'BadDigest', 'The SHA256 you specified did not match the calculated checksum.');
+    }
+    this.objects.set(p, { path: p, headers: req.headers, body, signedHeaders: v });
+    res.writeHead(200, { etag: `"${createHash('md5').update(body).digest('hex')}"`, 'x-amz-request-id': '4442587FB7D0A2F9' });
+    res.end();
+  }
+}
+
+describe('S3 upload (simulated S3 endpoint, SigV4 verified)', () => {
+  const sim = new S3Sim();
+  let dir: string;
+  before(async () => {
+    await sim.start();
+    dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-s3-'));
+  });
+  after(async () => {
+    await sim.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('snapshot PutObject: path-style key, signed headers, body and link', async () => {
+    const store = new S3Store({ bucket: 'media-bucket', region: REGION, prefix: 'site1/', endpoint: sim.url, accessKeyId: AKID, secretAccessKey: SECRET });
+    const up = new MediaUploader(store);
+    try {
+      const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(5000, 7), Buffer.from([0xff, 0xd9])]);
+      const o = await up.uploadSnapshot('gate-1', 1_764_277_503_123_000_000n, jpeg, 'alert-42');
+      assert.equal(o.key, 'site1/snapshots/gate-1/2025/11/27/gate-1-20251127T210503.123Z-alert-42.jpg');
+      assert.equal(o.url, `${sim.url}/media-bucket/site1/snapshots/gate-1/2025/11/27/gate-1-20251127T210503.123Z-alert-42.jpg`);
+      assert.equal(o.size, 5006);
+      assert.equal(o.sha256, sha(jpeg));
+      const put = sim.objects.get(`/media-bucket/${o.key}`)!;
+      assert.ok(put, 'object stored at the path-style key');
+      assert.deepEqual(put.body, jpeg);
+      assert.equal(put.headers['content-type'], 'image/jpeg');
+      assert.equal(put.headers['x-amz-meta-vigil-sha256'], sha(jpeg));
+      assert.equal(put.headers['x-amz-content-sha256'], sha(jpeg));
+      assert.match(String(put.headers.authorization), new RegExp(`^AWS4-HMAC-SHA256 Credential=${AKID}/\\d{8}/${REGION}/s3/aws4_request, ?SignedHeaders=`));
+      assert.ok(put.signedHeaders.includes('content-type'));
+      assert.deepEqual(sim.failures, []);
+    } finally {
+      store.close();
+    }
+  });
+
+  test('clip upload streams a file; content intact', async () => {
+    const store = new S3Store({ bucket: 'media-bucket', region: REGION, endpoint: sim.url, accessKeyId: AKID, secretAccessKey: SECRET });
+    const up = new MediaUploader(store);
+    try {
+      const file = path.join(dir, 'clip.mp4');
+      const content = Buffer.alloc(300_000);
+      for (let i = 0; i < content.length; i++) content[i] = (i * 31) & 0xff;
+      await writeFile(file, content);
+      const o = await up.uploadClip('gate-1', 1_764_277_500_000_000_000n, file, 'alert-42');
+      assert.equal(o.key, 'clips/gate-1/2025/11/27/gate-1-20251127T210500.000Z-alert-42.mp4');
+      assert.equal(o.contentType, 'video/mp4');
+      const put = sim.objects.get(`/media-bucket/${o.key}`)!;
+      assert.equal(put.body.length, 300_000);
+      assert.ok(put.body.equals(content));
+      assert.equal(put.headers['content-type'], 'video/mp4');
+      // A streamed body is not hashed into the signature; its SHA-256 travels as x-amz-checksum-sha256 instead.
+      assert.equal(put.headers['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD');
+      assert.equal(put.headers['x-amz-checksum-sha256'], createHash('sha256').update(content).digest('base64'));
+      assert.deepEqual(sim.failures, []);
+    } finally {
+      store.close();
+    }
+  });
+
+  test('a wrong secret is refused by the signature check; the error names no secret', async () => {
+    const store = new S3Store({ bucket: 'media-bucket', region: REGION, endpoint: sim.url, accessKeyId: AKID, secretAccessKey: 'not-the-right-secret-key' });
+    try {
+      await assert.rejects(store.put('x/y.jpg', Buffer.from([0xff, 0xd8, 1, 2]), 'image/jpeg'), (err: unknown) => {
+        assert.ok(err instanceof StorageError);
+        assert.equal(err.code, 'E_STORAGE_UPLOAD');
+        assert.match(err.message, /^S3 upload of x\/y\.jpg to bucket media-bucket failed: SignatureDoesNotMatch \(HTTP 403\)/);
+        assert.ok(!err.message.includes('not-the-right-secret-key'));
+        return true;
+      });
+      assert.deepEqual(sim.failures, ['SignatureDoesNotMatch']);
+    } finally {
+      store.close();
+      sim.failures.length = 0;
+    }
+    const wrongBucket = new S3Store({ bucket: 'other-bucket', region: REGION, endpoint: sim.url, accessKeyId: AKID, secretAccessKey: SECRET });
+    try {
+      await assert.rejects(wrongBucket.put('a.jpg', Buffer.from([1]), 'image/jpeg'), { code: 'E_STORAGE_UPLOAD', message: /NoSuchBucket \(HTTP 404\)/ });
+    } finally {
+      wrongBucket.close();
+      sim.failures.length = 0;
+    }
+  });
+
+  test('configuration and keys are validated; links per addressing style', () => {
+    assert.throws(() => new S3Store({ bucket: 'Bad_Bucket', region: REGION, accessKeyId: AKID, secretAccessKey: SECRET }), {
+      message: 'Expected an S3 bucket name for storage.s3.bucket but received "Bad_Bucket"',
+    });
+    assert.throws(() => new S3Store({ bucket: 'b-1', region: REGION, accessKeyId: AKID, secretAccessKey: SECRET, prefix: '../x/' }), {
+      message: 'Expected a key prefix ending in "/" (e.g. "vigil/site1/") for storage.s3.prefix but received "../x/"',
+    });
+    assert.throws(() => new S3Store({ bucket: 'b-1', region: REGION, accessKeyId: AKID, secretAccessKey: SECRET, endpoint: 'http://k:s@minio:9000' }), {
+      message: 'Expected an http(s) URL without credentials for storage.s3.endpoint but received "http:"',
+    });
+    const aws = new S3Store({ bucket: 'media-bucket', region: REGION, accessKeyId: AKID, secretAccessKey: SECRET });
+    assert.equal(aws.linkFor('a/b c.jpg'), 'https://media-bucket.s3.eu-west-3.amazonaws.com/a/b%20c.jpg');
+    const vhost = new S3Store({ bucket: 'media-bucket', region: REGION, accessKeyId: AKID, secretAccessKey: SECRET, endpoint: 'https://s3.example.net', forcePathStyle: false });
+    assert.equal(vhost.linkFor('a.jpg'), 'https://media-bucket.s3.example.net/a.jpg');
+    vhost.close();
+    const cdn = new S3Store({ bucket: 'media-bucket', region: REGION, accessKeyId: AKID, secretAccessKey: SECRET, publicBaseUrl: 'https://cdn.example.net/v/' });
+    assert.equal(cdn.linkFor('a.jpg'), 'https://cdn.example.net/v/a.jpg');
+    cdn.close();
+    const up = new MediaUploader(aws);
+    assert.throws(() => up.snapshotKey('../etc', 1n), { message: 'Expected an id of [A-Za-z0-9_.-] for cameraId but received "../etc"' });
+    assert.throws(() => up.uploadSnapshot('cam', 1n, Buffer.from('GIF89a')), { message: 'Expected JPEG bytes for jpeg but received an object of type Buffer' });
+    aws.close();
+  });
+});

@@ -3,9 +3,9 @@
 # and the comparison benchmark; flatc; python3-onnx/numpy for the model converter. Installs only what is missing.
 set -euo pipefail
 pkgs=(pkg-config cmake g++ make python3
-  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev libgstrtspserver-1.0-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp libx264-dev
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp
   ffmpeg flatbuffers-compiler python3-onnx python3-numpy
   ${VIGIL_EXTRA_APT:-})
 missing=()

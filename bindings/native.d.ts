@@ -159,6 +159,8 @@ export interface NativeAddon {
   Pipeline: new (options: NativePipelineOptions) => NativePipeline;
   elementInfo(name: string): NativeElementInfo | null;
   gstVersion(): string;
+  /** Pipelines created and not yet closed in this process. */
+  openPipelines(): number;
   /** Synchronous, copying letterbox of one image (tests, tools, snapshots): the live path's code on the caller's thread. */
   preprocessImage(
     pixels: Uint8Array,

@@ -98,6 +98,10 @@ Napi::Value PreprocessImage(const Napi::CallbackInfo& info) {
   return o;
 }
 
+Napi::Value OpenPipelines(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(Pipeline::OpenCount()));
+}
+
 void Cleanup(void*) { Pipeline::CloseAll(); }
 
 }  // namespace
@@ -111,6 +115,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Pipeline", Pipeline::Init(env));
   exports.Set("elementInfo", Napi::Function::New(env, ElementInfo, "elementInfo"));
   exports.Set("gstVersion", Napi::Function::New(env, GstVersion, "gstVersion"));
+  exports.Set("openPipelines", Napi::Function::New(env, OpenPipelines, "openPipelines"));
   exports.Set("preprocessImage", Napi::Function::New(env, PreprocessImage, "preprocessImage"));
   InitPostprocess(env, exports);
   napi_add_env_cleanup_hook(env, Cleanup, nullptr);

@@ -225,6 +225,11 @@ void Pipeline::CloseAll() {
   for (Pipeline* p : open) p->Close();
 }
 
+size_t Pipeline::OpenCount() {
+  std::lock_guard<std::mutex> lock(gRegistryMutex);
+  return gOpen.size();
+}
+
 void Pipeline::ThrowIfClosed(Napi::Env env, const char* method) {
   if (closed_) throw MakeError(env, "E_CLOSED", std::string("Pipeline.") + method + "() called after close()");
 }

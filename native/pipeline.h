@@ -28,6 +28,8 @@ class Pipeline : public Napi::ObjectWrap<Pipeline> {
 
   // Used by the env cleanup hook: closes every pipeline still open in this env.
   static void CloseAll();
+  // Pipelines created and not yet closed, process-wide (a leak check for tests and metrics).
+  static size_t OpenCount();
   void Close();
 
  private:

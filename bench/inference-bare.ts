@@ -1,5 +1,5 @@
 /**
- * Bare onnxruntime-node session.run loop for NanoDet-m 416 with 1 intra-op thread: the baseline the live
+ * Bare onnxruntime-node session.run loop for NanoDet 416 with 1 intra-op thread: the baseline the live
  * pipeline's inferences/s is compared against (issue 3). Side by side in the same run: the same loop through
  * Detector.detect (session.run + native decode/NMS/letterbox undo) and a batch-of-4 run (per-frame rate).
  *
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   const bare2 = await bareRunLoop(seconds, 1, 2);
   const row = (name: string, r: BareRunResult, batch = 1): string =>
     `${name.padEnd(44)} ${r.inferencesPerSecond.toFixed(1).padStart(7)} inf/s   p50 ${(r.msPerRunP50 / batch).toFixed(1)} ms/frame   (${r.runs} runs, ${r.seconds.toFixed(1)} s)`;
-  console.log('NanoDet-m 416, onnxruntime-node CPU, one real vtest frame');
+  console.log('NanoDet 416 (human-models nanodet), onnxruntime-node CPU, one real vtest frame');
   console.log(row('bare session.run, 1 intra-op thread (BASELINE)', bare));
   console.log(row('Detector.detect (run + native decode/NMS)', viaDetector));
   console.log(row('bare session.run, batch 4, 1 thread', batch4, 4));

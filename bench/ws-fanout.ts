@@ -90,7 +90,7 @@ async function runServer(impl: 'vigil' | 'ws-json'): Promise<void> {
     let pw = '';
     const auth = await AuthService.open({ dataDir, announceInitialAdmin: (_u, p) => (pw = p) });
     const srv = await createHttpServer(
-      { host: '127.0.0.1', port: 0, stream: { maxBufferedBytes: 1024 * 1024, ringCapacity: 1000 } },
+      { host: '127.0.0.1', port: 0, stream: { maxBufferedBytes: 1024 * 1024, ringCapacity: 1000, maxConnectionsPerUser: 1000 } },
       { auth, cameras: new MemoryCameraDirectory(), detections: new MemoryDetectionQuery() },
     );
     token = (await auth.login('admin', pw, '127.0.0.1')).access_token;

@@ -215,7 +215,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
     detector: {
       enabled: det.enabled !== false,
       modelPath: typeof det.modelPath === 'string' ? resolve(baseDir, det.modelPath) : null,
-      scoreThreshold: num(det.scoreThreshold, 'detector.scoreThreshold', 0, 1, 0.35, false),
+      scoreThreshold: num(det.scoreThreshold, 'detector.scoreThreshold', 0, 1, 0.4, false),
     },
     rules: rulesRaw,
     rulesTimezone: typeof raw.rulesTimezone === 'string' ? raw.rulesTimezone : 'UTC',

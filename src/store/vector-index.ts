@@ -12,7 +12,7 @@
  *   at a time, yielding to the event loop between batches. Vectors committed but not yet in the graph are searched
  *   exactly, so a search never misses them.
  * - Filtered search ('auto'): an exact scan over the matching tracks when the filter leaves fewer than
- *   `exactBelow` (default 500); otherwise the graph is searched for k x max(10, 2 / selectivity) neighbours (at most
+ *   `exactBelow` (default 4000); otherwise the graph is searched for k x max(10, 2 / selectivity) neighbours (at most
  *   2000; the selectivity is measured on the labels scanned for the exact-path check) without the filter and the
  *   matches kept: when at least k match they are the filtered top k (everything not fetched scores
  *   lower); when fewer match, hnswlib's filter callback searches the graph again (the walk still uses every node,
@@ -42,7 +42,7 @@ export interface VectorIndexOptions {
   indexFile?: string;
   /** Inserts per event-loop turn in the background pump. Default 64. */
   insertBatch?: number;
-  /** Exact scan instead of the graph when a filter leaves fewer tracks than this. Default 500. */
+  /** Exact scan instead of the graph when a filter leaves fewer tracks than this. Default 4000. */
   exactBelow?: number;
   /** Random seed of the graph (same seed + same order = same graph). Default 100. */
   seed?: number;
@@ -282,7 +282,7 @@ export class VectorIndex {
     this.efConstruction = o.efConstruction ?? 100;
     this.efSearch = o.efSearch ?? 64;
     this.insertBatch = o.insertBatch ?? 64;
-    this.exactBelow = o.exactBelow ?? 500;
+    this.exactBelow = o.exactBelow ?? 4000;
     this.seed = o.seed ?? 100;
     this.onProgress = o.onProgress;
     this.indexFile = o.indexFile ?? join(store.path, 'vectors.hnsw');

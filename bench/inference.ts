@@ -51,7 +51,7 @@ async function pipelineRate(seconds: number): Promise<number> {
   await sleep(seconds * 1000);
   const rate = (inferred - i0) / ((performance.now() - t0) / 1000);
   p.close();
-  scheduler.close();
+  await scheduler.close();
   await det.close();
   return rate;
 }
@@ -77,7 +77,7 @@ async function latency(cameras: number, fps: number, seconds: number): Promise<{
   await sleep(seconds * 1000);
   const s = scheduler.stats();
   manager.close();
-  scheduler.close();
+  await scheduler.close();
   await det.close();
   return { ...s.latencyMs, shed: Object.values(s.cameras).reduce((n, c) => n + c.shed, 0) };
 }

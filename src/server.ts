@@ -152,7 +152,13 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
       stops.push(() => auth.close());
       http = await createHttpServer(
         { host: config.server.host, port: config.server.port, corsOrigins: config.server.corsOrigins },
-        { auth, cameras: cameraDirectory(cameras), detections: new StoreDetectionQuery(store) },
+        {
+          auth,
+          cameras: cameraDirectory(cameras),
+          detections: new StoreDetectionQuery(store),
+          rules,
+          ...(recorder ? { recordings: recorder } : {}),
+        },
       );
       const h = http;
       stops.push(() => h.close());

@@ -16,6 +16,8 @@ export interface Reply {
   status: number;
   json?: unknown;
   text?: string;
+  /** Binary body (e.g. an MP4 clip), sent with contentType. */
+  body?: Uint8Array;
   contentType?: string;
   headers?: Record<string, string>;
 }

@@ -11,6 +11,9 @@ import type { CameraInfo, CameraStatus, StoredDetection } from '../types.js';
 import type { HealthRegistry } from './health.js';
 import { HttpError, type Reply, type RequestCtx } from './http-types.js';
 import { openApiJson } from './openapi.js';
+import type { RuleService } from '../rules/service.js';
+import type { Recorder } from '../recording/recorder.js';
+import { buildOpsRoutes } from './routes-ops.js';
 import type { CameraDirectory, DetectionQuery } from './sources.js';
 
 export interface ApiDeps {
@@ -19,11 +22,15 @@ export interface ApiDeps {
   detections: DetectionQuery;
   health: HealthRegistry;
   registry: Registry;
+  /** Rules and alerts (/rules, /alerts); absent: those routes answer 503. */
+  rules?: RuleService;
+  /** Recordings and clips (/recordings, /clips, /events/{id}/clip); absent: 503. */
+  recordings?: Recorder;
 }
 
 export type Handler = (ctx: RequestCtx) => Promise<Reply>;
 export interface Route {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'put' | 'patch' | 'del';
   pattern: string;
   /** uWS path parameter names, in order */
   params?: string[];
@@ -296,5 +303,6 @@ export function buildRoutes(deps: ApiDeps): Route[] {
         contentType: deps.registry.contentType,
       })),
     },
+    ...buildOpsRoutes(deps, withAuth),
   ];
 }

@@ -26,11 +26,24 @@ export type Action =
   | 'alerts:acknowledge'
   | 'metrics:read'
   | 'users:read'
-  | 'users:write';
+  | 'users:write'
+  | 'rules:read'
+  | 'rules:write'
+  | 'alerts:read'
+  | 'recordings:read';
 
 const GRANTS: Record<Role, ReadonlySet<Action>> = {
-  viewer: new Set<Action>(['cameras:read', 'detections:read', 'stream:subscribe']),
-  operator: new Set<Action>(['cameras:read', 'detections:read', 'stream:subscribe', 'alerts:acknowledge', 'metrics:read']),
+  viewer: new Set<Action>(['cameras:read', 'detections:read', 'stream:subscribe', 'rules:read', 'alerts:read', 'recordings:read']),
+  operator: new Set<Action>([
+    'cameras:read',
+    'detections:read',
+    'stream:subscribe',
+    'alerts:acknowledge',
+    'metrics:read',
+    'rules:read',
+    'alerts:read',
+    'recordings:read',
+  ]),
   admin: new Set<Action>([
     'cameras:read',
     'detections:read',
@@ -39,6 +52,10 @@ const GRANTS: Record<Role, ReadonlySet<Action>> = {
     'metrics:read',
     'users:read',
     'users:write',
+    'rules:read',
+    'rules:write',
+    'alerts:read',
+    'recordings:read',
   ]),
 };
 

@@ -20,6 +20,8 @@ import { MAX_CONTROL_BYTES } from '../stream/control.js';
 import type { EventLog, StreamEvent } from '../stream/events.js';
 import { StreamHub, type SlowClientPolicy, type StreamClient } from '../stream/hub.js';
 import { RingEventLog } from '../stream/ring.js';
+import type { RuleService } from '../rules/service.js';
+import type { Recorder } from '../recording/recorder.js';
 
 export const WS_PROTOCOL = 'vigil.v1';
 export const WS_BEARER_PREFIX = 'bearer.';
@@ -58,6 +60,8 @@ export interface HttpServerDeps {
   registry?: Registry;
   /** Health checks other modules register; default a new one. */
   health?: HealthRegistry;
+  rules?: RuleService;
+  recordings?: Recorder;
 }
 
 export interface VigilHttpServer {
@@ -83,6 +87,18 @@ function ab2str(ab: ArrayBuffer): string {
   return Buffer.from(ab).toString('utf8');
 }
 
+/** Module error codes and their HTTP statuses. */
+const VIGIL_STATUS: Record<string, number> = {
+  E_RULE_INVALID: 400,
+  E_RULE_NOT_FOUND: 404,
+  E_ALERT_NOT_FOUND: 404,
+  E_RULE_EXISTS: 409,
+  E_RULE_READONLY: 409,
+  E_RULE_ID_MISMATCH: 409,
+  E_CLIP_NO_FOOTAGE: 404,
+  E_CLIP_FAILED: 500,
+};
+
 function errorReply(err: unknown): Reply {
   if (err instanceof HttpError)
     return { status: err.status, json: { error: { code: err.code, message: err.message } }, headers: err.headers };
@@ -96,6 +112,8 @@ function errorReply(err: unknown): Reply {
     return { status: 503, json: { error: { code: 'E_AUTH_UNAVAILABLE', message: 'Directory service unavailable' } } };
   if (err instanceof VigilError && err.code === 'E_ARGUMENT')
     return { status: 400, json: { error: { code: 'E_VALIDATION', message: err.message } } };
+  if (err instanceof VigilError && VIGIL_STATUS[err.code] !== undefined)
+    return { status: VIGIL_STATUS[err.code]!, json: { error: { code: err.code, message: err.message } } };
   return { status: 500, json: { error: { code: 'E_INTERNAL', message: 'Internal server error' } } };
 }
 
@@ -137,7 +155,15 @@ export async function createHttpServer(options: HttpServerOptions, deps: HttpSer
     registers: [registry],
   });
   const app = uWS.App();
-  const routes = buildRoutes({ auth: deps.auth, cameras: deps.cameras, detections: deps.detections, health, registry });
+  const routes = buildRoutes({
+    auth: deps.auth,
+    cameras: deps.cameras,
+    detections: deps.detections,
+    health,
+    registry,
+    ...(deps.rules ? { rules: deps.rules } : {}),
+    ...(deps.recordings ? { recordings: deps.recordings } : {}),
+  });
 
   function corsHeaders(origin: string | undefined): Record<string, string> {
     if (!origin || !origins.has(origin)) return {};
@@ -155,7 +181,10 @@ export async function createHttpServer(options: HttpServerOptions, deps: HttpSer
         res.endWithoutBody();
         return;
       }
-      if (reply.text !== undefined) {
+      if (reply.body !== undefined) {
+        res.writeHeader('content-type', reply.contentType ?? 'application/octet-stream');
+        res.end(reply.body, closeConnection);
+      } else if (reply.text !== undefined) {
         res.writeHeader('content-type', reply.contentType ?? 'text/plain; charset=utf-8');
         res.end(reply.text, closeConnection);
       } else {
@@ -215,7 +244,13 @@ export async function createHttpServer(options: HttpServerOptions, deps: HttpSer
   }
 
   function mount(route: Route): void {
-    const register = route.method === 'get' ? app.get.bind(app) : app.post.bind(app);
+    const register = {
+      get: app.get.bind(app),
+      post: app.post.bind(app),
+      put: app.put.bind(app),
+      patch: app.patch.bind(app),
+      del: app.del.bind(app),
+    }[route.method];
     register(route.pattern, (res, req) => {
       const t0 = performance.now();
       const state = { aborted: false };

@@ -59,6 +59,7 @@ export class InferenceScheduler {
   #order: string[] = [];
   #next = 0;
   #running = false;
+  #pumping: Promise<void> = Promise.resolve();
   #closed = false;
   #queuePerCamera: number;
   #maxBatch: number;
@@ -94,7 +95,7 @@ export class InferenceScheduler {
       q.frames.shift()!.release();
       q.shed++;
     }
-    if (!this.#running) void this.#pump();
+    if (!this.#running) this.#pumping = this.#pump();
   }
 
   /** Oldest frame of up to maxBatch cameras, round-robin from where the last batch stopped. */
@@ -175,9 +176,13 @@ export class InferenceScheduler {
     return { runs: this.#runs, cameras, latencyMs: { p50: pct(0.5), p99: pct(0.99) } };
   }
 
-  /** Drops (releases) everything queued; later submits are released at once. */
-  close(): void {
+  /**
+   * Drops (releases) everything queued and resolves when the run in flight has finished (so the detector can be
+   * closed after it); later submits are released at once.
+   */
+  async close(): Promise<void> {
     this.#closed = true;
     for (const q of this.#queues.values()) for (const f of q.frames.splice(0)) f.release();
+    await this.#pumping;
   }
 }

@@ -111,8 +111,21 @@ export class Recorder {
     this.#events.set(cameraId, list);
   }
 
-  /** Feed of the cameras' segment boundaries (CameraManager 'segment' events). */
-  async onSegment(e: SegmentEvent): Promise<void> {
+  #inFlight = new Set<Promise<void>>();
+  #closed = false;
+
+  /**
+   * Feed of the cameras' segment boundaries (CameraManager 'segment' events). Boundaries are handled in arrival
+   * order; close() waits for those in flight. Ignored after close().
+   */
+  onSegment(e: SegmentEvent): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    const p = this.#handleSegment(e).finally(() => this.#inFlight.delete(p));
+    this.#inFlight.add(p);
+    return p;
+  }
+
+  async #handleSegment(e: SegmentEvent): Promise<void> {
     let clock = this.#clocks.get(e.cameraId);
     if (!clock) this.#clocks.set(e.cameraId, (clock = new SegmentClock()));
     const running = BigInt(Math.max(0, e.runningTimeNs));
@@ -209,8 +222,11 @@ export class Recorder {
   }
 
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
+    await Promise.allSettled([...this.#inFlight]);
     await this.#serial;
     await this.index.close();
   }

@@ -20,8 +20,16 @@ test('vigil serve on the sample camera: detections flow into the store and out t
   const config = parseConfig({
     dataDir: dir,
     server: { host: '127.0.0.1', port: 0 },
-    cameras: [{ id: 'sample', source: { kind: 'file', path: media('vtest-h264.mp4'), loop: true }, detectFps: 5 }],
-    rules: [],
+    cameras: [
+      {
+        id: 'sample',
+        source: { kind: 'file', path: media('vtest-h264.mp4'), loop: true },
+        detectFps: 5,
+        record: { mode: 'continuous', segmentSeconds: 2 },
+      },
+    ],
+    rules: [{ id: 'middle', name: 'Middle', kind: 'tripwire', classes: ['person'], line: { from: [384, 0], to: [384, 576] } }],
+    recording: { minFreeGb: 0 },
   });
   config.auth = { announceInitialAdmin: (_user: string, password: string) => (adminPassword = password) };
   const server = await createServer(config, { log: { debug() {}, info() {}, warn() {}, error() {}, child() { return this; } } });
@@ -56,6 +64,43 @@ test('vigil serve on the sample camera: detections flow into the store and out t
 
     const health = (await (await fetch(`${base}/health`)).json()) as { status: string; services: Record<string, { status: string }> };
     assert.equal(health.services.cameras?.status, 'ok');
+
+    // Rules: the config rule is listed and read-only; an admin adds one through the API.
+    const rules = (await (await fetch(`${base}/rules`, { headers: auth })).json()) as Array<{ source: string; rule: { id: string } }>;
+    assert.deepEqual(rules.map((r) => [r.rule.id, r.source]), [['middle', 'config']]);
+    const created = await fetch(`${base}/rules`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'crowd', name: 'Crowd', kind: 'occupancy', condition: 'above', threshold: 20 }),
+    });
+    assert.equal(created.status, 201);
+    const bad = await fetch(`${base}/rules`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'x', name: 'X', kind: 'tripwire' }),
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'E_RULE_INVALID');
+    const ro = await fetch(`${base}/rules/middle`, { method: 'DELETE', headers: auth });
+    assert.equal(ro.status, 409);
+    assert.equal((await fetch(`${base}/rules/crowd`, { method: 'DELETE', headers: auth })).status, 204);
+    assert.equal((await fetch(`${base}/rules`)).status, 401);
+
+    const alerts = await fetch(`${base}/alerts?camera_id=sample`, { headers: auth });
+    assert.equal(alerts.status, 200);
+    assert.ok(Array.isArray(((await alerts.json()) as { alerts: unknown[] }).alerts));
+
+    // Recordings: segments indexed by camera and time, and a clip cut from them.
+    await until(() => server.recorder!.index.all('sample').filter((s) => s.endNs !== null).length >= 1, 15_000, 'a closed segment');
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const recs = (await (await fetch(`${base}/recordings?camera_id=sample&start_time=0&end_time=${now}`, { headers: auth })).json()) as Array<{ start_time_ns: string; end_time_ns: string | null }>;
+    assert.ok(recs.length >= 1);
+    const seg = recs.find((r) => r.end_time_ns !== null)!;
+    const clipRes = await fetch(`${base}/clips?camera_id=sample&start_time=${seg.start_time_ns}&end_time=${seg.end_time_ns}`, { headers: auth });
+    assert.equal(clipRes.status, 200);
+    assert.equal(clipRes.headers.get('content-type'), 'video/mp4');
+    const clip = Buffer.from(await clipRes.arrayBuffer());
+    assert.equal(clip.toString('latin1', 4, 8), 'ftyp');
   } finally {
     await server.stop();
     await server.stop();

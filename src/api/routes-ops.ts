@@ -1,0 +1,170 @@
+/**
+ * Operations routes: rules (admin writes), alerts (list, get, acknowledge), recordings and clips. Same auth path
+ * as every other route (withAuth -> authorize), camera scopes applied to everything camera-bound.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { canSeeCamera, type Action, type Principal } from '../auth/policy.js';
+import { alertToJson, parseAlertQuery } from '../rules/query.js';
+import { cutClip } from '../recording/clips.js';
+import { HttpError, type Reply, type RequestCtx } from './http-types.js';
+import { parseTime, type ApiDeps, type Handler, type Route } from './routes.js';
+
+type WithAuth = (action: Action, fn: (ctx: RequestCtx, p: Principal) => Promise<Reply>) => Handler;
+
+const unavailable = (what: string) => new HttpError(503, 'E_UNAVAILABLE', `${what} are not enabled on this server`);
+
+function jsonBody(ctx: RequestCtx): unknown {
+  try {
+    return JSON.parse(ctx.body?.toString('utf8') ?? '');
+  } catch {
+    throw new HttpError(400, 'E_VALIDATION', 'Expected a JSON body');
+  }
+}
+
+function requireParam(ctx: RequestCtx, name: string): string {
+  const v = ctx.query.get(name);
+  if (!v) throw new HttpError(400, 'E_VALIDATION', `Expected a value for ${name} but received nothing`);
+  return v;
+}
+
+function scoped(p: Principal, cameraId: string): void {
+  if (!canSeeCamera(p, cameraId)) throw new HttpError(403, 'E_FORBIDDEN', `Camera ${cameraId} is outside your scope`);
+}
+
+export function buildOpsRoutes(deps: ApiDeps, withAuth: WithAuth): Route[] {
+  const rules = () => deps.rules ?? (() => { throw unavailable('Rules'); })();
+  const recordings = () => deps.recordings ?? (() => { throw unavailable('Recordings'); })();
+
+  /** Segments of a camera's span, cut into one MP4. */
+  const clip = async (cameraId: string, start: bigint, end: bigint): Promise<Reply> => {
+    const rec = recordings();
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-clip-'));
+    try {
+      const out = join(dir, 'clip.mp4');
+      await cutClip(rec.recordings(cameraId, start, end), start, end, out);
+      return { status: 200, body: readFileSync(out), contentType: 'video/mp4' };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  return [
+    { method: 'get', pattern: '/rules', handler: withAuth('rules:read', async () => ({ status: 200, json: rules().listRules() })) },
+    {
+      method: 'get',
+      pattern: '/rules/:id',
+      params: ['id'],
+      handler: withAuth('rules:read', async (ctx) => ({ status: 200, json: rules().getRule(ctx.params.id!) })),
+    },
+    {
+      method: 'post',
+      pattern: '/rules',
+      body: true,
+      handler: withAuth('rules:write', async (ctx) => ({ status: 201, json: await rules().createRule(jsonBody(ctx)) })),
+    },
+    {
+      method: 'put',
+      pattern: '/rules/:id',
+      params: ['id'],
+      body: true,
+      handler: withAuth('rules:write', async (ctx) => ({ status: 200, json: await rules().updateRule(ctx.params.id!, jsonBody(ctx)) })),
+    },
+    {
+      method: 'patch',
+      pattern: '/rules/:id',
+      params: ['id'],
+      body: true,
+      handler: withAuth('rules:write', async (ctx) => ({ status: 200, json: await rules().patchRule(ctx.params.id!, jsonBody(ctx)) })),
+    },
+    {
+      method: 'del',
+      pattern: '/rules/:id',
+      params: ['id'],
+      handler: withAuth('rules:write', async (ctx) => {
+        await rules().deleteRule(ctx.params.id!);
+        return { status: 204 };
+      }),
+    },
+    {
+      method: 'get',
+      pattern: '/alerts',
+      handler: withAuth('alerts:read', async (ctx, p) => {
+        let filter;
+        try {
+          filter = parseAlertQuery(ctx.query);
+        } catch (err) {
+          throw new HttpError(400, 'E_VALIDATION', (err as Error).message);
+        }
+        if (filter.cameraId) scoped(p, filter.cameraId);
+        const page = rules().listAlerts(filter);
+        return {
+          status: 200,
+          json: { alerts: page.alerts.filter((a) => canSeeCamera(p, a.cameraId)).map(alertToJson), next_cursor: page.nextCursor ?? null },
+        };
+      }),
+    },
+    {
+      method: 'get',
+      pattern: '/alerts/:id',
+      params: ['id'],
+      handler: withAuth('alerts:read', async (ctx, p) => {
+        const a = rules().getAlert(ctx.params.id!);
+        scoped(p, a.cameraId);
+        return { status: 200, json: alertToJson(a) };
+      }),
+    },
+    {
+      method: 'post',
+      pattern: '/alerts/:id/acknowledge',
+      params: ['id'],
+      handler: withAuth('alerts:acknowledge', async (ctx, p) => {
+        scoped(p, rules().getAlert(ctx.params.id!).cameraId);
+        return { status: 200, json: alertToJson(await rules().acknowledge(ctx.params.id!, p.sub)) };
+      }),
+    },
+    {
+      method: 'get',
+      pattern: '/recordings',
+      handler: withAuth('recordings:read', async (ctx, p) => {
+        const cameraId = requireParam(ctx, 'camera_id');
+        scoped(p, cameraId);
+        const start = parseTime('start_time', requireParam(ctx, 'start_time'));
+        const end = parseTime('end_time', requireParam(ctx, 'end_time'));
+        const segs = recordings().recordings(cameraId, start, end);
+        return {
+          status: 200,
+          json: segs.map((s) => ({
+            camera_id: s.cameraId,
+            start_time_ns: s.startNs.toString(),
+            end_time_ns: s.endNs === null ? null : s.endNs.toString(),
+            size_bytes: s.sizeBytes,
+            file: s.path.split('/').pop(),
+          })),
+        };
+      }),
+    },
+    {
+      method: 'get',
+      pattern: '/clips',
+      handler: withAuth('recordings:read', async (ctx, p) => {
+        const cameraId = requireParam(ctx, 'camera_id');
+        scoped(p, cameraId);
+        return clip(cameraId, parseTime('start_time', requireParam(ctx, 'start_time')), parseTime('end_time', requireParam(ctx, 'end_time')));
+      }),
+    },
+    {
+      method: 'get',
+      pattern: '/events/:id/clip',
+      params: ['id'],
+      handler: withAuth('recordings:read', async (ctx, p) => {
+        // An alert's clip: from 5 s before it was raised to 10 s after it was last updated (or cleared).
+        const a = rules().getAlert(ctx.params.id!);
+        scoped(p, a.cameraId);
+        const end = (a.clearedNs ?? a.updatedNs) + 10_000_000_000n;
+        return clip(a.cameraId, a.raisedNs - 5_000_000_000n, end);
+      }),
+    },
+  ];
+}

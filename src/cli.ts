@@ -12,6 +12,7 @@ import { DetectionStore, parseTimeNs } from './store/index.js';
 import { VigilError } from './errors.js';
 import { createLogger } from './log.js';
 import { createServer } from './server.js';
+import { probeInference } from './inference/probe.js';
 
 const log = createLogger('vigil');
 
@@ -98,6 +99,11 @@ export function probe(): string {
   for (const d of probeDecoders()) {
     lines.push(`  ${d.codec.padEnd(10)} ${d.element.padEnd(16)} ${d.kind.padEnd(9)} ${d.available ? 'available' : 'not available'}`);
   }
+  const inf = probeInference();
+  lines.push('', `ONNX Runtime ${inf.onnxruntimeVersion}, execution providers:`);
+  for (const p of inf.providers) lines.push(`  ${p.name.padEnd(10)} ${p.available ? 'available' : 'not available'}`);
+  lines.push('Models:');
+  for (const m of inf.models) lines.push(`  ${m.name.padEnd(14)} ${m.present ? `${(m.bytes / 2 ** 20).toFixed(1)} MB` : 'missing (run bash scripts/setup.sh)'}`);
   lines.push('', 'Elements:');
   for (const e of PROBE_ELEMENTS) lines.push(`  ${e.padEnd(16)} ${hasElement(e) ? 'available' : 'missing'}`);
   return lines.join('\n');
@@ -132,7 +138,20 @@ export async function serve(configPath?: string): Promise<() => Promise<void>> {
     }
   }, config.statusIntervalS * 1000);
   log.info('serving', { cameras: config.cameras.length });
+  // SIGHUP re-reads the config file's rules and swaps them in without touching cameras.
+  const onHup = () => {
+    void (async () => {
+      try {
+        await server.reloadRules(loadConfig(configPath).rules);
+        log.info('rules reloaded');
+      } catch (err) {
+        log.error(`rules not reloaded: ${(err as Error).message}`, { code: (err as { code?: string }).code ?? 'E_CONFIG' });
+      }
+    })();
+  };
+  process.on('SIGHUP', onHup);
   return async () => {
+    process.off('SIGHUP', onHup);
     clearInterval(status);
     await server.stop();
   };

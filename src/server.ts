@@ -19,7 +19,8 @@ import { InferenceScheduler, type FrameDetections } from './inference/scheduler.
 import { TrackerRegistry } from './tracking/index.js';
 import { RuleService } from './rules/index.js';
 import { NotificationService } from './integrations/notify/index.js';
-import { DetectionStore, StoreDetectionQuery } from './store/index.js';
+import { DetectionStore, RetentionManager, StoreDetectionQuery, storeHealthCheck } from './store/index.js';
+import { registerNotifyMetrics } from './integrations/notify/metrics.js';
 import { AuthService } from './auth/service.js';
 import { createHttpServer, type VigilHttpServer } from './http/server.js';
 import type { CameraDirectory } from './api/sources.js';
@@ -27,6 +28,8 @@ import type { CameraInfo, DetectionBatch } from './types.js';
 
 export interface VigilServer {
   readonly config: VigilConfig;
+  /** Replaces the config file's rules (hot reload: cameras and API rules untouched). All-or-nothing. */
+  reloadRules(rules: unknown[]): Promise<void>;
   readonly cameras: CameraManager;
   readonly store: DetectionStore;
   readonly rules: RuleService;
@@ -119,6 +122,20 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
   try {
     const store = DetectionStore.open({ path: join(config.dataDir, 'detections') });
     stops.push(() => store.close());
+    // Detections are kept as long as the cameras' recordings (maxAgeHours), and both stores hold the same
+    // free-space floor, so neither can fill the disk the other needs.
+    const perCameraMaxAgeMs: Record<string, number | null> = {};
+    for (const c of config.cameras) {
+      const policy = config.recordingPolicies.get(c.id);
+      perCameraMaxAgeMs[c.id] = policy && policy.maxAgeS > 0 ? policy.maxAgeS * 1000 : config.detectionsMaxAgeMs;
+    }
+    const retention = new RetentionManager(store, {
+      defaultMaxAgeMs: config.detectionsMaxAgeMs,
+      perCameraMaxAgeMs,
+      minFreeBytes: config.recording.minFreeBytes,
+    });
+    retention.start();
+    stops.push(() => retention.stop());
 
     const notify = new NotificationService({ path: join(config.dataDir, 'notify'), channels: config.notify.channels });
     stops.push(() => notify.close());
@@ -210,6 +227,8 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
 
     if (http) {
       registerCameraMetrics(http.registry, cameras, scheduler);
+      registerNotifyMetrics(http.registry, notify);
+      http.health.register('detection_store', storeHealthCheck(retention));
       http.health.register('cameras', {
         critical: false,
         check: () => {
@@ -257,6 +276,9 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
       http,
       detector,
       recorder,
+      reloadRules: async (list) => {
+        await rules.syncConfigRules(list);
+      },
       stats: () => ({ framesAnalysed, detections: detectionsStored, storeDropped: store.stats().droppedDetections }),
       stop,
     };

@@ -36,6 +36,8 @@ export interface VigilConfig {
   /** Per camera; cameras without an entry are not recorded. */
   recordingPolicies: Map<string, CameraRecordingPolicy>;
   recording: { directory: string; minFreeBytes: number; maxBytes: number };
+  /** Detections of cameras without a recording age are kept this long (ms); null: until the disk floor needs room. */
+  detectionsMaxAgeMs: number | null;
   /** Seconds between per-camera status log lines. */
   statusIntervalS: number;
 }
@@ -230,6 +232,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
       maxBytes: Math.round(num(recRaw.maxGb, 'recording.maxGb', 0, 1e6, 0, false) * 2 ** 30),
     },
     statusIntervalS: num(raw.statusIntervalS, 'statusIntervalS', 1, 3600, 10),
+    detectionsMaxAgeMs: raw.detectionsMaxAgeDays === undefined ? 30 * 86_400_000 : num(raw.detectionsMaxAgeDays, 'detectionsMaxAgeDays', 0, 36500, 30, false) * 86_400_000 || null,
   };
 }
 

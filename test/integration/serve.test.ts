@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, media } from '../helpers/media.js';
@@ -46,6 +46,25 @@ test('vigil serve: status lines with fps per camera, stop on SIGTERM', async () 
     });
     assert.match(log, /vigil\.camera clip added source=\S+vtest-h264\.mp4 detectFps=5/);
     assert.match(log, /vigil serving cameras=2/);
+
+    // Hot reload of the config's rules on SIGHUP: a good set is swapped in, a bad one refused; cameras untouched.
+    writeFileSync(config, readFileSync(config, 'utf8') + '\nrules:\n  - { id: line, name: Line, kind: tripwire, line: { from: [0, 100], to: [320, 100] } }\n');
+    child.kill('SIGHUP');
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no reload line:\n${log}`)), 10_000);
+      const check = () => /rules reloaded/.test(log) && (clearTimeout(t), resolve());
+      child.stderr.on('data', check);
+      check();
+    });
+    writeFileSync(config, readFileSync(config, 'utf8').replace('kind: tripwire, line: { from: [0, 100], to: [320, 100] }', 'kind: tripwire'));
+    child.kill('SIGHUP');
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no refusal line:\n${log}`)), 10_000);
+      const check = () => /rules not reloaded: .*rules\[0\]\.line.* code=E_RULE_INVALID/.test(log) && (clearTimeout(t), resolve());
+      child.stderr.on('data', check);
+      check();
+    });
+    assert.doesNotMatch(log, /clip running -> /, 'cameras were not restarted');
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGTERM');
     assert.equal(await exited, 0);

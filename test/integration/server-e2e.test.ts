@@ -64,6 +64,8 @@ test('vigil serve on the sample camera: detections flow into the store and out t
 
     const health = (await (await fetch(`${base}/health`)).json()) as { status: string; services: Record<string, { status: string }> };
     assert.equal(health.services.cameras?.status, 'ok');
+    assert.equal(health.services.detection_store?.status, 'ok');
+    assert.equal(health.services.notifications?.status, 'ok');
 
     // Rules: the config rule is listed and read-only; an admin adds one through the API.
     const rules = (await (await fetch(`${base}/rules`, { headers: auth })).json()) as Array<{ source: string; rule: { id: string } }>;

@@ -6,21 +6,15 @@
  * Frames are released to their pool as soon as the run that read them has finished.
  */
 import type { Frame } from '../camera/frame.js';
-import type { Detection } from '../types.js';
+import type { Detection, DetectionBatch } from '../types.js';
 import type { DetectorInput } from './detector.js';
 
 export interface DetectorLike {
   detect(inputs: DetectorInput[]): Promise<Detection[][]>;
 }
 
-export interface FrameDetections {
-  cameraId: string;
-  frameSequence: number;
-  /** Capture time of the frame, ns since the Unix epoch. */
-  timestampNs: bigint;
-  frameWidth: number;
-  frameHeight: number;
-  detections: Detection[];
+/** One analysed frame: its detections (source-frame pixels) and how long the frame waited for them. */
+export interface FrameDetections extends DetectionBatch {
   /** Frame reaching the tensor stage -> detections ready, ms. */
   latencyMs: number;
 }

@@ -175,6 +175,12 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
           detections: new StoreDetectionQuery(store),
           rules,
           ...(recorder ? { recordings: recorder } : {}),
+          trackSpan: (cameraId, trackId) => {
+            const q = { cameraIds: [cameraId], trackId };
+            const first = store.queryPage(q, { pageSize: 1, order: 'asc', withTotal: false }).detections[0];
+            const last = store.queryPage(q, { pageSize: 1, order: 'desc', withTotal: false }).detections[0];
+            return first && last ? { startNs: first.timestampNs, endNs: last.timestampNs } : null;
+          },
         },
       );
       const h = http;

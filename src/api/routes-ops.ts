@@ -159,8 +159,17 @@ export function buildOpsRoutes(deps: ApiDeps, withAuth: WithAuth): Route[] {
       pattern: '/events/:id/clip',
       params: ['id'],
       handler: withAuth('recordings:read', async (ctx, p) => {
+        const id = ctx.params.id!;
+        // A track, as "<camera>:<track id>": from 5 s before it was first seen to 5 s after it was last seen.
+        const track = /^([A-Za-z0-9_-]{1,64}):(\d{1,15})$/.exec(id);
+        if (track) {
+          scoped(p, track[1]!);
+          const span = deps.trackSpan?.(track[1]!, Number(track[2]));
+          if (!span) throw new HttpError(404, 'E_TRACK_NOT_FOUND', `No detections of track ${track[2]} on camera ${track[1]}`);
+          return clip(track[1]!, span.startNs - 5_000_000_000n, span.endNs + 5_000_000_000n);
+        }
         // An alert's clip: from 5 s before it was raised to 10 s after it was last updated (or cleared).
-        const a = rules().getAlert(ctx.params.id!);
+        const a = rules().getAlert(id);
         scoped(p, a.cameraId);
         const end = (a.clearedNs ?? a.updatedNs) + 10_000_000_000n;
         return clip(a.cameraId, a.raisedNs - 5_000_000_000n, end);

@@ -26,6 +26,8 @@ export interface ApiDeps {
   rules?: RuleService;
   /** Recordings and clips (/recordings, /clips, /events/{id}/clip); absent: 503. */
   recordings?: Recorder;
+  /** First and last time a track was seen (ns), for /events/{camera}:{track}/clip; null when unknown. */
+  trackSpan?: (cameraId: string, trackId: number) => { startNs: bigint; endNs: bigint } | null;
 }
 
 export type Handler = (ctx: RequestCtx) => Promise<Reply>;

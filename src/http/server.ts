@@ -62,6 +62,7 @@ export interface HttpServerDeps {
   health?: HealthRegistry;
   rules?: RuleService;
   recordings?: Recorder;
+  trackSpan?: (cameraId: string, trackId: number) => { startNs: bigint; endNs: bigint } | null;
 }
 
 export interface VigilHttpServer {
@@ -163,6 +164,7 @@ export async function createHttpServer(options: HttpServerOptions, deps: HttpSer
     registry,
     ...(deps.rules ? { rules: deps.rules } : {}),
     ...(deps.recordings ? { recordings: deps.recordings } : {}),
+    ...(deps.trackSpan ? { trackSpan: deps.trackSpan } : {}),
   });
 
   function corsHeaders(origin: string | undefined): Record<string, string> {

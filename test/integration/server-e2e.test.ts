@@ -103,6 +103,15 @@ test('vigil serve on the sample camera: detections flow into the store and out t
     assert.equal(clipRes.headers.get('content-type'), 'video/mp4');
     const clip = Buffer.from(await clipRes.arrayBuffer());
     assert.equal(clip.toString('latin1', 4, 8), 'ftyp');
+
+    // A track's clip: the span where the track was seen, padded by 5 s, cut from the same segments.
+    const tracked = page.detections.find((d) => d.track_id !== null)!;
+    const trackClip = await fetch(`${base}/events/sample:${tracked.track_id}/clip`, { headers: auth });
+    assert.equal(trackClip.status, 200);
+    assert.equal(Buffer.from(await trackClip.arrayBuffer()).toString('latin1', 4, 8), 'ftyp');
+    const unknown = await fetch(`${base}/events/sample:999999/clip`, { headers: auth });
+    assert.equal(unknown.status, 404);
+    assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, 'E_TRACK_NOT_FOUND');
   } finally {
     await server.stop();
     await server.stop();

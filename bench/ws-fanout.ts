@@ -6,14 +6,16 @@
  * The server runs in a child process (this file with --role=server); the clients run in this process as minimal
  * raw-TCP WebSocket clients that parse frame headers and count frames (decoding payloads only for the latency
  * run), so the figure is the server's delivery capacity rather than a client library's parsing speed. Both servers
- * get identical clients. Flow control: the server publishes in chunks of 20 batches and waits while its clients'
- * buffered bytes exceed 256 KiB per client, so neither server drops (drops are checked and reported). Vigil
+ * get identical clients. Flow control: the server publishes in chunks of 20 batches and waits while any one client's
+ * buffered bytes exceed 256 KiB, so neither server drops (drops are checked and reported). Vigil
  * coalesces the events of one turn into one corked write per client; the bench flushes after every chunk of 20
  * (as a frame's events arrive together), `ws` sends each message as it is published.
  *
  * Figures: detections/s delivered to 1, 10, 100 subscribers (batches of 20 detections); encode cost per batch,
- * FlatBuffers vs JSON (in this process); normal clients' rate and p99 latency at a fixed publish rate with 20
- * stalled (never-reading) clients connected vs none.
+ * FlatBuffers vs JSON (in this process); with 20 stalled (never-reading, already over their cap) clients connected
+ * vs none, in alternating rounds: the 10 normal clients' rate at saturation, and their p50/p99 latency at a fixed
+ * publish rate. `--only=<impl>:<subscribers>:<batches>` runs one fan-out figure; VIGIL_BENCH_PROF=<dir> writes a CPU
+ * profile of the server process.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -65,7 +67,8 @@ const nowNs = () => BigInt(Math.round((performance.timeOrigin + performance.now(
 
 // ---------------------------------------------------------------------------------------------------- server side
 type ServerCmd =
-  | { cmd: 'burst'; n: number; perClientBytes: number }
+  /** watch: flow control on the first `watch` clients only (the others are stalled on purpose). */
+  | { cmd: 'burst'; n: number; perClientBytes: number; watch?: number }
   | { cmd: 'rate'; perSecond: number; seconds: number }
   | { cmd: 'stats' }
   | { cmd: 'exit' };
@@ -73,7 +76,10 @@ type ServerCmd =
 async function runServer(impl: 'vigil' | 'ws-json'): Promise<void> {
   const send = (m: unknown) => process.send!(m);
   let publish: (b: DetectionBatch) => void;
+  /** Most bytes buffered in the server for any one client. */
   let buffered: () => number;
+  /** The same over the first n clients (in connection order). */
+  let bufferedFirst: (n: number) => number = () => 0;
   let stats: () => unknown;
   /** WebSocket payload + frame-header bytes each client has been sent so far (all clients get the same). */
   let perClientWireBytes: () => number;
@@ -96,7 +102,8 @@ async function runServer(impl: 'vigil' | 'ws-json'): Promise<void> {
     token = (await auth.login('admin', pw, '127.0.0.1')).access_token;
     port = srv.port;
     publish = (b) => srv.publish({ kind: 'detections', batch: b });
-    buffered = () => srv.hub.bufferedBytes();
+    buffered = () => srv.hub.clientStats().reduce((a, c) => Math.max(a, c.buffered), 0);
+    bufferedFirst = (n) => srv.hub.clientStats().slice(0, n).reduce((a, c) => Math.max(a, c.buffered), 0);
     settle = () => srv.hub.flush();
     stats = () => ({ dropped: srv.hub.totals.dropped, clients: srv.hub.clientCount });
     // every client gets the same messages; hello/ack are excluded by taking deltas around a burst
@@ -126,7 +133,7 @@ async function runServer(impl: 'vigil' | 'ws-json'): Promise<void> {
     perClientWireBytes = () => wire;
     buffered = () => {
       let n = 0;
-      for (const c of wss.clients) n += c.bufferedAmount;
+      for (const c of wss.clients) n = Math.max(n, c.bufferedAmount);
       return n;
     };
     stats = () => ({ dropped: 0, clients: wss.clients.size });
@@ -136,14 +143,16 @@ async function runServer(impl: 'vigil' | 'ws-json'): Promise<void> {
   process.on('message', async (m: ServerCmd) => {
     if (m.cmd === 'burst') {
       const wire0 = perClientWireBytes();
-      const limit = () => Math.max(1, (stats() as { clients: number }).clients) * m.perClientBytes;
+      const watch = m.watch;
+      const limit = () => m.perClientBytes;
+      const held = watch === undefined ? buffered : () => bufferedFirst(watch);
       let sent = 0;
       while (sent < m.n) {
         const k = Math.min(20, m.n - sent);
         for (let i = 0; i < k; i++) publish(makeBatch('cam-1', frame++, nowNs()));
         settle();
         sent += k;
-        while (buffered() > limit()) await new Promise((r) => setImmediate(r));
+        while (held() > limit()) await new Promise((r) => setImmediate(r));
         if (sent % 200 === 0) await new Promise((r) => setImmediate(r));
       }
       send({ done: 'burst', bytes: perClientWireBytes() - wire0 });
@@ -162,7 +171,8 @@ async function runServer(impl: 'vigil' | 'ws-json'): Promise<void> {
       }
       send({ done: 'rate', sent });
     } else if (m.cmd === 'stats') {
-      send({ stats: stats() });
+      const cpu = process.cpuUsage();
+      send({ stats: { ...(stats() as object), cpuMs: (cpu.user + cpu.system) / 1000 } });
     } else if (m.cmd === 'exit') {
       await close();
       process.exit(0);
@@ -276,7 +286,8 @@ class ServerProc {
   }
   static async start(impl: 'vigil' | 'ws-json'): Promise<ServerProc> {
     const child = fork(join(here, 'ws-fanout.ts'), ['--role=server', `--impl=${impl}`], {
-      execArgv: ['--import', 'tsx'],
+      // VIGIL_BENCH_PROF=<dir>: CPU profile of the server process (for finding what a delivery costs)
+      execArgv: ['--import', 'tsx', ...(process.env['VIGIL_BENCH_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['VIGIL_BENCH_PROF']}`] : [])],
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     const s = new ServerProc(child);
@@ -336,7 +347,7 @@ async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
   return true;
 }
 
-async function fanout(impl: 'vigil' | 'ws-json', subs: number, n: number): Promise<{ detectionsPerS: number; deliveriesPerS: number; seconds: number; dropped: number }> {
+async function fanout(impl: 'vigil' | 'ws-json', subs: number, n: number): Promise<{ detectionsPerS: number; deliveriesPerS: number; seconds: number; dropped: number; serverCpu: number; clientCpu: number }> {
   const s = await ServerProc.start(impl);
   try {
     const clients = await openClients(s, impl, subs);
@@ -346,6 +357,9 @@ async function fanout(impl: 'vigil' | 'ws-json', subs: number, n: number): Promi
     const warm = (await s.wait((m) => m['done'] === 'burst'))['bytes'] as number;
     if (!(await until(() => clients.every((c) => c.bytes >= warm), 30_000))) throw new Error('warm-up not delivered');
     for (const c of clients) c.countBytes();
+    s.cmd({ cmd: 'stats' });
+    const cpu0 = ((await s.wait((m) => m['stats'] !== undefined))['stats'] as { cpuMs: number }).cpuMs;
+    const me0 = process.cpuUsage();
     const t0 = performance.now();
     s.cmd({ cmd: 'burst', n, perClientBytes: 256 * 1024 });
     const expected = (await s.wait((m) => m['done'] === 'burst'))['bytes'] as number;
@@ -354,9 +368,13 @@ async function fanout(impl: 'vigil' | 'ws-json', subs: number, n: number): Promi
     if (!ok) throw new Error(`${impl} x${subs}: clients did not receive all ${n} messages (${expected} bytes each)`);
     if (clients.some((c) => c.bytes !== expected)) throw new Error(`${impl} x${subs}: byte count mismatch`);
     s.cmd({ cmd: 'stats' });
-    const st = (await s.wait((m) => m['stats'] !== undefined))['stats'] as { dropped: number };
+    const st = (await s.wait((m) => m['stats'] !== undefined))['stats'] as { dropped: number; cpuMs: number };
+    const me = process.cpuUsage(me0);
     for (const c of clients) c.close();
-    return { detectionsPerS: (n * BATCH_SIZE * subs) / seconds, deliveriesPerS: (n * subs) / seconds, seconds, dropped: st.dropped };
+    // CPU share of the wall time, server process and client process: which side bounds the figure
+    const serverCpu = (st.cpuMs - cpu0) / 1000 / seconds;
+    const clientCpu = (me.user + me.system) / 1e6 / seconds;
+    return { detectionsPerS: (n * BATCH_SIZE * subs) / seconds, deliveriesPerS: (n * subs) / seconds, seconds, dropped: st.dropped, serverCpu, clientCpu };
   } finally {
     await s.stop();
   }
@@ -369,6 +387,8 @@ async function latencyRun(stalled: number, perSecond: number, seconds: number): 
     const normal = await openClients(s, 'vigil', 10);
     const slow = await openClients(s, 'vigil', stalled);
     for (const c of slow) c.sock.pause();
+    await fillStalled(s, normal, stalled);
+    for (const c of normal) c.frames = 0;
     const lat: number[] = [];
     const wb = new WireBatch();
     for (const c of normal)
@@ -398,6 +418,61 @@ async function latencyRun(stalled: number, perSecond: number, seconds: number): 
     await s.stop();
   }
 }
+
+/**
+ * The normal clients' delivery rate at saturation with `stalled` never-reading clients connected: a burst of `n`
+ * batches after a warm-up that fills the stalled clients' caps (steady state: they are over the cap and every
+ * message to them is a counted drop). Flow control watches the 10 normal clients only; they count whole frames.
+ */
+async function slowRate(stalled: number, n: number): Promise<{ ratePerClient: number; dropped: number }> {
+  const s = await ServerProc.start('vigil');
+  try {
+    const normal = await openClients(s, 'vigil', 10);
+    const slow = await openClients(s, 'vigil', stalled);
+    for (const c of slow) c.sock.pause();
+    await fillStalled(s, normal, stalled);
+    const run = async (count: number): Promise<number> => {
+      for (const c of normal) c.frames = 0;
+      const t0 = performance.now();
+      s.cmd({ cmd: 'burst', n: count, perClientBytes: 256 * 1024, watch: 10 });
+      await s.wait((m) => m['done'] === 'burst');
+      if (!(await until(() => normal.every((c) => c.frames >= count), 120_000))) throw new Error('normal clients did not receive every message');
+      if (normal.some((c) => c.frames !== count)) throw new Error('normal clients received extra frames (drop notices?)');
+      return (performance.now() - t0) / 1000;
+    };
+    const seconds = await run(n);
+    s.cmd({ cmd: 'stats' });
+    const st = (await s.wait((m) => m['stats'] !== undefined))['stats'] as { dropped: number };
+    for (const c of [...normal, ...slow]) c.close();
+    return { ratePerClient: n / seconds, dropped: st.dropped };
+  } finally {
+    await s.stop();
+  }
+}
+
+/**
+ * Publishes until every stalled client is over its cap (each of their messages a counted drop): the kernel's
+ * loopback buffers take several MB per socket before uWS buffers anything, so without this a run would measure the
+ * filling of 20 sockets' buffers rather than clients that stay stalled. Returns the batches it took.
+ */
+async function fillStalled(s: ServerProc, normal: RawClient[], stalled: number): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < 60; i++) {
+    s.cmd({ cmd: 'stats' });
+    const d0 = ((await s.wait((m) => m['stats'] !== undefined))['stats'] as { dropped: number }).dropped;
+    for (const c of normal) c.frames = 0;
+    s.cmd({ cmd: 'burst', n: 1000, perClientBytes: 256 * 1024, watch: 10 });
+    await s.wait((m) => m['done'] === 'burst');
+    await until(() => normal.every((c) => c.frames >= 1000), 60_000);
+    total += 1000;
+    s.cmd({ cmd: 'stats' });
+    const d1 = ((await s.wait((m) => m['stats'] !== undefined))['stats'] as { dropped: number }).dropped;
+    if (stalled === 0 || d1 - d0 === stalled * 1000) return total;
+  }
+  throw new Error('stalled clients never reached their cap');
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function encodeCost() {
   const { WireEncoder } = await import('../src/stream/codec.js');
@@ -472,7 +547,15 @@ async function encodeCost() {
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const command = `node --import tsx bench/ws-fanout.ts${quick ? ' --quick' : ''}`;
-  const sizes: Array<[number, number]> = quick ? [[1, 4000], [10, 2000], [100, 400]] : [[1, 30000], [10, 8000], [100, 2000]];
+  // --only=<vigil|ws-json>:<subscribers>:<batches>: one fan-out run and nothing else (for profiling; writes no files)
+  const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(':');
+  if (only) {
+    const impl = only[0] === 'ws-json' ? 'ws-json' : 'vigil';
+    const r = await fanout(impl, Number(only[1]), Number(only[2]));
+    console.log(`${impl} x${only[1]}: ${Math.round(r.detectionsPerS).toLocaleString('en')} detections/s (${r.seconds.toFixed(2)} s, dropped ${r.dropped}, server CPU ${(r.serverCpu * 100).toFixed(0)}%, clients CPU ${(r.clientCpu * 100).toFixed(0)}%)`);
+    return;
+  }
+  const sizes: Array<[number, number]> = quick ? [[1, 4000], [10, 2000], [100, 400]] : [[1, 60000], [10, 40000], [100, 6000]];
   console.log(`ws-fanout: batches of ${BATCH_SIZE} detections; server in a child process; raw frame-counting clients here`);
   const enc = await encodeCost();
   console.log(
@@ -492,20 +575,49 @@ async function main(): Promise<void> {
     }
     console.log(`  ratio x${subs}: ${(fan[`vigil_${subs}`]!.detectionsPerS / fan[`ws-json_${subs}`]!.detectionsPerS).toFixed(2)}`);
   }
+  // Slow clients: rounds alternate none / 20 stalled so both see the same machine; medians over the rounds.
   const rate = quick ? 1000 : 2000;
-  const secs = quick ? 2 : 8;
-  const none = await latencyRun(0, rate, secs);
-  const withStalled = await latencyRun(20, rate, secs);
-  console.log(`10 normal clients at ${rate} batches/s for ${secs} s: none stalled ${none.ratePerClient.toFixed(0)} msg/s per client, p50 ${none.p50Ms.toFixed(2)} ms, p99 ${none.p99Ms.toFixed(2)} ms`);
-  console.log(`                    with 20 stalled: ${withStalled.ratePerClient.toFixed(0)} msg/s per client, p50 ${withStalled.p50Ms.toFixed(2)} ms, p99 ${withStalled.p99Ms.toFixed(2)} ms (dropped for stalled clients: ${withStalled.dropped})`);
+  const secs = quick ? 2 : 6;
+  const rounds = quick ? 1 : 3;
+  const burstN = quick ? 3000 : 30000;
+  const sat = { none: [] as number[], stalled: [] as number[] };
+  const lat = { none: [] as Awaited<ReturnType<typeof latencyRun>>[], stalled: [] as Awaited<ReturnType<typeof latencyRun>>[] };
+  let stalledDrops = 0;
+  for (let r = 0; r < rounds; r++) {
+    sat.none.push((await slowRate(0, burstN)).ratePerClient);
+    const sr = await slowRate(20, burstN);
+    sat.stalled.push(sr.ratePerClient);
+    stalledDrops += sr.dropped;
+    lat.none.push(await latencyRun(0, rate, secs));
+    lat.stalled.push(await latencyRun(20, rate, secs));
+    console.log(
+      `slow clients, round ${r + 1}: saturated rate per normal client ${sat.none[r]!.toFixed(0)} (none) vs ${sat.stalled[r]!.toFixed(0)} msg/s (20 stalled); ` +
+        `at ${rate}/s p99 ${lat.none[r]!.p99Ms.toFixed(2)} vs ${lat.stalled[r]!.p99Ms.toFixed(2)} ms, p50 ${lat.none[r]!.p50Ms.toFixed(2)} vs ${lat.stalled[r]!.p50Ms.toFixed(2)} ms`,
+    );
+  }
+  const none = {
+    saturated: median(sat.none),
+    ratePerClient: median(lat.none.map((x) => x.ratePerClient)),
+    p50Ms: median(lat.none.map((x) => x.p50Ms)),
+    p99Ms: median(lat.none.map((x) => x.p99Ms)),
+  };
+  const withStalled = {
+    saturated: median(sat.stalled),
+    ratePerClient: median(lat.stalled.map((x) => x.ratePerClient)),
+    p50Ms: median(lat.stalled.map((x) => x.p50Ms)),
+    p99Ms: median(lat.stalled.map((x) => x.p99Ms)),
+    dropped: stalledDrops,
+  };
+  console.log(`10 normal clients, medians of ${rounds}: saturated ${none.saturated.toFixed(0)} vs ${withStalled.saturated.toFixed(0)} msg/s per client (ratio ${(withStalled.saturated / none.saturated).toFixed(3)}); at ${rate} batches/s for ${secs} s: ${none.ratePerClient.toFixed(0)} vs ${withStalled.ratePerClient.toFixed(0)} msg/s, p50 ${none.p50Ms.toFixed(2)} vs ${withStalled.p50Ms.toFixed(2)} ms, p99 ${none.p99Ms.toFixed(2)} vs ${withStalled.p99Ms.toFixed(2)} ms (ratio ${(withStalled.p99Ms / none.p99Ms).toFixed(3)})`);
   const result = {
     detections_per_s_vigil_10: Math.round(fan['vigil_10']!.detectionsPerS),
     detections_per_s_ws_json_10: Math.round(fan['ws-json_10']!.detectionsPerS),
     ratio_vs_ws_json_10: +(fan['vigil_10']!.detectionsPerS / fan['ws-json_10']!.detectionsPerS).toFixed(2),
     ratio_vs_ws_json_100: +(fan['vigil_100']!.detectionsPerS / fan['ws-json_100']!.detectionsPerS).toFixed(2),
-    slow_client_rate_ratio: +(withStalled.ratePerClient / none.ratePerClient).toFixed(3),
+    slow_client_rate_ratio: +(withStalled.saturated / none.saturated).toFixed(3),
+    slow_client_p99_ratio: +(withStalled.p99Ms / none.p99Ms).toFixed(3),
     date: new Date().toISOString(),
-    machine: '2 vCPU Debian 12 (node-svc)',
+    machine: '2 vCPU Debian 12 VM, no GPU',
     command,
     detail: {
       detections_per_s: Object.fromEntries(Object.entries(fan).map(([k, v]) => [k, Math.round(v.detectionsPerS)])),
@@ -514,9 +626,15 @@ async function main(): Promise<void> {
       decode_us_per_batch: { flatbuffers: +(enc.fbDecodeNs / 1000).toFixed(3), json: +(enc.jsonDecodeNs / 1000).toFixed(3) },
       bytes_per_batch: { flatbuffers: enc.fbBytes, json: enc.jsonBytes },
       three_u64_fields_ns: { encode_ulong_bigint: Math.round(enc.u64EncodeNs), encode_double: Math.round(enc.f64EncodeNs), decode_ulong_bigint: Math.round(enc.u64DecodeNs), decode_double: Math.round(enc.f64DecodeNs) },
-      latency_ms: { none_p50: +none.p50Ms.toFixed(3), none_p99: +none.p99Ms.toFixed(3), stalled_p50: +withStalled.p50Ms.toFixed(3), stalled_p99: +withStalled.p99Ms.toFixed(3) },
-      p99_ratio_stalled_vs_none: +(withStalled.p99Ms / none.p99Ms).toFixed(3),
-      publish_rate_batches_per_s: rate,
+      slow_clients: {
+        rounds,
+        saturated_msgs_per_s_per_normal_client: { none: Math.round(none.saturated), stalled_20: Math.round(withStalled.saturated), each_round_none: sat.none.map(Math.round), each_round_stalled: sat.stalled.map(Math.round) },
+        fixed_rate_batches_per_s: rate,
+        fixed_rate_seconds: secs,
+        fixed_rate_msgs_per_s_per_normal_client: { none: +none.ratePerClient.toFixed(1), stalled_20: +withStalled.ratePerClient.toFixed(1) },
+        latency_ms: { none_p50: +none.p50Ms.toFixed(3), none_p99: +none.p99Ms.toFixed(3), stalled_p50: +withStalled.p50Ms.toFixed(3), stalled_p99: +withStalled.p99Ms.toFixed(3), each_round_p99_none: lat.none.map((x) => +x.p99Ms.toFixed(3)), each_round_p99_stalled: lat.stalled.map((x) => +x.p99Ms.toFixed(3)) },
+        dropped_for_stalled_clients: stalledDrops,
+      },
     },
   };
   if (!quick) {

@@ -3,14 +3,17 @@
  * TypeScript layer validates first so users see VigilError messages.
  */
 
-export type TensorLayout = 'nchw-f32' | 'nhwc-u8';
+export type TensorLayout = 'nchw-f32' | 'nhwc-u8' | 'nhwc-f32';
 export type ColorOrder = 'rgb' | 'bgr';
 
 export interface NativeTensorSpec {
   /** Model input size in pixels. */
   width: number;
   height: number;
-  /** nchw-f32: Float32 [3,H,W] planes, (pixel - mean) / std. nhwc-u8: interleaved bytes [H,W,3], raw pixels. */
+  /**
+   * nchw-f32: Float32 [3,H,W] planes, (pixel - mean) / std. nhwc-u8: interleaved bytes [H,W,3], raw pixels.
+   * nhwc-f32: interleaved Float32 [H,W,3], (pixel - mean) / std (mean 0, std 1: raw 0-255 values).
+   */
   layout: TensorLayout;
   colorOrder: ColorOrder;
   /** Per tensor channel (in colorOrder), in 0-255 pixel units. Ignored for nhwc-u8. */
@@ -136,7 +139,81 @@ export interface NativePipeline {
   seekStart(): boolean;
   /** While true, frames pass the motion gate regardless (e.g. a tracked object is still active). */
   setMotionBypass(bypass: boolean): void;
+  /**
+   * Deep copy of the decoded frame a leased tensor (slot, generation) was made from, on the JS thread (one memcpy
+   * per plane). Null, counted in sourceFrameStats(), when the lease is gone (`stale`: released, slot reused,
+   * pipeline stopped or closed) or the retained-bytes budget would be exceeded (`refused`).
+   */
+  captureSource(slot: number, generation: number): NativeSourceFrame | null;
   readonly closed: boolean;
+}
+
+/** Pixel formats a source frame keeps (GStreamer names): the decoder's own output, or what was given. */
+export type SourceFrameFormat = 'I420' | 'NV12' | 'RGB' | 'BGR' | 'RGBA' | 'BGRA' | 'RGBx' | 'BGRx';
+
+/** A rectangle of whole source pixels: top-left (x, y), size (width, height) > 0, inside the frame. */
+export interface NativeRegion {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * One decoded frame copied into native memory (tight planes, its own format). Metadata stays readable after
+ * close(); the methods throw a TypeError for bad arguments and an Error with code E_CLOSED after close().
+ * Work already queued keeps the memory alive until it finishes, close() or not.
+ */
+export interface NativeSourceFrame {
+  readonly format: SourceFrameFormat;
+  /** Pixels. */
+  readonly width: number;
+  readonly height: number;
+  /** Bytes of pixel data held (counted in sourceFrameStats().bytes until closed and no work holds it). */
+  readonly byteLength: number;
+  readonly closed: boolean;
+  /**
+   * JPEG (jpegenc on a libuv worker) of the frame or a crop. quality 1-100 (default 85). I420/NV12 crops: x and y
+   * rounded down to even pixels, width and height down to even (at least 2). Rejects with code E_SNAPSHOT.
+   */
+  encodeJpeg(options?: { quality?: number; crop?: NativeRegion }): Promise<Buffer>;
+  /** The region letterboxed into a model tensor (the live path's preprocessor) on a libuv worker. */
+  cropTensor(box: NativeRegion, spec: NativeTensorSpec): Promise<ArrayBuffer>;
+  /** Idempotent; the finalizer runs the same path. */
+  close(): void;
+}
+
+/** Raw pixels handed to sourceFrameFromPixels. */
+export interface NativeSourceImage {
+  format: SourceFrameFormat;
+  width: number;
+  height: number;
+  /**
+   * Bytes per row of the first plane (default tight). I420/NV12 chroma rows follow the luma plane with a stride of
+   * ceil(stride / 2) (I420: U plane, then V) or 2 * ceil(stride / 2) (NV12), ceil(height / 2) rows.
+   */
+  stride?: number;
+  /** YUV only (default bt601, limited range). */
+  matrix?: 'bt601' | 'bt709';
+  fullRange?: boolean;
+}
+
+export interface NativeSourceFrameStats {
+  /** Source frames alive (open, or closed while a worker still uses them), process-wide. */
+  frames: number;
+  /** Their pixel bytes. */
+  bytes: number;
+  /** Live captures are refused past this many retained bytes (default 256 MiB). */
+  budgetBytes: number;
+  /** Captures refused by the budget (or for lack of memory). */
+  refused: number;
+  /** Captures asked for a lease that was gone. */
+  stale: number;
+  /**
+   * Freed pixel buffers kept for reuse by the next captures of the same size (at most 8 and 32 MiB), some touched
+   * ahead of time off the JS thread, so a capture does not pay for fresh pages. Not part of `bytes`.
+   */
+  cachedBytes: number;
 }
 
 export interface NativeElementInfo {
@@ -167,6 +244,19 @@ export interface NativeAddon {
     image: NativeImage,
     tensor: NativeTensorSpec,
   ): { tensor: ArrayBuffer; scale: number; padX: number; padY: number };
+  /** The class of source frames, for instanceof only: instances come from the functions below. */
+  SourceFrame: abstract new () => NativeSourceFrame;
+  /** Copies the pixels (counted, never refused by the budget). */
+  sourceFrameFromPixels(pixels: Uint8Array, image: NativeSourceImage): NativeSourceFrame;
+  /**
+   * jpegdec on a libuv worker: I420 for 4:2:0 colour JPEGs, RGB otherwise. The bytes are copied first. Rejects
+   * with code E_SNAPSHOT_DECODE for data that is not a JPEG, a truncated one, or one over maxPixels (default
+   * 16 000 000, checked from the header before decoding).
+   */
+  decodeJpeg(jpeg: Uint8Array, options?: { maxPixels?: number }): Promise<NativeSourceFrame>;
+  sourceFrameStats(): NativeSourceFrameStats;
+  /** Retained-bytes budget for live captures; frames already kept are not touched. */
+  setSourceFrameBudget(bytes: number): void;
   // Post-processing and motion functions are added by native/postprocess.cc and native/motion.cc.
   [key: string]: unknown;
 }

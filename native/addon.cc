@@ -7,6 +7,7 @@
 #include "pipeline.h"
 #include "postprocess.h"
 #include "preprocess.h"
+#include "source_frame.h"
 
 namespace vigil {
 
@@ -118,6 +119,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openPipelines", Napi::Function::New(env, OpenPipelines, "openPipelines"));
   exports.Set("preprocessImage", Napi::Function::New(env, PreprocessImage, "preprocessImage"));
   InitPostprocess(env, exports);
+  InitSourceFrame(env, exports);
   napi_add_env_cleanup_hook(env, Cleanup, nullptr);
   return exports;
 }

@@ -11,7 +11,7 @@ namespace vigil {
 // FramePool
 
 FramePool::FramePool(size_t slotBytes, int count)
-    : slotBytes_(slotBytes), data_(count, nullptr), generation_(count, 0), busy_(count, false) {
+    : slotBytes_(slotBytes), data_(count, nullptr), generation_(count, 0), busy_(count, false), samples_(count) {
   const size_t rounded = (slotBytes + 63) / 64 * 64;
   for (auto& p : data_) {
     p = static_cast<uint8_t*>(std::aligned_alloc(64, rounded));
@@ -39,18 +39,38 @@ int FramePool::Acquire(std::chrono::milliseconds wait, uint32_t* generation) {
 }
 
 bool FramePool::Release(int slot, uint32_t generation) {
+  SamplePtr sample;  // unreffed outside the lock: it may hand a buffer back to the decoder's pool
   std::lock_guard<std::mutex> lock(mu_);
   if (slot < 0 || slot >= static_cast<int>(busy_.size())) return false;
   if (!busy_[slot] || generation_[slot] != generation) return false;
   busy_[slot] = false;
+  sample = std::move(samples_[slot]);
   cv_.notify_all();
   return true;
 }
 
-void FramePool::Shutdown() {
+void FramePool::SetSample(int slot, uint32_t generation, GstSample* s) {
   std::lock_guard<std::mutex> lock(mu_);
-  shutdown_ = true;
-  cv_.notify_all();
+  if (shutdown_ || slot < 0 || slot >= static_cast<int>(busy_.size())) return;
+  if (!busy_[slot] || generation_[slot] != generation) return;
+  samples_[slot].reset(gst_sample_ref(s));
+}
+
+SamplePtr FramePool::Sample(int slot, uint32_t generation) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shutdown_ || slot < 0 || slot >= static_cast<int>(busy_.size())) return nullptr;
+  if (!busy_[slot] || generation_[slot] != generation || !samples_[slot]) return nullptr;
+  return SamplePtr(gst_sample_ref(samples_[slot].get()));
+}
+
+void FramePool::Shutdown() {
+  std::vector<SamplePtr> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    shutdown_ = true;
+    for (auto& s : samples_) dropped.push_back(std::move(s));
+    cv_.notify_all();
+  }
 }
 
 void FramePool::Reopen() {
@@ -299,6 +319,8 @@ void FrameSink::Process(GstSample* sample, int64_t arrivalNs) {
   ready.sourceWidth = src.width;
   ready.sourceHeight = src.height;
   ready.letterbox = preprocessor_.Run(src, pool_->Data(slot));
+  // Before delivery: JS may ask for the source frame as soon as it sees the event.
+  pool_->SetSample(slot, generation, sample);
   ready.motion = hasMotion;
   ready.changedFraction = changedFraction;
   stats_.width.store(src.width, std::memory_order_relaxed);

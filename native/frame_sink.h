@@ -25,6 +25,10 @@ namespace vigil {
 
 // Fixed set of equally sized, 64-byte aligned tensor buffers. A slot is leased with a generation number, so a late
 // second release (explicit release, then the ArrayBuffer's finalizer) can never free a slot leased again since.
+// While a slot is leased it also keeps a reference to the decoded sample its tensor was made from (a ref, not a
+// copy), so JS can copy the source frame out (captureSource) until it releases the tensor. The reference goes
+// with the release, a new lease of the slot, or Shutdown (the pipeline stopping), so decoder buffers are never
+// held past the frame's use or the pipeline's run.
 class FramePool {
  public:
   FramePool(size_t slotBytes, int count);
@@ -35,6 +39,11 @@ class FramePool {
   // Returns a slot index, or -1 if none came free within `wait` (or the pool was shut down).
   int Acquire(std::chrono::milliseconds wait, uint32_t* generation);
   bool Release(int slot, uint32_t generation);
+  // Keeps a ref to `sample` for the lease (slot, generation); ignored when the lease is gone or the pool is shut down.
+  void SetSample(int slot, uint32_t generation, GstSample* sample);
+  // A new ref to the sample of a live lease, or null when the slot is not leased under that generation (stale),
+  // has no sample, or the pool was shut down.
+  SamplePtr Sample(int slot, uint32_t generation);
   void Shutdown();
   void Reopen();
   uint8_t* Data(int slot) const { return data_[slot]; }
@@ -47,6 +56,7 @@ class FramePool {
   std::vector<uint8_t*> data_;
   std::vector<uint32_t> generation_;
   std::vector<bool> busy_;
+  std::vector<SamplePtr> samples_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool shutdown_ = false;

@@ -2,8 +2,12 @@
 
 #include <gst/app/gstappsink.h>
 
+#include <cmath>
+
 #include <set>
 #include <vector>
+
+#include "source_frame.h"
 
 namespace vigil {
 
@@ -16,7 +20,8 @@ TensorLayout ParseLayout(const Napi::Value& v) {
   std::string s = ExpectString(v, "tensor.layout");
   if (s == "nchw-f32") return TensorLayout::NCHW_F32;
   if (s == "nhwc-u8") return TensorLayout::NHWC_U8;
-  ThrowExpected(v.Env(), "\"nchw-f32\" or \"nhwc-u8\"", "tensor.layout", v);
+  if (s == "nhwc-f32") return TensorLayout::NHWC_F32;
+  ThrowExpected(v.Env(), "one of \"nchw-f32\", \"nhwc-u8\", \"nhwc-f32\"", "tensor.layout", v);
 }
 
 ColorOrder ParseOrder(const Napi::Value& v) {
@@ -112,6 +117,7 @@ Napi::Function Pipeline::Init(Napi::Env env) {
                       InstanceMethod("close", &Pipeline::CloseJs), InstanceMethod("release", &Pipeline::Release),
                       InstanceMethod("stats", &Pipeline::Stats), InstanceMethod("seekStart", &Pipeline::SeekStart),
                       InstanceMethod("setMotionBypass", &Pipeline::SetMotionBypass),
+                      InstanceMethod("captureSource", &Pipeline::CaptureSource),
                       InstanceAccessor("closed", &Pipeline::IsClosed, nullptr)});
 }
 
@@ -551,6 +557,24 @@ Napi::Value Pipeline::SetMotionBypass(const Napi::CallbackInfo& info) {
   ThrowIfClosed(env, "setMotionBypass");
   sink_->SetMotionBypass(ExpectBool(info[0], "bypass"));
   return env.Undefined();
+}
+
+// captureSource(slot, generation) -> SourceFrame | null: a deep copy of the decoded frame a leased tensor was made
+// from. Null (counted) when the lease is gone (released, slot reused, pipeline stopped or closed) or when the
+// process-wide retained-bytes budget refuses the copy.
+Napi::Value Pipeline::CaptureSource(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int slot = ExpectInt(info[0], "slot", 0, 255);
+  const Napi::Value g = info[1];
+  const double generation = g.IsNumber() ? g.As<Napi::Number>().DoubleValue() : NAN;
+  if (!(std::isfinite(generation) && generation >= 0 && generation <= 4294967295.0 && std::floor(generation) == generation))
+    ThrowExpected(env, "an integer from 0 to 4294967295", "generation", g);
+  SamplePtr sample = closed_ || !sink_ ? nullptr : sink_->pool()->Sample(slot, static_cast<uint32_t>(generation));
+  if (!sample) {
+    CountStaleCapture();
+    return env.Null();
+  }
+  return CaptureSample(env, sample.get());
 }
 
 Napi::Value Pipeline::IsClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closed_); }

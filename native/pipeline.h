@@ -44,6 +44,7 @@ class Pipeline : public Napi::ObjectWrap<Pipeline> {
   Napi::Value SeekStart(const Napi::CallbackInfo& info);
   Napi::Value IsClosed(const Napi::CallbackInfo& info);
   Napi::Value SetMotionBypass(const Napi::CallbackInfo& info);
+  Napi::Value CaptureSource(const Napi::CallbackInfo& info);
 
   static GstBusSyncReply OnBusMessage(GstBus* bus, GstMessage* msg, gpointer self);
   void ThrowIfClosed(Napi::Env env, const char* method);

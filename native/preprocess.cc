@@ -15,21 +15,25 @@ constexpr int kOne = 1 << kWeightBits;
 // One axis of the bilinear sampling: for each output position, the two source indices and the weight of the second.
 struct Axis {
   std::vector<int> i0, i1, w;
-  void Build(int outCount, int srcCount, double srcPerOut, double subsample) {
+  // Output positions 0..outCount-1 cover source pixels [start, start + count) (full-resolution units); taps are
+  // absolute indices into the plane, which is `subsample` times smaller, and never leave the samples covering that
+  // span.
+  void Build(int outCount, int start, int count, double srcPerOut, double subsample) {
     i0.resize(outCount);
     i1.resize(outCount);
     w.resize(outCount);
-    const int planeCount = static_cast<int>(std::ceil(srcCount / subsample));
+    const int lo = static_cast<int>(std::floor(start / subsample));
+    const int hi = static_cast<int>(std::ceil((start + count) / subsample)) - 1;
     for (int o = 0; o < outCount; ++o) {
       // Half-pixel centres in the full-resolution plane, then into the (possibly subsampled) plane.
-      double f = (o + 0.5) * srcPerOut - 0.5;
+      double f = start + (o + 0.5) * srcPerOut - 0.5;
       if (subsample != 1.0) f = (f + 0.5) / subsample - 0.5;
-      f = std::clamp(f, 0.0, static_cast<double>(planeCount - 1));
+      f = std::clamp(f, static_cast<double>(lo), static_cast<double>(hi));
       int a = static_cast<int>(std::floor(f));
       int wt = static_cast<int>(std::lround((f - a) * kOne));
       if (wt == kOne) { ++a; wt = 0; }
       i0[o] = a;
-      i1[o] = std::min(a + 1, planeCount - 1);
+      i1[o] = std::min(a + 1, hi);
       w[o] = wt;
     }
   }
@@ -89,6 +93,7 @@ struct ColumnTap {
 
 struct Preprocessor::Tables {
   int srcWidth = -1, srcHeight = -1;
+  Region region{-1, -1, -1, -1};
   PixelFormat format = PixelFormat::I420;
   Letterbox lb;
   Axis x, y, cx, cy;  // luma (or packed) axes, then chroma axes
@@ -107,7 +112,7 @@ Letterbox ComputeLetterbox(int srcWidth, int srcHeight, int dstWidth, int dstHei
 
 size_t TensorBytes(const TensorSpec& spec) {
   const size_t n = static_cast<size_t>(spec.width) * spec.height * 3;
-  return spec.layout == TensorLayout::NCHW_F32 ? n * sizeof(float) : n;
+  return spec.layout == TensorLayout::NHWC_U8 ? n : n * sizeof(float);
 }
 
 Preprocessor::Preprocessor(const TensorSpec& spec) : spec_(spec), tables_(new Tables()) {
@@ -117,33 +122,35 @@ Preprocessor::Preprocessor(const TensorSpec& spec) : spec_(spec), tables_(new Ta
 
 Preprocessor::~Preprocessor() { delete tables_; }
 
-void Preprocessor::Prepare(const SourceImage& src) {
+void Preprocessor::Prepare(const SourceImage& src, const Region& r) {
   Tables& t = *tables_;
-  if (t.srcWidth == src.width && t.srcHeight == src.height && t.format == src.format) return;
+  if (t.srcWidth == src.width && t.srcHeight == src.height && t.format == src.format && t.region.x == r.x &&
+      t.region.y == r.y && t.region.width == r.width && t.region.height == r.height)
+    return;
   t.srcWidth = src.width;
   t.srcHeight = src.height;
   t.format = src.format;
-  t.lb = ComputeLetterbox(src.width, src.height, spec_.width, spec_.height);
-  const double rx = static_cast<double>(src.width) / t.lb.scaledWidth;
-  const double ry = static_cast<double>(src.height) / t.lb.scaledHeight;
-  t.x.Build(t.lb.scaledWidth, src.width, rx, 1.0);
-  t.y.Build(t.lb.scaledHeight, src.height, ry, 1.0);
-  if (IsYuv(src.format)) {
-    t.cx.Build(t.lb.scaledWidth, src.width, rx, 2.0);
-    t.cy.Build(t.lb.scaledHeight, src.height, ry, 2.0);
+  t.region = r;
+  t.lb = ComputeLetterbox(r.width, r.height, spec_.width, spec_.height);
+  const double rx = static_cast<double>(r.width) / t.lb.scaledWidth;
+  const double ry = static_cast<double>(r.height) / t.lb.scaledHeight;
+  const bool yuv = IsYuv(src.format);
+  t.x.Build(t.lb.scaledWidth, r.x, r.width, rx, 1.0);
+  t.y.Build(t.lb.scaledHeight, r.y, r.height, ry, 1.0);
+  if (yuv) {
+    t.cx.Build(t.lb.scaledWidth, r.x, r.width, rx, 2.0);
+    t.cy.Build(t.lb.scaledHeight, r.y, r.height, ry, 2.0);
   }
   t.cols.resize(t.lb.scaledWidth);
-  for (int i = 0; i < t.lb.scaledWidth; ++i) {
-    const bool yuv = IsYuv(src.format);
+  for (int i = 0; i < t.lb.scaledWidth; ++i)
     t.cols[i] = ColumnTap{t.x.i0[i], t.x.i1[i], t.x.w[i], yuv ? t.cx.i0[i] : 0, yuv ? t.cx.i1[i] : 0, yuv ? t.cx.w[i] : 0};
-  }
 }
 
 namespace {
 
 // Writes one RGB pixel into the tensor, specialised on layout and channel order so the inner loops carry no
 // per-pixel branches.
-template <bool kNchw, bool kBgr>
+template <TensorLayout kLayout, bool kBgr>
 struct Writer {
   float* f0;
   float* f1;
@@ -152,10 +159,15 @@ struct Writer {
   const float (*lut)[256];
   inline void Put(size_t idx, int r, int g, int b) const {
     const int c0 = kBgr ? b : r, c2 = kBgr ? r : b;
-    if (kNchw) {
+    if (kLayout == TensorLayout::NCHW_F32) {
       f0[idx] = lut[0][c0];
       f1[idx] = lut[1][g];
       f2[idx] = lut[2][c2];
+    } else if (kLayout == TensorLayout::NHWC_F32) {
+      float* p = f0 + idx * 3;
+      p[0] = lut[0][c0];
+      p[1] = lut[1][g];
+      p[2] = lut[2][c2];
     } else {
       uint8_t* p = u8 + idx * 3;
       p[0] = static_cast<uint8_t>(c0);
@@ -186,8 +198,8 @@ size_t FillRowSides(const Out& out, const Letterbox& lb, int W, int oy, const ui
 
 // kChromaLerp: bilinear chroma. At a 2x or larger downscale the half-resolution chroma plane is already sampled at
 // or below its own rate, so the nearest chroma sample is used instead (a third fewer operations per pixel).
-template <bool kNchw, bool kBgr, bool kNv12, bool kChromaLerp>
-void RunYuv(const Writer<kNchw, kBgr>& out, const SourceImage& src, const Letterbox& lb, int W, int H,
+template <TensorLayout kLayout, bool kBgr, bool kNv12, bool kChromaLerp>
+void RunYuv(const Writer<kLayout, kBgr>& out, const SourceImage& src, const Letterbox& lb, int W, int H,
             const std::vector<ColumnTap>& cols, const Axis& ry, const Axis& rcy, const uint8_t pad[3]) {
   const YuvCoeffs k = MakeCoeffs(src.matrix, src.fullRange);
   constexpr int cstep = kNv12 ? 2 : 1;
@@ -225,8 +237,8 @@ void RunYuv(const Writer<kNchw, kBgr>& out, const SourceImage& src, const Letter
   }
 }
 
-template <bool kNchw, bool kBgr>
-void RunPacked(const Writer<kNchw, kBgr>& out, const SourceImage& src, const Letterbox& lb, int W, int H,
+template <TensorLayout kLayout, bool kBgr>
+void RunPacked(const Writer<kLayout, kBgr>& out, const SourceImage& src, const Letterbox& lb, int W, int H,
                const std::vector<ColumnTap>& cols, const Axis& ry, const uint8_t pad[3]) {
   int ro, go, bo, bpp;
   PackedLayout(src.format, &ro, &go, &bo, &bpp);
@@ -247,15 +259,17 @@ void RunPacked(const Writer<kNchw, kBgr>& out, const SourceImage& src, const Let
   }
 }
 
-template <bool kNchw, bool kBgr>
+template <TensorLayout kLayout, bool kBgr>
 void Dispatch(void* outPtr, const float (*lut)[256], const SourceImage& src, const Letterbox& lb, const TensorSpec& spec,
               const std::vector<ColumnTap>& cols, const Axis& ry, const Axis& rcy) {
   const size_t plane = static_cast<size_t>(spec.width) * spec.height;
-  Writer<kNchw, kBgr> w{};
-  if (kNchw) {
+  Writer<kLayout, kBgr> w{};
+  if (kLayout == TensorLayout::NCHW_F32) {
     w.f0 = static_cast<float*>(outPtr);
     w.f1 = w.f0 + plane;
     w.f2 = w.f1 + plane;
+  } else if (kLayout == TensorLayout::NHWC_F32) {
+    w.f0 = static_cast<float*>(outPtr);
   } else {
     w.u8 = static_cast<uint8_t*>(outPtr);
   }
@@ -263,27 +277,36 @@ void Dispatch(void* outPtr, const float (*lut)[256], const SourceImage& src, con
   const bool lerp = lb.scale > 0.5;
   const int W = spec.width, H = spec.height;
   if (src.format == PixelFormat::I420) {
-    if (lerp) RunYuv<kNchw, kBgr, false, true>(w, src, lb, W, H, cols, ry, rcy, spec.pad);
-    else RunYuv<kNchw, kBgr, false, false>(w, src, lb, W, H, cols, ry, rcy, spec.pad);
+    if (lerp) RunYuv<kLayout, kBgr, false, true>(w, src, lb, W, H, cols, ry, rcy, spec.pad);
+    else RunYuv<kLayout, kBgr, false, false>(w, src, lb, W, H, cols, ry, rcy, spec.pad);
   } else if (src.format == PixelFormat::NV12) {
-    if (lerp) RunYuv<kNchw, kBgr, true, true>(w, src, lb, W, H, cols, ry, rcy, spec.pad);
-    else RunYuv<kNchw, kBgr, true, false>(w, src, lb, W, H, cols, ry, rcy, spec.pad);
+    if (lerp) RunYuv<kLayout, kBgr, true, true>(w, src, lb, W, H, cols, ry, rcy, spec.pad);
+    else RunYuv<kLayout, kBgr, true, false>(w, src, lb, W, H, cols, ry, rcy, spec.pad);
   }
-  else RunPacked<kNchw, kBgr>(w, src, lb, spec.width, spec.height, cols, ry, spec.pad);
+  else RunPacked<kLayout, kBgr>(w, src, lb, spec.width, spec.height, cols, ry, spec.pad);
+}
+
+template <TensorLayout kLayout>
+void DispatchOrder(bool bgr, void* out, const float (*lut)[256], const SourceImage& src, const Letterbox& lb,
+                   const TensorSpec& spec, const std::vector<ColumnTap>& cols, const Axis& ry, const Axis& rcy) {
+  if (bgr) Dispatch<kLayout, true>(out, lut, src, lb, spec, cols, ry, rcy);
+  else Dispatch<kLayout, false>(out, lut, src, lb, spec, cols, ry, rcy);
 }
 
 }  // namespace
 
 Letterbox Preprocessor::Run(const SourceImage& src, void* out) {
-  Prepare(src);
+  return Run(src, Region{0, 0, src.width, src.height}, out);
+}
+
+Letterbox Preprocessor::Run(const SourceImage& src, const Region& region, void* out) {
+  Prepare(src, region);
   const Tables& t = *tables_;
   const bool bgr = spec_.order == ColorOrder::BGR;
-  if (spec_.layout == TensorLayout::NCHW_F32) {
-    if (bgr) Dispatch<true, true>(out, lut_, src, t.lb, spec_, t.cols, t.y, t.cy);
-    else Dispatch<true, false>(out, lut_, src, t.lb, spec_, t.cols, t.y, t.cy);
-  } else {
-    if (bgr) Dispatch<false, true>(out, lut_, src, t.lb, spec_, t.cols, t.y, t.cy);
-    else Dispatch<false, false>(out, lut_, src, t.lb, spec_, t.cols, t.y, t.cy);
+  switch (spec_.layout) {
+    case TensorLayout::NCHW_F32: DispatchOrder<TensorLayout::NCHW_F32>(bgr, out, lut_, src, t.lb, spec_, t.cols, t.y, t.cy); break;
+    case TensorLayout::NHWC_F32: DispatchOrder<TensorLayout::NHWC_F32>(bgr, out, lut_, src, t.lb, spec_, t.cols, t.y, t.cy); break;
+    case TensorLayout::NHWC_U8: DispatchOrder<TensorLayout::NHWC_U8>(bgr, out, lut_, src, t.lb, spec_, t.cols, t.y, t.cy); break;
   }
   return t.lb;
 }

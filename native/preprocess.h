@@ -9,7 +9,9 @@
 namespace vigil {
 
 enum class PixelFormat { I420, NV12, RGB, BGR, RGBA, BGRA, RGBx, BGRx };
-enum class TensorLayout { NCHW_F32, NHWC_U8 };
+// NCHW_F32: float planes [3,H,W]; NHWC_U8: interleaved bytes [H,W,3] (raw pixels); NHWC_F32: interleaved floats
+// [H,W,3], normalized like NCHW_F32 (mean 0 / std 1 gives raw 0..255 values, as the embedder wants).
+enum class TensorLayout { NCHW_F32, NHWC_U8, NHWC_F32 };
 enum class ColorOrder { RGB, BGR };
 enum class YuvMatrix { BT601, BT709 };
 
@@ -35,6 +37,14 @@ struct TensorSpec {
   uint8_t pad[3] = {114, 114, 114};
 };
 
+// A region of the source in whole source pixels (x, y: top-left; width, height > 0), inside the image.
+struct Region {
+  int x = 0;
+  int y = 0;
+  int width = 0;
+  int height = 0;
+};
+
 // Where the source image sits in the tensor: tensor_x = source_x * scale + padX (same for y).
 struct Letterbox {
   double scale = 1;
@@ -56,13 +66,18 @@ class Preprocessor {
   Preprocessor(const Preprocessor&) = delete;
   Preprocessor& operator=(const Preprocessor&) = delete;
 
-  // Writes TensorBytes(spec) bytes to `out` (which must be 4-byte aligned for NCHW_F32). Returns the letterbox.
+  // Writes TensorBytes(spec) bytes to `out` (which must be 4-byte aligned for the float layouts). Returns the
+  // letterbox.
   Letterbox Run(const SourceImage& src, void* out);
+  // The same for a region of the source only: the region is letterboxed as if it were the whole image
+  // (tensor_x = (source_x - region.x) * scale + padX). Sampling never reads outside the region's pixels (its chroma
+  // samples for YUV), so the result equals cropping first, at any origin, odd ones included.
+  Letterbox Run(const SourceImage& src, const Region& region, void* out);
   const TensorSpec& spec() const { return spec_; }
 
  private:
   struct Tables;
-  void Prepare(const SourceImage& src);
+  void Prepare(const SourceImage& src, const Region& region);
   TensorSpec spec_;
   Tables* tables_;
   float lut_[3][256];

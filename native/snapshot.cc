@@ -16,7 +16,7 @@ namespace {
 
 int PackedBpp(const std::string& f) {
   if (f == "RGB" || f == "BGR") return 3;
-  if (f == "RGBA" || f == "BGRA") return 4;
+  if (f == "RGBA" || f == "BGRA" || f == "RGBx" || f == "BGRx") return 4;
   if (f == "GRAY8") return 1;
   return 0;  // planar YUV
 }
@@ -45,7 +45,8 @@ GstBuffer* MakeBuffer(const uint8_t* src, const SnapshotRequest& r, const GstVid
     for (int y = 0; y < r.cropH; ++y)
       std::memcpy(dst + GST_VIDEO_INFO_PLANE_OFFSET(&info, 0) + static_cast<size_t>(y) * GST_VIDEO_INFO_PLANE_STRIDE(&info, 0),
                   yPlane + static_cast<size_t>(r.cropY + y) * r.stride + r.cropX, static_cast<size_t>(r.cropW));
-    const int ccw = r.cropW / 2, cch = r.cropH / 2, cx = r.cropX / 2, cy = r.cropY / 2;
+    // The crop starts on an even pixel; an odd size ends halfway through its last chroma sample, which is kept.
+    const int ccw = (r.cropW + 1) / 2, cch = (r.cropH + 1) / 2, cx = r.cropX / 2, cy = r.cropY / 2;
     if (r.format == "I420") {
       const uint8_t* c1 = c0 + static_cast<size_t>(cStride) * ch;
       for (int p = 1; p <= 2; ++p) {
@@ -92,6 +93,8 @@ bool EncodeJpeg(const uint8_t* pixels, const SnapshotRequest& r, std::vector<uin
   ElementPtr sink(gst_bin_get_by_name(GST_BIN(pipeline.get()), "sink"));
   std::unique_ptr<GstCaps, GstCapsUnref> caps(gst_video_info_to_caps(&info));
   gst_caps_set_simple(caps.get(), "framerate", GST_TYPE_FRACTION, 0, 1, nullptr);
+  if (!r.colorimetry.empty() && GST_VIDEO_INFO_IS_YUV(&info))
+    gst_caps_set_simple(caps.get(), "colorimetry", G_TYPE_STRING, r.colorimetry.c_str(), nullptr);
   g_object_set(src.get(), "caps", caps.get(), nullptr);
   g_object_set(enc.get(), "quality", r.quality, nullptr);
   if (gst_element_set_state(pipeline.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {

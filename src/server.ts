@@ -16,15 +16,24 @@ import { Recorder } from './recording/recorder.js';
 import { Detector } from './inference/detector.js';
 import { modelPath, nanodetPreset } from './inference/models.js';
 import { InferenceScheduler, type FrameDetections } from './inference/scheduler.js';
-import { TrackerRegistry } from './tracking/index.js';
+import { TrackerRegistry, type TrackEvent } from './tracking/index.js';
+import { TrackIdAllocator } from './tracking/track-ids.js';
+import { SnapshotService, type StoredSnapshot } from './media/snapshots.js';
+import { mediaRoutes } from './api/routes-media.js';
+import type { RouteModule } from './api/routes.js';
+import type { TrackEventData } from './stream/events.js';
+import type { Frame } from './camera/frame.js';
+import type { TrackerFrameResult } from './tracking/tracker.js';
 import { RuleService } from './rules/index.js';
+import { Integrations } from './integrations/runtime.js';
+import { StoreEventLog } from './stream/store-log.js';
 import { NotificationService } from './integrations/notify/index.js';
 import { DetectionStore, RetentionManager, StoreDetectionQuery, storeHealthCheck } from './store/index.js';
 import { registerNotifyMetrics } from './integrations/notify/metrics.js';
 import { AuthService } from './auth/service.js';
 import { createHttpServer, type VigilHttpServer } from './http/server.js';
 import type { CameraDirectory } from './api/sources.js';
-import type { CameraInfo, DetectionBatch } from './types.js';
+import type { Alert, Box, CameraInfo, DetectionBatch, TrackSummary } from './types.js';
 
 export interface VigilServer {
   readonly config: VigilConfig;
@@ -37,7 +46,7 @@ export interface VigilServer {
   readonly detector: Detector | null;
   readonly recorder: Recorder | null;
   /** Detections stored and streamed so far. */
-  stats(): { framesAnalysed: number; detections: number; storeDropped: number };
+  stats(): { framesAnalysed: number; detections: number; storeDropped: number; trackWriteErrors: number };
   /** Stops everything in reverse start order. Idempotent. */
   stop(): Promise<void>;
 }
@@ -102,6 +111,25 @@ function registerCameraMetrics(registry: Registry, cameras: CameraManager, sched
   }
 }
 
+function registerSnapshotMetrics(registry: Registry, snapshots: SnapshotService): void {
+  const g = new Gauge({
+    name: 'vigil_snapshots',
+    help: 'Track and alert snapshots by counter: captured, capture_refused (native memory budget), live_tracks, encoded, encode_failed, dropped (work queue full), stored, uploaded, upload_failed, expired',
+    labelNames: ['counter'],
+    registers: [registry],
+    collect() {
+      const s = snapshots.stats();
+      const rows: [string, number][] = [
+        ['captured', s.captured], ['capture_refused', s.captureRefused], ['live_tracks', s.liveTracks], ['encoded', s.encoded],
+        ['encode_failed', s.encodeFailed], ['dropped', s.dropped], ['stored', s.stored], ['uploaded', s.uploaded],
+        ['upload_failed', s.uploadFailed], ['expired', s.expired],
+      ];
+      for (const [counter, v] of rows) this.set({ counter }, v);
+    },
+  });
+  void g;
+}
+
 export async function createServer(config: VigilConfig, options: ServerOptions = {}): Promise<VigilServer> {
   const log = options.log ?? createLogger('vigil');
   const stops: Array<() => Promise<void> | void> = [];
@@ -137,18 +165,9 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
     retention.start();
     stops.push(() => retention.stop());
 
-    const notify = new NotificationService({ path: join(config.dataDir, 'notify'), channels: config.notify.channels });
-    stops.push(() => notify.close());
-    const rules = await RuleService.open({
-      path: join(config.dataDir, 'rules'),
-      timezone: config.rulesTimezone,
-      configRules: config.rules,
-      channels: notify.channelNames(),
-    });
-    stops.push(() => rules.close());
-
+    const cameras = new CameraManager();
     let recorder: Recorder | null = null;
-    if (config.recordingPolicies.size > 0) {
+    if (config.recordingPolicies.size > 0 || config.integrations.vms.some((v) => v.recording)) {
       recorder = new Recorder({
         indexPath: join(config.dataDir, 'recordings.lmdb'),
         recordingsDir: config.recording.directory,
@@ -162,19 +181,83 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
       stops.push(() => rec.close());
     }
 
-    const cameras = new CameraManager();
+    const publicUrl = config.server.publicUrl ?? `http://localhost:${config.server.port}`;
+    // VMS camera sync, queue publishing, media storage (local folder by default).
+    const integrations = await Integrations.start(config.integrations, {
+      cameras,
+      dataDir: config.dataDir,
+      log: log.child('integrations'),
+      registry: null,
+      health: null,
+      recorder,
+    });
+    stops.push(() => integrations.close());
+
+    // Snapshots of tracks and alerts live next to the detections (same environment, same retention ages).
+    const snapshots = config.snapshots.enabled
+      ? new SnapshotService(
+          { snapshots: store.openDatabase('snapshots', { keyEncoding: 'ordered-binary', encoding: 'msgpack' }), times: store.openDatabase('snapshot-times', { keyEncoding: 'ordered-binary', encoding: 'msgpack' }) },
+          { quality: config.snapshots.quality, uploader: integrations.alertSnapshotUploader(publicUrl) },
+        )
+      : null;
+    if (snapshots) {
+      const snaps = snapshots;
+      stops.push(() => snaps.close());
+      const cutoff = (cameraId: string): number | null => {
+        const age = cameraId in perCameraMaxAgeMs ? perCameraMaxAgeMs[cameraId]! : config.detectionsMaxAgeMs;
+        return age === null ? null : Date.now() - age;
+      };
+      const expire = (): void => {
+        void snaps.expire(store.cameraIds(), cutoff).catch((err: unknown) => log.warn(`snapshot retention: ${(err as Error).message}`));
+      };
+      const timer = setInterval(expire, 10 * 60_000);
+      timer.unref();
+      expire();
+      stops.push(() => clearInterval(timer));
+    }
+    // Links in notifications: the media store's (signed, opens without a token) when it has one, else the API's.
+    const alertLinks = new Map<string, string>();
+    let rulesRef: RuleService | null = null;
+    const notify = new NotificationService({
+      path: join(config.dataDir, 'notify'),
+      channels: config.notify.channels,
+      policy: { allow: config.notify.allow },
+      snapshotUrl: (alert) => (snapshots ? (alertLinks.get(alert.alertId) ?? `${publicUrl}/alerts/${encodeURIComponent(alert.alertId)}/snapshot.jpg`) : null),
+      snapshotJpeg: async (alertId) => {
+        if (!snapshots) return null;
+        const alert = rulesRef?.getAlert(alertId);
+        return alert ? ((await snapshots.alertSnapshot(alertId, alert.cameraId))?.jpeg ?? null) : null;
+      },
+    });
+    stops.push(() => notify.close());
+    const rules = await RuleService.open({
+      path: join(config.dataDir, 'rules'),
+      timezone: config.rulesTimezone,
+      configRules: config.rules,
+      channels: notify.channelNames(),
+    });
+    rulesRef = rules;
+    stops.push(() => rules.close());
+
+    const extraRoutes: RouteModule[] = [integrations.routes];
     let http: VigilHttpServer | null = null;
     if (options.listen !== false) {
       const auth = await AuthService.open({ dataDir: join(config.dataDir, 'auth'), ...config.auth });
       stops.push(() => auth.close());
+      // One sequence space for the stream: detections are published once committed (the store numbers them) and
+      // the other events go through the store's event log, so a reconnecting client resumes from LMDB.
+      const eventLog = new StoreEventLog(store);
+      stops.push(() => eventLog.close());
       http = await createHttpServer(
         { host: config.server.host, port: config.server.port, corsOrigins: config.server.corsOrigins },
         {
           auth,
+          eventLog,
           cameras: cameraDirectory(cameras),
           detections: new StoreDetectionQuery(store),
           rules,
           ...(recorder ? { recordings: recorder } : {}),
+          routes: [...(snapshots ? [mediaRoutes({ snapshots, rules })] : []), ...extraRoutes],
           trackSpan: (cameraId, trackId) => {
             const q = { cameraIds: [cameraId], trackId };
             const first = store.queryPage(q, { pageSize: 1, order: 'asc', withTotal: false }).detections[0];
@@ -200,10 +283,53 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
       }
     }
 
-    const trackers = new TrackerRegistry();
+    const trackIds = new TrackIdAllocator(store.openDatabase('track-ids', { keyEncoding: 'ordered-binary', encoding: 'msgpack' }));
+    const trackers = new TrackerRegistry({ allocateId: (cameraId) => trackIds.next(cameraId) });
     let framesAnalysed = 0;
     let detectionsStored = 0;
-    const onDetections = (r: FrameDetections): void => {
+    let trackWriteErrors = 0;
+    // Ended tracks: their summary into the store's tracks database, their best frame to the snapshot service.
+    // Track starts and ends go to the stream and the queues (per-frame updates are in the detection batches).
+    const onTrackEvents = (events: TrackEvent[]): void => {
+      for (const e of events) {
+        let data: TrackEventData | null = null;
+        if (e.type === 'end' && e.summary) {
+          const summary: TrackSummary = e.summary;
+          store.tracks.put([summary.cameraId, summary.trackId], summary).catch(() => trackWriteErrors++);
+          data = { phase: 'end', track: summary, timestampNs: e.timestampNs };
+        } else if (e.type === 'start' && e.observation) {
+          const o = e.observation;
+          data = {
+            phase: 'start',
+            track: {
+              trackId: e.trackId, cameraId: e.cameraId, classId: e.classId, className: e.className, startNs: e.timestampNs, endNs: null,
+              bestConfidence: o.confidence, bestBox: o.box, bestFrameSequence: o.frameSequence, bestTimestampNs: o.timestampNs,
+            },
+            timestampNs: e.timestampNs,
+            box: o.box,
+            confidence: o.confidence,
+          };
+        }
+        if (data) {
+          http?.publish({ kind: 'tracks', track: data });
+          integrations.publishTrack(data);
+        }
+      }
+      snapshots?.trackEvents(events);
+    };
+    // The frame being analysed while the rules run on it: an alert raised now is pictured with this frame.
+    let current: { frame: Frame; tracked: TrackerFrameResult } | null = null;
+    const alertBox = (alert: Alert, tracked: TrackerFrameResult): Box | null => {
+      const boxes = tracked.objects.filter((o) => alert.trackIds.includes(o.trackId)).map((o) => o.box);
+      if (boxes.length === 0) return null;
+      return {
+        x1: Math.min(...boxes.map((b) => b.x1)),
+        y1: Math.min(...boxes.map((b) => b.y1)),
+        x2: Math.max(...boxes.map((b) => b.x2)),
+        y2: Math.max(...boxes.map((b) => b.y2)),
+      };
+    };
+    const onDetections = (r: FrameDetections, frame: Frame): void => {
       framesAnalysed++;
       const batch: DetectionBatch = {
         cameraId: r.cameraId,
@@ -214,10 +340,17 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
         detections: r.detections,
       };
       const tracked = trackers.update(batch);
-      rules.processFrame(tracked);
+      snapshots?.observe(tracked, frame);
+      onTrackEvents(tracked.events);
+      current = { frame, tracked };
+      try {
+        rules.processFrame(tracked);
+      } finally {
+        current = null;
+      }
       const out: DetectionBatch = { ...batch, detections: tracked.detections };
       if (store.offer(out)) detectionsStored += out.detections.length;
-      http?.publish({ kind: 'detections', batch: out });
+      integrations.publishDetections(out);
       cameras.get(r.cameraId)?.setMotionBypass((trackers.get(r.cameraId)?.size ?? 0) > 0);
     };
     const scheduler = detector
@@ -226,14 +359,34 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
     if (scheduler) stops.push(() => scheduler.close());
 
     rules.onAlert((ev, rule) => {
-      void notify.enqueue(ev, rule).catch((err: unknown) => log.error(`notification: ${(err as Error).message}`));
+      const enqueue = (): void => {
+        void notify.enqueue(ev, rule).catch((err: unknown) => log.error(`notification: ${(err as Error).message}`));
+      };
+      const at = current;
+      if (ev.type === 'raised' && snapshots && at && at.frame.cameraId === ev.alert.cameraId) {
+        // Notifications wait for the picture (encoded natively, off this thread), but never for long.
+        const snap = snapshots.alertRaised(ev.alert, at.frame, alertBox(ev.alert, at.tracked));
+        const timeout = new Promise<null>((resolve) => setTimeout(resolve, 3000, null).unref());
+        void Promise.race([snap, timeout]).then((s: StoredSnapshot | null) => {
+          if (s?.url) {
+            alertLinks.set(ev.alert.alertId, s.url);
+            if (alertLinks.size > 4096) alertLinks.delete(alertLinks.keys().next().value!);
+          }
+          enqueue();
+        });
+      } else {
+        enqueue();
+      }
       http?.publish({ kind: 'alerts', alert: ev.alert });
+      integrations.publishAlert(ev.alert);
       if (ev.type === 'raised') recorder?.markEvent(ev.alert.cameraId, ev.alert.raisedNs);
     });
 
     if (http) {
       registerCameraMetrics(http.registry, cameras, scheduler);
+      integrations.attach({ registry: http.registry, health: http.health });
       registerNotifyMetrics(http.registry, notify);
+      if (snapshots) registerSnapshotMetrics(http.registry, snapshots);
       http.health.register('detection_store', storeHealthCheck(retention));
       http.health.register('cameras', {
         critical: false,
@@ -255,11 +408,13 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
     cameras.on('state', (id, state, prev) => {
       camLog.info(`${id} ${prev} -> ${state}`);
       const lastError = cameras.get(id)?.counters().lastError?.message ?? '';
-      http?.publish({
-        kind: 'camera_status',
-        status: { cameraId: id, status: state, previous: prev, timestampNs: BigInt(Date.now()) * 1_000_000n, message: state === 'running' ? '' : lastError },
-      });
-      if (state === 'stopped' || state === 'failed') rules.dropCamera(id);
+      const status = { cameraId: id, status: state, previous: prev, timestampNs: BigInt(Date.now()) * 1_000_000n, message: state === 'running' ? '' : lastError };
+      http?.publish({ kind: 'camera_status', status });
+      integrations.publishCameraStatus(status);
+      if (state === 'stopped' || state === 'failed') {
+        rules.dropCamera(id);
+        onTrackEvents(trackers.remove(id, BigInt(Date.now()) * 1_000_000n));
+      }
     });
     cameras.on('error', (id, err) => camLog.warn(`${id} ${err.message}`, { code: err.code }));
     cameras.on('reconnecting', (id, r) => camLog.info(`${id} reconnecting`, { attempt: r.attempt, delayMs: r.delayMs, reason: r.reason }));
@@ -285,7 +440,7 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
       reloadRules: async (list) => {
         await rules.syncConfigRules(list);
       },
-      stats: () => ({ framesAnalysed, detections: detectionsStored, storeDropped: store.stats().droppedDetections }),
+      stats: () => ({ framesAnalysed, detections: detectionsStored, storeDropped: store.stats().droppedDetections, trackWriteErrors }),
       stop,
     };
   } catch (err) {

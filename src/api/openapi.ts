@@ -148,6 +148,39 @@ export const openApiDocument = {
         },
       },
     },
+    '/search': {
+      post: {
+        summary: 'Tracks similar to an example (a stored track, a vector or an uploaded JPEG), with filters',
+        description:
+          'Results come only from cameras in the caller scope: the requested cameras are intersected with it ' +
+          '(none requested = the whole scope). An uploaded image is cropped whole (letterboxed) to the embedder ' +
+          'input; its k and filters come from the query string.',
+        tags: ['Search'],
+        parameters: [
+          { name: 'k', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 10 }, description: 'Image uploads only' },
+          { name: 'cameras', in: 'query', schema: { type: 'string' }, description: 'Image uploads only: comma-separated camera ids' },
+          { name: 'start_time', in: 'query', schema: { type: 'string' }, description: 'Image uploads only: RFC 3339 or integer ns (inclusive)' },
+          { name: 'end_time', in: 'query', schema: { type: 'string' }, description: 'Image uploads only: as start_time (inclusive)' },
+          { name: 'class', in: 'query', schema: { type: 'string' }, description: 'Image uploads only: class name' },
+        ],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': { schema: { $ref: '#/components/schemas/SearchRequest' } },
+            'image/jpeg': { schema: { type: 'string', format: 'binary' }, description: 'At most 4 MiB and 16 000 000 pixels' },
+          },
+        },
+        responses: {
+          '200': jsonResp('Most similar tracks first', { $ref: '#/components/schemas/SearchResults' }),
+          '400': errResp('Malformed body, bad filter, vector of the wrong size, or an image that does not decode'),
+          ...authErrors,
+          '404': errResp('No embedding stored for the example track'),
+          '413': errResp('Body too large (JSON 64 KiB, JPEG 4 MiB)'),
+          '415': errResp('Content-Type is neither application/json nor image/jpeg'),
+          '503': errResp('Search by image without an embedder on this server'),
+        },
+      },
+    },
     '/users': {
       get: {
         summary: 'Local users (admin)',
@@ -376,6 +409,45 @@ export const openApiDocument = {
           total: { type: 'integer', minimum: 0 },
           page: { type: 'integer', minimum: 1 },
           page_size: { type: 'integer', minimum: 1 },
+        },
+      },
+      SearchRequest: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          track_id: { type: 'integer', description: 'Example: a stored track (with camera_id)' },
+          camera_id: { type: 'string' },
+          vector: { type: 'array', items: { type: 'number' }, description: 'Example: an embedding (the index dimensions)' },
+          k: { type: 'integer', minimum: 1, maximum: 100, default: 10 },
+          cameras: { type: 'array', items: { type: 'string', minLength: 1 } },
+          start_time: { type: ['string', 'integer'], description: 'RFC 3339 date-time or integer ns (inclusive)' },
+          end_time: { type: ['string', 'integer'], description: 'As start_time (inclusive)' },
+          class: { type: 'string', minLength: 1 },
+        },
+        oneOf: [{ required: ['track_id', 'camera_id'] }, { required: ['vector'] }],
+      },
+      SearchHit: {
+        type: 'object',
+        required: ['track_id', 'camera_id', 'class_id', 'class_name', 'timestamp_ns', 'timestamp', 'score', 'snapshot_url'],
+        additionalProperties: false,
+        properties: {
+          track_id: { type: 'integer' },
+          camera_id: { type: 'string' },
+          class_id: { type: 'integer', minimum: 0 },
+          class_name: { type: 'string' },
+          timestamp_ns: { type: 'string', pattern: '^[0-9]+$', description: 'Time of the embedded crop, ns since the epoch' },
+          timestamp: { type: 'string', format: 'date-time' },
+          score: { type: 'number', minimum: -1.001, maximum: 1.001, description: 'Cosine similarity (1 = same direction)' },
+          snapshot_url: { type: 'string' },
+        },
+      },
+      SearchResults: {
+        type: 'object',
+        required: ['k', 'results'],
+        additionalProperties: false,
+        properties: {
+          k: { type: 'integer', minimum: 1, maximum: 100 },
+          results: { type: 'array', items: { $ref: '#/components/schemas/SearchHit' } },
         },
       },
     },

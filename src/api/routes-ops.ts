@@ -5,13 +5,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canSeeCamera, type Action, type Principal } from '../auth/policy.js';
+import { canSeeCamera, type Principal } from '../auth/policy.js';
 import { alertToJson, parseAlertQuery } from '../rules/query.js';
 import { cutClip } from '../recording/clips.js';
 import { HttpError, type Reply, type RequestCtx } from './http-types.js';
-import { parseTime, type ApiDeps, type Handler, type Route } from './routes.js';
-
-type WithAuth = (action: Action, fn: (ctx: RequestCtx, p: Principal) => Promise<Reply>) => Handler;
+import { parseTime, type ApiDeps, type Route, type WithAuth } from './routes.js';
 
 const unavailable = (what: string) => new HttpError(503, 'E_UNAVAILABLE', `${what} are not enabled on this server`);
 

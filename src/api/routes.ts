@@ -28,7 +28,16 @@ export interface ApiDeps {
   recordings?: Recorder;
   /** First and last time a track was seen (ns), for /events/{camera}:{track}/clip; null when unknown. */
   trackSpan?: (cameraId: string, trackId: number) => { startNs: bigint; endNs: bigint } | null;
+  /**
+   * Route modules owned elsewhere (search, media, integrations): each builds its routes with the same auth path
+   * (withAuth -> authorize) as the core ones.
+   */
+  modules?: RouteModule[];
 }
+
+/** Builds a feature's routes; `withAuth` verifies the access token and authorizes the action first. */
+export type RouteModule = (withAuth: WithAuth) => Route[];
+export type WithAuth = (action: Action, fn: (ctx: RequestCtx, p: Principal) => Promise<Reply>) => Handler;
 
 export type Handler = (ctx: RequestCtx) => Promise<Reply>;
 export interface Route {
@@ -37,6 +46,8 @@ export interface Route {
   /** uWS path parameter names, in order */
   params?: string[];
   body?: boolean;
+  /** Body limit for this route in bytes (e.g. an uploaded JPEG); default the server's maxBodyBytes. */
+  maxBodyBytes?: number;
   handler: Handler;
 }
 
@@ -306,5 +317,6 @@ export function buildRoutes(deps: ApiDeps): Route[] {
       })),
     },
     ...buildOpsRoutes(deps, withAuth),
+    ...(deps.modules ?? []).flatMap((m) => m(withAuth)),
   ];
 }

@@ -9,10 +9,16 @@ export interface CameraDirectory {
   get(id: string): CameraInfo | undefined | Promise<CameraInfo | undefined>;
 }
 
+/**
+ * The one description of a `GET /detections` query (the LMDB adapter, src/store/api-source.ts, takes it too).
+ * Semantics: newest first; `endNs` exclusive; `cameraIds` '*' = every camera, an empty list = no camera.
+ */
 export interface DetectionQueryParams {
-  /** Cameras to include: the caller's request narrowed to its scope ('*' = all). */
+  /** Cameras to include: the caller's request narrowed to its scope ('*' = all, [] = none). */
   cameraIds: readonly string[] | '*';
+  /** Inclusive, ns since the Unix epoch. */
   startNs?: bigint;
+  /** Exclusive, ns since the Unix epoch. */
   endNs?: bigint;
   confidenceMin?: number;
   /** Class names (or numeric ids as strings) to include. */

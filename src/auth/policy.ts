@@ -30,7 +30,11 @@ export type Action =
   | 'rules:read'
   | 'rules:write'
   | 'alerts:read'
-  | 'recordings:read';
+  | 'recordings:read'
+  /** VMS sources' and queue sinks' status (GET /integrations/...). */
+  | 'integrations:read'
+  /** Run a VMS camera sync now: it adds, restarts and removes cameras (POST /integrations/vms/{id}/sync). */
+  | 'integrations:write';
 
 const GRANTS: Record<Role, ReadonlySet<Action>> = {
   viewer: new Set<Action>(['cameras:read', 'detections:read', 'stream:subscribe', 'rules:read', 'alerts:read', 'recordings:read']),
@@ -43,6 +47,7 @@ const GRANTS: Record<Role, ReadonlySet<Action>> = {
     'rules:read',
     'alerts:read',
     'recordings:read',
+    'integrations:read',
   ]),
   admin: new Set<Action>([
     'cameras:read',
@@ -56,6 +61,8 @@ const GRANTS: Record<Role, ReadonlySet<Action>> = {
     'rules:write',
     'alerts:read',
     'recordings:read',
+    'integrations:read',
+    'integrations:write',
   ]),
 };
 

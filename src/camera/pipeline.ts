@@ -2,7 +2,7 @@
  * A camera's native pipeline, typed: builds the graph from its template, turns native events into Frames and
  * VigilPipelineErrors (with secrets scrubbed), and keeps one close path.
  */
-import { loadAddon, type NativeMotionOptions, type NativeSegmentEvent, type NativePipeline, type NativePipelineEvent, type NativePipelineStats } from '../../bindings/index.js';
+import { loadAddon, type NativeMotionOptions, type NativeSegmentEvent, type NativePipeline, type NativePipelineEvent, type NativePipelineStats, type NativeSourceFrame } from '../../bindings/index.js';
 import { VigilClosedError, VigilPipelineError } from '../errors.js';
 import { redactText } from '../redact.js';
 import type { DecoderChoice, DecoderPreferences } from './decoders.js';
@@ -85,10 +85,12 @@ export class CameraPipeline {
     const release = (tensor: ArrayBuffer, slot: number, generation: number): void => {
       if (!this.#closed) this.#native.release(tensor, slot, generation);
     };
+    // A closed native pipeline answers null (and counts the stale capture) itself.
+    const capture = (slot: number, generation: number): NativeSourceFrame | null => this.#native.captureSource(slot, generation);
     const onEvent = (event: NativePipelineEvent): void => {
       switch (event.type) {
         case 'frame':
-          options.onFrame(new Frame(event, spec, release));
+          options.onFrame(new Frame(event, spec, release, capture));
           return;
         case 'error': {
           const code = errorCode(event.domain, event.code, event.debug);

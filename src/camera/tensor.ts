@@ -1,17 +1,18 @@
 /** Model input settings for the native tensor stage, validated before they reach native code. */
 import { expected } from '../errors.js';
-import type { NativeTensorSpec } from '../../bindings/index.js';
+import type { NativeTensorSpec, TensorLayout } from '../../bindings/index.js';
+import { NANODET_INPUT } from '../inference/models.js';
 
 export type TensorSpec = NativeTensorSpec;
 
-/** NanoDet-style default: 416x416 BGR, NCHW float, ImageNet-in-pixels normalization. */
+/** NanoDet-m 416's input (NANODET_INPUT in src/inference/models.ts): 416x416 BGR, NCHW float, its normalization. */
 export const DEFAULT_TENSOR: TensorSpec = {
-  width: 416,
-  height: 416,
+  width: NANODET_INPUT.width,
+  height: NANODET_INPUT.height,
   layout: 'nchw-f32',
-  colorOrder: 'bgr',
-  mean: [103.53, 116.28, 123.675],
-  std: [57.375, 57.12, 58.395],
+  colorOrder: NANODET_INPUT.colorOrder,
+  mean: [...NANODET_INPUT.mean],
+  std: [...NANODET_INPUT.std],
   padColor: [114, 114, 114],
 };
 
@@ -23,22 +24,28 @@ function triple(v: unknown, name: string, check: (n: number) => boolean, what: s
   return [v[0], v[1], v[2]];
 }
 
-export function parseTensorSpec(input: unknown, name = 'tensor'): TensorSpec {
-  if (input === undefined) return { ...DEFAULT_TENSOR };
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw expected('an object', name, input);
-  const t = { ...DEFAULT_TENSOR, ...(input as Partial<TensorSpec>) };
+/** Layouts a camera's live tensor stage is configured with (nhwc-f32 is for crops: SourceFrame.cropTensor). */
+const CAMERA_LAYOUTS: readonly TensorLayout[] = ['nchw-f32', 'nhwc-u8'];
+const ALL_LAYOUTS: readonly TensorLayout[] = ['nchw-f32', 'nhwc-u8', 'nhwc-f32'];
+
+function layoutList(layouts: readonly TensorLayout[]): string {
+  const q = layouts.map((l) => `"${l}"`);
+  return q.length === 2 ? `${q[0]} or ${q[1]}` : `one of ${q.join(', ')}`;
+}
+
+function checkSpec(t: Record<string, unknown>, name: string, layouts: readonly TensorLayout[]): TensorSpec {
   for (const dim of ['width', 'height'] as const) {
     const v = t[dim];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 8 || v > 8192) {
       throw expected('an integer from 8 to 8192', `${name}.${dim}`, v);
     }
   }
-  if (t.layout !== 'nchw-f32' && t.layout !== 'nhwc-u8') throw expected('"nchw-f32" or "nhwc-u8"', `${name}.layout`, t.layout);
+  if (!layouts.includes(t.layout as TensorLayout)) throw expected(layoutList(layouts), `${name}.layout`, t.layout);
   if (t.colorOrder !== 'rgb' && t.colorOrder !== 'bgr') throw expected('"rgb" or "bgr"', `${name}.colorOrder`, t.colorOrder);
   return {
-    width: t.width,
-    height: t.height,
-    layout: t.layout,
+    width: t.width as number,
+    height: t.height as number,
+    layout: t.layout as TensorLayout,
     colorOrder: t.colorOrder,
     mean: triple(t.mean, `${name}.mean`, () => true, 'a finite number'),
     std: triple(t.std, `${name}.std`, (n) => n > 0, 'a positive number'),
@@ -46,6 +53,20 @@ export function parseTensorSpec(input: unknown, name = 'tensor'): TensorSpec {
   };
 }
 
+/** A camera's tensor settings: missing keys take DEFAULT_TENSOR's values. */
+export function parseTensorSpec(input: unknown, name = 'tensor'): TensorSpec {
+  if (input === undefined) return { ...DEFAULT_TENSOR };
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw expected('an object', name, input);
+  return checkSpec({ ...DEFAULT_TENSOR, ...(input as Partial<TensorSpec>) }, name, CAMERA_LAYOUTS);
+}
+
+/** A complete tensor spec (every key given), any layout: crops for the embedder and other second-stage models. */
+export function validateTensorSpec(input: unknown, name = 'spec'): TensorSpec {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw expected('an object', name, input);
+  return checkSpec(input as Record<string, unknown>, name, ALL_LAYOUTS);
+}
+
+/** Bytes of one tensor of this spec. */
 export function tensorBytes(spec: TensorSpec): number {
-  return spec.width * spec.height * 3 * (spec.layout === 'nchw-f32' ? 4 : 1);
+  return spec.width * spec.height * 3 * (spec.layout === 'nhwc-u8' ? 1 : 4);
 }

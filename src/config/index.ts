@@ -15,12 +15,21 @@ import { parseTensorSpec } from '../camera/tensor.js';
 import type { NativeMotionOptions } from '../../bindings/index.js';
 import type { CameraRecordingPolicy } from '../recording/recorder.js';
 import type { AuthConfig } from '../auth/service.js';
+import { parseIntegrations, type IntegrationsConfig } from './integrations.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SAMPLE_CLIP = join(PROJECT_ROOT, '.cache', 'media', 'vtest-h264.mp4');
 
 export interface VigilConfig {
-  server: { host: string; port: number; corsOrigins: string[] };
+  /**
+   * `publicUrl`: how people reach this server (links in notifications), e.g. "https://vigil.example.com";
+   * null: http://localhost:<port>.
+   */
+  server: { host: string; port: number; corsOrigins: string[]; publicUrl: string | null };
+  /** Track and alert snapshots (JPEG quality 1-100). */
+  snapshots: { enabled: boolean; quality: number };
+  /** Appearance embeddings of ended tracks for POST /search; null model path: the one set-up converts. */
+  search: { enabled: boolean; embedderModelPath: string | null };
   /** Object detection on every camera's tensor stream. */
   detector: { enabled: boolean; modelPath: string | null; scoreThreshold: number };
   /** Rule definitions (validated by the rules module, with paths "rules[i]..."). */
@@ -28,7 +37,11 @@ export interface VigilConfig {
   /** IANA time zone for rule schedules without their own. */
   rulesTimezone: string;
   /** Notification channels (validated by the notification module). */
-  notify: { channels: unknown };
+  /**
+   * `allow`: "host:port" destinations on private or loopback addresses that webhooks may still reach (an on-site
+   * receiver); everything else private is refused by the outbound URL policy.
+   */
+  notify: { channels: unknown; allow: string[] };
   /** JWT and LDAP settings (the auth module validates them; the secret is generated when absent). */
   auth: Omit<AuthConfig, 'dataDir'>;
   dataDir: string;
@@ -40,6 +53,8 @@ export interface VigilConfig {
   detectionsMaxAgeMs: number | null;
   /** Seconds between per-camera status log lines. */
   statusIntervalS: number;
+  /** VMS sources, message-queue sinks and the media store (src/config/integrations.ts). */
+  integrations: IntegrationsConfig;
 }
 
 type Raw = Record<string, unknown>;
@@ -59,6 +74,14 @@ export function substituteEnv(text: string, env: NodeJS.ProcessEnv = process.env
 
 function isObject(v: unknown): v is Raw {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function stringList(v: unknown, name: string): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && x !== '')) {
+    throw new VigilConfigError(`Expected a list of strings for ${name} but received ${JSON.stringify(v)}`);
+  }
+  return v as string[];
 }
 
 function num(v: unknown, name: string, min: number, max: number, dflt: number, integer = true): number {
@@ -208,11 +231,25 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
   const rulesRaw = raw.rules ?? [];
   if (!Array.isArray(rulesRaw)) throw new VigilConfigError(`Expected a list for rules but received ${JSON.stringify(rulesRaw)}`);
   const notify = isObject(raw.notify) ? raw.notify : {};
+  if (server.publicUrl !== undefined && (typeof server.publicUrl !== 'string' || !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(server.publicUrl))) {
+    throw new VigilConfigError(`Expected an http(s) URL such as "https://vigil.example.com" for server.publicUrl but received ${JSON.stringify(server.publicUrl)}`);
+  }
+  const snaps = raw.snapshots === false ? { enabled: false } : isObject(raw.snapshots) ? raw.snapshots : {};
+  const search = raw.search === false ? { enabled: false } : isObject(raw.search) ? raw.search : {};
+  if (search.embedderModelPath !== undefined && typeof search.embedderModelPath !== 'string') {
+    throw new VigilConfigError(`Expected a file path for search.embedderModelPath but received ${JSON.stringify(search.embedderModelPath)}`);
+  }
   return {
     server: {
       host: typeof server.host === 'string' ? server.host : '0.0.0.0',
       port: num(server.port, 'server.port', 0, 65535, 8001),
       corsOrigins: cors as string[],
+      publicUrl: typeof server.publicUrl === 'string' ? server.publicUrl.replace(/\/+$/, '') : null,
+    },
+    snapshots: { enabled: snaps.enabled !== false, quality: num(snaps.quality, 'snapshots.quality', 1, 100, 85) },
+    search: {
+      enabled: search.enabled !== false,
+      embedderModelPath: typeof search.embedderModelPath === 'string' ? resolve(baseDir, search.embedderModelPath) : null,
     },
     detector: {
       enabled: det.enabled !== false,
@@ -221,7 +258,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
     },
     rules: rulesRaw,
     rulesTimezone: typeof raw.rulesTimezone === 'string' ? raw.rulesTimezone : 'UTC',
-    notify: { channels: notify.channels ?? {} },
+    notify: { channels: notify.channels ?? {}, allow: stringList(notify.allow, 'notify.allow') },
     auth: (isObject(raw.auth) ? raw.auth : {}) as Omit<AuthConfig, 'dataDir'>,
     dataDir,
     cameras,
@@ -232,6 +269,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
       maxBytes: Math.round(num(recRaw.maxGb, 'recording.maxGb', 0, 1e6, 0, false) * 2 ** 30),
     },
     statusIntervalS: num(raw.statusIntervalS, 'statusIntervalS', 1, 3600, 10),
+    integrations: parseIntegrations(raw.integrations, { raw, dataDir, baseDir }),
     detectionsMaxAgeMs: raw.detectionsMaxAgeDays === undefined ? 30 * 86_400_000 : num(raw.detectionsMaxAgeDays, 'detectionsMaxAgeDays', 0, 36500, 30, false) * 86_400_000 || null,
   };
 }

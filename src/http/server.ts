@@ -14,7 +14,7 @@ import type { AuthService } from '../auth/service.js';
 import { authorize, type Principal } from '../auth/policy.js';
 import { HealthRegistry } from '../api/health.js';
 import { HttpError, STATUS_TEXT, type Reply, type RequestCtx } from '../api/http-types.js';
-import { bearerToken, buildRoutes, type Route } from '../api/routes.js';
+import { bearerToken, buildRoutes, type Route, type RouteModule } from '../api/routes.js';
 import type { CameraDirectory, DetectionQuery } from '../api/sources.js';
 import { MAX_CONTROL_BYTES } from '../stream/control.js';
 import type { EventLog, StreamEvent } from '../stream/events.js';
@@ -54,7 +54,10 @@ export interface HttpServerDeps {
   auth: AuthService;
   cameras: CameraDirectory;
   detections: DetectionQuery;
-  /** Sequence numbers + resume source; default an in-memory RingEventLog. */
+  /**
+   * Sequence numbers + resume source; default an in-memory RingEventLog. With a StoreEventLog (src/stream/
+   * store-log.ts) events reach clients after their LMDB commit and resume reads the detection store.
+   */
   eventLog?: EventLog;
   /** prom-client registry other modules add metrics to; default a new one with default metrics. */
   registry?: Registry;
@@ -63,6 +66,8 @@ export interface HttpServerDeps {
   rules?: RuleService;
   recordings?: Recorder;
   trackSpan?: (cameraId: string, trackId: number) => { startNs: bigint; endNs: bigint } | null;
+  /** Feature route modules (search, media, integrations). */
+  routes?: RouteModule[];
 }
 
 export interface VigilHttpServer {
@@ -73,6 +78,8 @@ export interface VigilHttpServer {
   /**
    * Publishes an event to the stream and returns its server-wide sequence number. Delivery happens at the end of
    * the current event-loop turn (all events of a turn go to each client in one corked write); hub.flush() forces it.
+   * With a durable event log (StoreEventLog) the sequence is assigned at the commit: 0 is returned, and detections
+   * are not published here at all (they reach the stream from the store's commits).
    */
   publish(event: StreamEvent): number;
   /** Stops listening, closes every WebSocket. Idempotent. */
@@ -165,6 +172,7 @@ export async function createHttpServer(options: HttpServerOptions, deps: HttpSer
     ...(deps.rules ? { rules: deps.rules } : {}),
     ...(deps.recordings ? { recordings: deps.recordings } : {}),
     ...(deps.trackSpan ? { trackSpan: deps.trackSpan } : {}),
+    ...(deps.routes ? { modules: deps.routes } : {}),
   });
 
   function corsHeaders(origin: string | undefined): Record<string, string> {
@@ -280,17 +288,18 @@ export async function createHttpServer(options: HttpServerOptions, deps: HttpSer
         return;
       }
       const declared = Number(ctx.headers['content-length'] ?? '0');
-      if (route.body && declared > maxBody) {
-        finish(errorReply(new HttpError(413, 'E_BODY_TOO_LARGE', `Request body exceeds ${maxBody} bytes`)), true);
+      const limit = route.maxBodyBytes ?? maxBody;
+      if (route.body && declared > limit) {
+        finish(errorReply(new HttpError(413, 'E_BODY_TOO_LARGE', `Request body exceeds ${limit} bytes`)), true);
         return;
       }
       void (async () => {
         try {
           if (route.body) {
-            const body = await readBody(res, maxBody, state);
+            const body = await readBody(res, limit, state);
             if (state.aborted) return;
             if (body === 'too_large') {
-              finish(errorReply(new HttpError(413, 'E_BODY_TOO_LARGE', `Request body exceeds ${maxBody} bytes`)), true);
+              finish(errorReply(new HttpError(413, 'E_BODY_TOO_LARGE', `Request body exceeds ${limit} bytes`)), true);
               return;
             }
             ctx.body = body;
@@ -430,7 +439,7 @@ export async function createHttpServer(options: HttpServerOptions, deps: HttpSer
       closed = true;
       unregisterAuthCheck();
       uWS.us_listen_socket_close(listenSocket);
-      hub.closeAll();
+      hub.close();
       (app as unknown as { close?: () => void }).close?.();
     },
   };

@@ -45,18 +45,36 @@ export const COCO_CLASSES: readonly string[] = [
 ];
 
 /**
+ * NanoDet-m 416's input, written once: the preset below and the cameras' default tensor (src/camera/tensor.ts)
+ * both read it. BGR, per-channel mean / std in 0-255 pixel units.
+ */
+export const NANODET_INPUT: {
+  readonly width: number;
+  readonly height: number;
+  readonly colorOrder: 'bgr';
+  readonly mean: readonly [number, number, number];
+  readonly std: readonly [number, number, number];
+} = {
+  width: 416,
+  height: 416,
+  colorOrder: 'bgr',
+  mean: [103.53, 116.28, 123.675],
+  std: [57.375, 57.12, 58.395],
+};
+
+/**
  * NanoDet-m 416 (COCO): NCHW float input, BGR, (pixel - mean) / std; six outputs (cls_S [N,n,80] sigmoid scores,
  * reg_S [N,n,44] box distributions, S = 8, 16, 32); batch dimension dynamic.
  */
 export function nanodetPreset(overrides: Partial<DetectorConfig> = {}): DetectorConfig {
   return {
     modelPath: overrides.modelPath ?? modelPath('nanodet'),
-    inputWidth: 416,
-    inputHeight: 416,
+    inputWidth: NANODET_INPUT.width,
+    inputHeight: NANODET_INPUT.height,
     layout: 'nchw',
-    colorOrder: 'bgr',
-    mean: [103.53, 116.28, 123.675],
-    std: [57.375, 57.12, 58.395],
+    colorOrder: NANODET_INPUT.colorOrder,
+    mean: [...NANODET_INPUT.mean],
+    std: [...NANODET_INPUT.std],
     classNames: COCO_CLASSES,
     decoder: 'nanodet',
     // 0.4: on vtest.avi every walking person scores 0.54-0.82; the false positives seen (a cone, a sign) 0.36-0.41.

@@ -3,7 +3,7 @@
  * applied natively, before conversion); when the detector is free, one session.run takes the oldest frame of up to
  * `maxBatch` cameras (round-robin, so a busy camera cannot starve the others). When inference falls behind, a
  * camera's queue overflows and its oldest frame is shed — counted, and visible as that camera's effective fps.
- * Frames are released to their pool as soon as the run that read them has finished.
+ * Frames are released to their pool as soon as the detections of the run that read them have been handed on.
  */
 import type { Frame } from '../camera/frame.js';
 import type { Detection, DetectionBatch } from '../types.js';
@@ -24,8 +24,11 @@ export interface SchedulerOptions {
   queuePerCamera?: number;
   /** Cameras whose frames share one session.run (default 4; 1 disables batching). */
   maxBatch?: number;
-  /** Called on the JS thread with each frame's detections, in completion order. */
-  onDetections: (result: FrameDetections) => void;
+  /**
+   * Called on the JS thread with each frame's detections, in completion order. `frame` is still leased during the
+   * call (so its decoded source can be captured for snapshots) and released right after it returns.
+   */
+  onDetections: (result: FrameDetections, frame: Frame) => void;
   onError?: (err: unknown) => void;
 }
 
@@ -146,8 +149,13 @@ export class InferenceScheduler {
             detections: results[k] ?? [],
             latencyMs,
           };
-          f.release();
-          this.#onDetections(result);
+          try {
+            this.#onDetections(result, f);
+          } catch (err) {
+            this.#onError(err);
+          } finally {
+            f.release();
+          }
         });
       }
     } finally {

@@ -12,49 +12,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { VigilError, expected } from '../errors.js';
+import { redactText, stripUrlCredentials } from '../redact.js';
 
-// ---------------------------------------------------------------------------------------------------------------
-// Redaction
-// ---------------------------------------------------------------------------------------------------------------
-
-const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^/\s"'<>@]*@/gi;
-// The same in percent-encoded form (a URL carried inside a query string): rtsp%3A%2F%2Fuser%3Apass%40host
-const ENCODED_USERINFO = /\b([a-z][a-z0-9+.-]*%3A%2F%2F)(?:(?!%2F)[^\s/?#&"'<>])*%40/gi;
-const DOUBLE_ENCODED_USERINFO = /\b([a-z][a-z0-9+.-]*%253A%252F%252F)(?:(?!%252F)[^\s/?#&"'<>])*%2540/gi;
-const SECRET_PARAMS = /([?&;](?:password|passwd|pass|pwd|token|access_token|secret|api_key|apikey)=)[^&#\s"']*/gi;
-
-/**
- * Removes credentials from free text: user:pass in URLs (also percent-encoded and double-encoded forms), secret
- * query parameters, and any literal occurrence of the given secrets (raw and percent-encoded).
- */
-export function redactText(text: string, secrets: readonly (string | null | undefined)[] = []): string {
-  let out = text
-    .replace(URL_USERINFO, '$1***@')
-    .replace(ENCODED_USERINFO, '$1***%40')
-    .replace(DOUBLE_ENCODED_USERINFO, '$1***%2540')
-    .replace(SECRET_PARAMS, '$1***');
-  for (const s of secrets) {
-    if (!s || s.length < 3) continue; // very short secrets would blank out ordinary text
-    for (const form of new Set([s, encodeURIComponent(s), encodeURIComponent(encodeURIComponent(s))])) {
-      out = out.split(form).join('***');
-    }
-  }
-  return out;
-}
-
-/** A URL with its user:password removed (returns the input redacted as text when it does not parse). */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username || u.password) {
-      u.username = '';
-      u.password = '';
-    }
-    return redactText(u.toString());
-  } catch {
-    return redactText(url);
-  }
-}
+// Redaction lives in src/redact.ts (one module for the camera layer and the integrations); re-exported here for
+// the adapters' callers.
+export { redactText, stripUrlCredentials } from '../redact.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Errors
@@ -324,7 +286,7 @@ export class HttpClient {
   async request(req: HttpRequest): Promise<HttpResponse> {
     const url = typeof req.url === 'string' ? new URL(req.url) : req.url;
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new HttpClientError('E_HTTP_URL', `Refusing ${url.protocol} URL ${this.redact(redactUrl(url.href))}`);
+      throw new HttpClientError('E_HTTP_URL', `Refusing ${url.protocol} URL ${this.redact(stripUrlCredentials(url.href))}`);
     }
     if (url.username || url.password) {
       throw new HttpClientError('E_HTTP_URL', 'Refusing a URL with embedded credentials: configure them separately');

@@ -1,39 +1,19 @@
 /**
  * Adapter from the REST layer's detection source interface (src/api/sources.ts: `DetectionQuery.query(params)`)
- * to the LMDB store. The parameter and result types are repeated here structurally, so this module does not import
- * from src/api; `new StoreDetectionQuery(store)` is assignable to the API's `DetectionQuery`.
+ * to the LMDB store. The parameter and page types are the API's own (one definition, in src/api/sources.ts).
  *
  * Semantics kept from the API's in-memory reference: newest first; `endNs` exclusive; `cameraIds` '*' = every
  * camera, an empty list = no camera (nothing is returned, never "all"); `classes` entries match a class name or,
  * when numeric, a class id.
  */
-import type { StoredDetection } from '../types.js';
+import type { DetectionPage, DetectionQuery as ApiDetectionQuery, DetectionQueryParams } from '../api/sources.js';
 import type { DetectionQuery, DetectionStore } from './detection-store.js';
 
-export interface ApiDetectionQueryParams {
-  cameraIds: readonly string[] | '*';
-  startNs?: bigint;
-  /** Exclusive. */
-  endNs?: bigint;
-  confidenceMin?: number;
-  classes?: readonly string[];
-  /** 1-based */
-  page: number;
-  pageSize: number;
-}
-
-export interface ApiDetectionPage {
-  detections: StoredDetection[];
-  total: number;
-  page: number;
-  page_size: number;
-}
-
-export class StoreDetectionQuery {
+export class StoreDetectionQuery implements ApiDetectionQuery {
   constructor(private readonly store: DetectionStore) {}
 
-  async query(p: ApiDetectionQueryParams): Promise<ApiDetectionPage> {
-    const empty: ApiDetectionPage = { detections: [], total: 0, page: p.page, page_size: p.pageSize };
+  async query(p: DetectionQueryParams): Promise<DetectionPage> {
+    const empty: DetectionPage = { detections: [], total: 0, page: p.page, page_size: p.pageSize };
     if (p.cameraIds !== '*' && p.cameraIds.length === 0) return empty;
     const q: DetectionQuery = {};
     if (p.cameraIds !== '*') q.cameraIds = p.cameraIds;

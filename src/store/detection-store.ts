@@ -6,6 +6,9 @@
  *   ordered range scan; rows are written with LMDB's append flag whenever they sort after the camera's last key
  *   (the common case), which keeps pages full.
  * - `seqlog`: one entry per committed frame (first seq, camera, timestamp, count) for replay by global sequence.
+ * - `evlog`: the stream's other events (tracks, alerts, camera status) keyed by sequence, MessagePack values. They
+ *   take their sequence numbers from the same counter as detections, inside the same group commits, so the store
+ *   holds one server-wide sequence space that the WebSocket stream replays from (src/stream/store-log.ts).
  * - `counts`: per camera, per time bucket (60 s by default), per class: counts by confidence bin (0.01 steps).
  *   Totals and page skipping read these instead of scanning rows; only the two partial buckets at the edges of a
  *   range are scanned.
@@ -14,7 +17,9 @@
  *
  * Writes: `append(batch)` puts a frame's detections on a bounded queue and returns a promise. The writer takes
  * everything queued (up to `maxBatchDetections`) into one asynchronous LMDB transaction (group commit), assigns
- * the server-wide sequence numbers inside it, and resolves the promises only after the commit returned. With the
+ * the server-wide sequence numbers inside it, and resolves the promises only after the commit returned.
+ * `appendEvent(event)` queues a non-detection event on the same queue: it gets the next sequence number in queue
+ * order and is acknowledged the same way. With the
  * default `sync: 'durable'` a commit returns after fsync, so an acknowledged detection survives kill -9 and power
  * loss. When the queue is full, `append` rejects with E_STORE_BACKPRESSURE and the drop is counted.
  */
@@ -47,6 +52,8 @@ export interface DetectionStoreOptions {
   sync?: SyncMode;
   /** Detections waiting for a commit before `append` starts dropping. Default 100000. */
   maxQueuedDetections?: number;
+  /** Events (appendEvent) waiting for a commit before `appendEvent` starts dropping. Default 10000. */
+  maxQueuedEvents?: number;
   /** Most detections per write transaction. Default 20000. */
   maxBatchDetections?: number;
   /** Wait this long to gather writes before a commit (0 = next event-loop turn). Default 0. */
@@ -63,10 +70,46 @@ export interface CommittedBatch {
   cameraId: string;
   frameSequence: number;
   timestampNs: bigint;
+  frameWidth: number;
+  frameHeight: number;
   /** Sequence of the first detection; the batch's detections hold firstSeq .. firstSeq + count - 1. */
   firstSeq: bigint;
   count: number;
   detections: StoredDetection[];
+}
+
+/**
+ * A non-detection event in the store's event log (the stream's tracks, alerts and camera status changes). The
+ * store does not interpret `data`; it keeps it as MessagePack (bigint fields round-trip).
+ */
+export interface LogEvent {
+  /** The stream's kind name, e.g. 'alerts'. */
+  kind: string;
+  cameraId: string;
+  /** When it happened, ns since the Unix epoch: event-log retention compares it. */
+  timestampNs: bigint;
+  data: unknown;
+}
+
+export interface CommittedEvent extends LogEvent {
+  seq: bigint;
+}
+
+/** One entry of the server-wide log: a committed frame of detections or a committed event. */
+export type LogEntry = { type: 'detections'; batch: CommittedBatch } | { type: 'event'; event: CommittedEvent };
+
+export interface LogReadResult {
+  /** Entries whose last sequence is > afterSeq, in sequence order. A frame keeps its first sequence as its key. */
+  entries: LogEntry[];
+  /** Pass as `afterSeq` to continue; equals lastSeq when everything was read. */
+  after: bigint;
+  /** Last committed sequence (0n when nothing was ever committed). */
+  lastSeq: bigint;
+  /**
+   * Oldest sequence from which the log is complete: everything before it was trimmed by retention (frames whose
+   * rows a camera's shorter retention removed later in the log are skipped silently). 1n when nothing was trimmed.
+   */
+  oldestSeq: bigint;
 }
 
 export interface DetectionQuery {
@@ -172,6 +215,12 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+interface PendingEvent {
+  event: LogEvent;
+  resolve: (c: CommittedEvent) => void;
+  reject: (e: Error) => void;
+}
+
 interface Segment {
   fromNs: bigint;
   toNs: bigint;
@@ -221,15 +270,20 @@ export class DetectionStore {
   private readonly maxQueued: number;
   private readonly maxBatch: number;
   private readonly commitDelayMs: number;
-  private readonly listeners = new Set<(batches: CommittedBatch[]) => void>();
-  private queue: Pending[] = [];
+  private readonly listeners = new Set<(batches: CommittedBatch[], events: CommittedEvent[]) => void>();
+  private readonly evlog: Database<{ k: string; c: string; t: bigint; d: unknown }, Buffer>;
+  private readonly maxQueuedEvents: number;
+  /** Highest sequence removed from the head of seqlog/evlog by retention (0n: none). */
+  private logTrimmedTo: bigint;
+  private queue: Array<Pending | PendingEvent> = [];
   private queuedDetections = 0;
+  private queuedEvents = 0;
   private flushing: Promise<void> | null = null;
   private scheduled = false;
   private nextSeq: bigint;
   private closed = false;
   private closing: Promise<void> | null = null;
-  private stats_ = { droppedDetections: 0, droppedBatches: 0, committedDetections: 0, commits: 0, writeErrors: 0 };
+  private stats_ = { droppedDetections: 0, droppedBatches: 0, committedDetections: 0, commits: 0, writeErrors: 0, droppedEvents: 0, committedEvents: 0 };
 
   private constructor(options: DetectionStoreOptions) {
     if (typeof options !== 'object' || options === null) throw expected('an options object', 'options', options);
@@ -240,6 +294,8 @@ export class DetectionStore {
     }
     this.maxQueued = options.maxQueuedDetections ?? 100_000;
     if (!isNonNegInt(this.maxQueued, 1e9) || this.maxQueued < 1) throw expected('a positive integer', 'options.maxQueuedDetections', options.maxQueuedDetections);
+    this.maxQueuedEvents = options.maxQueuedEvents ?? 10_000;
+    if (!isNonNegInt(this.maxQueuedEvents, 1e9) || this.maxQueuedEvents < 1) throw expected('a positive integer', 'options.maxQueuedEvents', options.maxQueuedEvents);
     this.maxBatch = options.maxBatchDetections ?? 20_000;
     if (!isNonNegInt(this.maxBatch, 1e7) || this.maxBatch < 1) throw expected('a positive integer', 'options.maxBatchDetections', options.maxBatchDetections);
     this.commitDelayMs = options.commitDelayMs ?? 0;
@@ -271,11 +327,18 @@ export class DetectionStore {
     for (const { key, value } of this.camsDb.getRange({})) this.loadCamera(key, value);
     for (const { key, value } of this.classesDb.getRange({})) this.classNoByName.set(key, value);
     for (const { key, value } of this.classIdsDb.getRange({})) this.classNamesById.set(key, new Set(value));
+    this.evlog = this.env.openDB<{ k: string; c: string; t: bigint; d: unknown }, Buffer>('evlog', { keyEncoding: 'binary' });
     this.nextSeq = 1n;
     for (const { key, value } of this.seqlog.getRange({ reverse: true, limit: 1 })) {
       const e = decodeSeqLog(key, value);
       this.nextSeq = e.firstSeq + BigInt(e.count);
     }
+    for (const key of this.evlog.getKeys({ reverse: true, limit: 1 })) {
+      const seq = Buffer.from(key).readBigUInt64BE(0);
+      if (seq >= this.nextSeq) this.nextSeq = seq + 1n;
+    }
+    const trimmed = this.meta.get('logTrimmedTo');
+    this.logTrimmedTo = typeof trimmed === 'bigint' ? trimmed : 0n;
     this.tracks = this.collection<[string, number], TrackSummary>('tracks');
     this.alerts = this.collection<string, Alert>('alerts');
     this.cameras = this.collection<string, CameraInfo>('cameras');
@@ -303,8 +366,11 @@ export class DetectionStore {
     return c as unknown as Collection<K, V>;
   }
 
-  /** Called with every committed group of frames, after the commit (for publishing durable detections). */
-  onCommitted(listener: (batches: CommittedBatch[]) => void): () => void {
+  /**
+   * Called with every committed group of frames and events, after the commit (for publishing durable detections).
+   * Together the two lists hold consecutive sequence ranges of one commit; each list is in sequence order.
+   */
+  onCommitted(listener: (batches: CommittedBatch[], events: CommittedEvent[]) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -313,8 +379,19 @@ export class DetectionStore {
     return this.nextSeq - 1n;
   }
 
+  /** First sequence from which the server-wide log (readLog) is complete: retention trimmed everything before it. */
+  get logOldestSeq(): bigint {
+    return this.logTrimmedTo + 1n;
+  }
+
   stats(): StoreStats {
-    return { ...this.stats_, queuedDetections: this.queuedDetections, lastSeq: this.lastSeq };
+    const { droppedEvents: _d, committedEvents: _c, ...rest } = this.stats_;
+    return { ...rest, queuedDetections: this.queuedDetections, lastSeq: this.lastSeq };
+  }
+
+  /** The event log's queue (appendEvent): waiting, dropped because the queue was full, committed. */
+  eventStats(): { queued: number; dropped: number; committed: number } {
+    return { queued: this.queuedEvents, dropped: this.stats_.droppedEvents, committed: this.stats_.committedEvents };
   }
 
   cameraIds(): string[] {
@@ -339,7 +416,7 @@ export class DetectionStore {
     this.validateBatch(batch);
     const n = batch.detections.length;
     if (n === 0) {
-      return Promise.resolve({ cameraId: batch.cameraId, frameSequence: batch.frameSequence, timestampNs: batch.timestampNs, firstSeq: this.nextSeq, count: 0, detections: [] });
+      return Promise.resolve({ cameraId: batch.cameraId, frameSequence: batch.frameSequence, timestampNs: batch.timestampNs, frameWidth: batch.frameWidth, frameHeight: batch.frameHeight, firstSeq: this.nextSeq, count: 0, detections: [] });
     }
     if (this.queuedDetections + n > this.maxQueued) {
       this.stats_.droppedDetections += n;
@@ -364,6 +441,29 @@ export class DetectionStore {
     const before = this.stats_.droppedBatches;
     this.append(batch).catch(() => undefined);
     return this.stats_.droppedBatches === before;
+  }
+
+  /**
+   * Queues a non-detection event for the event log. It takes the next sequence number in queue order (the same
+   * counter as detections) and resolves after the commit that made it durable. Rejects with E_STORE_BACKPRESSURE
+   * (counted in eventStats().dropped) when `maxQueuedEvents` are waiting.
+   */
+  appendEvent(event: LogEvent): Promise<CommittedEvent> {
+    this.assertOpen();
+    if (this.closing) return Promise.reject(new VigilClosedError('DetectionStore'));
+    if (typeof event !== 'object' || event === null) throw expected('a LogEvent', 'event', event);
+    if (typeof event.kind !== 'string' || !/^[a-z_]{1,32}$/.test(event.kind)) throw expected('an event kind of 1-32 lowercase letters or _', 'event.kind', event.kind);
+    if (typeof event.cameraId !== 'string' || event.cameraId === '' || event.cameraId.length > 200) throw expected('a camera id of 1-200 characters', 'event.cameraId', event.cameraId);
+    if (typeof event.timestampNs !== 'bigint' || event.timestampNs < 0n || event.timestampNs > U64_MAX) throw expected('a bigint timestamp in ns since the Unix epoch', 'event.timestampNs', event.timestampNs);
+    if (this.queuedEvents >= this.maxQueuedEvents) {
+      this.stats_.droppedEvents += 1;
+      return Promise.reject(new VigilStoreError('E_STORE_BACKPRESSURE', `Event queue full (${this.queuedEvents} queued): ${event.kind} event of camera ${event.cameraId} dropped`));
+    }
+    return new Promise<CommittedEvent>((resolve, reject) => {
+      this.queue.push({ event, resolve, reject });
+      this.queuedEvents += 1;
+      this.schedule();
+    });
   }
 
   /** Resolves when everything queued so far is committed (or failed). */
@@ -440,26 +540,43 @@ export class DetectionStore {
   private pump(): void {
     if (this.flushing || this.queue.length === 0) return;
     let rows = 0;
+    let events = 0;
     let n = 0;
     while (n < this.queue.length) {
       const p = this.queue[n]!;
-      if (n > 0 && rows + p.batch.detections.length > this.maxBatch) break;
-      rows += p.batch.detections.length;
+      const size = 'event' in p ? 1 : p.batch.detections.length;
+      if (n > 0 && rows + events + size > this.maxBatch) break;
+      if ('event' in p) events++;
+      else rows += size;
       n++;
     }
     // one splice, not a shift per frame (shift is O(queue length))
     const take = this.queue.splice(0, n);
     this.queuedDetections -= rows;
+    this.queuedEvents -= events;
     const firstSeq = this.nextSeq;
     const lastKeys = new Map<CameraEntry, Buffer | null>();
     const committed: CommittedBatch[] = [];
+    const committedEvents: CommittedEvent[] = [];
+    /** What each queued item resolves to, in queue order. */
+    const results: Array<CommittedBatch | CommittedEvent> = [];
     const txn = this.env.transaction(() => {
       let seq = firstSeq;
       const counterDelta = new Map<string, { key: Buffer; bins: Map<number, number> }>();
       for (const p of take) {
+        if ('event' in p) {
+          const ev = p.event;
+          const ok = this.evlog.putSync(seqKey(seq), { k: ev.kind, c: ev.cameraId, t: ev.timestampNs, d: ev.data }, { append: true }) as unknown as boolean;
+          if (ok === false) throw new VigilStoreError('E_STORE_WRITE', `Sequence ${seq} is not after the last logged event`);
+          const ce: CommittedEvent = { kind: ev.kind, cameraId: ev.cameraId, timestampNs: ev.timestampNs, data: ev.data, seq };
+          committedEvents.push(ce);
+          results.push(ce);
+          seq += 1n;
+          continue;
+        }
         const { batch, camera } = p;
         if (!lastKeys.has(camera)) lastKeys.set(camera, camera.lastKey);
-        const cb: CommittedBatch = { cameraId: batch.cameraId, frameSequence: batch.frameSequence, timestampNs: batch.timestampNs, firstSeq: seq, count: batch.detections.length, detections: [] };
+        const cb: CommittedBatch = { cameraId: batch.cameraId, frameSequence: batch.frameSequence, timestampNs: batch.timestampNs, frameWidth: batch.frameWidth, frameHeight: batch.frameHeight, firstSeq: seq, count: batch.detections.length, detections: [] };
         const logged = this.seqlog.putSync(seqKey(seq), encodeSeqLog(camera.no, batch.timestampNs, batch.detections.length), { append: true }) as unknown as boolean;
         if (logged === false) throw new VigilStoreError('E_STORE_WRITE', `Sequence ${seq} is not after the last logged sequence`);
         const bucket = batch.timestampNs / this.bucketNs;
@@ -489,6 +606,7 @@ export class DetectionStore {
           seq += 1n;
         });
         committed.push(cb);
+        results.push(cb);
       }
       this.applyCounterDeltas(counterDelta, 1);
       return seq;
@@ -499,10 +617,11 @@ export class DetectionStore {
         this.nextSeq = seqAfter;
         this.stats_.commits += 1;
         this.stats_.committedDetections += rows;
-        take.forEach((p, i) => p.resolve(committed[i]!));
+        this.stats_.committedEvents += events;
+        take.forEach((p, i) => (p.resolve as (r: CommittedBatch | CommittedEvent) => void)(results[i]!));
         for (const l of this.listeners) {
           try {
-            l(committed);
+            l(committed, committedEvents);
           } catch {
             // a listener's failure must not break the writer
           }
@@ -510,7 +629,7 @@ export class DetectionStore {
       } catch (cause) {
         this.stats_.writeErrors += 1;
         for (const [camera, key] of lastKeys) camera.lastKey = key;
-        const err = new VigilStoreError('E_STORE_WRITE', `Commit of ${rows} detections failed: ${(cause as Error).message}`, { cause });
+        const err = new VigilStoreError('E_STORE_WRITE', `Commit of ${rows} detections${events ? ` and ${events} events` : ''} failed: ${(cause as Error).message}`, { cause });
         for (const p of take) p.reject(err);
       } finally {
         this.flushing = null;
@@ -880,6 +999,105 @@ export class DetectionStore {
     return d && d.seq === seq ? d : undefined;
   }
 
+  /**
+   * Reads the server-wide log (frames of detections and events) in sequence order: every entry whose last
+   * sequence is > afterSeq, at most `maxEntries` (for WebSocket resume). A frame is one entry with its detections
+   * rebuilt from the camera's rows (a frame whose rows are gone is skipped).
+   */
+  readLog(afterSeq: bigint, maxEntries = 256): LogReadResult {
+    this.assertOpen();
+    if (typeof afterSeq !== 'bigint' || afterSeq < 0n) throw expected('a non-negative bigint sequence', 'afterSeq', afterSeq);
+    if (!isNonNegInt(maxEntries, 100_000) || maxEntries < 1) throw expected('an integer from 1 to 100000', 'maxEntries', maxEntries);
+    const lastSeq = this.lastSeq;
+    const result: LogReadResult = { entries: [], after: afterSeq, lastSeq, oldestSeq: this.logTrimmedTo + 1n };
+    if (afterSeq >= lastSeq) {
+      result.after = afterSeq > lastSeq ? afterSeq : lastSeq;
+      return result;
+    }
+    const from = afterSeq + 1n;
+    // the frame that may cover `from` starts at or before it
+    let frameStart = seqKey(from);
+    for (const key of this.seqlog.getKeys({ start: seqKey(from), reverse: true, limit: 1 })) frameStart = Buffer.from(key);
+    const frames = this.seqlog.getRange({ start: frameStart })[Symbol.iterator]();
+    const events = this.evlog.getRange({ start: seqKey(from) })[Symbol.iterator]();
+    let f = frames.next();
+    let e = events.next();
+    let after = afterSeq;
+    while (result.entries.length < maxEntries && (!f.done || !e.done)) {
+      const frame = f.done ? null : decodeSeqLog(f.value.key, f.value.value);
+      const evSeq = e.done ? null : Buffer.from(e.value.key).readBigUInt64BE(0);
+      if (frame && (evSeq === null || frame.firstSeq < evSeq)) {
+        f = frames.next();
+        const end = frame.firstSeq + BigInt(frame.count) - 1n;
+        if (end <= afterSeq) continue;
+        after = end;
+        const camera = this.camerasByNo.get(frame.cameraNo);
+        if (!camera) continue;
+        const detections: StoredDetection[] = [];
+        let frameSequence = 0;
+        for (const row of camera.db.getRange({ start: detKey(frame.timestampNs, frame.firstSeq), end: detKey(frame.timestampNs, end + 1n) })) {
+          if (detections.length === 0) frameSequence = decodeRow(row.value).frameSequence;
+          detections.push(toStored(camera.id, row.key, row.value));
+        }
+        if (detections.length === 0) continue;
+        const first = detections[0]!;
+        result.entries.push({
+          type: 'detections',
+          batch: {
+            cameraId: camera.id,
+            frameSequence,
+            timestampNs: frame.timestampNs,
+            frameWidth: first.frameWidth,
+            frameHeight: first.frameHeight,
+            firstSeq: frame.firstSeq,
+            count: frame.count,
+            detections,
+          },
+        });
+      } else if (evSeq !== null && !e.done) {
+        const v = e.value.value;
+        e = events.next();
+        after = evSeq;
+        result.entries.push({ type: 'event', event: { kind: v.k, cameraId: v.c, timestampNs: v.t, data: v.d, seq: evSeq } });
+      }
+    }
+    result.after = f.done && e.done ? lastSeq : after;
+    return result;
+  }
+
+  /**
+   * Removes event-log entries at the head older than `cutoffNs` (timestamp < cutoffNs), at most `maxEntries`; stops
+   * at the first newer one so the log stays a complete suffix. Resolves to the number removed.
+   */
+  async trimEventLog(cutoffNs: bigint, maxEntries: number): Promise<number> {
+    this.assertOpen();
+    if (typeof cutoffNs !== 'bigint' || cutoffNs < 0n) throw expected('a non-negative bigint (ns)', 'cutoffNs', cutoffNs);
+    if (!isNonNegInt(maxEntries, 1e7) || maxEntries < 1) throw expected('a positive integer', 'maxEntries', maxEntries);
+    return (await this.env.transaction(() => {
+      let n = 0;
+      let upTo = 0n;
+      for (const { key, value } of this.evlog.getRange({ limit: maxEntries })) {
+        const seq = Buffer.from(key).readBigUInt64BE(0);
+        if (value.t >= cutoffNs) break;
+        // The newest entry stays: it may carry the sequence counter across restarts.
+        if (seq + 1n >= this.nextSeq) break;
+        this.evlog.removeSync(Buffer.from(key));
+        upTo = seq;
+        n++;
+      }
+      this.noteTrimmed(upTo);
+      return n;
+    })) as number;
+  }
+
+  /** Records (inside a write transaction) that the log is incomplete up to `seq`. */
+  private noteTrimmed(seq: bigint): void {
+    if (seq > this.logTrimmedTo) {
+      this.meta.putSync('logTrimmedTo', seq);
+      this.logTrimmedTo = seq;
+    }
+  }
+
   // ------------------------------------------------------------------------------------------------ deleting
 
   /**
@@ -961,6 +1179,7 @@ export class DetectionStore {
     this.assertOpen();
     return (await this.env.transaction(() => {
       let n = 0;
+      let upTo = 0n;
       for (const { key, value } of this.seqlog.getRange({ limit: maxEntries })) {
         const e = decodeSeqLog(key, value);
         const camera = this.camerasByNo.get(e.cameraNo);
@@ -972,7 +1191,16 @@ export class DetectionStore {
         // The newest entry stays: it carries the sequence counter across restarts.
         if (e.firstSeq + BigInt(e.count) >= this.nextSeq) break;
         this.seqlog.removeSync(Buffer.from(key));
+        upTo = e.firstSeq + BigInt(e.count) - 1n;
         n++;
+      }
+      if (upTo > 0n) {
+        // Events older than the oldest frame still logged go with it: the stream's replay window is the store's.
+        for (const key of this.evlog.getKeys({ end: seqKey(upTo + 1n), limit: maxEntries })) {
+          if (Buffer.from(key).readBigUInt64BE(0) + 1n >= this.nextSeq) break;
+          this.evlog.removeSync(Buffer.from(key));
+        }
+        this.noteTrimmed(upTo);
       }
       return n;
     })) as number;

@@ -6,7 +6,7 @@ export {
 } from './detection-store.js';
 export { getDetections, exportNdjson, parseDetectionsQuery, parseTimeNs, detectionToJson, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type DetectionsRestQuery, type DetectionsRestResponse, type JsonDetection } from './rest.js';
 export { RetentionManager, statfsDisk, storeHealthCheck, type RetentionOptions, type RetentionReport, type StoreHealth, type DiskStats } from './retention.js';
-export { Embedder, cropToTensor, l2normalize, DEFAULT_EMBEDDER_MODEL, type EmbedderOptions } from './embedder.js';
 export { VectorIndex, type VectorIndexOptions, type TrackVector, type SearchFilters, type SearchRequest, type SearchHit, type OpenReport } from './vector-index.js';
-export { searchRest, parseSearchBody, type SearchRestBody, type SearchRestHit, type SearchRestResponse } from './search-rest.js';
-export { StoreDetectionQuery, type ApiDetectionQueryParams, type ApiDetectionPage } from './api-source.js';
+export { searchRest, parseSearchBody, parseSearchQuery, searchHitToJson, type SearchRestBody, type SearchRestHit, type SearchRestResponse } from './search-rest.js';
+export { StoreDetectionQuery } from './api-source.js';
+export { TrackEmbeddings, registerTrackEmbeddingMetrics, type TrackObservation, type CroppableFrame, type TrackEmbedder, type TrackVectorSink, type TrackEmbeddingsOptions, type TrackEmbeddingStats } from './track-embeddings.js';

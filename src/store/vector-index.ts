@@ -11,12 +11,15 @@
  * - hnswlib-node is synchronous (about 0.5-1 ms per insert): inserts happen in a background pump, `insertBatch`
  *   at a time, yielding to the event loop between batches. Vectors committed but not yet in the graph are searched
  *   exactly, so a search never misses them.
- * - Filtered search ('auto'): an exact scan over the matching tracks when the filter leaves fewer than
- *   `exactBelow` (default 4000); otherwise the graph is searched for k x max(10, 2 / selectivity) neighbours (at most
- *   2000; the selectivity is measured on the labels scanned for the exact-path check) without the filter and the
- *   matches kept: when at least k match they are the filtered top k (everything not fetched scores
- *   lower); when fewer match, hnswlib's filter callback searches the graph again (the walk still uses every node,
- *   so recall holds). 'overfetch' and 'filter' force one method, for the comparison in bench/store.ts.
+ * - Filtered search ('auto') picks the cheaper of two methods per query, by the filter's selectivity (measured
+ *   costs, bench/store.ts): the matching tracks are enumerated from per-camera, time-ordered label lists (binary
+ *   search on the time range; the class share is sampled), which gives their count M without a scan. Exact
+ *   scoring costs about M row reads; over-fetching W = max(ef, 2k / selectivity) graph candidates without the
+ *   filter (about 2k of them match) walks the graph with ef = 1.5 W, about 2 row reads per unit of ef. Exact when
+ *   M <= 3W, over-fetch otherwise; when fewer than k of the W candidates match, hnswlib's filter callback searches
+ *   the graph again (the walk still uses every node, so recall holds). When at least k match they are the
+ *   filtered top k (everything not fetched scores lower). `exactBelow` replaces the cost rule by a fixed
+ *   threshold on M; 'exact', 'overfetch' and 'filter' force one method (bench/store.ts compares them).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
@@ -42,7 +45,11 @@ export interface VectorIndexOptions {
   indexFile?: string;
   /** Inserts per event-loop turn in the background pump. Default 64. */
   insertBatch?: number;
-  /** Exact scan instead of the graph when a filter leaves fewer tracks than this. Default 4000. */
+  /**
+   * Exact scan instead of the graph when a filter leaves fewer tracks than this. Default: chosen per query by
+   * measured cost (see the module comment: exact when the matching tracks number at most 3x the graph candidates
+   * an over-fetch would need).
+   */
   exactBelow?: number;
   /** Random seed of the graph (same seed + same order = same graph). Default 100. */
   seed?: number;
@@ -73,7 +80,7 @@ export interface SearchRequest extends SearchFilters {
   k: number;
   /** Leave the example track out of its own results (default true when searching by track). */
   excludeExample?: boolean;
-  strategy?: 'auto' | 'filter' | 'overfetch';
+  strategy?: 'auto' | 'exact' | 'filter' | 'overfetch';
   /** For 'overfetch': fetch k x this many candidates. Default 10. */
   overfetch?: number;
 }
@@ -177,6 +184,75 @@ function normalized(v: Float32Array | number[], dims: number): Float32Array {
   return out;
 }
 
+/** One camera's labels ordered by timestamp (ms), for range enumeration without a scan of every label. */
+class CamRows {
+  ts = new Float64Array(256);
+  labels = new Int32Array(256);
+  n = 0;
+  /** Labels in the lists whose vector is gone (replaced or removed); compacted when they are many. */
+  dead = 0;
+
+  insert(tsMs: number, label: number): void {
+    if (this.n === this.ts.length) {
+      const ts = new Float64Array(this.n * 2);
+      ts.set(this.ts);
+      const labels = new Int32Array(this.n * 2);
+      labels.set(this.labels);
+      this.ts = ts;
+      this.labels = labels;
+    }
+    // live tracks arrive nearly in time order: usually an append
+    let i = this.n;
+    if (i > 0 && this.ts[i - 1]! > tsMs) i = this.upper(tsMs);
+    if (i < this.n) {
+      this.ts.copyWithin(i + 1, i, this.n);
+      this.labels.copyWithin(i + 1, i, this.n);
+    }
+    this.ts[i] = tsMs;
+    this.labels[i] = label;
+    this.n++;
+  }
+  /** First index with ts >= v. */
+  lower(v: number): number {
+    let lo = 0, hi = this.n;
+    while (lo < hi) {
+      const m = (lo + hi) >>> 1;
+      if (this.ts[m]! < v) lo = m + 1;
+      else hi = m;
+    }
+    return lo;
+  }
+  /** First index with ts > v. */
+  upper(v: number): number {
+    let lo = 0, hi = this.n;
+    while (lo < hi) {
+      const m = (lo + hi) >>> 1;
+      if (this.ts[m]! <= v) lo = m + 1;
+      else hi = m;
+    }
+    return lo;
+  }
+  compact(alive: (label: number) => boolean): void {
+    let w = 0;
+    for (let r = 0; r < this.n; r++) {
+      const l = this.labels[r]!;
+      if (!alive(l)) continue;
+      this.labels[w] = l;
+      this.ts[w] = this.ts[r]!;
+      w++;
+    }
+    this.n = w;
+    this.dead = 0;
+  }
+}
+
+/** Label ranges (index ranges into per-camera lists) that hold every track passing a camera + time filter. */
+interface Candidates {
+  ranges: { rows: CamRows; from: number; to: number }[];
+  /** Labels in the ranges (an upper bound on the matches: class and exact time bounds are not applied yet). */
+  total: number;
+}
+
 /** Per-label metadata kept in memory for filter callbacks (typed arrays, no objects per label). */
 class LabelMeta {
   cam = new Int32Array(1024).fill(-1);
@@ -186,6 +262,7 @@ class LabelMeta {
   private readonly camIds = new Map<string, number>();
   private readonly clsIds = new Map<string, number>();
   camNames: string[] = [];
+  private readonly rows: CamRows[] = [];
 
   intern(map: Map<string, number>, s: string, names?: string[]): number {
     let i = map.get(s);
@@ -213,13 +290,45 @@ class LabelMeta {
   }
   set(label: number, t: TrackVector): void {
     this.ensure(label);
-    this.cam[label] = this.intern(this.camIds, t.cameraId, this.camNames);
+    const cam = this.intern(this.camIds, t.cameraId, this.camNames);
+    this.cam[label] = cam;
     this.cls[label] = this.intern(this.clsIds, t.className);
-    this.tsMs[label] = Number(t.timestampNs / 1_000_000n);
+    const ms = Number(t.timestampNs / 1_000_000n);
+    this.tsMs[label] = ms;
     this.tsRest[label] = Number(t.timestampNs % 1_000_000n);
+    (this.rows[cam] ??= new CamRows()).insert(ms, label);
   }
   clear(label: number): void {
-    if (label < this.cam.length) this.cam[label] = -1;
+    if (label >= this.cam.length) return;
+    const cam = this.cam[label]!;
+    if (cam < 0) return;
+    this.cam[label] = -1;
+    const rows = this.rows[cam];
+    if (rows && ++rows.dead > 1024 && rows.dead * 2 > rows.n) rows.compact((l) => this.cam[l] === cam);
+  }
+  /** The per-camera label ranges that can pass `f`'s camera and time bounds (ms granularity, widened). */
+  candidates(f: SearchFilters): Candidates {
+    const cams: number[] = [];
+    if (f.cameraIds && f.cameraIds.length > 0) {
+      for (const c of new Set(f.cameraIds)) {
+        const i = this.camIds.get(c);
+        if (i !== undefined) cams.push(i);
+      }
+    } else for (let i = 0; i < this.rows.length; i++) cams.push(i);
+    const lo = f.startNs !== undefined ? Number(f.startNs / 1_000_000n) : -Infinity;
+    const hi = f.endNs !== undefined ? Number(f.endNs / 1_000_000n) : Infinity;
+    const out: Candidates = { ranges: [], total: 0 };
+    for (const c of cams) {
+      const rows = this.rows[c];
+      if (!rows || rows.n === 0) continue;
+      const from = lo === -Infinity ? 0 : rows.lower(lo);
+      const to = hi === Infinity ? rows.n : rows.upper(hi);
+      if (to > from) {
+        out.ranges.push({ rows, from, to });
+        out.total += to - from;
+      }
+    }
+    return out;
   }
   /** A predicate over labels for the filters, or null when there are none. */
   predicate(f: SearchFilters, exclude: number): ((label: number) => boolean) | null {
@@ -250,6 +359,45 @@ class LabelMeta {
   }
 }
 
+/** Expected matches among the over-fetched graph candidates, in units of k. */
+const OVERFETCH_MARGIN = 2;
+/**
+ * Search breadth (ef) of an over-fetch of W candidates: with ef = W the tail of the list is less accurate and sparse
+ * matches sit there (recall@10 of 2% filters: 0.96 at ef = W, 0.98-0.99 at 1.5 W, 100k x 480 and 1M x 32).
+ */
+const OVERFETCH_EF_FACTOR = 1.5;
+/**
+ * Cost of one unit of ef in exact-scan row reads: measured 2.0x at 100k x 480 (3.2 us vs 1.6 us per row) and 2.3x at
+ * 1M x 32 (1.4 us vs 0.6 us) on the bench machine.
+ */
+const OVERFETCH_COST_PER_CANDIDATE = 2;
+
+/** Share of up to `n` labels spread evenly over the candidate ranges that pass `pred`. */
+function sampleShare(c: Candidates, pred: (label: number) => boolean, n: number): number {
+  const step = Math.max(1, c.total / n);
+  let seen = 0, pass = 0, base = 0;
+  for (const r of c.ranges) {
+    const len = r.to - r.from;
+    // positions base + j*step that fall in this range
+    for (let p = Math.ceil(base / step) * step; p < base + len; p += step) {
+      seen++;
+      if (pred(r.rows.labels[r.from + Math.floor(p - base)]!)) pass++;
+    }
+    base += len;
+  }
+  return seen === 0 ? 0 : pass / seen;
+}
+
+function* candidateLabels(c: Candidates, pred: (label: number) => boolean): Generator<number> {
+  for (const r of c.ranges) {
+    const labels = r.rows.labels;
+    for (let i = r.from; i < r.to; i++) {
+      const l = labels[i]!;
+      if (pred(l)) yield l;
+    }
+  }
+}
+
 export class VectorIndex {
   readonly dims: number;
   readonly indexFile: string;
@@ -260,7 +408,7 @@ export class VectorIndex {
   private readonly efConstruction: number;
   private readonly efSearch: number;
   private readonly insertBatch: number;
-  private readonly exactBelow: number;
+  private readonly exactBelow: number | undefined;
   private readonly seed: number;
   private readonly onProgress: VectorIndexOptions['onProgress'];
   private hnsw: HNSW;
@@ -274,6 +422,11 @@ export class VectorIndex {
   private closed = false;
   private dirty = false;
   report: OpenReport = { source: 'empty', reason: null, count: 0, caughtUp: 0 };
+  /**
+   * Searches by the method that answered them: exact scans, filtered over-fetches answered from the graph list,
+   * filter-callback walks (forced, or after an over-fetch with fewer than k matches), unfiltered graph searches.
+   */
+  readonly methods = { exact: 0, overfetch: 0, filter: 0, unfiltered: 0 };
 
   private constructor(private readonly store: DetectionStore, o: VectorIndexOptions) {
     if (!(Number.isInteger(o.dims) && o.dims >= 1 && o.dims <= 4096)) throw expected('an integer from 1 to 4096', 'options.dims', o.dims);
@@ -282,7 +435,8 @@ export class VectorIndex {
     this.efConstruction = o.efConstruction ?? 100;
     this.efSearch = o.efSearch ?? 64;
     this.insertBatch = o.insertBatch ?? 64;
-    this.exactBelow = o.exactBelow ?? 4000;
+    if (o.exactBelow !== undefined && !(Number.isInteger(o.exactBelow) && o.exactBelow >= 0)) throw expected('a non-negative integer', 'options.exactBelow', o.exactBelow);
+    this.exactBelow = o.exactBelow;
     this.seed = o.seed ?? 100;
     this.onProgress = o.onProgress;
     this.indexFile = o.indexFile ?? join(store.path, 'vectors.hnsw');
@@ -520,18 +674,28 @@ export class VectorIndex {
     const k = req.k;
     const pred = this.meta.predicate(req, exclude);
     const strategy = req.strategy ?? 'auto';
+    if (!pred && strategy === 'exact') {
+      this.methods.exact++;
+      return this.bruteForce(q, k);
+    }
     let found: { label: number; score: number }[] = [];
     const inGraph = this.hnsw.getCurrentCount();
     let selectivity = 0;
-    if (pred && strategy === 'auto') {
-      // the tracks that pass the filter, as long as there are few (one pass over typed arrays)
-      const labels: number[] = [];
-      let l = 0;
-      for (; l < this.nextLabel && labels.length < this.exactBelow; l++) if (pred(l)) labels.push(l);
-      // share of tracks that pass, from the prefix scanned: sizes the over-fetch below
-      selectivity = labels.length / Math.max(1, l);
-      if (labels.length < this.exactBelow) {
-        return this.exact(q, k, labels).map((x) => this.hit(x.label, x.score)).filter((h): h is SearchHit => h !== null);
+    if (pred && (strategy === 'auto' || strategy === 'exact')) {
+      const cand = this.meta.candidates(req);
+      // matches expected: the camera + time rows, times the sampled share that passes the rest of the filter
+      let matches = cand.total;
+      if (matches > 0 && req.className !== undefined) matches *= sampleShare(cand, pred, 256);
+      selectivity = matches / Math.max(1, this.live);
+      // the over-fetch would walk the graph with ef = 1.5 W (W: candidates that should hold ~2k matches); a graph
+      // step costs about 2 row reads of the exact scan (measured, bench/store.ts)
+      const efOver = selectivity > 0 ? OVERFETCH_EF_FACTOR * Math.max(this.efSearch, (OVERFETCH_MARGIN * k) / selectivity) : Infinity;
+      const exact =
+        strategy === 'exact' || inGraph === 0 ||
+        (this.exactBelow !== undefined ? matches < this.exactBelow : matches <= OVERFETCH_COST_PER_CANDIDATE * efOver);
+      if (exact) {
+        this.methods.exact++;
+        return this.exact(q, k, candidateLabels(cand, pred)).map((x) => this.hit(x.label, x.score)).filter((h): h is SearchHit => h !== null);
       }
     }
     if (inGraph > 0) {
@@ -542,18 +706,21 @@ export class VectorIndex {
       if (pred && (strategy === 'overfetch' || strategy === 'auto')) {
         // Over-fetch without the filter, keep the matches. When at least k match, they are the filtered top k
         // (everything not fetched scores lower than everything fetched); otherwise fall back to the filter callback.
-        // auto: enough candidates to expect 2k matches at the measured selectivity (at most 2000)
-        const factor = strategy === 'auto' && selectivity > 0 ? Math.min(2000 / k, Math.max(req.overfetch ?? 10, Math.ceil(2 / selectivity))) : (req.overfetch ?? 10);
+        const factor = strategy === 'auto' ? Math.max(this.efSearch / k, OVERFETCH_MARGIN / selectivity) : (req.overfetch ?? 10);
         const want = Math.min(inGraph, Math.ceil(k * factor));
-        this.hnsw.setEf(Math.max(ef, want));
+        // auto: a wider walk than the list, so the list's tail (where sparse matches sit) is accurate too
+        this.hnsw.setEf(Math.max(ef, strategy === 'auto' ? Math.ceil(OVERFETCH_EF_FACTOR * want) : want));
         const r = this.hnsw.searchKnn(qa, want);
         r.neighbors.forEach((label, i) => {
           if (found.length < k && pred(label)) found.push({ label, score: 1 - r.distances[i]! });
         });
         done = strategy === 'overfetch' || found.length >= k;
+        if (done) this.methods.overfetch++;
         this.hnsw.setEf(ef);
       }
       if (!done) {
+        if (pred) this.methods.filter++;
+        else this.methods.unfiltered++;
         const r = pred ? this.hnsw.searchKnn(qa, Math.min(k, inGraph), pred) : this.hnsw.searchKnn(qa, Math.min(k, inGraph));
         found = r.neighbors.map((label, i) => ({ label, score: 1 - r.distances[i]! }));
       }
@@ -584,7 +751,10 @@ export class VectorIndex {
     const pred = this.meta.predicate({ cameraIds: [cameraId], endNs: cutoffNs - 1n }, -1);
     if (!pred || cutoffNs <= 0n) return 0;
     const labels: number[] = [];
-    for (let l = 0; l < this.nextLabel && labels.length < maxRows; l++) if (pred(l)) labels.push(l);
+    for (const l of candidateLabels(this.meta.candidates({ cameraIds: [cameraId], endNs: cutoffNs - 1n }), pred)) {
+      if (labels.length >= maxRows) break;
+      labels.push(l);
+    }
     if (labels.length === 0) return 0;
     await this.store.env.transaction(() => {
       for (const label of labels) {

@@ -8,8 +8,14 @@
  * u64, and sub-microsecond capture times from RTP are not rounded. The encode-side cost is measured in
  * bench/ws-fanout.ts.
  *
- * Detections are a vector of 28-byte structs written straight into the builder's bytes (one DataView pass), not
- * one generated `createDetection` call per element.
+ * Detection batches, the one message sent at frame rate, are laid out by hand (encodeDetections): the size is known
+ * before writing, so the message is written once into its own exactly-sized buffer with a DataView — no Builder,
+ * no vtable search, no copy out of the Builder, no BigInt for sequence numbers. That took the encode of a
+ * 20-detection batch from ≈ 4.3 µs to ≈ 1 µs here. The layout follows the FlatBuffers binary format (root offset,
+ * file identifier, vtables before their tables, every offset pointing forward, 8-byte fields 8-byte aligned,
+ * NUL-terminated strings); test/unit/stream-codec-fast.test.ts decodes it with the generated code against the
+ * Builder-made encoding (encodeDetectionsWithBuilder, kept as the reference) field by field. Every other message
+ * uses the Builder.
  */
 import * as flatbuffers from 'flatbuffers';
 import type { Alert, CameraStatus, DetectionBatch } from '../types.js';
@@ -35,6 +41,16 @@ import {
 export const SCHEMA_VERSION = 1;
 export const FILE_IDENTIFIER = 'VGL1';
 const DETECTION_STRUCT_SIZE = 28;
+// Fixed positions of the hand-laid detection batch message (see encodeDetections).
+const MSG_VT = 8;
+const MSG_POS = 24;
+const BATCH_VT = 44;
+const BATCH_POS = 64;
+const DETS_POS = 100;
+const LABEL_SIZE = 12;
+const FILE_ID_BYTES = new TextEncoder().encode(FILE_IDENTIFIER);
+/** Bytes of a string object: u32 length, the bytes, NUL, padded to 4. */
+const strSize = (len: number): number => (4 + len + 1 + 3) & ~3;
 
 const CAMERA_STATES: Record<CameraStatus, CameraState> = {
   starting: CameraState.Starting,
@@ -68,6 +84,10 @@ export class WireEncoder {
   /** UTF-8 bytes of recurring strings (camera ids, class names): TextEncoder was ~30% of an encode. Bounded. */
   private readonly utf8 = new Map<string, Uint8Array>();
   private readonly textEncoder = new TextEncoder();
+  private readonly classSlot = new Int32Array(65536).fill(-1);
+  private readonly labelIds: number[] = [];
+  private readonly labelNames: Uint8Array[] = [];
+  private readonly namePos: number[] = [];
 
   private bytesOf(s: string): Uint8Array {
     let b = this.utf8.get(s);
@@ -94,7 +114,131 @@ export class WireEncoder {
     }
   }
 
+  /**
+   * One detection batch as a Message, laid out by hand:
+   *
+   *   0 root offset -> 24 | 4 "VGL1" | 8 Message vtable | 24 Message {payload, seq u64, payload_type}
+   *   44 DetectionBatch vtable | 64 DetectionBatch {camera_id, frame_sequence u64, timestamp_ns u64, detections,
+   *   classes, frame_width, frame_height} | 100 [Detection] (28-byte structs) | [ClassLabel] offsets | ClassLabel
+   *   vtable | ClassLabel tables | camera id string | class name strings | zero padding to a multiple of 8
+   */
   encodeDetections(seq: number, batch: DetectionBatch): Uint8Array {
+    const dets = batch.detections;
+    const n = dets.length;
+    // class id -> index in this batch's class table: a flat lookup table (a Map was a fifth of the encode)
+    const slot = this.classSlot;
+    const labelIds = this.labelIds;
+    const labelNames = this.labelNames;
+    labelIds.length = 0;
+    labelNames.length = 0;
+    for (let i = 0; i < n; i++) {
+      const d = dets[i]!;
+      // not a ushort: the Builder path writes what the generated code writes for it
+      if ((d.classId & 0xffff) !== d.classId) {
+        for (let j = 0; j < labelIds.length; j++) slot[labelIds[j]!] = -1;
+        return this.encodeDetectionsWithBuilder(seq, batch);
+      }
+      if (slot[d.classId] === -1) {
+        slot[d.classId] = labelIds.length;
+        labelIds.push(d.classId);
+        labelNames.push(this.bytesOf(d.className));
+      }
+    }
+    const k = labelIds.length;
+    const cam = this.bytesOf(batch.cameraId);
+    const classesPos = DETS_POS + 4 + n * DETECTION_STRUCT_SIZE;
+    const labelVt = classesPos + 4 + 4 * k;
+    const labelsPos = labelVt + 8;
+    const camPos = labelsPos + LABEL_SIZE * k;
+    let o = camPos + strSize(cam.length);
+    const namePos = this.namePos;
+    namePos.length = 0;
+    for (let i = 0; i < k; i++) {
+      namePos.push(o);
+      o += strSize(labelNames[i]!.length);
+    }
+    // from Node's Buffer pool (8-byte aligned slices): a fresh ArrayBuffer per message cost ≈ 0.5 µs
+    const out = Buffer.allocUnsafe((o + 7) & ~7).fill(0);
+    const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    // header
+    v.setUint32(0, MSG_POS, true);
+    out.set(FILE_ID_BYTES, 4);
+    // Message vtable: 3 fields (seq, payload_type, payload)
+    v.setUint16(MSG_VT, 10, true);
+    v.setUint16(MSG_VT + 2, 20, true);
+    v.setUint16(MSG_VT + 4, 8, true);
+    v.setUint16(MSG_VT + 6, 16, true);
+    v.setUint16(MSG_VT + 8, 4, true);
+    // Message table
+    v.setInt32(MSG_POS, MSG_POS - MSG_VT, true);
+    v.setUint32(MSG_POS + 4, BATCH_POS - (MSG_POS + 4), true);
+    v.setUint32(MSG_POS + 8, seq >>> 0, true);
+    v.setUint32(MSG_POS + 12, Math.floor(seq / 4294967296), true);
+    out[MSG_POS + 16] = Payload.DetectionBatch;
+    // DetectionBatch vtable: 7 fields in schema order
+    v.setUint16(BATCH_VT, 18, true);
+    v.setUint16(BATCH_VT + 2, 36, true);
+    v.setUint16(BATCH_VT + 4, 4, true); // camera_id
+    v.setUint16(BATCH_VT + 6, 8, true); // frame_sequence
+    v.setUint16(BATCH_VT + 8, 16, true); // timestamp_ns
+    v.setUint16(BATCH_VT + 10, 32, true); // frame_width
+    v.setUint16(BATCH_VT + 12, 34, true); // frame_height
+    v.setUint16(BATCH_VT + 14, 24, true); // detections
+    v.setUint16(BATCH_VT + 16, 28, true); // classes
+    // DetectionBatch table
+    v.setInt32(BATCH_POS, BATCH_POS - BATCH_VT, true);
+    v.setUint32(BATCH_POS + 4, camPos - (BATCH_POS + 4), true);
+    const fs = batch.frameSequence;
+    v.setUint32(BATCH_POS + 8, fs >>> 0, true);
+    v.setUint32(BATCH_POS + 12, Math.floor(fs / 4294967296), true);
+    v.setBigUint64(BATCH_POS + 16, batch.timestampNs, true);
+    v.setUint32(BATCH_POS + 24, DETS_POS - (BATCH_POS + 24), true);
+    v.setUint32(BATCH_POS + 28, classesPos - (BATCH_POS + 28), true);
+    v.setUint16(BATCH_POS + 32, batch.frameWidth, true);
+    v.setUint16(BATCH_POS + 34, batch.frameHeight, true);
+    // [Detection]
+    v.setUint32(DETS_POS, n, true);
+    let p = DETS_POS + 4;
+    for (let i = 0; i < n; i++, p += DETECTION_STRUCT_SIZE) {
+      const d = dets[i]!;
+      const box = d.box;
+      v.setFloat32(p, box.x1, true);
+      v.setFloat32(p + 4, box.y1, true);
+      v.setFloat32(p + 8, box.x2, true);
+      v.setFloat32(p + 12, box.y2, true);
+      v.setFloat32(p + 16, d.confidence, true);
+      v.setInt32(p + 20, d.trackId ?? -1, true);
+      v.setUint16(p + 24, slot[d.classId]!, true);
+      v.setUint16(p + 26, d.classId, true);
+    }
+    for (let i = 0; i < labelIds.length; i++) slot[labelIds[i]!] = -1;
+    // [ClassLabel]: offsets, one shared vtable (2 fields: id, name), the tables
+    v.setUint32(classesPos, k, true);
+    v.setUint16(labelVt, 8, true);
+    v.setUint16(labelVt + 2, 10, true);
+    v.setUint16(labelVt + 4, 8, true); // id
+    v.setUint16(labelVt + 6, 4, true); // name
+    for (let i = 0; i < k; i++) {
+      const slot = classesPos + 4 + 4 * i;
+      const t = labelsPos + LABEL_SIZE * i;
+      v.setUint32(slot, t - slot, true);
+      v.setInt32(t, t - labelVt, true);
+      v.setUint32(t + 4, namePos[i]! - (t + 4), true);
+      v.setUint16(t + 8, labelIds[i]!, true);
+    }
+    // strings: length, bytes, NUL (the buffer is zeroed)
+    v.setUint32(camPos, cam.length, true);
+    out.set(cam, camPos + 4);
+    for (let i = 0; i < k; i++) {
+      const name = labelNames[i]!;
+      v.setUint32(namePos[i]!, name.length, true);
+      out.set(name, namePos[i]! + 4);
+    }
+    return out;
+  }
+
+  /** The same message through the generated Builder API: the reference the hand layout is tested against. */
+  encodeDetectionsWithBuilder(seq: number, batch: DetectionBatch): Uint8Array {
     const b = this.b;
     b.clear();
     const dets = batch.detections;

@@ -57,14 +57,20 @@ export function eventCamera(event: StreamEvent): string {
 
 /**
  * Where sequence numbers come from and where a reconnecting client's missed events are replayed from.
- * The in-memory ring (ring.ts) implements it now; the detection store can implement it to replay from disk.
+ *
+ * Two kinds: the in-memory ring (ring.ts) numbers an event synchronously in `append`; the detection-store log
+ * (store-log.ts) numbers events at their LMDB commit, so `append` returns null and the committed events reach the
+ * hub through `onDurable`, in sequence order. Sequences increase but need not be consecutive (in the store log a
+ * detection batch spans one sequence number per detection and carries the last of them).
  */
 export interface EventLog {
-  /** Assigns the next sequence number to `event` and retains it. */
-  append(event: StreamEvent): SequencedEvent;
-  /** Newest assigned sequence (0 when none). */
+  /** Numbers and retains `event` now (returns it), or queues it for a durable commit (returns null). */
+  append(event: StreamEvent): SequencedEvent | null;
+  /** Durable logs: `listener` gets every event once it is committed, with its sequence, in order. */
+  onDurable?(listener: (items: SequencedEvent[]) => void): () => void;
+  /** Newest sequence handed out (0 when none). */
   lastSeq(): number;
-  /** Oldest sequence still replayable (0 when nothing is retained). */
+  /** Oldest sequence from which replay is complete (0 when nothing is retained). */
   oldestSeq(): number;
   /** Events with seq > afterSeq, oldest first, up to and including `untilSeq`. */
   since(afterSeq: number, untilSeq: number): AsyncIterable<SequencedEvent>;

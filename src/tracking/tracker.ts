@@ -48,6 +48,11 @@ export interface TrackerOptions {
   /** Filter gains: how much of the innovation goes into position (alpha) and velocity (beta). Defaults 0.6 / 0.3. */
   alpha?: number;
   beta?: number;
+  /**
+   * Hands out the id of each newly confirmed track (a positive int32). Default: 1, 2, 3... per tracker, which
+   * repeats after a restart; the server passes an allocator persisted in the store so ids stay unique per camera.
+   */
+  allocateId?: ((cameraId: string) => number) | null;
 }
 
 export interface TrackObservation {
@@ -132,6 +137,7 @@ const DEFAULTS: Required<TrackerOptions> = {
   minHits: 2,
   maxLostFrames: 30,
   maxLostSeconds: null,
+  allocateId: null,
   alpha: 0.6,
   beta: 0.3,
 };
@@ -154,6 +160,7 @@ function validateOptions(o: TrackerOptions): Required<TrackerOptions> {
   if (!Number.isInteger(r.minHits) || r.minHits < 1) throw expected('an integer >= 1', 'tracker.minHits', r.minHits);
   if (!Number.isInteger(r.maxLostFrames) || r.maxLostFrames < 0) throw expected('an integer >= 0', 'tracker.maxLostFrames', r.maxLostFrames);
   if (r.maxLostSeconds !== null && !(typeof r.maxLostSeconds === 'number' && r.maxLostSeconds >= 0)) throw expected('a number >= 0 or null', 'tracker.maxLostSeconds', r.maxLostSeconds);
+  if (r.allocateId !== null && typeof r.allocateId !== 'function') throw expected('a function or null', 'tracker.allocateId', r.allocateId);
   if (r.lowThreshold > r.highThreshold) throw expected(`a number <= highThreshold (${r.highThreshold})`, 'tracker.lowThreshold', r.lowThreshold);
   return r;
 }
@@ -272,6 +279,14 @@ export class Tracker {
     this.o = validateOptions(options);
   }
 
+  private newId(): number {
+    const alloc = this.o.allocateId;
+    if (!alloc) return this.nextId++;
+    const id = alloc(this.cameraId);
+    if (!(Number.isInteger(id) && id >= 1 && id <= 0x7fffffff)) throw expected('a positive int32 track id', 'allocateId()', id);
+    return id;
+  }
+
   /** Number of live tracks (tentative, active and lost). */
   get size(): number {
     return this.tracks.length;
@@ -317,7 +332,7 @@ export class Tracker {
       if (t.phase === 'tentative') {
         if (t.hits >= o.minHits) {
           t.phase = 'active';
-          t.id = this.nextId++;
+          t.id = this.newId();
           events.push(this.event('start', t, seq, ns, obs));
         }
       } else {
@@ -344,7 +359,7 @@ export class Tracker {
       matched.add(t);
       if (o.minHits <= 1) {
         t.phase = 'active';
-        t.id = this.nextId++;
+        t.id = this.newId();
         const obs: TrackObservation = { box: { ...d.box }, confidence: d.confidence, frameSequence: seq, timestampNs: ns };
         events.push(this.event('start', t, seq, ns, obs));
         d.trackId = t.id;

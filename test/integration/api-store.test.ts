@@ -1,11 +1,11 @@
-/** GET /detections served from the real LMDB detection store (src/store) through detectionQueryFromStore. */
+/** GET /detections served from the real LMDB detection store (src/store) through StoreDetectionQuery (what src/server.ts mounts). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DetectionStore } from '../../src/store/detection-store.js';
-import { detectionQueryFromStore } from '../../src/api/store-adapter.js';
+import { StoreDetectionQuery } from '../../src/store/api-source.js';
 import { AuthService } from '../../src/auth/service.js';
 import { createHttpServer } from '../../src/http/server.js';
 import { MemoryCameraDirectory } from '../../src/api/sources.js';
@@ -17,7 +17,7 @@ test('detections from the LMDB store: scope, filters, exclusive end, newest firs
   const store = DetectionStore.open({ path: join(dir, 'store') });
   let pw = '';
   const auth = await AuthService.open({ dataDir: join(dir, 'auth'), jwt: { secret: SECRET }, announceInitialAdmin: (_u, p) => (pw = p) });
-  const srv = await createHttpServer({ host: '127.0.0.1', port: 0 }, { auth, cameras: new MemoryCameraDirectory(CAMERAS), detections: detectionQueryFromStore(store) });
+  const srv = await createHttpServer({ host: '127.0.0.1', port: 0 }, { auth, cameras: new MemoryCameraDirectory(CAMERAS), detections: new StoreDetectionQuery(store) });
   t.after(async () => {
     await srv.close();
     await auth.close();
@@ -57,6 +57,9 @@ test('detections from the LMDB store: scope, filters, exclusive end, newest firs
   assert.deepEqual([...new Set(b.detections.map((d) => d.camera_id))], ['cam-1']);
   b = await get('?class=person&confidence_min=0.5', admin);
   assert.equal(b.total, 10);
+  // a numeric class is a class id
+  b = await get('?class=2', admin);
+  assert.deepEqual([b.total, [...new Set(b.detections.map((d) => d.type))]], [10, ['car']]);
   b = await get(`?start_time=${T0 + 2_000_000_000n}&end_time=${T0 + 4_000_000_000n}`, admin);
   assert.deepEqual(b.detections.map((d) => d.timestamp_ns), [String(T0 + 3_000_000_000n), String(T0 + 3_000_000_000n), String(T0 + 2_000_000_000n), String(T0 + 2_000_000_000n)]);
   b = await get('?camera_id=cam-2&page_size=3&page=2', admin);

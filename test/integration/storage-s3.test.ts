@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MediaUploader, S3Store, StorageError } from '../../src/integrations/storage/store.js';
+import { LinkedMediaUploader, LinkSigner } from '../../src/integrations/storage/links.js';
 
 const AKID = 'AKIAVIGILTEST0000001';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYVIGILKEY01';
@@ -82,8 +83,49 @@ class S3Sim {
     if (createHmac('sha256', key).update(toSign).digest('hex') !== signature) return { code: 'SignatureDoesNotMatch', message: 'signature mismatch', signed };
     return signed;
   }
+  /**
+   * Verifies a presigned URL (SigV4 query-string form: X-Amz-Algorithm, -Credential, -Date, -Expires,
+   * -SignedHeaders, -Signature; payload UNSIGNED-PAYLOAD); returns an error or null.
+   */
+  private verifyPresigned(req: http.IncomingMessage): { code: string; message: string } | null {
+    const u = new URL(req.url ?? '/', 'http://x');
+    const q = u.searchParams;
+    if (q.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256') return { code: 'AccessDenied', message: 'not a presigned request' };
+    const cred = /^([^/]+)\/(\d{8})\/([a-z0-9-]+)\/s3\/aws4_request$/.exec(q.get('X-Amz-Credential') ?? '');
+    if (!cred || cred[1] !== AKID || cred[3] !== REGION) return { code: 'InvalidAccessKeyId', message: 'bad credential scope' };
+    const amzDate = q.get('X-Amz-Date') ?? '';
+    const expires = Number(q.get('X-Amz-Expires'));
+    if (!/^\d{8}T\d{6}Z$/.test(amzDate) || amzDate.slice(0, 8) !== cred[2] || !(expires >= 1 && expires <= 604800)) {
+      return { code: 'AuthorizationQueryParametersError', message: 'bad date or expiry' };
+    }
+    const signedList = q.get('X-Amz-SignedHeaders') ?? '';
+    const query = [...q.entries()]
+      .filter(([k]) => k !== 'X-Amz-Signature')
+      .map(([k, v]) => [rfc3986(k), rfc3986(v)])
+      .sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0))
+      .map(([k, v]) => `${k}=${v}`)
+      .join('&');
+    const headers = signedList.split(';').map((h) => `${h}:${String(req.headers[h] ?? '').trim()}\n`).join('');
+    const canonical = [req.method, u.pathname, query, headers, signedList, 'UNSIGNED-PAYLOAD'].join('\n');
+    const scope = `${cred[2]}/${REGION}/s3/aws4_request`;
+    const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha(canonical)].join('\n');
+    const key = hmac(hmac(hmac(hmac(`AWS4${SECRET}`, cred[2]!), REGION), 's3'), 'aws4_request');
+    if (createHmac('sha256', key).update(toSign).digest('hex') !== q.get('X-Amz-Signature')) return { code: 'SignatureDoesNotMatch', message: 'signature mismatch' };
+    const t = Date.UTC(+amzDate.slice(0, 4), +amzDate.slice(4, 6) - 1, +amzDate.slice(6, 8), +amzDate.slice(9, 11), +amzDate.slice(11, 13), +amzDate.slice(13, 15));
+    if (Date.now() > t + expires * 1000) return { code: 'AccessDenied', message: 'Request has expired' };
+    return null;
+  }
   private handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void {
-    if (req.method !== 'PUT') return this.error(res, 405, 'MethodNotAllowed', 'only PutObject here');
+    if (req.method === 'GET') {
+      const bad = this.verifyPresigned(req);
+      if (bad) return this.error(res, 403, bad.code, bad.message);
+      const obj = this.objects.get(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+      if (!obj) return this.error(res, 404, 'NoSuchKey', 'The specified key does not exist.');
+      res.writeHead(200, { 'content-type': String(obj.headers['content-type']), 'content-length': obj.body.length });
+      res.end(obj.body);
+      return;
+    }
+    if (req.method !== 'PUT') return this.error(res, 405, 'MethodNotAllowed', 'only PutObject and GetObject here');
     const v = this.verify(req, body);
     if (!Array.isArray(v)) {
       if (v) return this.error(res, 403, v.code, v.message);
@@ -183,6 +225,38 @@ describe('S3 upload (simulated S3 endpoint, SigV4 verified)', () => {
     } finally {
       wrongBucket.close();
       sim.failures.length = 0;
+    }
+  });
+
+  test('alert links are presigned GET URLs: the object opens until they expire; a tampered one is refused', async () => {
+    const store = new S3Store({ bucket: 'media-bucket', region: REGION, prefix: 'site1/', endpoint: sim.url, accessKeyId: AKID, secretAccessKey: SECRET });
+    const up = new LinkedMediaUploader(store, { signer: new LinkSigner(Buffer.alloc(32, 7)), defaultTtlS: 3600 });
+    try {
+      const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 0xff, 0xd9]);
+      const obj = await up.uploadSnapshot('cam-1', 1_764_270_000_000_000_000n, jpeg, 'a-9');
+      assert.equal(obj.key, 'site1/snapshots/cam-1/2025/11/27/cam-1-20251127T190000.000Z-a-9.jpg');
+      const u = new URL(obj.url);
+      assert.equal(`${u.origin}${u.pathname}`, `${sim.url}/media-bucket/site1/snapshots/cam-1/2025/11/27/cam-1-20251127T190000.000Z-a-9.jpg`);
+      assert.deepEqual(
+        [u.searchParams.get('X-Amz-Algorithm'), u.searchParams.get('X-Amz-Expires'), u.searchParams.get('X-Amz-SignedHeaders')],
+        ['AWS4-HMAC-SHA256', '3600', 'host'],
+      );
+      assert.ok(!obj.url.includes(SECRET));
+      const got = await fetch(obj.url);
+      assert.deepEqual([got.status, got.headers.get('content-type'), Buffer.from(await got.arrayBuffer())], [200, 'image/jpeg', jpeg]);
+      u.searchParams.set('X-Amz-Expires', '604800');
+      const tampered = await fetch(u);
+      assert.equal(tampered.status, 403);
+      assert.match(await tampered.text(), /<Code>SignatureDoesNotMatch<\/Code>/);
+      // Signed one second of validity, read two seconds later: expired.
+      const short = await up.signedUrl(obj.key, 1);
+      await new Promise((r) => setTimeout(r, 2100));
+      const late = await fetch(short);
+      assert.equal(late.status, 403);
+      assert.match(await late.text(), /<Message>Request has expired<\/Message>/);
+      await assert.rejects(up.signedUrl(obj.key, 700_000), { code: 'E_ARGUMENT', message: 'Expected an integer number of seconds 1-604800 for ttlS but received 700000' });
+    } finally {
+      store.close();
     }
   });
 

@@ -128,6 +128,25 @@ describe('Milestone XProtect (simulated API Gateway)', () => {
     bad.close();
   });
 
+  test('OAuth client credentials: client_id + client_secret at the IDP; streams without credentials', async () => {
+    const secret = 'Cl1ent/Secret+42';
+    sim.clients.set('vigil-analytics', secret);
+    const cc = new MilestoneAdapter({ type: 'milestone', name: 'cc', baseUrl: sim.url, username: 'vigil-analytics', password: '', clientId: 'vigil-analytics', clientSecret: secret });
+    try {
+      assert.equal((await cc.listCameras()).length, 7);
+      assert.equal(cc.streamCredentials(), null);
+    } finally {
+      cc.close();
+    }
+    const wrong = new MilestoneAdapter({ type: 'milestone', name: 'cc', baseUrl: sim.url, username: 'x', password: '', clientId: 'vigil-analytics', clientSecret: `${secret}x` });
+    await rejectsWith(wrong.listCameras(), 'E_VMS_AUTH', 'milestone source cc: login refused by the identity provider (HTTP 400)');
+    wrong.close();
+    assert.throws(() => new MilestoneAdapter({ type: 'milestone', name: 'cc', baseUrl: sim.url, username: 'x', password: '', clientSecret: secret }), {
+      code: 'E_ARGUMENT',
+      message: 'Expected an OAuth client id with clientSecret for vms.cc.clientId but received undefined',
+    });
+  });
+
   test('hostile and broken responses', async () => {
     sim.override = () => ({ status: 200, headers: { 'content-type': 'application/json' }, body: '{"array": [ {"id": ' });
     await rejectsWith(a.listCameras(), 'E_VMS_RESPONSE', 'milestone source hq: malformed JSON in the camera list');
@@ -264,6 +283,31 @@ describe('Hikvision ISAPI (simulated NVR, digest)', () => {
       ]);
     } finally {
       cam.close();
+    }
+  });
+
+  test('RTSP port read from the device (ISAPI adminAccesses) when rtspPortFromDevice', async () => {
+    const dev = new HikvisionAdapter({ type: 'hikvision', name: 'nvr3', baseUrl: sim.url, username: 'admin', password: PASSWORD, rtspPortFromDevice: true });
+    try {
+      sim.rtspPort = 10554;
+      assert.deepEqual((await dev.listCameras()).map((c) => c.streams.main), [
+        'rtsp://127.0.0.1:10554/Streaming/Channels/101',
+        'rtsp://127.0.0.1:10554/Streaming/Channels/201',
+      ]);
+      sim.rtspPort = 20554;
+      assert.deepEqual(await dev.getStreamUrls('2'), {
+        main: 'rtsp://127.0.0.1:20554/Streaming/Channels/201',
+        sub: 'rtsp://127.0.0.1:20554/Streaming/Channels/202',
+      });
+      sim.override = (req) =>
+        req.path === '/ISAPI/Security/adminAccesses'
+          ? { status: 200, body: '<AdminAccessProtocolList><AdminAccessProtocol><protocol>RTSP</protocol><enabled>false</enabled><portNo>554</portNo></AdminAccessProtocol></AdminAccessProtocolList>' }
+          : { status: 200, body: sim.channelListXml() };
+      await rejectsWith(dev.listCameras(), 'E_VMS_RESPONSE', 'hikvision source nvr3: no enabled RTSP port in the admin access list');
+    } finally {
+      sim.override = null;
+      sim.rtspPort = 554;
+      dev.close();
     }
   });
 

@@ -218,6 +218,8 @@ export class MilestoneSim extends Sim {
   readonly events: Record<string, unknown>[] = [];
   tokenRequests = 0;
   expiresIn = 3600;
+  /** OAuth clients accepted with the client-credentials grant (client id -> secret). */
+  readonly clients = new Map<string, string>();
 
   constructor(
     readonly username: string,
@@ -239,6 +241,13 @@ export class MilestoneSim extends Sim {
       this.tokenRequests++;
       const f = new URLSearchParams(req.body);
       if (req.headers['content-type'] !== 'application/x-www-form-urlencoded') return this.json(400, { error: 'invalid_request' });
+      if (f.get('grant_type') === 'client_credentials') {
+        const id = f.get('client_id') ?? '';
+        if (!this.clients.has(id) || this.clients.get(id) !== f.get('client_secret')) return this.json(400, { error: 'invalid_client' });
+        const token = randomBytes(24).toString('base64url');
+        this.tokens.add(token);
+        return this.json(200, { access_token: token, expires_in: this.expiresIn, token_type: 'Bearer', scope: 'managementserver' });
+      }
       if (f.get('grant_type') !== 'password' || f.get('client_id') !== 'GrantValidatorClient') {
         return this.json(400, { error: 'unsupported_grant_type' });
       }
@@ -319,6 +328,8 @@ export class HikvisionSim extends Sim {
   channels: HikChannel[] = [];
   readonly recording = new Set<string>();
   readonly recordLog: string[] = [];
+  /** RTSP port reported by /ISAPI/Security/adminAccesses. */
+  rtspPort = 554;
 
   constructor(username: string, password: string, algorithms: DigestPolicy['algorithms'] = ['MD5']) {
     super((req) => this.route(req));
@@ -360,6 +371,22 @@ ${items}
     const full = req.path + (req.query.size ? `?${req.query}` : '');
     if (req.method === 'GET' && req.path === '/ISAPI/ContentMgmt/InputProxy/channels') {
       return this.xml(200, this.channelListXml());
+    }
+    if (req.method === 'GET' && req.path === '/ISAPI/Security/adminAccesses') {
+      const proto = (id: number, protocol: string, port: number) =>
+        `<AdminAccessProtocol version="2.0" xmlns="${HIK_NS}">
+<id>${id}</id>
+<enabled>true</enabled>
+<protocol>${protocol}</protocol>
+<portNo>${port}</portNo>
+</AdminAccessProtocol>`;
+      return this.xml(200, `<?xml version="1.0" encoding="UTF-8"?>
+<AdminAccessProtocolList version="2.0" xmlns="${HIK_NS}">
+${proto(1, 'HTTP', 80)}
+${proto(2, 'HTTPS', 443)}
+${proto(3, 'DEV_MANAGE', 8000)}
+${proto(4, 'RTSP', this.rtspPort)}
+</AdminAccessProtocolList>`);
     }
     if (req.method === 'GET' && req.path === '/ISAPI/System/deviceInfo') {
       return this.xml(200, `<?xml version="1.0" encoding="UTF-8"?>

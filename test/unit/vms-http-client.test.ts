@@ -5,8 +5,9 @@ import {
   parseAuthChallenges,
   pickDigestChallenge,
   redactText,
-  redactUrl,
+  stripUrlCredentials,
 } from '../../src/integrations/http-client.js';
+import { redactUrl } from '../../src/redact.js';
 
 // RFC 7616 §3.9.1: the worked example (user Mufasa, password "Circle of Life").
 const RFC_NONCE = '7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v';
@@ -94,7 +95,16 @@ test('challenges we cannot answer are not picked', () => {
 });
 
 test('redacts user:password in URLs, percent-encoded and double-encoded forms, and secret parameters', () => {
-  assert.equal(redactUrl('rtsp://admin:s3cret@10.0.0.5:554/Streaming/Channels/101'), 'rtsp://10.0.0.5:554/Streaming/Channels/101');
+  assert.equal(stripUrlCredentials('rtsp://admin:s3cret@10.0.0.5:554/Streaming/Channels/101'), 'rtsp://10.0.0.5:554/Streaming/Channels/101');
+  // For display (the camera layer's redactUrl, same module): the credentials' place stays visible.
+  assert.equal(redactUrl('rtsp://admin:s3cret@10.0.0.5:554/Streaming/Channels/101'), 'rtsp://***@10.0.0.5:554/Streaming/Channels/101');
+  // A raw '@' inside the password: removed whole, not cut at its first '@'.
+  assert.equal(redactUrl('rtsp://admin:p@ss@cam/x?y=1'), 'rtsp://***@cam/x?y=1');
+  // Every encoding a secret is likely to take: encodeURIComponent (once, twice), encodeURI, escape.
+  const pw = 'p@ss w/rd%é';
+  const text = [pw, encodeURIComponent(pw), encodeURIComponent(encodeURIComponent(pw)), encodeURI(pw), escape(pw)].join(' | ');
+  assert.equal(redactText(text, [pw]), '*** | *** | *** | *** | ***');
+  assert.equal(redactText('x=ab y=ab', ['ab']), 'x=ab y=ab'); // too short to replace as free text
   assert.equal(
     redactText('failed rtsp://admin:p%40ss@cam/x and http://u:p@h/'),
     'failed rtsp://***@cam/x and http://***@h/',

@@ -12,7 +12,7 @@
  */
 import { VigilClosedError, VigilError, expected } from '../../errors.js';
 import type { Alert, CameraStatus, DetectionBatch } from '../../types.js';
-import { redactText } from '../http-client.js';
+import { redactText } from '../../redact.js';
 
 export type QueueKind = 'detections' | 'alert' | 'event' | 'status';
 

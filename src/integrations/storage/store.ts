@@ -8,9 +8,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, stat, writeFile, copyFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { VigilError, expected } from '../../errors.js';
-import { redactText } from '../http-client.js';
+import { redactText } from '../../redact.js';
 
 /** Codes: E_STORAGE_KEY (unusable key), E_STORAGE_UPLOAD (the store refused or failed), E_STORAGE_SOURCE (file). */
 export class StorageError extends VigilError {}
@@ -164,6 +165,7 @@ export class S3Store implements ObjectStore {
   readonly prefix: string;
   private readonly client: S3Client;
   private readonly linkBase: string;
+  private readonly publicLinks: boolean;
   private readonly secret: string;
 
   constructor(o: S3StoreOptions) {
@@ -185,6 +187,7 @@ export class S3Store implements ObjectStore {
       }
     }
     this.bucket = o.bucket;
+    this.publicLinks = false;
     this.prefix = checkPrefix(o.prefix, where);
     this.secret = o.secretAccessKey;
     const pathStyle = o.forcePathStyle ?? endpoint !== null;
@@ -207,6 +210,7 @@ export class S3Store implements ObjectStore {
     if (o.publicBaseUrl !== undefined) {
       if (typeof o.publicBaseUrl !== 'string' || !/^https?:\/\/[^\s@]+$/.test(o.publicBaseUrl)) throw expected('an http(s) URL', `${where}.publicBaseUrl`, o.publicBaseUrl);
       this.linkBase = o.publicBaseUrl.replace(/\/+$/, '');
+      this.publicLinks = true;
     } else if (endpoint && pathStyle) {
       this.linkBase = `${endpoint.origin}${endpoint.pathname.replace(/\/+$/, '')}/${this.bucket}`;
     } else if (endpoint) {
@@ -245,6 +249,17 @@ export class S3Store implements ObjectStore {
   /** The link an object at `key` (full key, prefix included) gets. */
   linkFor(key: string): string {
     return `${this.linkBase}/${encodeKey(key)}`;
+  }
+
+  /**
+   * A presigned GET URL (SigV4 query signing) for `key` (full key), valid `expiresInS` seconds (SigV4 allows at
+   * most 7 days). Computed locally: no request is made. With publicBaseUrl the plain public link is returned.
+   */
+  async presignGet(key: string, expiresInS: number): Promise<string> {
+    checkKey(key);
+    if (!Number.isInteger(expiresInS) || expiresInS < 1 || expiresInS > 604_800) throw expected('an integer number of seconds 1-604800', 'expiresInS', expiresInS);
+    if (this.publicLinks) return this.linkFor(key);
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: expiresInS });
   }
 
   async put(key: string, body: Buffer | Uint8Array, contentType: string): Promise<StoredObject> {

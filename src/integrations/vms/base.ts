@@ -58,7 +58,10 @@ export abstract class BaseVmsAdapter implements VmsAdapter {
   protected readonly http: HttpClient;
   protected readonly username: string;
   protected readonly password: string;
+  /** host:port of the RTSP URLs. */
   protected readonly rtspHost: string;
+  /** The host part alone (IPv6 in brackets), for adapters that learn the port from the device. */
+  protected readonly rtspHostName: string;
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
 
@@ -69,12 +72,14 @@ export abstract class BaseVmsAdapter implements VmsAdapter {
     this.password = config.password;
     const host = config.rtspHost ?? this.base.hostname;
     const port = config.rtspPort ?? defaultRtspPort;
-    this.rtspHost = `${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
+    this.rtspHostName = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+    this.rtspHost = `${this.rtspHostName}:${port}`;
     this.http = new HttpClient({
       timeoutMs: config.timeoutMs ?? 10_000,
       maxResponseBytes: config.maxResponseBytes ?? 4 * 1024 * 1024,
       insecureTls: config.insecureTls ?? false,
-      secrets: [config.password],
+      // A client secret (Milestone client-credentials login) is a configured secret too: never rotated out.
+      secrets: [config.password, (config as { clientSecret?: unknown }).clientSecret].filter((s): s is string => typeof s === 'string' && s !== ''),
       ...(config.checkUrl ? { checkUrl: config.checkUrl } : {}),
     });
   }

@@ -4,7 +4,9 @@
  *    <id>1</id><name>..</name><sourceInputPortDescriptor><ipAddress>..</ipAddress><model>..</model>...`.
  *  - A camera's own inputs: `GET /ISAPI/System/Video/inputs/channels` → `<VideoInputChannelList><VideoInputChannel>
  *    <id>1</id><name>..</name><videoInputEnabled>true</videoInputEnabled>`, model from `GET /ISAPI/System/deviceInfo`.
- *  - Streams: `rtsp://host:554/Streaming/Channels/<channel>01` (main) and `<channel>02` (sub).
+ *  - Streams: `rtsp://host:554/Streaming/Channels/<channel>01` (main) and `<channel>02` (sub). With
+ *    rtspPortFromDevice the port is read from `GET /ISAPI/Security/adminAccesses` → `<AdminAccessProtocolList>
+ *    <AdminAccessProtocol><protocol>RTSP</protocol><portNo>554</portNo>...` on each listing.
  *  - Recording: `PUT /ISAPI/ContentMgmt/record/control/manual/start/tracks/<channel>01`, then `.../stop/...` when
  *    the duration ends. Errors come back as `<ResponseStatus><statusCode>4</statusCode><statusString>Invalid
  *    Operation</statusString><subStatusCode>..</subStatusCode></ResponseStatus>` with HTTP 4xx.
@@ -22,6 +24,7 @@ export class HikvisionAdapter extends BaseVmsAdapter {
   readonly type = 'hikvision' as const;
   readonly capabilities: VmsCapabilities = { recording: 'recording', events: false };
   private readonly deviceKind: 'nvr' | 'camera';
+  private readonly rtspPortFromDevice: boolean;
 
   constructor(config: HikvisionConfig) {
     checkCommonConfig(config, 'hikvision');
@@ -30,6 +33,10 @@ export class HikvisionAdapter extends BaseVmsAdapter {
       throw expected('"nvr" or "camera"', `vms.${config.name}.deviceKind`, config.deviceKind);
     }
     this.deviceKind = config.deviceKind ?? 'nvr';
+    if (config.rtspPortFromDevice !== undefined && typeof config.rtspPortFromDevice !== 'boolean') {
+      throw expected('true or false', `vms.${config.name}.rtspPortFromDevice`, config.rtspPortFromDevice);
+    }
+    this.rtspPortFromDevice = config.rtspPortFromDevice ?? false;
   }
 
   /** ISAPI call; a 4xx with a ResponseStatus body becomes an error carrying its statusString. */
@@ -54,7 +61,21 @@ export class HikvisionAdapter extends BaseVmsAdapter {
   }
 
   async listCameras(): Promise<VmsCamera[]> {
-    return this.deviceKind === 'nvr' ? this.listNvrChannels() : this.listCameraInputs();
+    const cams = this.deviceKind === 'nvr' ? await this.listNvrChannels() : await this.listCameraInputs();
+    if (!this.rtspPortFromDevice || cams.length === 0) return cams;
+    const authority = await this.deviceRtspAuthority();
+    return cams.map((c) => ({ ...c, streams: this.streams(c.vmsCameraId, authority) }));
+  }
+
+  /** host:port with the RTSP port the device reports as enabled. */
+  private async deviceRtspAuthority(): Promise<string> {
+    const doc = parseXml((await this.isapi('GET', '/ISAPI/Security/adminAccesses')).text(), 'the admin access list');
+    for (const p of asArray(child(doc.AdminAccessProtocolList, 'AdminAccessProtocol'))) {
+      if ((textOf(child(p, 'protocol')) ?? '').toUpperCase() !== 'RTSP' || textOf(child(p, 'enabled')) === 'false') continue;
+      const port = Number(textOf(child(p, 'portNo')));
+      if (Number.isInteger(port) && port >= 1 && port <= 65535) return `${this.rtspHostName}:${port}`;
+    }
+    throw new VmsError('E_VMS_RESPONSE', `hikvision source ${this.name}: no enabled RTSP port in the admin access list`);
   }
 
   private async listNvrChannels(): Promise<VmsCamera[]> {
@@ -103,18 +124,18 @@ export class HikvisionAdapter extends BaseVmsAdapter {
     return out;
   }
 
-  private streams(channel: string): VmsStreams {
+  private streams(channel: string, authority = this.rtspHost): VmsStreams {
     return {
-      main: `rtsp://${this.rtspHost}/Streaming/Channels/${channel}01`,
-      sub: `rtsp://${this.rtspHost}/Streaming/Channels/${channel}02`,
+      main: `rtsp://${authority}/Streaming/Channels/${channel}01`,
+      sub: `rtsp://${authority}/Streaming/Channels/${channel}02`,
     };
   }
 
   async getStreamUrls(vmsCameraId: string): Promise<VmsStreams> {
     const id = this.checkCameraId(vmsCameraId, CHANNEL_RE);
-    const cams = await this.listCameras();
-    if (!cams.some((c) => c.vmsCameraId === id)) throw new VmsError('E_VMS_NOT_FOUND', `hikvision source ${this.name}: no channel ${id}`);
-    return this.streams(id);
+    const cam = (await this.listCameras()).find((c) => c.vmsCameraId === id);
+    if (!cam) throw new VmsError('E_VMS_NOT_FOUND', `hikvision source ${this.name}: no channel ${id}`);
+    return cam.streams;
   }
 
   async triggerRecording(vmsCameraId: string, durationS: number): Promise<RecordingResult> {

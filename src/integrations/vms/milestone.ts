@@ -1,7 +1,8 @@
 /**
  * Milestone XProtect through the API Gateway (REST, JSON).
  *  - Login: OAuth 2 password grant at the identity provider, `POST /IDP/connect/token` (form body grant_type,
- *    username, password, client_id) → `{ access_token, expires_in, token_type: "Bearer" }`. The token is cached
+ *    username, password, client_id) → `{ access_token, expires_in, token_type: "Bearer" }`, or the
+ *    client-credentials grant (client_id, client_secret) when a client secret is configured. The token is cached
  *    until shortly before it expires and fetched again on a 401.
  *  - Cameras: `GET /api/rest/v1/cameras?page=N&size=S` → `{ array: [ { id, name, displayName, enabled, ... } ] }`,
  *    paged until a short page.
@@ -29,6 +30,7 @@ export class MilestoneAdapter extends BaseVmsAdapter {
   readonly type = 'milestone' as const;
   readonly capabilities: VmsCapabilities;
   private readonly clientId: string;
+  private readonly clientSecret: string | null;
   private readonly pageSize: number;
   private readonly eventTypeId: string | null;
   private readonly rtspTemplate: string;
@@ -48,11 +50,23 @@ export class MilestoneAdapter extends BaseVmsAdapter {
     if (config.rtspTemplate !== undefined && (typeof config.rtspTemplate !== 'string' || !config.rtspTemplate.includes('{id}'))) {
       throw expected('an rtsp URL template containing {id}', `${where}.rtspTemplate`, config.rtspTemplate);
     }
+    if (config.clientSecret !== undefined && (typeof config.clientSecret !== 'string' || config.clientSecret === '')) {
+      throw expected('a non-empty string', `${where}.clientSecret`, typeof config.clientSecret);
+    }
+    if (config.clientSecret !== undefined && config.clientId === undefined) {
+      throw expected('an OAuth client id with clientSecret', `${where}.clientId`, config.clientId);
+    }
     this.clientId = config.clientId ?? 'GrantValidatorClient';
+    this.clientSecret = config.clientSecret ?? null;
     this.pageSize = config.pageSize ?? 100;
     this.eventTypeId = config.eventTypeId ?? null;
     this.rtspTemplate = config.rtspTemplate ?? 'rtsp://{host}/live/{id}?stream={stream}';
     this.capabilities = { recording: 'bookmark', events: this.eventTypeId !== null };
+  }
+
+  override streamCredentials(): { username: string; password: string } | null {
+    // Client-credentials sources without a password open the RTSP bridge without credentials.
+    return this.password === '' && this.clientSecret ? null : super.streamCredentials();
   }
 
   private async accessToken(): Promise<string> {
@@ -64,12 +78,9 @@ export class MilestoneAdapter extends BaseVmsAdapter {
   }
 
   private async login(): Promise<string> {
-    const form = new URLSearchParams({
-      grant_type: 'password',
-      username: this.username,
-      password: this.password,
-      client_id: this.clientId,
-    });
+    const form = this.clientSecret
+      ? new URLSearchParams({ grant_type: 'client_credentials', client_id: this.clientId, client_secret: this.clientSecret })
+      : new URLSearchParams({ grant_type: 'password', username: this.username, password: this.password, client_id: this.clientId });
     const res = await this.call('POST', '/IDP/connect/token', {
       body: form.toString(),
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { VigilError, expected } from '../../errors.js';
-import { redactText } from '../http-client.js';
+import { redactText } from '../../redact.js';
 import type { RecordingResult, VmsAdapter, VmsAnalyticsEvent, VmsStreams, VmsType } from './types.js';
 
 export interface SyncedCamera {

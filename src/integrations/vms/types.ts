@@ -98,6 +98,11 @@ export interface MilestoneConfig extends VmsCommonConfig {
   type: 'milestone';
   /** OAuth client id at the IDP (default "GrantValidatorClient", the one Milestone documents for the API Gateway). */
   clientId?: string;
+  /**
+   * OAuth client secret: logs in with the client-credentials grant (RFC 6749 §4.4: client_id, client_secret) instead
+   * of the password grant. The RTSP streams still use username/password when a password is given (none otherwise).
+   */
+  clientSecret?: string;
   /** Page size for listing (default 100). */
   pageSize?: number;
   /** Event type id (GUID) of a user-defined / analytics event for pushEvent; events unsupported when absent. */
@@ -113,6 +118,11 @@ export interface HikvisionConfig extends VmsCommonConfig {
   type: 'hikvision';
   /** 'nvr' lists proxied channels (ContentMgmt/InputProxy); 'camera' lists the device's own video inputs. */
   deviceKind?: 'nvr' | 'camera';
+  /**
+   * Read the RTSP port from the device (`GET /ISAPI/Security/adminAccesses`, the enabled RTSP protocol's portNo) on
+   * each listing instead of using rtspPort: a port changed on the NVR changes the stream URLs Vigil opens.
+   */
+  rtspPortFromDevice?: boolean;
 }
 
 export interface AxisConfig extends VmsCommonConfig {

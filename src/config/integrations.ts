@@ -1,0 +1,553 @@
+/**
+ * The `integrations:` section of the config: VMS sources whose cameras are imported into the live camera list,
+ * message-queue sinks, and the object store for alert media. Every bad field raises VigilConfigError naming its
+ * path (`integrations.queues[1].format`); secret values are never echoed. What the adapters and sinks would refuse
+ * at run time is refused here, by building each one once and closing it.
+ *
+ * ```yaml
+ * integrations:
+ *   vms:
+ *     - { id: hq, type: milestone, url: https://xprotect.local, username: svc, password: ${VIGIL_MS_PW},
+ *         syncIntervalS: 300, stream: main, detectFps: 5, record: { mode: event } }
+ *     - { id: lobby, type: hikvision, url: http://10.0.0.20, username: admin, password: ${VIGIL_HIK_PW},
+ *         deviceKind: nvr, rtspPort: device, stream: sub, rtsp: { transport: tcp } }
+ *   queues:
+ *     - { name: redis, type: redis, url: redis://127.0.0.1:6379, format: json, publish: [detections, alerts] }
+ *     - { name: mqtt, type: mqtt, url: mqtt://127.0.0.1:1883, format: json, publish: [detections, alerts, camera_status] }
+ *   storage: { type: local, directory: /var/lib/vigil/media, baseUrl: https://vigil.example.com/media, linkTtlS: 604800 }
+ * ```
+ */
+import { isAbsolute, join, resolve } from 'node:path';
+import { VigilConfigError, VigilError, describeValue } from '../errors.js';
+import type { CameraSettings } from '../camera/camera.js';
+import { parseSource, type RtspSource } from '../camera/source.js';
+import type { CameraRecordingPolicy } from '../recording/recorder.js';
+import { EVENT_KINDS, type EventKind } from '../stream/events.js';
+import { createVmsAdapter, VMS_TYPES } from '../integrations/vms/factory.js';
+import type { VmsConfig, VmsType } from '../integrations/vms/types.js';
+import { createSink, type SinkConfig } from '../integrations/queue/factory.js';
+import { createObjectStore, type StorageConfig } from '../integrations/storage/store.js';
+import { parseConfig } from './index.js';
+
+export type QueueType = 'redis' | 'amqp' | 'mqtt' | 'kafka';
+export const QUEUE_TYPES: readonly QueueType[] = ['redis', 'amqp', 'mqtt', 'kafka'];
+
+/** One VMS source. */
+export interface VmsSourceSettings {
+  /** Unique source id; imported cameras are named `<id>-<vms camera id>`. */
+  id: string;
+  type: VmsType;
+  /** What the adapter is built from (credentials included: never shown). */
+  adapter: VmsConfig;
+  /** Seconds between the end of one sync and the start of the next; 0: one sync at start, then on demand only. */
+  syncIntervalS: number;
+  /** Which stream of each camera Vigil analyses. */
+  stream: 'main' | 'sub';
+  /** Settings of every imported camera but its id, name and source (cameraDefaults + this source's overrides). */
+  camera: Omit<CameraSettings, 'id' | 'name' | 'source' | 'recording'>;
+  /** RTSP options of the imported cameras' sources (URL and credentials come from the VMS). */
+  rtsp: Pick<RtspSource, 'transport' | 'latencyMs' | 'codec' | 'connectTimeoutMs'>;
+  /** Recording of imported cameras; null: not recorded. */
+  recording: { policy: CameraRecordingPolicy; format: 'mp4' | 'mkv'; segmentSeconds: number; directory: string } | null;
+}
+
+export interface QueueSettings {
+  name: string;
+  type: QueueType;
+  format: 'json' | 'flatbuffers';
+  /** Event kinds this sink carries. */
+  publish: readonly EventKind[];
+  /** Options for the sink (createSink), without the encoder. */
+  sink: SinkConfig;
+}
+
+export type StorageSettings =
+  | { type: 'local'; directory: string; baseUrl: string; linkTtlS: number }
+  | {
+      type: 's3';
+      bucket: string;
+      prefix: string;
+      region: string;
+      endpoint: string | null;
+      forcePathStyle: boolean | null;
+      publicBaseUrl: string | null;
+      credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string | null };
+      linkTtlS: number;
+    };
+
+export interface IntegrationsConfig {
+  vms: VmsSourceSettings[];
+  queues: QueueSettings[];
+  storage: StorageSettings;
+}
+
+type Raw = Record<string, unknown>;
+
+function isObject(v: unknown): v is Raw {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const fail = (what: string, at: string, v: unknown, secret = false): VigilConfigError =>
+  new VigilConfigError(`Expected ${what} for ${at} but received ${secret ? '(hidden)' : describeValue(v)}`);
+
+function onlyKeys(o: Raw, at: string, known: readonly string[]): void {
+  for (const k of Object.keys(o)) {
+    if (!known.includes(k)) throw new VigilConfigError(`Unknown key ${at}.${k} (known keys: ${known.join(', ')})`);
+  }
+}
+
+function obj(v: unknown, at: string): Raw {
+  if (!isObject(v)) throw fail('a mapping', at, v);
+  return v;
+}
+
+function str(v: unknown, at: string, o: { re?: RegExp; what?: string; secret?: boolean; dflt?: string } = {}): string {
+  if (v === undefined && o.dflt !== undefined) return o.dflt;
+  const what = o.what ?? 'a non-empty string';
+  if (typeof v !== 'string' || v.length === 0 || v.length > 4096 || (o.re && !o.re.test(v))) throw fail(what, at, v, o.secret);
+  return v;
+}
+
+function optStr(v: unknown, at: string, o: { re?: RegExp; what?: string; secret?: boolean } = {}): string | undefined {
+  return v === undefined ? undefined : str(v, at, o);
+}
+
+function int(v: unknown, at: string, min: number, max: number, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw fail(`an integer from ${min} to ${max}`, at, v);
+  return v;
+}
+
+function optInt(v: unknown, at: string, min: number, max: number): number | undefined {
+  return v === undefined ? undefined : int(v, at, min, max, 0);
+}
+
+function bool(v: unknown, at: string, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw fail('true or false', at, v);
+  return v;
+}
+
+function oneOf<T extends string>(v: unknown, at: string, options: readonly T[], dflt?: T): T {
+  if (v === undefined && dflt !== undefined) return dflt;
+  if (typeof v !== 'string' || !(options as readonly string[]).includes(v)) throw fail(`one of ${options.map((o) => `"${o}"`).join(', ')}`, at, v);
+  return v as T;
+}
+
+function httpUrl(v: unknown, at: string): string {
+  if (typeof v !== 'string') throw fail('an http(s) URL', at, v);
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw fail('an http(s) URL', at, '(unparseable URL)');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw fail('an http(s) URL', at, u.protocol);
+  if (u.username || u.password) throw new VigilConfigError(`Expected a URL without user:password for ${at} (put credentials in username/password)`);
+  return v;
+}
+
+/** A URL of one of `protocols`; credentials inside it are allowed only where `allowCredentials`. */
+function brokerUrl(v: unknown, at: string, protocols: readonly string[], allowCredentials: boolean): string | undefined {
+  if (v === undefined) return undefined;
+  const what = `a ${protocols.map((p) => `${p}//`).join(' or ')} URL`;
+  if (typeof v !== 'string') throw fail(what, at, v);
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw fail(what, at, '(unparseable URL)');
+  }
+  if (!protocols.includes(u.protocol)) throw fail(what, at, u.protocol);
+  if (!allowCredentials && (u.username || u.password)) {
+    throw new VigilConfigError(`Expected a URL without user:password for ${at} (put credentials in username/password)`);
+  }
+  return v;
+}
+
+/** Runs a constructor-style check; its argument errors become config errors under `at`. */
+function checked<T>(at: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof VigilError && err.code === 'E_ARGUMENT') throw new VigilConfigError(err.message.includes(at) ? err.message : `${at}: ${err.message}`);
+    throw err;
+  }
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const ID_WHAT = 'an id of 1-64 letters, digits, "_", "." or "-" (starting with a letter or digit)';
+const HOST_RE = /^[A-Za-z0-9.:[\]-]{1,253}$/;
+
+// ---------------------------------------------------------------------------------------------------------------
+// VMS
+
+const VMS_COMMON_KEYS = [
+  'id', 'type', 'url', 'username', 'password', 'syncIntervalS', 'stream', 'detectFps', 'record',
+  'camera', 'rtsp', 'rtspHost', 'rtspPort', 'timeoutMs', 'maxResponseBytes', 'insecureTls',
+] as const;
+const VMS_TYPE_KEYS: Record<VmsType, readonly string[]> = {
+  milestone: ['clientId', 'secret', 'pageSize', 'eventTypeId', 'rtspTemplate'],
+  hikvision: ['deviceKind'],
+  axis: ['diskId', 'subResolution', 'virtualInputPort'],
+  dahua: [],
+};
+/** Camera keys a VMS source may override for its imported cameras (the rest come from cameraDefaults). */
+const CAMERA_OVERRIDE_KEYS = [
+  'tensor', 'decodeThreads', 'stallTimeoutMs', 'startTimeoutMs', 'backoff', 'backoffResetMs', 'queueSize', 'poolSize', 'motion',
+] as const;
+const TEMPLATE_ID = 'vms-camera-template';
+
+interface TopContext {
+  raw: Raw;
+  baseDir: string;
+  dataDir: string;
+}
+
+/** Camera settings for imported cameras, parsed by the same code (and defaults) as configured cameras. */
+function cameraTemplate(ctx: TopContext, overrides: Raw, at: string): { camera: CameraSettings; policy: CameraRecordingPolicy | undefined } {
+  const probe = { id: TEMPLATE_ID, source: 'test:black', ...overrides };
+  try {
+    const parsed = parseConfig(
+      {
+        dataDir: ctx.dataDir,
+        ...(ctx.raw.cameraDefaults !== undefined ? { cameraDefaults: ctx.raw.cameraDefaults } : {}),
+        ...(ctx.raw.recording !== undefined ? { recording: ctx.raw.recording } : {}),
+        cameras: [probe],
+      },
+      ctx.baseDir,
+    );
+    return { camera: parsed.cameras[0]!, policy: parsed.recordingPolicies.get(TEMPLATE_ID) };
+  } catch (err) {
+    if (err instanceof VigilConfigError) {
+      const key = Object.keys(overrides).find((k) => err.message.includes(`cameras[0].${k}`));
+      const where = key === undefined ? `${at} (from cameraDefaults)` : key === 'detectFps' || key === 'record' ? at : `${at}.camera`;
+      throw new VigilConfigError(err.message.replaceAll('cameras[0]', where));
+    }
+    throw err;
+  }
+}
+
+function parseVms(v: unknown, i: number, ctx: TopContext): VmsSourceSettings {
+  const at = `integrations.vms[${i}]`;
+  const r = obj(v, at);
+  // Short and without ".": imported camera ids (`<id>-<vms camera id>`, a Milestone GUID is 36 characters) must stay
+  // within the 64 letters, digits, "_" and "-" that camera ids allow everywhere (routes, topics, keys).
+  const id = str(r.id, `${at}.id`, { re: /^[A-Za-z0-9][A-Za-z0-9_-]{0,23}$/, what: 'an id of 1-24 letters, digits, "_" or "-" (starting with a letter or digit)' });
+  const type = oneOf(r.type, `${at}.type`, VMS_TYPES);
+  onlyKeys(r, at, [...VMS_COMMON_KEYS, ...VMS_TYPE_KEYS[type]]);
+  const url = httpUrl(r.url, `${at}.url`);
+  const secret = type === 'milestone' ? optStr(r.secret, `${at}.secret`, { secret: true }) : undefined;
+  const clientId = type === 'milestone' ? optStr(r.clientId, `${at}.clientId`, { re: /^[A-Za-z0-9_.:-]{1,128}$/, what: 'an OAuth client id' }) : undefined;
+  let username: string;
+  let password: string;
+  if (secret !== undefined) {
+    // OAuth client credentials: the client id names the caller; username/password (optional) open the streams.
+    if (clientId === undefined) throw new VigilConfigError(`Expected a clientId for ${at}.clientId with ${at}.secret but received undefined`);
+    username = r.username === undefined ? clientId : str(r.username, `${at}.username`);
+    password = r.password === undefined ? '' : str(r.password, `${at}.password`, { secret: true, what: 'a string' });
+  } else {
+    username = str(r.username, `${at}.username`);
+    if (typeof r.password !== 'string') {
+      throw fail(type === 'milestone' ? 'a string (or clientId and secret)' : 'a string', `${at}.password`, r.password, typeof r.password === 'string');
+    }
+    password = r.password;
+  }
+  const rtspPortDevice = type === 'hikvision' && r.rtspPort === 'device';
+  const common = {
+    name: id,
+    baseUrl: url,
+    username,
+    password,
+    ...(r.rtspHost !== undefined ? { rtspHost: str(r.rtspHost, `${at}.rtspHost`, { re: HOST_RE, what: 'a host name or address' }) } : {}),
+    ...(r.rtspPort !== undefined && !rtspPortDevice ? { rtspPort: int(r.rtspPort, `${at}.rtspPort`, 1, 65535, 554) } : {}),
+    ...(r.timeoutMs !== undefined ? { timeoutMs: int(r.timeoutMs, `${at}.timeoutMs`, 100, 120_000, 10_000) } : {}),
+    ...(r.maxResponseBytes !== undefined ? { maxResponseBytes: int(r.maxResponseBytes, `${at}.maxResponseBytes`, 1024, 64 * 2 ** 20, 4 * 2 ** 20) } : {}),
+    ...(r.insecureTls !== undefined ? { insecureTls: bool(r.insecureTls, `${at}.insecureTls`, false) } : {}),
+  };
+  let adapter: VmsConfig;
+  switch (type) {
+    case 'milestone':
+      adapter = {
+        type,
+        ...common,
+        ...(clientId !== undefined ? { clientId } : {}),
+        ...(secret !== undefined ? { clientSecret: secret } : {}),
+        ...(r.pageSize !== undefined ? { pageSize: int(r.pageSize, `${at}.pageSize`, 1, 1000, 100) } : {}),
+        ...(r.eventTypeId !== undefined
+          ? { eventTypeId: str(r.eventTypeId, `${at}.eventTypeId`, { re: /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/, what: 'an event type GUID' }) }
+          : {}),
+        ...(r.rtspTemplate !== undefined
+          ? { rtspTemplate: str(r.rtspTemplate, `${at}.rtspTemplate`, { re: /^rtsps?:\/\/[^\s@]*\{id\}[^\s@]*$/, what: 'an rtsp:// URL template containing {id} and no credentials' }) }
+          : {}),
+      };
+      break;
+    case 'hikvision':
+      adapter = {
+        type,
+        ...common,
+        ...(r.deviceKind !== undefined ? { deviceKind: oneOf(r.deviceKind, `${at}.deviceKind`, ['nvr', 'camera'] as const) } : {}),
+        ...(rtspPortDevice ? { rtspPortFromDevice: true } : {}),
+      };
+      break;
+    case 'axis':
+      adapter = {
+        type,
+        ...common,
+        ...(r.diskId !== undefined ? { diskId: str(r.diskId, `${at}.diskId`, { re: /^[A-Za-z0-9_]{1,32}$/, what: 'a disk id such as "SD_DISK"' }) } : {}),
+        ...(r.subResolution !== undefined ? { subResolution: str(r.subResolution, `${at}.subResolution`, { re: /^[0-9]{2,4}x[0-9]{2,4}$/, what: 'a resolution such as "640x360"' }) } : {}),
+        ...(r.virtualInputPort !== undefined ? { virtualInputPort: int(r.virtualInputPort, `${at}.virtualInputPort`, 1, 32, 1) } : {}),
+      };
+      break;
+    case 'dahua':
+      adapter = { type, ...common };
+      break;
+  }
+  // Whatever the adapter would refuse at start-up is refused now, with this path.
+  checked(at, () => createVmsAdapter(adapter).close());
+
+  const syncIntervalS = int(r.syncIntervalS, `${at}.syncIntervalS`, 0, 7 * 86_400, 300);
+  if (syncIntervalS > 0 && syncIntervalS < 10) throw fail('0 (on demand only) or from 10 to 604800', `${at}.syncIntervalS`, syncIntervalS);
+  const overrides: Raw = {};
+  if (r.camera !== undefined) {
+    const c = obj(r.camera, `${at}.camera`);
+    onlyKeys(c, `${at}.camera`, CAMERA_OVERRIDE_KEYS);
+    Object.assign(overrides, c);
+  }
+  if (r.detectFps !== undefined) overrides.detectFps = r.detectFps;
+  if (r.record !== undefined) overrides.record = r.record;
+  const { camera, policy } = cameraTemplate(ctx, overrides, at);
+  const { id: _id, name: _name, source: _source, recording, ...cameraRest } = camera;
+
+  const rtspRaw = r.rtsp === undefined ? {} : obj(r.rtsp, `${at}.rtsp`);
+  onlyKeys(rtspRaw, `${at}.rtsp`, ['transport', 'latencyMs', 'codec', 'connectTimeoutMs']);
+  const rtspSrc = checked(at, () => parseSource({ kind: 'rtsp', url: 'rtsp://template.invalid/', ...rtspRaw }, `${at}.rtsp`)) as RtspSource;
+
+  return {
+    id,
+    type,
+    adapter,
+    syncIntervalS,
+    stream: oneOf(r.stream, `${at}.stream`, ['main', 'sub'] as const, 'main'),
+    camera: cameraRest,
+    rtsp: { transport: rtspSrc.transport, latencyMs: rtspSrc.latencyMs, codec: rtspSrc.codec, connectTimeoutMs: rtspSrc.connectTimeoutMs },
+    recording:
+      recording && policy
+        ? { policy, format: recording.format, segmentSeconds: recording.segmentSeconds, directory: resolve(recording.directory, '..') }
+        : null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Queues
+
+const QUEUE_COMMON_KEYS = ['name', 'type', 'format', 'publish', 'capacity', 'batchSize', 'ackTimeoutMs', 'backoff'] as const;
+const QUEUE_TYPE_KEYS: Record<QueueType, readonly string[]> = {
+  redis: ['url', 'streamPrefix', 'maxLen', 'connectTimeoutMs'],
+  amqp: ['url', 'exchange', 'durable', 'connectTimeoutMs', 'heartbeatS'],
+  mqtt: ['url', 'username', 'password', 'topicPrefix', 'qos', 'clientId', 'connectTimeoutMs', 'keepaliveS'],
+  kafka: ['brokers', 'clientId', 'topicPrefix', 'ssl', 'sasl', 'connectTimeoutMs'],
+};
+
+function parseQueue(v: unknown, i: number): QueueSettings {
+  const at = `integrations.queues[${i}]`;
+  const r = obj(v, at);
+  const name = str(r.name, `${at}.name`, { re: ID_RE, what: ID_WHAT });
+  const type = oneOf(r.type, `${at}.type`, QUEUE_TYPES);
+  onlyKeys(r, at, [...QUEUE_COMMON_KEYS, ...QUEUE_TYPE_KEYS[type]]);
+  const format = oneOf(r.format, `${at}.format`, ['json', 'flatbuffers'] as const, 'json');
+  let publish: EventKind[] = [...EVENT_KINDS];
+  if (r.publish !== undefined) {
+    if (!Array.isArray(r.publish) || r.publish.length === 0) throw fail(`a non-empty list of ${EVENT_KINDS.join(', ')}`, `${at}.publish`, r.publish);
+    publish = r.publish.map((k, j) => oneOf(k, `${at}.publish[${j}]`, EVENT_KINDS));
+    publish = [...new Set(publish)];
+  }
+  const common: Record<string, unknown> = { name };
+  if (r.capacity !== undefined) common.capacity = int(r.capacity, `${at}.capacity`, 1, 10_000_000, 10_000);
+  if (r.batchSize !== undefined) common.batchSize = int(r.batchSize, `${at}.batchSize`, 1, 10_000, 100);
+  if (r.ackTimeoutMs !== undefined) common.ackTimeoutMs = int(r.ackTimeoutMs, `${at}.ackTimeoutMs`, 10, 600_000, 10_000);
+  if (r.backoff !== undefined) {
+    const b = obj(r.backoff, `${at}.backoff`);
+    onlyKeys(b, `${at}.backoff`, ['initialMs', 'maxMs', 'factor', 'jitter']);
+    const backoff: Record<string, number> = {};
+    if (b.initialMs !== undefined) backoff.initialMs = int(b.initialMs, `${at}.backoff.initialMs`, 10, 600_000, 500);
+    if (b.maxMs !== undefined) backoff.maxMs = int(b.maxMs, `${at}.backoff.maxMs`, 10, 3_600_000, 30_000);
+    if (b.factor !== undefined) {
+      if (typeof b.factor !== 'number' || !(b.factor >= 1 && b.factor <= 10)) throw fail('a number from 1 to 10', `${at}.backoff.factor`, b.factor);
+      backoff.factor = b.factor;
+    }
+    if (b.jitter !== undefined) {
+      if (typeof b.jitter !== 'number' || !(b.jitter >= 0 && b.jitter <= 1)) throw fail('a number from 0 to 1', `${at}.backoff.jitter`, b.jitter);
+      backoff.jitter = b.jitter;
+    }
+    if ((backoff.maxMs ?? 30_000) < (backoff.initialMs ?? 500)) throw fail(`at least initialMs (${backoff.initialMs ?? 500})`, `${at}.backoff.maxMs`, backoff.maxMs);
+    common.backoff = backoff;
+  }
+  const timeout = (k: string): Record<string, number> =>
+    r[k] !== undefined ? { [k]: int(r[k], `${at}.${k}`, 100, 120_000, 5000) } : {};
+  let sink: SinkConfig;
+  switch (type) {
+    case 'redis':
+      sink = {
+        type,
+        ...(common as { name: string }),
+        ...(r.url !== undefined ? { url: brokerUrl(r.url, `${at}.url`, ['redis:', 'rediss:'], true)! } : {}),
+        ...(r.streamPrefix !== undefined ? { streamPrefix: str(r.streamPrefix, `${at}.streamPrefix`, { re: /^[A-Za-z0-9_.:-]{1,64}$/, what: 'a key prefix of letters, digits, "_", ".", ":" or "-"' }) } : {}),
+        ...(r.maxLen !== undefined ? { maxLen: int(r.maxLen, `${at}.maxLen`, 1, 1e9, 100_000) } : {}),
+        ...timeout('connectTimeoutMs'),
+      };
+      break;
+    case 'amqp':
+      sink = {
+        type,
+        ...(common as { name: string }),
+        ...(r.url !== undefined ? { url: brokerUrl(r.url, `${at}.url`, ['amqp:', 'amqps:'], true)! } : {}),
+        ...(r.exchange !== undefined ? { exchange: str(r.exchange, `${at}.exchange`, { re: /^[A-Za-z0-9_.:-]{1,127}$/, what: 'an exchange name' }) } : {}),
+        ...(r.durable !== undefined ? { durable: bool(r.durable, `${at}.durable`, true) } : {}),
+        ...(r.heartbeatS !== undefined ? { heartbeatS: int(r.heartbeatS, `${at}.heartbeatS`, 0, 3600, 10) } : {}),
+        ...timeout('connectTimeoutMs'),
+      };
+      break;
+    case 'mqtt':
+      sink = {
+        type,
+        ...(common as { name: string }),
+        ...(r.url !== undefined ? { url: brokerUrl(r.url, `${at}.url`, ['mqtt:', 'mqtts:', 'ws:', 'wss:'], false)! } : {}),
+        ...(r.username !== undefined ? { username: str(r.username, `${at}.username`) } : {}),
+        ...(r.password !== undefined ? { password: str(r.password, `${at}.password`, { secret: true, what: 'a string' }) } : {}),
+        ...(r.topicPrefix !== undefined
+          ? { topicPrefix: str(r.topicPrefix, `${at}.topicPrefix`, { re: /^[A-Za-z0-9_-]{1,64}(\/[A-Za-z0-9_-]{1,64}){0,3}$/, what: 'a topic prefix without wildcards' }) }
+          : {}),
+        ...(r.qos !== undefined ? { qos: int(r.qos, `${at}.qos`, 0, 2, 1) as 0 | 1 | 2 } : {}),
+        ...(r.clientId !== undefined ? { clientId: str(r.clientId, `${at}.clientId`, { re: /^[A-Za-z0-9_.:-]{1,128}$/, what: 'a client id' }) } : {}),
+        ...(r.keepaliveS !== undefined ? { keepaliveS: int(r.keepaliveS, `${at}.keepaliveS`, 0, 3600, 30) } : {}),
+        ...timeout('connectTimeoutMs'),
+      };
+      break;
+    case 'kafka': {
+      if (!Array.isArray(r.brokers) || r.brokers.length === 0) throw fail('a non-empty list of "host:port"', `${at}.brokers`, r.brokers);
+      const brokers = r.brokers.map((b, j) => str(b, `${at}.brokers[${j}]`, { re: /^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$|^\[[0-9A-Fa-f:]+\]:[0-9]{1,5}$/, what: '"host:port"' }));
+      let sasl: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | undefined;
+      if (r.sasl !== undefined) {
+        const s = obj(r.sasl, `${at}.sasl`);
+        onlyKeys(s, `${at}.sasl`, ['mechanism', 'username', 'password']);
+        sasl = {
+          mechanism: oneOf(s.mechanism, `${at}.sasl.mechanism`, ['plain', 'scram-sha-256', 'scram-sha-512'] as const),
+          username: str(s.username, `${at}.sasl.username`),
+          password: str(s.password, `${at}.sasl.password`, { secret: true, what: 'a string' }),
+        };
+      }
+      sink = {
+        type,
+        ...(common as { name: string }),
+        brokers,
+        ...(r.clientId !== undefined ? { clientId: str(r.clientId, `${at}.clientId`, { re: /^[A-Za-z0-9_.:-]{1,128}$/, what: 'a client id' }) } : {}),
+        ...(r.topicPrefix !== undefined ? { topicPrefix: str(r.topicPrefix, `${at}.topicPrefix`, { re: /^[A-Za-z0-9._-]{1,200}$/, what: 'a topic prefix of letters, digits, ".", "_" or "-"' }) } : {}),
+        ...(r.ssl !== undefined ? { ssl: bool(r.ssl, `${at}.ssl`, false) } : {}),
+        ...(sasl ? { sasl } : {}),
+        ...timeout('connectTimeoutMs'),
+      };
+      break;
+    }
+  }
+  // Built once (no connection is opened before start()) and closed: whatever the sink refuses is refused here.
+  const probe = checked(at, () => createSink(sink));
+  void probe.close(0);
+  return { name, type, format, publish, sink };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Storage
+
+const DEFAULT_LINK_TTL_S = 7 * 86_400;
+
+function parseStorage(v: unknown, ctx: TopContext): StorageSettings {
+  const at = 'integrations.storage';
+  // Links in notifications must open from elsewhere: absolute under server.publicUrl when one is configured.
+  const server = isObject(ctx.raw.server) ? ctx.raw.server : {};
+  const defaultBase = typeof server.publicUrl === 'string' ? `${server.publicUrl.replace(/\/+$/, '')}/media` : '/media';
+  if (v === undefined) return { type: 'local', directory: join(ctx.dataDir, 'media'), baseUrl: defaultBase, linkTtlS: DEFAULT_LINK_TTL_S };
+  const r = obj(v, at);
+  const type = oneOf(r.type, `${at}.type`, ['local', 's3'] as const, 'local');
+  const linkTtlS = int(r.linkTtlS, `${at}.linkTtlS`, 60, 7 * 86_400, DEFAULT_LINK_TTL_S);
+  if (type === 'local') {
+    onlyKeys(r, at, ['type', 'directory', 'baseUrl', 'linkTtlS']);
+    const dirRaw = r.directory === undefined ? join(ctx.dataDir, 'media') : str(r.directory, `${at}.directory`, { what: 'a folder path' });
+    const baseUrl = str(r.baseUrl, `${at}.baseUrl`, { re: /^(\/media|https?:\/\/[^\s@/]+(\/[^\s]*)?\/media)\/?$/, what: 'the path "/media" or an http(s) URL ending in /media (how clients reach this server)', dflt: defaultBase });
+    const settings: StorageSettings = {
+      type,
+      directory: isAbsolute(dirRaw) ? dirRaw : resolve(ctx.baseDir, dirRaw),
+      baseUrl: baseUrl.replace(/\/+$/, ''),
+      linkTtlS,
+    };
+    checked(at, () => createObjectStore({ type: 'local', root: settings.directory, baseUrl: settings.baseUrl }).close());
+    return settings;
+  }
+  onlyKeys(r, at, ['type', 'bucket', 'prefix', 'region', 'endpoint', 'forcePathStyle', 'publicBaseUrl', 'credentials', 'linkTtlS']);
+  const c = obj(r.credentials, `${at}.credentials`);
+  onlyKeys(c, `${at}.credentials`, ['accessKeyId', 'secretAccessKey', 'sessionToken']);
+  const settings: StorageSettings = {
+    type,
+    bucket: str(r.bucket, `${at}.bucket`, { re: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, what: 'an S3 bucket name' }),
+    prefix: r.prefix === undefined ? '' : str(r.prefix, `${at}.prefix`, { re: /^([A-Za-z0-9][A-Za-z0-9_.=-]{0,100}\/){1,8}$/, what: 'a key prefix ending in "/" (e.g. "vigil/site1/")' }),
+    region: str(r.region, `${at}.region`, { re: /^[a-z0-9-]{2,32}$/, what: 'a region such as "us-east-1"' }),
+    endpoint: r.endpoint === undefined ? null : httpUrl(r.endpoint, `${at}.endpoint`),
+    forcePathStyle: r.forcePathStyle === undefined ? null : bool(r.forcePathStyle, `${at}.forcePathStyle`, true),
+    publicBaseUrl: r.publicBaseUrl === undefined ? null : httpUrl(r.publicBaseUrl, `${at}.publicBaseUrl`),
+    credentials: {
+      accessKeyId: str(c.accessKeyId, `${at}.credentials.accessKeyId`),
+      secretAccessKey: str(c.secretAccessKey, `${at}.credentials.secretAccessKey`, { secret: true }),
+      sessionToken: c.sessionToken === undefined ? null : str(c.sessionToken, `${at}.credentials.sessionToken`, { secret: true }),
+    },
+    linkTtlS,
+  };
+  checked(at, () => createObjectStore(storageConfig(settings)).close());
+  return settings;
+}
+
+/** The object-store options a storage setting stands for. */
+export function storageConfig(s: StorageSettings): StorageConfig {
+  if (s.type === 'local') return { type: 'local', root: s.directory, baseUrl: s.baseUrl };
+  return {
+    type: 's3',
+    bucket: s.bucket,
+    region: s.region,
+    ...(s.prefix ? { prefix: s.prefix } : {}),
+    ...(s.endpoint ? { endpoint: s.endpoint } : {}),
+    ...(s.forcePathStyle !== null ? { forcePathStyle: s.forcePathStyle } : {}),
+    ...(s.publicBaseUrl ? { publicBaseUrl: s.publicBaseUrl } : {}),
+    accessKeyId: s.credentials.accessKeyId,
+    secretAccessKey: s.credentials.secretAccessKey,
+    ...(s.credentials.sessionToken ? { sessionToken: s.credentials.sessionToken } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Parses `integrations` (already YAML-decoded and env-substituted). `top` is the whole config mapping (for
+ * cameraDefaults and recording), `dataDir` the resolved data folder, `baseDir` what relative paths resolve against.
+ */
+export function parseIntegrations(v: unknown, ctx: { raw: Record<string, unknown>; dataDir: string; baseDir: string }): IntegrationsConfig {
+  const top: TopContext = { raw: ctx.raw, dataDir: ctx.dataDir, baseDir: ctx.baseDir };
+  if (v === undefined || v === null) return { vms: [], queues: [], storage: parseStorage(undefined, top) };
+  const r = obj(v, 'integrations');
+  onlyKeys(r, 'integrations', ['vms', 'queues', 'storage']);
+  const vmsRaw = r.vms ?? [];
+  if (!Array.isArray(vmsRaw)) throw fail('a list', 'integrations.vms', vmsRaw);
+  const queuesRaw = r.queues ?? [];
+  if (!Array.isArray(queuesRaw)) throw fail('a list', 'integrations.queues', queuesRaw);
+  const vms = vmsRaw.map((x, i) => parseVms(x, i, top));
+  const seen = new Set<string>();
+  vms.forEach((s, i) => {
+    if (seen.has(s.id)) throw new VigilConfigError(`VMS source id ${s.id} is used twice (integrations.vms[${i}].id)`);
+    seen.add(s.id);
+  });
+  const queues = queuesRaw.map((x, i) => parseQueue(x, i));
+  const names = new Set<string>();
+  queues.forEach((q, i) => {
+    if (names.has(q.name)) throw new VigilConfigError(`Queue name ${q.name} is used twice (integrations.queues[${i}].name)`);
+    names.add(q.name);
+  });
+  return { vms, queues, storage: parseStorage(r.storage, top) };
+}

@@ -23,10 +23,14 @@ import { mediaRoutes } from './api/routes-media.js';
 import type { RouteModule } from './api/routes.js';
 import type { TrackEventData } from './stream/events.js';
 import type { Frame } from './camera/frame.js';
+import { sourceFrameStats } from './camera/source-frame.js';
 import type { TrackerFrameResult } from './tracking/tracker.js';
 import { RuleService } from './rules/index.js';
 import { Integrations } from './integrations/runtime.js';
 import { StoreEventLog } from './stream/store-log.js';
+import { Embedder } from './inference/embedder.js';
+import { VectorIndex, TrackEmbeddings, registerTrackEmbeddingMetrics } from './store/index.js';
+import { searchRoutes } from './api/routes-search.js';
 import { NotificationService } from './integrations/notify/index.js';
 import { DetectionStore, RetentionManager, StoreDetectionQuery, storeHealthCheck } from './store/index.js';
 import { registerNotifyMetrics } from './integrations/notify/metrics.js';
@@ -128,6 +132,18 @@ function registerSnapshotMetrics(registry: Registry, snapshots: SnapshotService)
     },
   });
   void g;
+  const n = new Gauge({
+    name: 'vigil_source_frames',
+    help: 'Decoded frames kept natively for snapshots and embeddings: frames, bytes, budget_bytes, refused (over budget), stale, cached_bytes',
+    labelNames: ['stat'],
+    registers: [registry],
+    collect() {
+      const s = sourceFrameStats();
+      const rows: [string, number][] = [['frames', s.frames], ['bytes', s.bytes], ['budget_bytes', s.budgetBytes], ['refused', s.refused], ['stale', s.stale], ['cached_bytes', s.cachedBytes]];
+      for (const [stat, v] of rows) this.set({ stat }, v);
+    },
+  });
+  void n;
 }
 
 export async function createServer(config: VigilConfig, options: ServerOptions = {}): Promise<VigilServer> {
@@ -157,7 +173,35 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
       const policy = config.recordingPolicies.get(c.id);
       perCameraMaxAgeMs[c.id] = policy && policy.maxAgeS > 0 ? policy.maxAgeS * 1000 : config.detectionsMaxAgeMs;
     }
+    // Appearance search: an embedding of every ended track's best crop, in an HNSW index rebuilt from LMDB when
+    // its file is missing or damaged.
+    let embedder: Embedder | null = null;
+    if (config.search.enabled) {
+      try {
+        embedder = await Embedder.create({ ...(config.search.embedderModelPath ? { modelPath: config.search.embedderModelPath } : {}), log: (line) => log.warn(line) });
+        const e = embedder;
+        stops.push(() => e.close());
+      } catch (err) {
+        log.warn(`search: no embedder (${(err as Error).message}); run \`bash scripts/setup.sh\`. Search by example track still works on stored vectors`);
+      }
+    }
+    let lastProgress = 0;
+    const vectors = await VectorIndex.open(store, {
+      dims: embedder?.dims ?? 480,
+      onProgress: (p) => {
+        if (p.done === p.total || Date.now() - lastProgress > 2000) {
+          lastProgress = Date.now();
+          log.info(`vector index ${p.phase}: ${p.done}/${p.total}`);
+        }
+      },
+    });
+    vectors.startAutosave();
+    stops.push(() => vectors.close());
+    const trackEmbeddings = embedder ? new TrackEmbeddings({ embedder, index: vectors, onError: (err) => log.warn(`embedding: ${(err as Error).message}`) }) : null;
+    if (trackEmbeddings) stops.push(() => trackEmbeddings.close());
+
     const retention = new RetentionManager(store, {
+      vectors,
       defaultMaxAgeMs: config.detectionsMaxAgeMs,
       perCameraMaxAgeMs,
       minFreeBytes: config.recording.minFreeBytes,
@@ -197,7 +241,7 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
     const snapshots = config.snapshots.enabled
       ? new SnapshotService(
           { snapshots: store.openDatabase('snapshots', { keyEncoding: 'ordered-binary', encoding: 'msgpack' }), times: store.openDatabase('snapshot-times', { keyEncoding: 'ordered-binary', encoding: 'msgpack' }) },
-          { quality: config.snapshots.quality, uploader: integrations.alertSnapshotUploader(publicUrl) },
+          { quality: config.snapshots.quality, uploader: integrations.alertSnapshotUploader(publicUrl), embeddings: trackEmbeddings },
         )
       : null;
     if (snapshots) {
@@ -239,7 +283,10 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
     rulesRef = rules;
     stops.push(() => rules.close());
 
-    const extraRoutes: RouteModule[] = [integrations.routes];
+    const extraRoutes: RouteModule[] = [
+      integrations.routes,
+      searchRoutes({ index: vectors, embedder, snapshotUrl: (c, t) => `/tracks/${encodeURIComponent(c)}:${t}/snapshot.jpg` }),
+    ];
     let http: VigilHttpServer | null = null;
     if (options.listen !== false) {
       const auth = await AuthService.open({ dataDir: join(config.dataDir, 'auth'), ...config.auth });
@@ -387,6 +434,7 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
       integrations.attach({ registry: http.registry, health: http.health });
       registerNotifyMetrics(http.registry, notify);
       if (snapshots) registerSnapshotMetrics(http.registry, snapshots);
+      if (trackEmbeddings) registerTrackEmbeddingMetrics(http.registry, trackEmbeddings);
       http.health.register('detection_store', storeHealthCheck(retention));
       http.health.register('cameras', {
         critical: false,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { canSeeCamera, type Principal } from '../auth/policy.js';
 import { alertToJson, parseAlertQuery } from '../rules/query.js';
 import { cutClip } from '../recording/clips.js';
+import type { Alert } from '../types.js';
 import { HttpError, type Reply, type RequestCtx } from './http-types.js';
 import { parseTime, type ApiDeps, type Route, type WithAuth } from './routes.js';
 
@@ -25,6 +26,12 @@ function requireParam(ctx: RequestCtx, name: string): string {
   const v = ctx.query.get(name);
   if (!v) throw new HttpError(400, 'E_VALIDATION', `Expected a value for ${name} but received nothing`);
   return v;
+}
+
+/** An alert as the API shows it: with links to the frame that raised it and to its clip (API paths). */
+function alertJson(a: Alert): Record<string, unknown> {
+  const id = encodeURIComponent(a.alertId);
+  return { ...alertToJson(a), links: { snapshot: `/alerts/${id}/snapshot.jpg`, clip: `/events/${id}/clip` } };
 }
 
 function scoped(p: Principal, cameraId: string): void {
@@ -99,7 +106,7 @@ export function buildOpsRoutes(deps: ApiDeps, withAuth: WithAuth): Route[] {
         const page = rules().listAlerts(filter);
         return {
           status: 200,
-          json: { alerts: page.alerts.filter((a) => canSeeCamera(p, a.cameraId)).map(alertToJson), next_cursor: page.nextCursor ?? null },
+          json: { alerts: page.alerts.filter((a) => canSeeCamera(p, a.cameraId)).map(alertJson), next_cursor: page.nextCursor ?? null },
         };
       }),
     },
@@ -110,7 +117,7 @@ export function buildOpsRoutes(deps: ApiDeps, withAuth: WithAuth): Route[] {
       handler: withAuth('alerts:read', async (ctx, p) => {
         const a = rules().getAlert(ctx.params.id!);
         scoped(p, a.cameraId);
-        return { status: 200, json: alertToJson(a) };
+        return { status: 200, json: alertJson(a) };
       }),
     },
     {
@@ -119,7 +126,7 @@ export function buildOpsRoutes(deps: ApiDeps, withAuth: WithAuth): Route[] {
       params: ['id'],
       handler: withAuth('alerts:acknowledge', async (ctx, p) => {
         scoped(p, rules().getAlert(ctx.params.id!).cameraId);
-        return { status: 200, json: alertToJson(await rules().acknowledge(ctx.params.id!, p.sub)) };
+        return { status: 200, json: alertJson(await rules().acknowledge(ctx.params.id!, p.sub)) };
       }),
     },
     {

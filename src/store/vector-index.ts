@@ -12,14 +12,17 @@
  *   at a time, yielding to the event loop between batches. Vectors committed but not yet in the graph are searched
  *   exactly, so a search never misses them.
  * - Filtered search ('auto') picks the cheaper of two methods per query, by the filter's selectivity (measured
- *   costs, bench/store.ts): the matching tracks are enumerated from per-camera, time-ordered label lists (binary
- *   search on the time range; the class share is sampled), which gives their count M without a scan. Exact
- *   scoring costs about M row reads; over-fetching W = max(ef, 2k / selectivity) graph candidates without the
- *   filter (about 2k of them match) walks the graph with ef = 1.5 W, about 2 row reads per unit of ef. Exact when
- *   M <= 3W, over-fetch otherwise; when fewer than k of the W candidates match, hnswlib's filter callback searches
- *   the graph again (the walk still uses every node, so recall holds). When at least k match they are the
- *   filtered top k (everything not fetched scores lower). `exactBelow` replaces the cost rule by a fixed
- *   threshold on M; 'exact', 'overfetch' and 'filter' force one method (bench/store.ts compares them).
+ *   costs, bench/store.ts). The matching tracks are enumerated from per-camera, time-ordered label lists (binary
+ *   search on the time range; the class share is sampled), which gives their count M without a scan. The exact
+ *   scan scores the M tracks from int8 copies in memory and re-scores the best 4k from the float vectors in LMDB.
+ *   The over-fetch takes W = max(ef, 2k / selectivity) graph candidates without the filter (about 2k of them
+ *   match), walking the graph with ef = W to 1.5 W (overfetchEf). Each is costed from measured per-row and per-ef
+ *   times (COST_US, which depend on the dimensions) and the cheaper runs, except that an over-fetch deeper than
+ *   500 candidates (filters under ~4% at k = 10) is never used: deep lists lose recall on large graphs. When at
+ *   least k of the W candidates match they are the filtered top k (everything not fetched scores lower); when
+ *   fewer match, hnswlib's filter callback searches the graph again (the walk still uses every node, so recall
+ *   holds). `exactBelow` replaces the cost rule by a fixed threshold on M; 'exact', 'overfetch' and 'filter'
+ *   force one method (bench/store.ts compares them).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
@@ -35,7 +38,7 @@ const { HierarchicalNSW } = hnswlib;
 type HNSW = InstanceType<typeof HierarchicalNSW>;
 
 export interface VectorIndexOptions {
-  /** Vector dimensions (480 for the MobileNetV3 embedder). */
+  /** Vector dimensions (480 for the MobileNetV3 embedder), at most 4096. */
   dims: number;
   m?: number;
   efConstruction?: number;
@@ -47,8 +50,7 @@ export interface VectorIndexOptions {
   insertBatch?: number;
   /**
    * Exact scan instead of the graph when a filter leaves fewer tracks than this. Default: chosen per query by
-   * measured cost (see the module comment: exact when the matching tracks number at most 3x the graph candidates
-   * an over-fetch would need).
+   * measured cost (see the module comment).
    */
   exactBelow?: number;
   /** Random seed of the graph (same seed + same order = same graph). Default 100. */
@@ -253,6 +255,59 @@ interface Candidates {
   total: number;
 }
 
+/**
+ * Int8 copies of the vectors (one scale per vector) for the exact path: scoring a matching track from memory costs
+ * a fraction of an LMDB read, and the top candidates are re-scored from the float vectors in LMDB (the truth), so
+ * results are exact. dims + 4 bytes per vector (a quarter of the float vector; the graph holds ~2 KB per vector).
+ */
+class Codes {
+  codes: Int8Array;
+  scale: Float32Array;
+  constructor(readonly dims: number) {
+    this.codes = new Int8Array(1024 * dims);
+    this.scale = new Float32Array(1024);
+  }
+  set(label: number, v: Float32Array): void {
+    if (label >= this.scale.length) {
+      let n = this.scale.length;
+      while (n <= label) n *= 2;
+      const c = new Int8Array(n * this.dims);
+      c.set(this.codes);
+      const sc = new Float32Array(n);
+      sc.set(this.scale);
+      this.codes = c;
+      this.scale = sc;
+    }
+    let max = 0;
+    for (let d = 0; d < this.dims; d++) max = Math.max(max, Math.abs(v[d]!));
+    const f = max > 0 ? 127 / max : 0;
+    const o = label * this.dims;
+    for (let d = 0; d < this.dims; d++) this.codes[o + d] = Math.round(v[d]! * f);
+    this.scale[label] = max > 0 ? max / 127 : 0;
+  }
+  /** The query as integers for dot(): small enough that a 4096-d int sum stays within 32 bits. */
+  quantizeQuery(q: Float32Array): Int16Array {
+    let max = 0;
+    for (let d = 0; d < this.dims; d++) max = Math.max(max, Math.abs(q[d]!));
+    const f = max > 0 ? 4095 / max : 0;
+    const out = new Int16Array(this.dims);
+    for (let d = 0; d < this.dims; d++) out[d] = Math.round(q[d]! * f);
+    return out;
+  }
+  /**
+   * Dot product of a quantized query with a label's vector, up to the query's constant scale (ranks labels).
+   * Integer arithmetic: about twice as fast as float in V8 (measured 0.28 us per 480-d row).
+   */
+  dot(q: Int16Array, label: number): number {
+    const c = this.codes;
+    const dims = this.dims;
+    const o = label * dims;
+    let s = 0;
+    for (let d = 0; d < dims; d++) s = (s + q[d]! * c[o + d]!) | 0;
+    return s * this.scale[label]!;
+  }
+}
+
 /** Per-label metadata kept in memory for filter callbacks (typed arrays, no objects per label). */
 class LabelMeta {
   cam = new Int32Array(1024).fill(-1);
@@ -362,15 +417,26 @@ class LabelMeta {
 /** Expected matches among the over-fetched graph candidates, in units of k. */
 const OVERFETCH_MARGIN = 2;
 /**
- * Search breadth (ef) of an over-fetch of W candidates: with ef = W the tail of the list is less accurate and sparse
- * matches sit there (recall@10 of 2% filters: 0.96 at ef = W, 0.98-0.99 at 1.5 W, 100k x 480 and 1M x 32).
+ * Deepest over-fetch (candidates) the default uses; a filter that needs more is scanned exactly. Deep lists lose
+ * recall on a large graph: at 1M x 480 a 2% filter over-fetched 1000 candidates at recall@10 0.84 (ef 1500), where
+ * the exact scan is exact at 38 vs 83 QPS.
  */
-const OVERFETCH_EF_FACTOR = 1.5;
+const OVERFETCH_MAX = 500;
 /**
- * Cost of one unit of ef in exact-scan row reads: measured 2.0x at 100k x 480 (3.2 us vs 1.6 us per row) and 2.3x at
- * 1M x 32 (1.4 us vs 0.6 us) on the bench machine.
+ * Search breadth (ef) of an over-fetch of W candidates. With ef = W the tail of a long list is less accurate, and
+ * sparse matches sit there: recall@10 of a 2% filter (W = 1000) was 0.96-0.98 at ef = W and 0.98-0.99 at 1.5 W
+ * (100k x 480, 1M x 32), while a 12.5% filter (W = 160) kept 0.996 at ef = W. So ef grows from W to 1.5 W as W
+ * goes to 1000.
  */
-const OVERFETCH_COST_PER_CANDIDATE = 2;
+function overfetchEf(w: number): number {
+  return Math.ceil(w * (1 + 0.5 * Math.min(1, w / 1000)));
+}
+/**
+ * Costs in microseconds on the bench machine (bench/store.ts; 100k x 480 and 1M x 32): the filter check of one
+ * enumerated row, the int8 score of one matching row (0.08 us at 32 dims, 0.85 us at 480), and one unit of ef of an
+ * unfiltered graph walk (1.4 us at 32 dims, 3.2 us at 480). Only their ratios matter.
+ */
+const COST_US = { rowCheck: 0.03, rowBase: 0.025, rowPerDim: 0.0017, efBase: 1.27, efPerDim: 0.004 };
 
 /** Share of up to `n` labels spread evenly over the candidate ranges that pass `pred`. */
 function sampleShare(c: Candidates, pred: (label: number) => boolean, n: number): number {
@@ -413,6 +479,7 @@ export class VectorIndex {
   private readonly onProgress: VectorIndexOptions['onProgress'];
   private hnsw: HNSW;
   private readonly meta = new LabelMeta();
+  private readonly codes: Codes;
   private nextLabel = 0;
   private live = 0;
   /** Labels committed to LMDB, not yet in the graph. */
@@ -441,6 +508,7 @@ export class VectorIndex {
     this.onProgress = o.onProgress;
     this.indexFile = o.indexFile ?? join(store.path, 'vectors.hnsw');
     this.metaFile = `${this.indexFile}.meta.json`;
+    this.codes = new Codes(this.dims);
     this.vec = store.openDatabase<Buffer, number>('vec', { keyEncoding: 'uint32', encoding: 'binary' });
     this.byTrack = store.openDatabase<number, [string, number]>('vectrack', {});
     this.hnsw = this.newGraph(1024);
@@ -486,6 +554,7 @@ export class VectorIndex {
     let total = 0;
     for (const { key, value } of this.vec.getRange({})) {
       this.meta.set(key, decodeTrack(this.dims, value));
+      this.codes.set(key, vecView(this.dims, value));
       this.nextLabel = key + 1;
       total++;
     }
@@ -592,6 +661,7 @@ export class VectorIndex {
         this.live--;
       }
       this.meta.set(p.label, p.track);
+      this.codes.set(p.label, p.v);
       this.live++;
       this.pending.push(p.label);
       this.pendingSet.add(p.label);
@@ -635,6 +705,53 @@ export class VectorIndex {
     if (!raw) return null;
     const track = decodeTrack(this.dims, raw);
     return { ...track, score, label, snapshotUrl: this.store.snapshotPath(track.cameraId, track.trackId) };
+  }
+
+  /**
+   * Exact top k over `labels`: scored from the int8 codes in memory, the best max(4k, 40) re-scored from the float
+   * vectors in LMDB. (A vector near the cut-off could in principle be misranked by the int8 score by more than the
+   * re-scored margin; with unit vectors the int8 error is ~1e-3, far below the gap the margin leaves.)
+   */
+  private exactCoded(q: Float32Array, k: number, cand: Candidates, pred: (label: number) => boolean): { label: number; score: number }[] {
+    const r = Math.max(4 * k, 40);
+    // bounded min-heap of the r best approximate scores
+    const hl = new Int32Array(r);
+    const hs = new Float64Array(r);
+    let n = 0;
+    const codes = this.codes;
+    const qi = codes.quantizeQuery(q);
+    for (const range of cand.ranges) for (let j = range.from; j < range.to; j++) {
+      const label = range.rows.labels[j]!;
+      if (!pred(label)) continue;
+      const s = codes.dot(qi, label);
+      if (n < r) {
+        let i = n++;
+        while (i > 0) {
+          const p = (i - 1) >> 1;
+          if (hs[p]! <= s) break;
+          hs[i] = hs[p]!;
+          hl[i] = hl[p]!;
+          i = p;
+        }
+        hs[i] = s;
+        hl[i] = label;
+      } else if (s > hs[0]!) {
+        let i = 0;
+        for (;;) {
+          const a = 2 * i + 1;
+          if (a >= n) break;
+          const b = a + 1;
+          const c = b < n && hs[b]! < hs[a]! ? b : a;
+          if (hs[c]! >= s) break;
+          hs[i] = hs[c]!;
+          hl[i] = hl[c]!;
+          i = c;
+        }
+        hs[i] = s;
+        hl[i] = label;
+      }
+    }
+    return this.exact(q, k, hl.subarray(0, n));
   }
 
   private exact(q: Float32Array, k: number, labels: Iterable<number>): { label: number; score: number }[] {
@@ -687,15 +804,16 @@ export class VectorIndex {
       let matches = cand.total;
       if (matches > 0 && req.className !== undefined) matches *= sampleShare(cand, pred, 256);
       selectivity = matches / Math.max(1, this.live);
-      // the over-fetch would walk the graph with ef = 1.5 W (W: candidates that should hold ~2k matches); a graph
-      // step costs about 2 row reads of the exact scan (measured, bench/store.ts)
-      const efOver = selectivity > 0 ? OVERFETCH_EF_FACTOR * Math.max(this.efSearch, (OVERFETCH_MARGIN * k) / selectivity) : Infinity;
+      // the over-fetch would walk the graph with ef = W..1.5 W (W: candidates that should hold ~2k matches)
+      const efOver = selectivity > 0 ? overfetchEf(Math.max(this.efSearch, Math.ceil((OVERFETCH_MARGIN * k) / selectivity))) : Infinity;
+      const exactUs = cand.total * COST_US.rowCheck + matches * (COST_US.rowBase + COST_US.rowPerDim * this.dims);
+      const overfetchUs = efOver * (COST_US.efBase + COST_US.efPerDim * this.dims);
       const exact =
         strategy === 'exact' || inGraph === 0 ||
-        (this.exactBelow !== undefined ? matches < this.exactBelow : matches <= OVERFETCH_COST_PER_CANDIDATE * efOver);
+        (this.exactBelow !== undefined ? matches < this.exactBelow : exactUs <= overfetchUs || efOver > overfetchEf(OVERFETCH_MAX));
       if (exact) {
         this.methods.exact++;
-        return this.exact(q, k, candidateLabels(cand, pred)).map((x) => this.hit(x.label, x.score)).filter((h): h is SearchHit => h !== null);
+        return this.exactCoded(q, k, cand, pred).map((x) => this.hit(x.label, x.score)).filter((h): h is SearchHit => h !== null);
       }
     }
     if (inGraph > 0) {
@@ -709,7 +827,7 @@ export class VectorIndex {
         const factor = strategy === 'auto' ? Math.max(this.efSearch / k, OVERFETCH_MARGIN / selectivity) : (req.overfetch ?? 10);
         const want = Math.min(inGraph, Math.ceil(k * factor));
         // auto: a wider walk than the list, so the list's tail (where sparse matches sit) is accurate too
-        this.hnsw.setEf(Math.max(ef, strategy === 'auto' ? Math.ceil(OVERFETCH_EF_FACTOR * want) : want));
+        this.hnsw.setEf(Math.max(ef, strategy === 'auto' ? overfetchEf(want) : want));
         const r = this.hnsw.searchKnn(qa, want);
         r.neighbors.forEach((label, i) => {
           if (found.length < k && pred(label)) found.push({ label, score: 1 - r.distances[i]! });

@@ -110,6 +110,26 @@ test('track and alert snapshots: live, stored, linked from the notification; tra
     const [sw, sh] = await jpegSize(new Uint8Array(await stored.arrayBuffer()));
     assert.ok(sw < 768 && sh < 576, `stored crop ${sw}x${sh}`);
 
+    // The ended track was embedded (its best crop): searching by it finds it first, with a working snapshot link.
+    let hits: Array<{ track_id: number; camera_id: string; score: number; snapshot_url: string }> = [];
+    await until(async () => {
+      const r = await fetch(`${base}/search`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ track_id: ended, camera_id: 'sample', k: 5 }) });
+      if (r.status !== 200) return false;
+      hits = ((await r.json()) as { results: typeof hits }).results;
+      return hits.length > 0;
+    }, 30_000, 'other tracks like the ended one in the search index');
+    // The example itself is left out; the others come best first, each with a snapshot that opens.
+    assert.ok(hits.every((h) => h.track_id !== ended && h.camera_id === 'sample'));
+    assert.deepEqual(hits.map((h) => h.score), [...hits.map((h) => h.score)].sort((a, b) => b - a));
+    assert.equal(hits[0]!.snapshot_url, `/tracks/sample:${hits[0]!.track_id}/snapshot.jpg`);
+    assert.equal((await fetch(`${base}${hits[0]!.snapshot_url}`, { headers: auth })).status, 200);
+    // By an uploaded picture (the stored crop of the ended track): that track is among the best matches.
+    const cropJpeg = new Uint8Array(await (await fetch(`${base}/tracks/sample:${ended}/snapshot.jpg?crop=1`, { headers: auth })).arrayBuffer());
+    const byJpeg = await fetch(`${base}/search?k=3`, { method: 'POST', headers: { ...auth, 'content-type': 'image/jpeg' }, body: cropJpeg });
+    assert.equal(byJpeg.status, 200);
+    const jpegHits = ((await byJpeg.json()) as { results: Array<{ track_id: number; score: number }> }).results;
+    assert.ok(jpegHits.some((h) => h.track_id === ended), `track ${ended} in ${JSON.stringify(jpegHits)}`);
+
     // A person crosses the middle line: the alert's webhook carries a signed link to the frame that raised it.
     await until(() => hooks.length > 0, 90_000, 'an alert webhook');
     const hook = hooks[0]!;
@@ -122,7 +142,9 @@ test('track and alert snapshots: live, stored, linked from the notification; tra
     assert.equal(viaLink.status, 200);
     const linked = new Uint8Array(await viaLink.arrayBuffer());
     assert.deepEqual(await jpegSize(linked), [768, 576]);
-    const viaApi = await fetch(`${base}/alerts/${payload.alert.alertId}/snapshot.jpg`, { headers: auth });
+    const listed = (await (await fetch(`${base}/alerts/${payload.alert.alertId}`, { headers: auth })).json()) as { links: { snapshot: string; clip: string } };
+    assert.deepEqual(listed.links, { snapshot: `/alerts/${payload.alert.alertId}/snapshot.jpg`, clip: `/events/${payload.alert.alertId}/clip` });
+    const viaApi = await fetch(`${base}${listed.links.snapshot}`, { headers: auth });
     assert.equal(viaApi.status, 200);
     assert.deepEqual(new Uint8Array(await viaApi.arrayBuffer()), linked);
     const tampered = await fetch(`${base}${link.pathname}${link.search.replace(/sig=./, 'sig=0')}`);
@@ -131,6 +153,7 @@ test('track and alert snapshots: live, stored, linked from the notification; tra
     const metrics = await (await fetch(`${base}/metrics`, { headers: auth })).text();
     assert.match(metrics, /vigil_snapshots\{counter="stored"\} [1-9]/);
     assert.match(metrics, /vigil_snapshots\{counter="uploaded"\} [1-9]/);
+    assert.match(metrics, /vigil_source_frames\{stat="budget_bytes"\} 268435456/);
 
     // Restart on the same data: new tracks get ids above every id the first run could have handed out.
     await server.store.flush();

@@ -4,7 +4,9 @@
  *   node --import tsx bench/store.ts [ingest] [range] [search] [kill9] [embed]      (default: all)
  *
  * Sizes (environment): BENCH_RANGE_ROWS="1000000,10000000", BENCH_SEARCH="100000:480,1000000:480" (vectors:dims),
- * BENCH_SEARCH_DIR (keep and reuse the built vector stores), BENCH_KILL9_RUNS=50. Results are merged into bench/results/store.json (keys this run did not measure keep their
+ * BENCH_SEARCH_DIR (keep and reuse the built vector stores), BENCH_SEARCH_QUERIES (queries per case; default 50 at
+ * 1M, else 200), BENCH_EF="64,128,256,400" (instead of the strategy comparison: unfiltered and the 12.5% filter at
+ * the default search breadth and at each listed efSearch), BENCH_KILL9_RUNS=50. Results are merged into bench/results/store.json (keys this run did not measure keep their
  * previous value, or null).
  *
  * - ingest: durable detections/s through DetectionStore.append (group commit) with the largest transaction capped at
@@ -23,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { DetectionStore } from '../src/store/detection-store.js';
-import { VectorIndex } from '../src/store/vector-index.js';
+import { defaultEfSearch, VectorIndex } from '../src/store/vector-index.js';
 import { Embedder } from '../src/inference/embedder.js';
 import { modelsDir } from '../src/inference/models.js';
 import type { DetectionBatch, StoredDetection } from '../src/types.js';
@@ -187,7 +189,7 @@ async function search(): Promise<void> {
   const keepDir = process.env.BENCH_SEARCH_DIR;
   const out: Record<string, unknown> = {};
   for (const [n, dims] of specs) {
-    console.log(`\n== search at ${n} vectors, ${dims} dims (clustered; M 16, efConstruction 100, ef 64) ==`);
+    console.log(`\n== search at ${n} vectors, ${dims} dims (clustered; M 16, efConstruction 100, default ef ${defaultEfSearch(n)}) ==`);
     const dir = keepDir ? join(keepDir, `vec-${n}-${dims}`) : mkdtempSync(join(tmpdir(), 'vigil-bench-vec-'));
     const store = DetectionStore.open({ path: dir });
     try {
@@ -234,8 +236,57 @@ async function search(): Promise<void> {
       ];
       const label = { auto: 'auto (default)', exact: 'exact scan of the matching tracks only', filter: 'filter callback only', overfetch: 'over-fetch x10 only' };
       const res: Record<string, unknown> = {};
-      for (const c of cases) {
-        const nq = Math.min(set.queries.length, n >= 1_000_000 ? 50 : 200);
+      const nq = Math.min(set.queries.length, Number(process.env.BENCH_SEARCH_QUERIES ?? (n >= 1_000_000 ? 50 : 200)));
+      const efList = process.env.BENCH_EF?.split(',').map(Number);
+      if (efList) {
+        // search breadth sweep: the default (chosen from the count) and each listed efSearch, interleaved rep by rep
+        const setEf = (ef: number | undefined): void => {
+          (ix as unknown as { efSearchOption: number | undefined }).efSearchOption = ef;
+        };
+        const settings = [undefined, ...efList];
+        const name = (ef: number | undefined): string => (ef === undefined ? `default ef ${defaultEfSearch(n)}` : `ef ${ef}`);
+        for (const c of cases.slice(0, 2)) {
+          const truths: number[][] = [];
+          t = performance.now();
+          for (let i = 0; i < nq; i++) truths.push(brute(set.queries[i]!, c.filter));
+          const bruteQps = nq / ((performance.now() - t) / 1000);
+          const ms = new Map<number | undefined, number>();
+          const recallOf = new Map<number | undefined, number>();
+          for (const ef of settings) {
+            setEf(ef);
+            for (let i = 0; i < 20; i++) ix.search({ vector: set.queries[i]!, k: 10, ...c.f });
+          }
+          const reps = 3;
+          for (let rep = 0; rep < reps; rep++) {
+            for (const ef of rep % 2 ? [...settings].reverse() : settings) {
+              setEf(ef);
+              t = performance.now();
+              for (let i = 0; i < nq; i++) {
+                const hits = ix.search({ vector: set.queries[i]!, k: 10, ...c.f });
+                if (rep === 0) {
+                  const truth = new Set(truths[i]);
+                  recallOf.set(ef, (recallOf.get(ef) ?? 0) + hits.filter((h) => truth.has(h.trackId)).length / Math.max(1, truths[i]!.length) / nq);
+                }
+              }
+              ms.set(ef, (ms.get(ef) ?? 0) + performance.now() - t);
+            }
+          }
+          for (const ef of settings) {
+            const qps = (nq * reps) / (ms.get(ef)! / 1000);
+            const recall = recallOf.get(ef) ?? 0;
+            console.log(`  ${c.name} [${name(ef)}]: ${Math.round(qps)} QPS, recall@10 ${r3(recall)} (${nq} queries)  vs brute force ${r3(bruteQps)} QPS (ratio ${r3(qps / bruteQps)}x)`);
+            res[`${c.name} ${name(ef)}`] = { ef: ef ?? defaultEfSearch(n), queries: nq, qps: Math.round(qps), recall_at_10: r3(recall), brute_force_qps: r3(bruteQps), ratio: r3(qps / bruteQps) };
+            if (n === 1_000_000 && !c.filter && ef === undefined) {
+              figures.search_qps_1m = Math.round(qps);
+              figures.search_ratio_vs_brute_force_1m = r3(qps / bruteQps);
+              figures.search_1m_dims = dims;
+              figures.search_recall_at_10_1m = r3(recall);
+            }
+          }
+        }
+        setEf(undefined);
+      }
+      for (const c of efList ? [] : cases) {
         const truths: number[][] = [];
         t = performance.now();
         for (let i = 0; i < nq; i++) truths.push(brute(set.queries[i]!, c.filter));
@@ -286,7 +337,7 @@ async function search(): Promise<void> {
           res[`${c.name} fastest_with_recall_0_95_and_k_results`] = full[0]?.[0] ?? null;
         }
       }
-      out[`${n}x${dims}`] = { ...(tGraph > 0 ? { store_s: r3(tStore), graph_build_s: r3(tGraph) } : {}), ...res };
+      out[`${n}x${dims}${efList ? ' ef sweep' : ''}`] = { ...(tGraph > 0 ? { store_s: r3(tStore), graph_build_s: r3(tGraph) } : {}), ...res };
       await ix.close();
     } finally {
       await store.close();

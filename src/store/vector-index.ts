@@ -42,7 +42,10 @@ export interface VectorIndexOptions {
   dims: number;
   m?: number;
   efConstruction?: number;
-  /** Search breadth (raised to k when k is larger). Default 64. */
+  /**
+   * Search breadth (raised to k when k is larger). Default: chosen from the number of stored vectors by
+   * defaultEfSearch (TABLE_PLACEHOLDER). An explicit value always wins.
+   */
   efSearch?: number;
   /** Index file; default `<store path>/vectors.hnsw`. */
   indexFile?: string;
@@ -464,6 +467,13 @@ function* candidateLabels(c: Candidates, pred: (label: number) => boolean): Gene
   }
 }
 
+/**
+ * Default search breadth for an index of `count` vectors. RULE_PLACEHOLDER
+ */
+export function defaultEfSearch(count: number): number {
+  return count <= 200_000 ? 64 : 64;
+}
+
 export class VectorIndex {
   readonly dims: number;
   readonly indexFile: string;
@@ -472,7 +482,7 @@ export class VectorIndex {
   private readonly byTrack: Database<number, [string, number]>;
   private readonly m: number;
   private readonly efConstruction: number;
-  private readonly efSearch: number;
+  private efSearchOption: number | undefined;
   private readonly insertBatch: number;
   private readonly exactBelow: number | undefined;
   private readonly seed: number;
@@ -500,7 +510,8 @@ export class VectorIndex {
     this.dims = o.dims;
     this.m = o.m ?? 16;
     this.efConstruction = o.efConstruction ?? 100;
-    this.efSearch = o.efSearch ?? 64;
+    if (o.efSearch !== undefined && !(Number.isInteger(o.efSearch) && o.efSearch >= 1)) throw expected('a positive integer', 'options.efSearch', o.efSearch);
+    this.efSearchOption = o.efSearch;
     this.insertBatch = o.insertBatch ?? 64;
     if (o.exactBelow !== undefined && !(Number.isInteger(o.exactBelow) && o.exactBelow >= 0)) throw expected('a non-negative integer', 'options.exactBelow', o.exactBelow);
     this.exactBelow = o.exactBelow;
@@ -611,6 +622,11 @@ export class VectorIndex {
 
   get count(): number {
     return this.live;
+  }
+
+  /** The search breadth in use: options.efSearch, else defaultEfSearch of the stored vector count. */
+  get efSearch(): number {
+    return this.efSearchOption ?? defaultEfSearch(this.live);
   }
 
   get pendingCount(): number {

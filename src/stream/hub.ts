@@ -85,6 +85,11 @@ export class StreamClient {
    */
   bufferedAtCork = 0;
   /**
+   * Over its cap at the last send: until the socket reports a drain, its messages are counted as dropped without
+   * touching the socket at all (no cork, no buffered-amount call), so stalled clients cost the others nothing.
+   */
+  stalled = false;
+  /**
    * Newest sequence that existed when the current subscription started (replayed when resuming): queued events up
    * to it are not delivered again by the end-of-turn flush.
    */
@@ -230,6 +235,7 @@ export class StreamHub {
 
   /** The socket's buffer drained: tell the client about drops now rather than waiting for the next message. */
   drain(c: StreamClient): void {
+    c.stalled = false;
     if (c.dropped > 0 && !c.closed && c.socket.getBufferedAmount() < this.maxBufferedBytes / 2) this.sendDropNotice(c);
   }
 
@@ -397,6 +403,10 @@ export class StreamHub {
    * every CORK_CHUNK lets the kernel take its share before the next check — as it does between single sends.
    */
   private deliverCorked(c: StreamClient, items: SequencedEvent[], caches: Cache[]): void {
+    if (c.stalled) {
+      for (let k = 0; k < items.length; k++) if (items[k]!.seq > c.startSeq) this.deliver(c, items[k]!, caches[k]!);
+      return;
+    }
     let i = 0;
     while (i < items.length && !c.closed) {
       c.corkedBytes = 0;
@@ -461,6 +471,10 @@ export class StreamHub {
   }
 
   private sendEvent(c: StreamClient, bytes: Uint8Array, seq: number): void {
+    if (c.stalled) {
+      this.countDrop(c, seq);
+      return;
+    }
     const buffered = c.bufferedAtCork + c.corkedBytes;
     if (buffered + bytes.length > this.maxBufferedBytes) {
       if (this.policy === 'disconnect') {
@@ -470,6 +484,7 @@ export class StreamHub {
         return;
       }
       this.countDrop(c, seq);
+      c.stalled = true;
       return;
     }
     if (c.dropped > 0) this.sendDropNotice(c);

@@ -83,6 +83,7 @@ test('drops are counted and announced just before the next delivered message', (
   assert.equal(s.sent.length, base);
   assert.equal(hub.totals.dropped, 2);
   s.buffered = 0;
+  hub.drain(c); // uWS reports the drain; until then the client counts as stalled
   const d = hub.publish(ev('cam-1'));
   hub.flush();
   const msgs = s.messages().slice(base);
@@ -97,6 +98,43 @@ test('drops are counted and announced just before the next delivered message', (
   s.buffered = 100;
   hub.drain(c);
   assert.equal(s.messages().at(-1)!.payloadType(), Payload.DropNotice);
+});
+
+test('a stalled client costs no socket calls until it drains; then it is served again', () => {
+  const hub = new StreamHub({ log: new RingEventLog(100), maxBufferedBytes: 1000, registry: new Registry() });
+  const s = new FakeSocket();
+  let calls = 0;
+  const cork = s.cork.bind(s);
+  const buffered = s.getBufferedAmount.bind(s);
+  s.cork = (cb) => {
+    calls++;
+    cork(cb);
+  };
+  s.getBufferedAmount = () => {
+    calls++;
+    return buffered();
+  };
+  const c = hub.attach(s, admin);
+  hub.handleMessage(c, text({ type: 'subscribe', id: 'x' }), false);
+  const base = s.sent.length;
+  s.buffered = 5000;
+  hub.publish(ev('cam-1'));
+  hub.flush(); // over the cap: dropped, and the client is marked stalled
+  calls = 0;
+  for (let i = 0; i < 50; i++) {
+    hub.publish(ev('cam-1'));
+    hub.flush();
+  }
+  assert.equal(calls, 0);
+  assert.equal(hub.totals.dropped, 51);
+  assert.equal(s.sent.length, base);
+  s.buffered = 0;
+  hub.drain(c);
+  hub.publish(ev('cam-1'));
+  hub.flush();
+  assert.deepEqual(s.messages().slice(base).map((m) => m.payloadType()), [Payload.DropNotice, Payload.DetectionBatch]);
+  const n = s.messages()[base]!.payload(new DropNotice()) as DropNotice;
+  assert.equal(n.dropped(), 51);
 });
 
 test('disconnect policy ends the slow socket with 1013 and leaves the others alone', () => {

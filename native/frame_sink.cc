@@ -1,5 +1,7 @@
 #include "frame_sink.h"
 
+#include "video_frame.h"
+
 #include <gst/app/gstappsink.h>
 #include <gst/video/video.h>
 
@@ -87,41 +89,6 @@ int FramePool::InUse() {
 
 // ---------------------------------------------------------------------------------------------------------------
 // FrameSink
-
-namespace {
-
-bool ToPixelFormat(GstVideoFormat f, PixelFormat* out) {
-  switch (f) {
-    case GST_VIDEO_FORMAT_I420: *out = PixelFormat::I420; return true;
-    case GST_VIDEO_FORMAT_NV12: *out = PixelFormat::NV12; return true;
-    case GST_VIDEO_FORMAT_RGB: *out = PixelFormat::RGB; return true;
-    case GST_VIDEO_FORMAT_BGR: *out = PixelFormat::BGR; return true;
-    case GST_VIDEO_FORMAT_RGBA: *out = PixelFormat::RGBA; return true;
-    case GST_VIDEO_FORMAT_BGRA: *out = PixelFormat::BGRA; return true;
-    case GST_VIDEO_FORMAT_RGBx: *out = PixelFormat::RGBx; return true;
-    case GST_VIDEO_FORMAT_BGRx: *out = PixelFormat::BGRx; return true;
-    default: return false;
-  }
-}
-
-// A mapped GstVideoFrame, unmapped on scope exit.
-class VideoFrameMap {
- public:
-  VideoFrameMap(GstVideoInfo* info, GstBuffer* buffer) { ok_ = gst_video_frame_map(&frame_, info, buffer, GST_MAP_READ); }
-  ~VideoFrameMap() {
-    if (ok_) gst_video_frame_unmap(&frame_);
-  }
-  VideoFrameMap(const VideoFrameMap&) = delete;
-  VideoFrameMap& operator=(const VideoFrameMap&) = delete;
-  bool ok() const { return ok_; }
-  GstVideoFrame& frame() { return frame_; }
-
- private:
-  GstVideoFrame frame_{};
-  bool ok_ = false;
-};
-
-}  // namespace
 
 FrameSink::FrameSink(GstElement* appsink, GstElement* decoder, const FrameSinkConfig& config, Deliver deliver,
                      std::function<void()> onEos)
@@ -258,7 +225,7 @@ void FrameSink::Process(GstSample* sample, int64_t arrivalNs) {
   GstBuffer* buffer = gst_sample_get_buffer(sample);
   GstVideoInfo info;
   PixelFormat format;
-  if (!caps || !buffer || !gst_video_info_from_caps(&info, caps) || !ToPixelFormat(GST_VIDEO_INFO_FORMAT(&info), &format)) {
+  if (!caps || !buffer || !gst_video_info_from_caps(&info, caps) || !PixelFormatFromGst(GST_VIDEO_INFO_FORMAT(&info), &format)) {
     stats_.droppedFormat.fetch_add(1, std::memory_order_relaxed);
     return;
   }

@@ -18,6 +18,7 @@
 
 #include "common.h"
 #include "snapshot.h"
+#include "video_frame.h"
 
 namespace vigil {
 
@@ -151,20 +152,6 @@ SpareFiller& Filler() {
 
 size_t AllocationSize(size_t n) { return std::max<size_t>(64, (n + 63) / 64 * 64); }
 
-bool FromGstFormat(GstVideoFormat f, PixelFormat* out) {
-  switch (f) {
-    case GST_VIDEO_FORMAT_I420: *out = PixelFormat::I420; return true;
-    case GST_VIDEO_FORMAT_NV12: *out = PixelFormat::NV12; return true;
-    case GST_VIDEO_FORMAT_RGB: *out = PixelFormat::RGB; return true;
-    case GST_VIDEO_FORMAT_BGR: *out = PixelFormat::BGR; return true;
-    case GST_VIDEO_FORMAT_RGBA: *out = PixelFormat::RGBA; return true;
-    case GST_VIDEO_FORMAT_BGRA: *out = PixelFormat::BGRA; return true;
-    case GST_VIDEO_FORMAT_RGBx: *out = PixelFormat::RGBx; return true;
-    case GST_VIDEO_FORMAT_BGRx: *out = PixelFormat::BGRx; return true;
-    default: return false;
-  }
-}
-
 int PackedBytesPerPixel(PixelFormat f) {
   switch (f) {
     case PixelFormat::RGB:
@@ -192,23 +179,6 @@ std::string ColorimetryString(YuvMatrix matrix, bool fullRange) {
   return s ? s.get() : "";
 }
 
-// A mapped GstVideoFrame, unmapped on scope exit.
-class MappedFrame {
- public:
-  MappedFrame(GstVideoInfo* info, GstBuffer* buffer) { ok_ = gst_video_frame_map(&frame_, info, buffer, GST_MAP_READ); }
-  ~MappedFrame() {
-    if (ok_) gst_video_frame_unmap(&frame_);
-  }
-  MappedFrame(const MappedFrame&) = delete;
-  MappedFrame& operator=(const MappedFrame&) = delete;
-  bool ok() const { return ok_; }
-  const GstVideoFrame& frame() const { return frame_; }
-
- private:
-  GstVideoFrame frame_{};
-  bool ok_ = false;
-};
-
 // Copies rows of `rowBytes` from a strided plane into a tight one: a single memcpy when the source is tight too.
 void CopyPlane(uint8_t* dst, size_t rowBytes, const uint8_t* src, size_t srcStride, int rows) {
   if (srcStride == rowBytes) {
@@ -226,9 +196,9 @@ SourceFramePtr CopySample(GstSample* sample, bool enforceBudget, SourceAlloc* wh
   GstBuffer* buffer = gst_sample_get_buffer(sample);
   GstVideoInfo info;
   PixelFormat format;
-  if (!caps || !buffer || !gst_video_info_from_caps(&info, caps) || !FromGstFormat(GST_VIDEO_INFO_FORMAT(&info), &format))
+  if (!caps || !buffer || !gst_video_info_from_caps(&info, caps) || !PixelFormatFromGst(GST_VIDEO_INFO_FORMAT(&info), &format))
     return nullptr;
-  MappedFrame map(&info, buffer);
+  VideoFrameMap map(&info, buffer);
   if (!map.ok()) return nullptr;
   SourceFramePtr d = AllocSourceFrame(format, GST_VIDEO_INFO_WIDTH(&info), GST_VIDEO_INFO_HEIGHT(&info), enforceBudget, why);
   if (!d) return nullptr;

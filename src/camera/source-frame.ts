@@ -14,6 +14,7 @@ import {
   type NativeRegion,
   type NativeSourceFrame,
   type NativeSourceFrameStats,
+  type NativeSourceImage,
   type SourceFrameFormat,
 } from '../../bindings/index.js';
 import { expected, VigilArgumentError, VigilClosedError, VigilError } from '../errors.js';
@@ -50,21 +51,8 @@ export interface JpegOptions {
   crop?: Box;
 }
 
-/** Raw pixels for SourceFrame.fromPixels. */
-export interface SourceImage {
-  format: SourceFrameFormat;
-  /** Pixels, 1-16384. */
-  width: number;
-  height: number;
-  /**
-   * Bytes per row of the first plane (default tight). I420/NV12: chroma rows follow the luma plane with a stride of
-   * ceil(stride / 2) (I420: U plane then V) or 2 * ceil(stride / 2) (NV12), ceil(height / 2) rows.
-   */
-  stride?: number;
-  /** YUV only: colour matrix (default bt601) and range (default limited, 16-235). */
-  matrix?: 'bt601' | 'bt709';
-  fullRange?: boolean;
-}
+/** Raw pixels for SourceFrame.fromPixels: the native contract (bindings/native.d.ts), width and height 1-16384. */
+export type SourceImage = NativeSourceImage;
 
 let addonCache: NativeAddon | undefined;
 /** The addon, checked once for the source-frame exports (E_ADDON_STALE when the loaded build predates them). */

@@ -50,22 +50,15 @@ export interface IntegrationsDeps {
 }
 
 /** What a VMS source looks like in the API: never a password, secret or token. */
-export interface VmsSourceView {
+export interface VmsSourceView extends Pick<SourceStatus, 'running' | 'lastSyncAt' | 'lastSuccessAt' | 'nextSyncAt' | 'lastError' | 'cameras' | 'lastResult'> {
   id: string;
   type: string;
   /** The VMS URL, without credentials. */
   url: string;
   stream: 'main' | 'sub';
   syncIntervalS: number;
-  running: boolean;
-  lastSyncAt: string | null;
-  lastSuccessAt: string | null;
-  nextSyncAt: string | null;
-  lastError: string | null;
-  cameras: number;
   /** Imported cameras currently in the camera list (disabled ones are imported but not started). */
   activeCameras: number;
-  lastResult: { added: number; changed: number; removed: number; unchanged: number } | null;
 }
 
 export interface SinkView extends SinkStats {

@@ -160,7 +160,7 @@ export class SnapshotService {
 
   /**
    * Called for every analysed frame while `frame` is still leased: keeps the source frame for each track whose
-   * best observation this is, and finishes the tracks that ended.
+   * best observation this is. Ended tracks are finished by trackEvents().
    */
   observe(result: TrackerFrameResult, frame: Frame): void {
     if (this.#closed) return;
@@ -179,10 +179,9 @@ export class SnapshotService {
       cam.set(o.trackId, { shared: shared.acquire(), box: { ...o.box }, confidence: o.confidence });
     }
     shared?.release(); // the capture's own reference: tracks hold theirs
-    this.trackEvents(result.events);
   }
 
-  /** Finishes ended tracks (also called for the ends a camera's removal flushes). */
+  /** Finishes ended tracks: their kept frame is encoded, stored and handed to the embedder, then freed. */
   trackEvents(events: TrackEvent[]): void {
     for (const e of events) {
       if (e.type !== 'end') continue;
@@ -196,7 +195,6 @@ export class SnapshotService {
       }
       this.#finishTrack(e, kept);
     }
-    this.#stats.liveTracks = this.#countLive();
   }
 
   /**
@@ -397,8 +395,8 @@ export class SnapshotService {
     };
   }
 
+  /** Only called from tracked work, which close() waits for: the databases are still open here. */
   async #put(key: Key, s: StoredSnapshot): Promise<void> {
-    if (this.#closed) return;
     const ms = Number(s.timestampNs / 1_000_000n);
     await this.#db.transaction(() => {
       this.#db.put(key, { jpeg: s.jpeg, box: s.box, width: s.width, height: s.height, confidence: s.confidence, timestampNs: String(s.timestampNs), url: s.url });

@@ -471,7 +471,7 @@ function* candidateLabels(c: Candidates, pred: (label: number) => boolean): Gene
  * Default search breadth for an index of `count` vectors. RULE_PLACEHOLDER
  */
 export function defaultEfSearch(count: number): number {
-  return count <= 200_000 ? 64 : 64;
+  return Math.min(512, Math.max(64, Math.round(64 * (count / 100_000) ** 0.6)));
 }
 
 export class VectorIndex {

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DetectionStore } from '../../src/store/detection-store.js';
-import { VectorIndex, type SearchFilters } from '../../src/store/vector-index.js';
+import { defaultEfSearch, VectorIndex, type SearchFilters } from '../../src/store/vector-index.js';
 import { clustered, CLUSTER_T0, type ClusteredSet } from '../unit/store-vector-data.js';
 
 const SEC = 1_000_000_000n;
@@ -101,5 +101,39 @@ describe('filtered search: the default picks exact or over-fetch by selectivity'
     assert.equal(await ix.removeOlderThan('cam-7', CLUSTER_T0 + 15_000n * SEC, 100_000), cam7Before15000);
     assert.deepEqual(ix.search({ vector: v, k: 10, cameraIds: ['cam-7'], endNs: CLUSTER_T0 + 15_000n * SEC }), []);
     assert.equal(ix.search({ vector: v, k: 10, cameraIds: ['cam-7'] }).every((h) => h.timestampNs >= CLUSTER_T0 + 15_000n * SEC), true);
+  });
+});
+
+describe('search breadth (efSearch): the default grows with the index, an explicit value wins', () => {
+  let dir: string;
+  let store: DetectionStore;
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vigil-search-ef-'));
+    store = DetectionStore.open({ path: dir });
+  });
+  after(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('defaultEfSearch: 64 up to 100k vectors, 64 x (n / 100k)^0.6 above, at most 512', () => {
+    assert.deepEqual([0, 1, 100_000, 200_000, 500_000, 1_000_000, 2_000_000, 5_000_000, 10_000_000].map(defaultEfSearch), [64, 64, 64, 97, 168, 255, 386, 512, 512]);
+  });
+
+  it('an index uses the default for its count unless efSearch is given; bad values are refused', async () => {
+    const set = clustered(50, 16, 5, 2, 1, 3);
+    const ix = await VectorIndex.open(store, { dims: 16 });
+    await ix.addMany(set.tracks.map((track, i) => ({ track, vector: set.vectors[i]! })));
+    await ix.drain();
+    assert.equal(ix.efSearch, 64);
+    await ix.close();
+    const fixed = await VectorIndex.open(store, { dims: 16, efSearch: 300 });
+    assert.equal(fixed.count, 50);
+    assert.equal(fixed.efSearch, 300);
+    assert.equal(fixed.search({ vector: set.queries[0]!, k: 10 }).length, 10);
+    await fixed.close();
+    await assert.rejects(VectorIndex.open(store, { dims: 16, efSearch: 0 }), { name: 'VigilArgumentError', message: 'Expected a positive integer for options.efSearch but received 0' });
+    await assert.rejects(VectorIndex.open(store, { dims: 16, efSearch: 1.5 }), { name: 'VigilArgumentError', message: 'Expected a positive integer for options.efSearch but received 1.5' });
   });
 });

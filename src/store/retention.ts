@@ -50,6 +50,8 @@ export interface RetentionReport {
   tracksDeleted: Record<string, number>;
   vectorsDeleted: Record<string, number>;
   seqLogTrimmed: number;
+  /** Stream events (tracks, alerts, camera status) older than every camera's detections. */
+  eventLogTrimmed: number;
   disk: DiskStats;
   /** True when the pass stopped at maxBatchesPerPass with more to delete. */
   incomplete: boolean;
@@ -140,7 +142,7 @@ export class RetentionManager {
 
   private async pass(): Promise<RetentionReport> {
     const { batchRows, maxBatchesPerPass } = this.opts;
-    const report: RetentionReport = { deletedByAge: {}, deletedForSpace: 0, tracksDeleted: {}, vectorsDeleted: {}, seqLogTrimmed: 0, disk: { freeBytes: 0, totalBytes: 0 }, incomplete: false };
+    const report: RetentionReport = { deletedByAge: {}, deletedForSpace: 0, tracksDeleted: {}, vectorsDeleted: {}, seqLogTrimmed: 0, eventLogTrimmed: 0, disk: { freeBytes: 0, totalBytes: 0 }, incomplete: false };
     const now = this.opts.nowNs();
     let batches = 0;
     for (const cameraId of this.store.cameraIds()) {
@@ -183,6 +185,12 @@ export class RetentionManager {
       }
     }
     report.seqLogTrimmed = await this.store.trimSeqLog(batchRows * 4);
+    // Stream events (tracks, alerts, camera status) live as long as the longest-kept camera's detections; with any
+    // camera kept forever (age null) they are only trimmed with the detections' sequence log above.
+    const ages = [this.opts.defaultMaxAgeMs ?? null, ...Object.values(this.opts.perCameraMaxAgeMs ?? {})];
+    report.eventLogTrimmed = ages.every((a) => a !== null)
+      ? await this.store.trimEventLog(now - BigInt(Math.max(...(ages as number[]))) * 1_000_000n, batchRows * 4)
+      : 0;
     this.lastReport = report;
     return report;
   }

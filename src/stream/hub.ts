@@ -301,6 +301,14 @@ export class StreamHub {
     const after = req.resumeAfter;
     const until = this.log.lastSeq();
     const oldest = this.log.oldestSeq();
+    if (after > until) {
+      // The client saw numbers this server never gave out: its store was replaced or wiped. Say so, then go live.
+      this.rawSend(c, this.enc.encodeError({
+        code: 'E_RESUME_AHEAD',
+        message: `Resume position ${after} is ahead of this server's last sequence ${until} (its event log was reset); live events follow from ${until + 1}`,
+        requestId: req.id,
+      }));
+    }
     let from = after + 1;
     let gap = 0;
     if (until >= from) {

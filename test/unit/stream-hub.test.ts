@@ -286,3 +286,26 @@ test('a subscription made in the same turn as a publish neither repeats nor gets
   hub.flush();
   assert.deepEqual(seqsOf(s), [first, second]);
 });
+
+test('resuming from a position the server never reached: told so (E_RESUME_AHEAD), then live', () => {
+  const hub = new StreamHub({ log: new RingEventLog(100), registry: new Registry() });
+  hub.publish(ev('cam-1'));
+  hub.publish(ev('cam-1'));
+  hub.flush(); // last sequence 2
+  const s = new FakeSocket();
+  const c = hub.attach(s, admin);
+  hub.handleMessage(c, text({ type: 'subscribe', id: 'r', resume_after: 90 }), false);
+  const live = hub.publish(ev('cam-1'));
+  hub.flush();
+  const msgs = s.messages().slice(1); // after the hello
+  assert.deepEqual(msgs.map((m) => m.payloadType()), [Payload.ErrorNotice, Payload.SubscribeAck, Payload.DetectionBatch]);
+  const e = msgs[0]!.payload(new ErrorNotice()) as ErrorNotice;
+  assert.deepEqual([e.code(), e.message(), e.requestId()], [
+    'E_RESUME_AHEAD',
+    "Resume position 90 is ahead of this server's last sequence 2 (its event log was reset); live events follow from 3",
+    'r',
+  ]);
+  const ack = msgs[1]!.payload(new SubscribeAck()) as SubscribeAck;
+  assert.deepEqual([ack.replayFrom(), ack.replayTo(), ack.gap()], [0n, 0n, 0n]);
+  assert.equal(msgs[2]!.seq(), BigInt(live));
+});

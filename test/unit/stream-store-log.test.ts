@@ -103,3 +103,24 @@ test('store event log: validation, queue bound, counter across reopen when the n
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('retention trims stream events older than every camera keeps its detections, never the newest', async () => {
+  const { RetentionManager } = await import('../../src/store/retention.js');
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-storelog-'));
+  const store = DetectionStore.open({ path: dir, sync: 'none' });
+  try {
+    const s = 1_000_000_000n;
+    for (const t of [1n, 2n, 10n]) await store.appendEvent({ kind: 'alerts', cameraId: 'cam-1', timestampNs: t * s, data: { t } });
+    const disk = async () => ({ freeBytes: 1e12, totalBytes: 1e12 });
+    // Cameras keep 5 s and 3 s: events older than the longer age (5 s before now = 12 s) go.
+    const keep = new RetentionManager(store, { defaultMaxAgeMs: 3_000, perCameraMaxAgeMs: { 'cam-1': 5_000 }, nowNs: () => 12n * s, diskStats: disk });
+    assert.equal((await keep.runOnce()).eventLogTrimmed, 2);
+    assert.deepEqual(store.readLog(0n).entries.map((e) => (e.type === 'event' ? e.event.data : null)), [{ t: 10n }]);
+    // A camera kept forever keeps every event too.
+    const forever = new RetentionManager(store, { defaultMaxAgeMs: 3_000, perCameraMaxAgeMs: { 'cam-2': null }, nowNs: () => 100n * s, diskStats: disk });
+    assert.equal((await forever.runOnce()).eventLogTrimmed, 0);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

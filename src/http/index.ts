@@ -9,7 +9,7 @@ export type { Principal, Role, Action } from '../auth/policy.js';
 export { HealthRegistry } from '../api/health.js';
 export type { HealthCheck, HealthCheckResult, ServiceStatus } from '../api/health.js';
 export { MemoryCameraDirectory, MemoryDetectionQuery, cameraDirectoryFrom } from '../api/sources.js';
-export { detectionQueryFromStore } from '../api/store-adapter.js';
+export { StoreDetectionQuery } from '../store/api-source.js';
 export type { CameraDirectory, DetectionQuery, DetectionQueryParams, DetectionPage } from '../api/sources.js';
 export { RingEventLog } from '../stream/ring.js';
 export type { EventLog, StreamEvent, SequencedEvent, EventKind, TrackEventData, CameraStatusEventData } from '../stream/events.js';

@@ -181,6 +181,74 @@ export const openApiDocument = {
         },
       },
     },
+    '/alerts': {
+      get: {
+        summary: 'Alerts, newest first, with filters',
+        tags: ['Alerts'],
+        parameters: [
+          { name: 'camera_id', in: 'query', schema: { type: 'string' } },
+          { name: 'rule_id', in: 'query', schema: { type: 'string' } },
+          { name: 'state', in: 'query', schema: { type: 'string', enum: ['raised', 'updated', 'cleared', 'acknowledged'] } },
+          { name: 'start_time', in: 'query', schema: { type: 'string' }, description: 'RFC 3339 or integer ns' },
+          { name: 'end_time', in: 'query', schema: { type: 'string' } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1 } },
+          { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'next_cursor of the previous page' },
+        ],
+        responses: {
+          '200': jsonResp('A page of alerts in the caller scope', {
+            type: 'object',
+            required: ['alerts', 'next_cursor'],
+            additionalProperties: false,
+            properties: {
+              alerts: { type: 'array', items: { $ref: '#/components/schemas/Alert' } },
+              next_cursor: { type: ['string', 'null'] },
+            },
+          }),
+          '400': errResp('Bad filter'),
+          ...authErrors,
+        },
+      },
+    },
+    '/alerts/{id}': {
+      get: {
+        summary: 'One alert',
+        tags: ['Alerts'],
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: {
+          '200': jsonResp('The alert', { $ref: '#/components/schemas/Alert' }),
+          ...authErrors,
+          '404': errResp('No such alert'),
+        },
+      },
+    },
+    '/alerts/{id}/snapshot.jpg': {
+      get: {
+        summary: 'The frame that raised the alert (JPEG, whole frame)',
+        tags: ['Alerts'],
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: {
+          '200': { description: 'JPEG', content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } } } },
+          ...authErrors,
+          '404': errResp('No such alert, or no snapshot of it'),
+        },
+      },
+    },
+    '/tracks/{ref}/snapshot.jpg': {
+      get: {
+        summary: "A track's best frame (highest score): live while the track lasts, stored after it ended",
+        tags: ['Search'],
+        parameters: [
+          { name: 'ref', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}:[0-9]{1,10}$' }, description: '"<camera>:<track id>"' },
+          { name: 'crop', in: 'query', schema: { type: 'boolean', default: false }, description: 'The object with a 15 % margin instead of the whole frame' },
+        ],
+        responses: {
+          '200': { description: 'JPEG', content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } } } },
+          '400': errResp('Malformed track reference or crop value'),
+          ...authErrors,
+          '404': errResp('No snapshot of that track'),
+        },
+      },
+    },
     '/users': {
       get: {
         summary: 'Local users (admin)',
@@ -439,6 +507,31 @@ export const openApiDocument = {
           timestamp: { type: 'string', format: 'date-time' },
           score: { type: 'number', minimum: -1.001, maximum: 1.001, description: 'Cosine similarity (1 = same direction)' },
           snapshot_url: { type: 'string' },
+        },
+      },
+      Alert: {
+        type: 'object',
+        required: ['alertId', 'ruleId', 'ruleName', 'cameraId', 'state', 'message', 'trackIds', 'raisedNs', 'updatedNs', 'clearedNs', 'acknowledgedBy', 'details', 'links'],
+        additionalProperties: false,
+        properties: {
+          alertId: { type: 'string' },
+          ruleId: { type: 'string' },
+          ruleName: { type: 'string' },
+          cameraId: { type: 'string' },
+          state: { type: 'string', enum: ['raised', 'updated', 'cleared', 'acknowledged'] },
+          message: { type: 'string' },
+          trackIds: { type: 'array', items: { type: 'integer' } },
+          raisedNs: { type: 'string', pattern: '^[0-9]+$', description: 'ns since the Unix epoch, decimal' },
+          updatedNs: { type: 'string', pattern: '^[0-9]+$' },
+          clearedNs: { type: ['string', 'null'], pattern: '^[0-9]+$' },
+          acknowledgedBy: { type: ['string', 'null'] },
+          details: { type: 'object', description: 'Rule-kind specific (direction, count, dwell seconds...)' },
+          links: {
+            type: 'object',
+            required: ['snapshot', 'clip'],
+            additionalProperties: false,
+            properties: { snapshot: { type: 'string' }, clip: { type: 'string' } },
+          },
         },
       },
       SearchResults: {

@@ -18,6 +18,7 @@ import { SourceFrame } from '../../src/camera/source-frame.js';
 import { verifyWebhookSignature } from '../../src/integrations/notify/index.js';
 import { media } from '../helpers/media.js';
 import { until } from '../helpers/wait.js';
+import { OpenApiValidator } from './api-openapi.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return this; } };
 
@@ -66,6 +67,7 @@ test('track and alert snapshots: live, stored, linked from the notification; tra
     });
     const { access_token: token } = (await login.json()) as { access_token: string };
     const auth = { authorization: `Bearer ${token}` };
+    const api = new OpenApiValidator(await (await fetch(`${base}/openapi.json`)).json());
 
     // A live track: its best frame so far, whole and cropped to the object.
     let liveTrack = 0;
@@ -91,7 +93,9 @@ test('track and alert snapshots: live, stored, linked from the notification; tra
     assert.deepEqual(await badRef.json(), { error: { code: 'E_VALIDATION', message: `Expected "<camera>:<track id>" for track but received "sample-${liveTrack}"` } });
     const unknown = await fetch(`${base}/tracks/sample:999999/snapshot.jpg`, { headers: auth });
     assert.equal(unknown.status, 404);
-    assert.deepEqual(await unknown.json(), { error: { code: 'E_SNAPSHOT_NOT_FOUND', message: 'No snapshot of track 999999 on camera sample' } });
+    const unknownBody = await unknown.json();
+    api.check('get', '/tracks/{ref}/snapshot.jpg', 404, unknownBody);
+    assert.deepEqual(unknownBody, { error: { code: 'E_SNAPSHOT_NOT_FOUND', message: 'No snapshot of track 999999 on camera sample' } });
     const badCrop = await fetch(`${base}/tracks/sample:${liveTrack}/snapshot.jpg?crop=yes`, { headers: auth });
     assert.deepEqual(await badCrop.json(), { error: { code: 'E_VALIDATION', message: 'Expected true or false for crop but received "yes"' } });
 
@@ -143,6 +147,8 @@ test('track and alert snapshots: live, stored, linked from the notification; tra
     const linked = new Uint8Array(await viaLink.arrayBuffer());
     assert.deepEqual(await jpegSize(linked), [768, 576]);
     const listed = (await (await fetch(`${base}/alerts/${payload.alert.alertId}`, { headers: auth })).json()) as { links: { snapshot: string; clip: string } };
+    api.check('get', '/alerts/{id}', 200, listed);
+    api.check('get', '/alerts', 200, await (await fetch(`${base}/alerts?camera_id=sample`, { headers: auth })).json());
     assert.deepEqual(listed.links, { snapshot: `/alerts/${payload.alert.alertId}/snapshot.jpg`, clip: `/events/${payload.alert.alertId}/clip` });
     const viaApi = await fetch(`${base}${listed.links.snapshot}`, { headers: auth });
     assert.equal(viaApi.status, 200);

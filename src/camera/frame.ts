@@ -72,7 +72,7 @@ export class Frame {
     return this.#tensor;
   }
 
-  /** Float32 view for nchw-f32 tensors: [3][height][width]. Valid until release(). */
+  /** Float32 view for nchw-f32 ([3][height][width]) and nhwc-f32 ([height][width][3]) tensors. Valid until release(). */
   asFloat32(): Float32Array {
     return new Float32Array(this.#tensor);
   }

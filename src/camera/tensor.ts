@@ -24,8 +24,6 @@ function triple(v: unknown, name: string, check: (n: number) => boolean, what: s
   return [v[0], v[1], v[2]];
 }
 
-/** Layouts a camera's live tensor stage is configured with (nhwc-f32 is for crops: SourceFrame.cropTensor). */
-const CAMERA_LAYOUTS: readonly TensorLayout[] = ['nchw-f32', 'nhwc-u8'];
 const ALL_LAYOUTS: readonly TensorLayout[] = ['nchw-f32', 'nhwc-u8', 'nhwc-f32'];
 
 function layoutList(layouts: readonly TensorLayout[]): string {
@@ -57,7 +55,7 @@ function checkSpec(t: Record<string, unknown>, name: string, layouts: readonly T
 export function parseTensorSpec(input: unknown, name = 'tensor'): TensorSpec {
   if (input === undefined) return { ...DEFAULT_TENSOR };
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw expected('an object', name, input);
-  return checkSpec({ ...DEFAULT_TENSOR, ...(input as Partial<TensorSpec>) }, name, CAMERA_LAYOUTS);
+  return checkSpec({ ...DEFAULT_TENSOR, ...(input as Partial<TensorSpec>) }, name, ALL_LAYOUTS);
 }
 
 /** A complete tensor spec (every key given), any layout: crops for the embedder and other second-stage models. */

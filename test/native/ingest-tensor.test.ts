@@ -1,6 +1,6 @@
 /**
  * The native frame path on known test patterns: letterbox geometry and exact tensor values at chosen coordinates,
- * for both layouts, both colour orders, and both the packed-RGB and the I420 (decoder output) paths.
+ * for every layout, both colour orders, and both the packed-RGB and the I420 (decoder output) paths.
  *
  * 832x468 -> 416x416 is an exact 0.5 downscale, so every sampled tensor pixel averages two source pixels of the
  * same bar/square: the expected values are the pattern's own colours.
@@ -38,7 +38,7 @@ function grabOne(description: string, tensor: NativeTensorSpec): Promise<{ frame
   });
 }
 
-const spec = (layout: 'nchw-f32' | 'nhwc-u8', colorOrder: 'rgb' | 'bgr'): NativeTensorSpec => ({
+const spec = (layout: 'nchw-f32' | 'nhwc-u8' | 'nhwc-f32', colorOrder: 'rgb' | 'bgr'): NativeTensorSpec => ({
   width: W,
   height: W,
   layout,
@@ -106,6 +106,17 @@ test('NCHW float32 normalized, RGB and BGR orders', async () => {
   const { data } = await grabOne(SMPTE_RGB, spec('nchw-f32', 'rgb'));
   const f = new Float32Array(data.buffer);
   assert.deepEqual([f[(PAD_Y + 50) * W + 326], f[W * W + (PAD_Y + 50) * W + 326], f[2 * W * W + (PAD_Y + 50) * W + 326]], [122.5, -5, -3.75]);
+});
+
+test('NHWC float32 normalized (float models with interleaved input, e.g. TF exports): no JS conversion', async () => {
+  const { data } = await grabOne(SMPTE_RGB, spec('nhwc-f32', 'rgb'));
+  const f = new Float32Array(data.buffer);
+  assert.equal(f.length, W * W * 3);
+  const at = (x: number, y: number) => [...f.subarray((y * W + x) * 3, (y * W + x) * 3 + 3)];
+  const norm = (px: [number, number, number]) => [Math.fround((px[0] - 10) / 2), Math.fround((px[1] - 20) / 4), Math.fround((px[2] - 30) / 8)];
+  for (const [x, rgb] of BARS) assert.deepEqual(at(x, PAD_Y + 50), norm(rgb), `bar at x=${x}`);
+  assert.deepEqual(at(326, PAD_Y + 50), [122.5, -5, -3.75], 'red, spelled out');
+  assert.deepEqual(at(5, 5), norm([114, 115, 116]), 'border');
 });
 
 test('I420 input (what software decoders emit) converts with BT.601 studio range', async () => {

@@ -130,7 +130,7 @@ test('tensor spec validation', () => {
   });
   assert.throws(() => parseTensorSpec({ layout: 'nchw' }), {
     code: 'E_ARGUMENT',
-    message: 'Expected "nchw-f32" or "nhwc-u8" for tensor.layout but received "nchw"',
+    message: 'Expected one of "nchw-f32", "nhwc-u8", "nhwc-f32" for tensor.layout but received "nchw"',
   });
   assert.throws(() => parseTensorSpec({ padColor: [0, 0, 256] }), {
     code: 'E_ARGUMENT',

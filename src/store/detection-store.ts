@@ -240,6 +240,36 @@ function cmpBuf(a: Buffer, b: Buffer): number {
   return Buffer.compare(a, b);
 }
 
+/**
+ * K-way merge of per-camera key-ordered ranges: ascending keys for `direction` 1, descending for -1. lmdb-js hands
+ * out a fresh Buffer per key and value for binary encodings (no shared buffer), so rows are kept without copying.
+ */
+function* mergeRows(sources: { camera: CameraEntry; rows: Iterable<{ key: Buffer; value: Buffer }> }[], direction: 1 | -1): Generator<ScanRow> {
+  const iters = sources.map(({ camera, rows }) => ({ camera, it: rows[Symbol.iterator]() }));
+  if (iters.length === 1) {
+    const { camera, it } = iters[0]!;
+    for (let n = it.next(); !n.done; n = it.next()) yield { camera, key: n.value.key, value: n.value.value };
+    return;
+  }
+  const heads: (ScanRow | null)[] = iters.map(({ camera, it }) => {
+    const n = it.next();
+    return n.done ? null : { camera, key: n.value.key, value: n.value.value };
+  });
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < heads.length; i++) {
+      const h = heads[i];
+      if (h && (best < 0 || cmpBuf(h.key, heads[best]!.key) * direction < 0)) best = i;
+    }
+    if (best < 0) return;
+    const row = heads[best]!;
+    const { camera, it } = iters[best]!;
+    const n = it.next();
+    heads[best] = n.done ? null : { camera, key: n.value.key, value: n.value.value };
+    yield row;
+  }
+}
+
 function isNonNegInt(v: unknown, max: number): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
 }
@@ -704,40 +734,9 @@ export class DetectionStore {
   }
 
   /** Rows of the selected cameras with startKey <= key <= (endNs, max), merged in (timestamp, seq) order. */
-  private *scan(cameras: CameraEntry[], startKey: Buffer, endNs: bigint): Generator<ScanRow> {
+  private scan(cameras: CameraEntry[], startKey: Buffer, endNs: bigint): Generator<ScanRow> {
     const endExclusive = endNs < U64_MAX ? detKey(endNs + 1n, 0n) : undefined;
-    const iters = cameras.map((camera) => {
-      const range = camera.db.getRange({ start: startKey, end: endExclusive });
-      return { camera, it: range[Symbol.iterator]() };
-    });
-    // lmdb-js hands out a fresh Buffer per key and value for binary encodings (no shared buffer), so rows are
-    // kept without copying
-    if (iters.length === 1) {
-      const { camera, it } = iters[0]!;
-      for (let n = it.next(); !n.done; n = it.next()) yield { camera, key: n.value.key, value: n.value.value };
-      return;
-    }
-    const heads: (ScanRow | null)[] = iters.map(({ camera, it }) => {
-      const n = it.next();
-      return n.done ? null : { camera, key: n.value.key, value: n.value.value };
-    });
-    for (;;) {
-      let best = -1;
-      for (let i = 0; i < heads.length; i++) {
-        const h = heads[i];
-        if (!h) continue;
-        if (best < 0) best = i;
-        else {
-          if (cmpBuf(h.key, heads[best]!.key) < 0) best = i;
-        }
-      }
-      if (best < 0) return;
-      const row = heads[best]!;
-      const { camera, it } = iters[best]!;
-      const n = it.next();
-      heads[best] = n.done ? null : { camera, key: n.value.key, value: n.value.value };
-      yield row;
-    }
+    return mergeRows(cameras.map((camera) => ({ camera, rows: camera.db.getRange({ start: startKey, end: endExclusive }) })), 1);
   }
 
   private countByScan(q: DetectionQuery, cameras: CameraEntry[], fromNs: bigint, toNs: bigint): number {
@@ -748,32 +747,9 @@ export class DetectionStore {
   }
 
   /** Rows of the selected cameras with detKey(startNs, 0) <= key <= highKey, merged newest first. */
-  private *scanDesc(cameras: CameraEntry[], highKey: Buffer, startNs: bigint): Generator<ScanRow> {
+  private scanDesc(cameras: CameraEntry[], highKey: Buffer, startNs: bigint): Generator<ScanRow> {
     const low = keyBefore(detKey(startNs, 0n));
-    const iters = cameras.map((camera) => ({ camera, it: camera.db.getRange(low ? { start: highKey, end: low, reverse: true } : { start: highKey, reverse: true })[Symbol.iterator]() }));
-    if (iters.length === 1) {
-      const { camera, it } = iters[0]!;
-      for (let n = it.next(); !n.done; n = it.next()) yield { camera, key: n.value.key, value: n.value.value };
-      return;
-    }
-    const heads: (ScanRow | null)[] = iters.map(({ camera, it }) => {
-      const n = it.next();
-      return n.done ? null : { camera, key: n.value.key, value: n.value.value };
-    });
-    for (;;) {
-      let best = -1;
-      for (let i = 0; i < heads.length; i++) {
-        const h = heads[i];
-        if (!h) continue;
-        if (best < 0 || cmpBuf(h.key, heads[best]!.key) > 0) best = i;
-      }
-      if (best < 0) return;
-      const row = heads[best]!;
-      const { camera, it } = iters[best]!;
-      const n = it.next();
-      heads[best] = n.done ? null : { camera, key: n.value.key, value: n.value.value };
-      yield row;
-    }
+    return mergeRows(cameras.map((camera) => ({ camera, rows: camera.db.getRange(low ? { start: highKey, end: low, reverse: true } : { start: highKey, reverse: true }) })), -1);
   }
 
   /**

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type net from 'node:net';
+import { SMTPServer } from 'smtp-server';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,14 +46,37 @@ test('track and alert snapshots: live, stored, linked from the notification; tra
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
   const hookPort = (receiver.address() as net.AddressInfo).port;
+  // A real SMTP server on loopback: the alert e-mail carries the snapshot as an attachment.
+  const mails: string[] = [];
+  const smtp = new SMTPServer({
+    secure: false,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onData(stream, _session, cb) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        mails.push(Buffer.concat(chunks).toString('utf8'));
+        cb();
+      });
+    },
+  });
+  await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', () => r()));
+  const smtpPort = (smtp.server.address() as net.AddressInfo).port;
   let adminPassword = '';
   const makeConfig = () => {
     const config = parseConfig({
       dataDir: dir,
       server: { host: '127.0.0.1', port: 0, publicUrl: 'https://vigil.example.com' },
       cameras: [{ id: 'sample', source: { kind: 'file', path: media('vtest-h264.mp4'), loop: true }, detectFps: 5 }],
-      notify: { channels: { hook: { type: 'webhook', url: `http://127.0.0.1:${hookPort}/alerts`, secret: 'k3y' } }, allow: [`127.0.0.1:${hookPort}`] },
-      rules: [{ id: 'middle', name: 'Middle', kind: 'tripwire', classes: ['person'], line: { from: [384, 0], to: [384, 576] }, notify: [{ channel: 'hook', snapshot: 'link' }] }],
+      notify: {
+        channels: {
+          hook: { type: 'webhook', url: `http://127.0.0.1:${hookPort}/alerts`, secret: 'k3y' },
+          mail: { type: 'email', host: '127.0.0.1', port: smtpPort, secure: false, from: 'vigil@example.org', to: ['ops@example.org'] },
+        },
+        allow: [`127.0.0.1:${hookPort}`, `127.0.0.1:${smtpPort}`],
+      },
+      rules: [{ id: 'middle', name: 'Middle', kind: 'tripwire', classes: ['person'], line: { from: [384, 0], to: [384, 576] }, notify: [{ channel: 'hook', snapshot: 'link' }, { channel: 'mail', snapshot: 'attach' }] }],
     });
     config.auth = { announceInitialAdmin: (_user: string, password: string) => (adminPassword = password) };
     return config;
@@ -153,6 +177,14 @@ test('track and alert snapshots: live, stored, linked from the notification; tra
     const viaApi = await fetch(`${base}${listed.links.snapshot}`, { headers: auth });
     assert.equal(viaApi.status, 200);
     assert.deepEqual(new Uint8Array(await viaApi.arrayBuffer()), linked);
+    // The e-mail of that alert (found by its raise time) attaches the same picture.
+    const raisedAt = new Date(Number(BigInt((payload.alert as unknown as { raisedNs: string }).raisedNs) / 1_000_000n)).toISOString();
+    const mailOf = () => mails.map((m) => m.replace(/=\r?\n/g, '')).find((m) => m.includes(`raised at ${raisedAt}`));
+    await until(() => mailOf() !== undefined, 30_000, `the e-mail of the alert raised at ${raisedAt}`);
+    const parts = mailOf()!.split('filename=snapshot.jpg');
+    assert.equal(parts.length, 2, 'one snapshot attachment');
+    const body = parts[1]!.split(/\r?\n\r?\n/)[1]!.split(/\r?\n--/)[0]!;
+    assert.deepEqual(new Uint8Array(Buffer.from(body.replace(/\s+/g, ''), 'base64')), linked);
     const tampered = await fetch(`${base}${link.pathname}${link.search.replace(/sig=./, 'sig=0')}`);
     assert.equal(tampered.status, 403);
 
@@ -180,6 +212,7 @@ test('track and alert snapshots: live, stored, linked from the notification; tra
   } finally {
     await server?.stop();
     await new Promise<void>((r) => receiver.close(() => r()));
+    await new Promise<void>((r) => smtp.close(() => r()));
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,0 +1,155 @@
+/**
+ * `vigil bench density | inference`: sizing hardware honestly, from the product itself. Each prints a table and
+ * writes JSON (see README "Sizing a machine").
+ */
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { PROJECT_ROOT } from '../config/index.js';
+import { VigilError } from '../errors.js';
+import { benchInference, inferenceTable, int8Speedup } from './inference.js';
+import { machineDescription, runMix, searchMax, TABLE_HEADER, type DensityOptions, type MixResult, type PathVariant, type SceneClips } from './density.js';
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  if (v === undefined || v.startsWith('--')) throw new VigilError('E_USAGE', `Expected a value for ${name} but received nothing`);
+  return v;
+}
+
+function num(args: string[], name: string, def: number, min: number, max: number, integer = false): number {
+  const raw = flag(args, name);
+  if (raw === undefined) return def;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+    throw new VigilError('E_USAGE', `Expected ${integer ? 'an integer' : 'a number'} from ${min} to ${max} for ${name} but received ${JSON.stringify(raw)}`);
+  }
+  return v;
+}
+
+function writeJson(path: string, value: unknown): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Clip duration in seconds (ffprobe, which set-up installs). */
+function clipSeconds(path: string): number {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'default=nw=1:nk=1', path], { encoding: 'utf8' });
+  const v = Number(out.trim());
+  if (!(v > 0)) throw new VigilError('E_BENCH_MEDIA', `Expected a playable clip at ${path} but ffprobe reported ${JSON.stringify(out.trim())}`);
+  return v;
+}
+
+export function sceneClips(mediaDir = join(PROJECT_ROOT, '.cache', 'media')): SceneClips {
+  const busy = join(mediaDir, 'vtest-720p15.mp4');
+  const quiet = join(mediaDir, 'quiet-720p15.mp4');
+  for (const p of [busy, quiet]) {
+    if (!existsSync(p)) throw new VigilError('E_BENCH_MEDIA', `Bench clip ${p} is missing: run \`bash scripts/setup.d/25-bench-media.sh\``);
+  }
+  return { busy, quiet, fps: 15, busyPeriodS: clipSeconds(busy) };
+}
+
+/** Path settings per variant: the current path, and the float32 whole-frame path it replaced (the baseline). */
+export function variantConfig(variant: PathVariant): Record<string, unknown> {
+  if (variant === 'optimized') {
+    return {
+      detector: { model: 'nanodet', precision: 'int8' },
+      cameraDefaults: { detectFps: 5, regions: { enabled: true }, adaptiveRate: { quietFps: 2 } },
+    };
+  }
+  return {
+    detector: { model: 'nanodet', precision: 'fp32' },
+    cameraDefaults: { detectFps: 5, regions: { enabled: false }, adaptiveRate: false },
+  };
+}
+
+export async function benchInferenceCommand(args: string[], print: (s: string) => void): Promise<void> {
+  const seconds = num(args, '--seconds', 5, 1, 600);
+  const out = resolve(flag(args, '--out') ?? 'vigil-bench-inference.json');
+  const rows = await benchInference(seconds);
+  print(inferenceTable(rows));
+  const speed = int8Speedup(rows, 'nanodet-416');
+  if (speed !== null) print(`\nINT8 vs FP32 (nanodet-416): ${speed.toFixed(2)}x`);
+  writeJson(out, { date: new Date().toISOString(), machine: machineDescription(), command: `vigil bench inference ${args.join(' ')}`.trim(), models: rows, int8_speedup_vs_fp32: speed });
+  print(`wrote ${out}`);
+}
+
+const busyClasses = new Set(['car', 'truck', 'bus']);
+
+export async function benchDensityCommand(args: string[], print: (s: string) => void): Promise<Record<string, unknown>> {
+  const seconds = num(args, '--seconds', 120, 5, 3600);
+  const cameras = args.includes('--cameras') ? num(args, '--cameras', 1, 1, 512, true) : undefined;
+  const out = resolve(flag(args, '--out') ?? 'vigil-bench-density.json');
+  const opts: DensityOptions = {
+    clips: sceneClips(flag(args, '--media')),
+    seconds,
+    warmupSeconds: num(args, '--warmup', Math.min(15, seconds), 0, 600),
+    busyShare: num(args, '--busy-share', 0.2, 0, 1),
+    ...(cameras !== undefined ? { cameras } : {}),
+    startCameras: num(args, '--start', 10, 1, 512, true),
+    maxCameras: num(args, '--max', 64, 1, 512, true),
+    step: num(args, '--step', 5, 1, 64, true),
+    baseline: !args.includes('--no-baseline'),
+    detectFps: num(args, '--detect-fps', 5, 1, 30),
+    log: print,
+    variantConfig,
+  };
+
+  print(`machine: ${machineDescription()}`);
+  print('\n# bare session.run (1 intra-op thread)');
+  const models = await benchInference(Math.min(5, Math.max(1, seconds / 10)));
+  print(inferenceTable(models));
+
+  // The busy clip alone: the reference tracks, the single-camera latency and the vtest track counts.
+  const soloSeconds = cameras !== undefined ? seconds : Math.max(seconds, Math.ceil(opts.clips.busyPeriodS) + 5);
+  const solo = await runMix(1, 0, 'optimized', { ...opts, seconds: soloSeconds });
+  const reference = solo.busyTracks[0] ?? [];
+  const period = opts.clips.busyPeriodS;
+  const oneLoop = reference.filter((t) => t.points[0]!.t < (reference[0]?.points[0]?.t ?? 0) + period);
+  const personIds = oneLoop.filter((t) => t.className === 'person').length;
+  const vehicleIds = oneLoop.filter((t) => busyClasses.has(t.className)).length;
+  print(`\n# one busy camera alone (${solo.windowS.toFixed(0)} s): latency p50 ${solo.latencyP50Ms.toFixed(1)} ms, p99 ${solo.latencyP99Ms.toFixed(1)} ms; ${personIds} person tracks, ${vehicleIds} vehicle tracks per loop`);
+
+  // CPU per camera kind, and disk per busy camera-day, from single-kind runs.
+  const nBusy = 2;
+  const nQuiet = Math.min(10, Math.max(2, cameras ?? 10));
+  const busyOnly = await runMix(nBusy, 0, 'optimized', opts);
+  const quietOnly = await runMix(0, nQuiet, 'optimized', opts);
+  const cpuBusy = busyOnly.cpuPct / nBusy;
+  const cpuQuiet = quietOnly.cpuPct / nQuiet;
+  const diskPerBusyDay = (busyOnly.diskBytes / nBusy / busyOnly.windowS) * 86400 / 1e9;
+  print(`# per camera: busy ${cpuBusy.toFixed(1)} % of a core, quiet ${cpuQuiet.toFixed(1)} %; disk ${diskPerBusyDay.toFixed(2)} GB per busy camera-day`);
+
+  print(`\n# density search (${seconds} s window after ${opts.warmupSeconds} s warm-up, busy share ${opts.busyShare})`);
+  print(`variant        ${TABLE_HEADER}`);
+  const best = await searchMax('optimized', opts, reference, opts.startCameras, opts.step);
+  let baseline: { max: number; atMax: MixResult | null; trials: MixResult[] } | null = null;
+  if (opts.baseline) baseline = await searchMax('fp32-baseline', opts, reference, Math.max(1, Math.min(4, best.max || 4)), 2);
+
+  const result = {
+    max_cameras_realtime: best.max,
+    max_cameras_realtime_float32_baseline: baseline?.max ?? null,
+    busy_share: opts.busyShare,
+    int8_speedup_vs_fp32: int8Speedup(models, 'nanodet-416'),
+    latency_frame_to_ws_p50_ms_1cam: solo.latencyP50Ms,
+    latency_frame_to_ws_p99_ms_1cam: solo.latencyP99Ms,
+    latency_frame_to_ws_p99_ms_at_max: best.atMax?.latencyP99Ms ?? null,
+    cpu_pct_per_quiet_camera: cpuQuiet,
+    cpu_pct_per_busy_camera: cpuBusy,
+    disk_gb_per_busy_camera_day: diskPerBusyDay,
+    vtest_person_track_ids: personIds,
+    vtest_vehicle_tracks: vehicleIds,
+    window_s: seconds,
+    warmup_s: opts.warmupSeconds,
+    models,
+    trials: [...best.trials, ...(baseline?.trials ?? [])],
+    date: new Date().toISOString(),
+    machine: machineDescription(),
+    command: `vigil bench density ${args.join(' ')}`.trim(),
+  };
+  print(`\nmax real-time cameras: ${best.max} (float32 whole-frame baseline: ${baseline?.max ?? 'not run'})`);
+  writeJson(out, result);
+  print(`wrote ${out}`);
+  return result;
+}

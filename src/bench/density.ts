@@ -1,0 +1,346 @@
+/**
+ * `vigil bench density`: how many real-time cameras this machine carries with detection, measured through the real
+ * server path (decode, motion gate, detector, tracker, store, WebSocket stream) — not estimated from parts.
+ *
+ * A configuration of N cameras (a share of them busy, the rest quiet) is real time when, over the measured window
+ * after warm-up: every camera decodes at its frame rate, no camera's frames are shed by the scheduler for more than
+ * 1 s in a row, the busy cameras' person tracks match those of the same clip run alone (>= 95 % of tracks longer
+ * than 2 s found), and frame-to-WebSocket latency p99 is under 500 ms. The search raises N until a configuration
+ * fails, then narrows between the last pass and the first failure. The float32 whole-frame path (the server's
+ * path before motion-region crops, INT8 and adaptive rates) is measured on the same mix as the baseline.
+ */
+import { mkdtempSync, rmSync, statSync, readdirSync, existsSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { parseConfig } from '../config/index.js';
+import { createServer, type VigilServer } from '../server.js';
+import { readMessage } from '../stream/codec.js';
+import { vigil_wire_DetectionBatch as WireBatch, vigil_wire_Payload as Payload, vigil_wire_Detection as WireDetection } from '../stream/generated/message_generated.js';
+import { matchTracks, type ObservedTrack } from './match.js';
+import type { Logger } from '../log.js';
+
+export type PathVariant = 'optimized' | 'fp32-baseline';
+
+/** The scene mix's clips (made by scripts/setup.d/25-bench-media.sh into .cache/media). */
+export interface SceneClips {
+  busy: string;
+  quiet: string;
+  fps: number;
+  /** Loop period of the busy clip, seconds. */
+  busyPeriodS: number;
+}
+
+export interface MixResult {
+  variant: PathVariant;
+  cameras: number;
+  busy: number;
+  quiet: number;
+  realtime: boolean;
+  /** Why the configuration is not real time (empty when it is). */
+  failures: string[];
+  /** Lowest decoded / expected frames over the window among the cameras. */
+  decodeRatioMin: number;
+  /** Longest run of scheduler-shed frames of any camera, ms. */
+  maxShedStreakMs: number;
+  shedFrames: number;
+  sinkDroppedFrames: number;
+  inferencesPerS: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  latencySamples: number;
+  /** Process CPU over the window, % of one core. */
+  cpuPct: number;
+  trackMatch: { reference: number; found: number; ratio: number };
+  /** Data folder growth over the window, bytes. */
+  diskBytes: number;
+  windowS: number;
+}
+
+export interface DensityOptions {
+  clips: SceneClips;
+  /** Measured window per configuration, s (default 120). */
+  seconds: number;
+  warmupSeconds: number;
+  busyShare: number;
+  /** Measure exactly this N instead of searching. */
+  cameras?: number;
+  /** Search bounds. */
+  startCameras: number;
+  maxCameras: number;
+  step: number;
+  baseline: boolean;
+  detectFps: number;
+  log: (line: string) => void;
+  /** Extra config merged into every server (e.g. detector options). */
+  variantConfig: (variant: PathVariant) => Record<string, unknown>;
+}
+
+const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {}, child() { return SILENT; } };
+
+function dirBytes(path: string): number {
+  if (!existsSync(path)) return 0;
+  let total = 0;
+  for (const e of readdirSync(path, { withFileTypes: true })) {
+    const p = join(path, e.name);
+    if (e.isDirectory()) total += dirBytes(p);
+    else if (e.isFile()) total += statSync(p).blocks * 512;
+  }
+  return total;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0;
+}
+
+/** Prometheus text -> value per camera label for one metric name. */
+function metricByCamera(text: string, name: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const re = new RegExp(`^${name}\\{camera="([^"]+)"\\} ([0-9.eE+-]+)$`, 'gm');
+  for (const m of text.matchAll(re)) out.set(m[1]!, Number(m[2]));
+  return out;
+}
+
+interface Probe {
+  server: VigilServer;
+  base: string;
+  token: string;
+  ws: WebSocket;
+  /** Per camera: detection observations (track id -> points), times in s since the camera's first batch. */
+  tracks: Map<string, Map<number, ObservedTrack>>;
+  firstBatchAt: Map<string, number>;
+  latencies: number[];
+  recording: boolean;
+}
+
+async function startProbe(cameras: unknown[], variant: PathVariant, opts: DensityOptions, dataDir: string): Promise<Probe> {
+  let password = '';
+  const config = parseConfig({
+    dataDir,
+    server: { host: '127.0.0.1', port: 0 },
+    recording: { minFreeGb: 0 },
+    search: false,
+    ...opts.variantConfig(variant),
+    cameras,
+  });
+  config.auth = { announceInitialAdmin: (_u: string, p: string) => (password = p) };
+  const server = await createServer(config, { log: SILENT });
+  const base = `http://127.0.0.1:${server.http!.port}`;
+  const login = await fetch(`${base}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password }),
+  });
+  if (login.status !== 200) throw new Error(`bench: login failed with HTTP ${login.status}`);
+  const { access_token: token } = (await login.json()) as { access_token: string };
+  const ws = new WebSocket(`ws://127.0.0.1:${server.http!.port}/ws`, ['vigil.v1'], { headers: { authorization: `Bearer ${token}` } });
+  ws.binaryType = 'nodebuffer';
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const probe: Probe = { server, base, token, ws, tracks: new Map(), firstBatchAt: new Map(), latencies: [], recording: false };
+  const det = new WireDetection();
+  ws.on('message', (data: Buffer) => {
+    const arrivedNs = (performance.timeOrigin + performance.now()) * 1e6;
+    const msg = readMessage(data);
+    if (msg.payloadType() !== Payload.DetectionBatch) return;
+    const b = msg.payload(new WireBatch()) as WireBatch;
+    const cam = b.cameraId()!;
+    const ts = Number(b.timestampNs());
+    if (!probe.firstBatchAt.has(cam)) probe.firstBatchAt.set(cam, ts);
+    if (!probe.recording) return;
+    probe.latencies.push((arrivedNs - ts) / 1e6);
+    const t = (ts - probe.firstBatchAt.get(cam)!) / 1e9;
+    let perCam = probe.tracks.get(cam);
+    if (!perCam) probe.tracks.set(cam, (perCam = new Map()));
+    const names = new Map<number, string>();
+    for (let i = 0; i < b.classesLength(); i++) {
+      const c = b.classes(i)!;
+      names.set(c.id(), c.name()!);
+    }
+    for (let i = 0; i < b.detectionsLength(); i++) {
+      b.detections(i, det);
+      const id = det.trackId();
+      if (id < 0) continue;
+      let tr = perCam.get(id);
+      if (!tr) perCam.set(id, (tr = { trackId: id, className: names.get(det.classId()) ?? String(det.classId()), points: [] }));
+      const box = det.box()!;
+      tr.points.push({ t, box: { x1: box.x1(), y1: box.y1(), x2: box.x2(), y2: box.y2() } });
+    }
+  });
+  ws.send(JSON.stringify({ type: 'subscribe', id: 'bench', kinds: ['detections'] }));
+  return probe;
+}
+
+async function metrics(p: Probe): Promise<string> {
+  const res = await fetch(`${p.base}/metrics`, { headers: { authorization: `Bearer ${p.token}` } });
+  return res.text();
+}
+
+function sum(m: Map<string, number>): number {
+  let s = 0;
+  for (const v of m.values()) s += v;
+  return s;
+}
+
+/** Runs one configuration: `busy` busy cameras and `quiet` quiet ones, warm-up, then the measured window. */
+export async function runMix(busy: number, quiet: number, variant: PathVariant, opts: DensityOptions, reference?: ObservedTrack[]): Promise<MixResult & { busyTracks: ObservedTrack[][] }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
+  const cams: unknown[] = [];
+  const busyIds: string[] = [];
+  for (let i = 0; i < busy + quiet; i++) {
+    const isBusy = i < busy;
+    const id = `${isBusy ? 'busy' : 'quiet'}-${i}`;
+    if (isBusy) busyIds.push(id);
+    cams.push({ id, source: { kind: 'file', path: isBusy ? opts.clips.busy : opts.clips.quiet, loop: true }, detectFps: opts.detectFps });
+  }
+  const probe = await startProbe(cams, variant, opts, dataDir);
+  try {
+    await new Promise((r) => setTimeout(r, opts.warmupSeconds * 1000));
+    const m0 = await metrics(probe);
+    const cpu0 = process.cpuUsage();
+    const disk0 = dirBytes(dataDir);
+    const t0 = performance.now();
+    const windowStartS = new Map<string, number>();
+    const nowNs = (performance.timeOrigin + performance.now()) * 1e6;
+    for (const id of busyIds) windowStartS.set(id, (nowNs - (probe.firstBatchAt.get(id) ?? nowNs)) / 1e9);
+    probe.recording = true;
+    await new Promise((r) => setTimeout(r, opts.seconds * 1000));
+    probe.recording = false;
+    const windowS = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const m1 = await metrics(probe);
+    await probe.server.store.flush();
+    const disk1 = dirBytes(dataDir);
+
+    const decoded0 = metricByCamera(m0, 'vigil_camera_frames_decoded');
+    const decoded1 = metricByCamera(m1, 'vigil_camera_frames_decoded');
+    let decodeRatioMin = Infinity;
+    for (const [id, v1] of decoded1) decodeRatioMin = Math.min(decodeRatioMin, (v1 - (decoded0.get(id) ?? 0)) / (opts.clips.fps * windowS));
+    if (!Number.isFinite(decodeRatioMin)) decodeRatioMin = 0;
+    const streaks = metricByCamera(m1, 'vigil_inference_shed_streak_max_ms');
+    const maxShedStreakMs = Math.max(0, ...streaks.values());
+    const shedFrames = sum(metricByCamera(m1, 'vigil_inference_shed_frames')) - sum(metricByCamera(m0, 'vigil_inference_shed_frames'));
+    const sinkDroppedFrames = sum(metricByCamera(m1, 'vigil_camera_frames_dropped')) - sum(metricByCamera(m0, 'vigil_camera_frames_dropped'));
+    const inferred = sum(metricByCamera(m1, 'vigil_inference_frames')) - sum(metricByCamera(m0, 'vigil_inference_frames'));
+    const lat = [...probe.latencies].sort((a, b) => a - b);
+
+    const busyTracks = busyIds.map((id) => [...(probe.tracks.get(id)?.values() ?? [])]);
+    let ref = 0;
+    let found = 0;
+    if (reference) {
+      busyIds.forEach((id, k) => {
+        const w0 = windowStartS.get(id) ?? 0;
+        const r = matchTracks(reference, busyTracks[k]!, { periodS: opts.clips.busyPeriodS, windowStartS: w0, windowEndS: w0 + windowS });
+        ref += r.reference;
+        found += r.found;
+      });
+    }
+    const result: MixResult = {
+      variant,
+      cameras: busy + quiet,
+      busy,
+      quiet,
+      realtime: true,
+      failures: [],
+      decodeRatioMin,
+      maxShedStreakMs,
+      shedFrames,
+      sinkDroppedFrames,
+      inferencesPerS: inferred / windowS,
+      latencyP50Ms: percentile(lat, 0.5),
+      latencyP99Ms: percentile(lat, 0.99),
+      latencySamples: lat.length,
+      cpuPct: ((cpu.user + cpu.system) / 1e6 / windowS) * 100,
+      trackMatch: { reference: ref, found, ratio: ref === 0 ? 1 : found / ref },
+      diskBytes: Math.max(0, disk1 - disk0),
+      windowS,
+    };
+    if (decodeRatioMin < 0.97) result.failures.push(`decode ratio ${decodeRatioMin.toFixed(3)} < 0.97`);
+    if (maxShedStreakMs > 1000) result.failures.push(`shed streak ${maxShedStreakMs.toFixed(0)} ms > 1000`);
+    if (result.trackMatch.ratio < 0.95) result.failures.push(`busy person tracks found ${found}/${ref} < 95 %`);
+    if (result.latencyP99Ms >= 500) result.failures.push(`latency p99 ${result.latencyP99Ms.toFixed(0)} ms >= 500`);
+    if (lat.length === 0 && busy > 0) result.failures.push('no detection batch reached the WebSocket client');
+    result.realtime = result.failures.length === 0;
+    return { ...result, busyTracks };
+  } finally {
+    probe.ws.close();
+    await probe.server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function split(n: number, share: number): { busy: number; quiet: number } {
+  const busy = Math.max(1, Math.round(n * share));
+  return { busy: Math.min(n, busy), quiet: Math.max(0, n - busy) };
+}
+
+function fmt(r: MixResult): string {
+  return [
+    String(r.cameras).padStart(4),
+    `${r.busy}/${r.quiet}`.padStart(7),
+    r.decodeRatioMin.toFixed(3).padStart(7),
+    r.maxShedStreakMs.toFixed(0).padStart(7),
+    r.inferencesPerS.toFixed(1).padStart(7),
+    r.latencyP50Ms.toFixed(1).padStart(7),
+    r.latencyP99Ms.toFixed(1).padStart(7),
+    `${r.trackMatch.found}/${r.trackMatch.reference}`.padStart(7),
+    r.cpuPct.toFixed(0).padStart(6),
+    r.realtime ? 'yes' : `no (${r.failures.join('; ')})`,
+  ].join(' ');
+}
+
+export const TABLE_HEADER = '   N  busy/q  decode  shed ms  inf/s  p50 ms  p99 ms  tracks  cpu %  real time';
+
+/** Largest N that stays real time for one path variant, searched upward by `step`, then narrowed. */
+export async function searchMax(variant: PathVariant, opts: DensityOptions, reference: ObservedTrack[], start: number, step: number): Promise<{ max: number; atMax: MixResult | null; trials: MixResult[] }> {
+  const trials: MixResult[] = [];
+  const run = async (n: number): Promise<MixResult> => {
+    const { busy, quiet } = split(n, opts.busyShare);
+    const { busyTracks: _t, ...r } = await runMix(busy, quiet, variant, opts, reference);
+    opts.log(`${variant.padEnd(14)} ${fmt(r)}`);
+    trials.push(r);
+    return r;
+  };
+  if (opts.cameras !== undefined) {
+    const r = await run(opts.cameras);
+    return { max: r.realtime ? opts.cameras : 0, atMax: r.realtime ? r : null, trials };
+  }
+  let ok: MixResult | null = null;
+  let fail: number | null = null;
+  for (let n = start; n <= opts.maxCameras; n += step) {
+    const r = await run(n);
+    if (r.realtime) ok = r;
+    else {
+      fail = n;
+      break;
+    }
+  }
+  if (ok === null && fail !== null) {
+    // Even the start failed: walk down.
+    for (let n = fail - 1; n >= 1; n = Math.min(n - 1, Math.floor(n / 2))) {
+      const r = await run(n);
+      if (r.realtime) {
+        ok = r;
+        break;
+      }
+    }
+  }
+  let lo = ok?.cameras ?? 0;
+  let hi = fail ?? lo;
+  while (ok && fail !== null && hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    const r = await run(mid);
+    if (r.realtime) {
+      lo = mid;
+      ok = r;
+    } else hi = mid;
+  }
+  return { max: lo, atMax: ok, trials };
+}
+
+export function machineDescription(): string {
+  const c = cpus();
+  return `${c.length} vCPU ${c[0]?.model.trim() ?? 'unknown CPU'}, ${process.platform} ${process.arch}, Node ${process.versions.node}`;
+}

@@ -1,0 +1,122 @@
+/**
+ * Track matching for the density benchmark: are a busy camera's person tracks, measured inside a loaded mix, the
+ * same as those of the same clip run alone? Both runs play a looping clip from its start, so a moment of the clip
+ * has a phase (seconds since the clip started, modulo its loop period). The two runs are aligned by the phase
+ * offset that best correlates their person counts (absorbing start-up and loop-gap differences), then each reference
+ * track longer than `minTrackS` is looked for in the mix: found when a mix track of the same class covers at least
+ * half of its span with a median box IoU of at least 0.3 at shared moments.
+ */
+import type { Box } from '../types.js';
+
+/** One observation of a track: seconds since its camera's first analysed frame. */
+export interface TrackPoint {
+  t: number;
+  box: Box;
+}
+
+export interface ObservedTrack {
+  trackId: number;
+  className: string;
+  points: TrackPoint[];
+}
+
+export interface MatchResult {
+  /** Reference track occurrences (longer than minTrackS) inside the measured window. */
+  reference: number;
+  found: number;
+  /** found / reference (1 when there was nothing to find). */
+  ratio: number;
+  /** Phase offset applied to the mix, seconds. */
+  offsetS: number;
+}
+
+export function iou(a: Box, b: Box): number {
+  const ix = Math.max(0, Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1));
+  const iy = Math.max(0, Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1));
+  const inter = ix * iy;
+  const union = (a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter;
+  return union > 0 ? inter / union : 0;
+}
+
+const BIN_S = 0.2;
+
+function countSeries(tracks: ObservedTrack[], periodS: number): Float64Array {
+  const bins = new Float64Array(Math.ceil(periodS / BIN_S));
+  for (const tr of tracks) for (const p of tr.points) bins[Math.floor((((p.t % periodS) + periodS) % periodS) / BIN_S) % bins.length]! += 1;
+  return bins;
+}
+
+/** Phase offset (s) that, added to mix times, best lines the mix up with the reference (circular correlation). */
+export function alignOffset(reference: ObservedTrack[], mix: ObservedTrack[], periodS: number): number {
+  const a = countSeries(reference, periodS);
+  const b = countSeries(mix, periodS);
+  const n = a.length;
+  let best = 0;
+  let bestScore = -Infinity;
+  for (let k = 0; k < n; k++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += a[i]! * b[(i - k + n) % n]!;
+    if (s > bestScore) {
+      bestScore = s;
+      best = k;
+    }
+  }
+  return best * BIN_S;
+}
+
+function boxAt(track: ObservedTrack, t: number, toleranceS: number): Box | null {
+  let bestBox: Box | null = null;
+  let bestDt = toleranceS;
+  for (const p of track.points) {
+    const dt = Math.abs(p.t - t);
+    if (dt <= bestDt) {
+      bestDt = dt;
+      bestBox = p.box;
+    }
+  }
+  return bestBox;
+}
+
+/**
+ * Reference tracks (one loop of the clip alone, times in [0, periodS)) against mix tracks observed over
+ * [windowStartS, windowEndS) of the mix camera's own time line.
+ */
+export function matchTracks(
+  reference: ObservedTrack[],
+  mix: ObservedTrack[],
+  options: { periodS: number; windowStartS: number; windowEndS: number; minTrackS?: number; className?: string },
+): MatchResult {
+  const minTrackS = options.minTrackS ?? 2;
+  const cls = options.className ?? 'person';
+  const refs = reference.filter((r) => r.className === cls && r.points.length > 1 && r.points.at(-1)!.t - r.points[0]!.t > minTrackS);
+  const mixes = mix.filter((m) => m.className === cls);
+  const offset = alignOffset(refs, mixes, options.periodS);
+  let total = 0;
+  let found = 0;
+  for (const r of refs) {
+    const r0 = r.points[0]!.t;
+    const r1 = r.points.at(-1)!.t;
+    // Every occurrence of this reference track (one per loop) wholly inside the measured window.
+    const kFrom = Math.floor((options.windowStartS - r1 + offset) / options.periodS) - 1;
+    for (let k = kFrom; ; k++) {
+      const shift = k * options.periodS - offset;
+      const a = r0 + shift;
+      const b = r1 + shift;
+      if (a >= options.windowEndS) break;
+      if (a < options.windowStartS || b > options.windowEndS) continue;
+      total++;
+      const ok = mixes.some((m) => {
+        const ious: number[] = [];
+        for (const p of r.points) {
+          const box = boxAt(m, p.t + shift, 0.35);
+          if (box) ious.push(iou(box, p.box));
+        }
+        if (ious.length < r.points.length / 2) return false;
+        ious.sort((x, y) => x - y);
+        return ious[Math.floor(ious.length / 2)]! >= 0.3;
+      });
+      if (ok) found++;
+    }
+  }
+  return { reference: total, found, ratio: total === 0 ? 1 : found / total, offsetS: offset };
+}

@@ -1,0 +1,44 @@
+/**
+ * The density benchmark's track matching: a clip's tracks seen alone against the same clip seen in a loaded mix,
+ * started at another moment and looping.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { alignOffset, iou, matchTracks, type ObservedTrack } from '../../src/bench/match.js';
+
+/** A person walking right at 20 px/s from t0 for `dur` seconds, sampled at 5 fps. */
+function walker(id: number, t0: number, dur: number, y: number, shift = 0): ObservedTrack {
+  const points = [];
+  for (let t = 0; t <= dur + 1e-9; t += 0.2) points.push({ t: t0 + t + shift, box: { x1: 20 * t, y1: y, x2: 20 * t + 40, y2: y + 100 } });
+  return { trackId: id, className: 'person', points };
+}
+
+const PERIOD = 20;
+const reference = [walker(1, 1, 5, 0), walker(2, 8, 4, 200), walker(3, 14, 1, 400) /* under 2 s: not counted */];
+
+test('iou of boxes', () => {
+  assert.equal(iou({ x1: 0, y1: 0, x2: 10, y2: 10 }, { x1: 5, y1: 0, x2: 15, y2: 10 }), 50 / 150);
+  assert.equal(iou({ x1: 0, y1: 0, x2: 10, y2: 10 }, { x1: 20, y1: 0, x2: 30, y2: 10 }), 0);
+});
+
+test('the mix is aligned by the phase offset of its person counts', () => {
+  // The mix camera's clip started 3 s later on its own time line.
+  const mix = reference.map((r) => walker(r.trackId + 10, r.points[0]!.t, r.points.at(-1)!.t - r.points[0]!.t, r.points[0]!.box.y1, 3));
+  assert.equal(alignOffset(reference, mix, PERIOD), PERIOD - 3);
+});
+
+test('every reference occurrence inside the window is found when the mix saw the same walkers', () => {
+  // Two loops of the clip in the mix, shifted by 3 s; window [0, 40) holds walker 1 and 2 twice each.
+  const mix: ObservedTrack[] = [];
+  let id = 100;
+  for (const loop of [0, 1]) for (const r of reference) mix.push(walker(id++, r.points[0]!.t + loop * PERIOD, r.points.at(-1)!.t - r.points[0]!.t, r.points[0]!.box.y1, 3));
+  const m = matchTracks(reference, mix, { periodS: PERIOD, windowStartS: 0, windowEndS: 40 });
+  assert.deepEqual([m.reference, m.found, m.ratio, m.offsetS], [4, 4, 1, 17]);
+});
+
+test('a missed walker and a box in the wrong place are not found', () => {
+  const mix = [walker(100, 1, 5, 0, 3), walker(101, 8, 4, 600, 3) /* wrong place */];
+  const m = matchTracks(reference, mix, { periodS: PERIOD, windowStartS: 0, windowEndS: 20 });
+  assert.deepEqual([m.reference, m.found], [2, 1]);
+  assert.equal(m.ratio, 0.5);
+});

@@ -1,4 +1,7 @@
-/** What `vigil probe` reports about inference: execution providers of this build and the converted models. */
+/**
+ * What `vigil probe` reports about inference: execution providers of this build and the models set-up converted
+ * (each built-in detector at each precision and input size the `detector:` section can select).
+ */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
@@ -16,7 +19,7 @@ export function probeInference(): InferenceProbe {
   return {
     onnxruntimeVersion: (ort.env as { versions?: { common?: string } }).versions?.common ?? 'unknown',
     providers: listProviders(),
-    models: ['nanodet', 'centernet', 'embedder-mnv3'].map((name) => {
+    models: ['nanodet', 'nanodet-int8', 'nanodet-320', 'nanodet-320-int8', 'centernet', 'embedder-mnv3'].map((name) => {
       const path = join(dir, `${name}.onnx`);
       const present = existsSync(path);
       return { name, path, present, bytes: present ? statSync(path).size : 0 };

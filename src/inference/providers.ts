@@ -7,8 +7,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
 
-export type ProviderName = 'cpu' | 'cuda' | 'tensorrt' | 'webgpu' | 'dml' | 'coreml' | 'qnn';
-export const PROVIDER_NAMES: readonly ProviderName[] = ['cpu', 'cuda', 'tensorrt', 'webgpu', 'dml', 'coreml', 'qnn'];
+export type ProviderName = 'cpu' | 'cuda' | 'tensorrt' | 'openvino' | 'webgpu' | 'dml' | 'coreml' | 'qnn';
+export const PROVIDER_NAMES: readonly ProviderName[] = ['cpu', 'cuda', 'tensorrt', 'openvino', 'webgpu', 'dml', 'coreml', 'qnn'];
 
 export interface ProviderInfo {
   name: ProviderName;

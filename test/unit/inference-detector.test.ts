@@ -17,6 +17,7 @@ test('listProviders reports what this build offers', () => {
   assert.deepEqual(p.cuda, { name: 'cuda', available: false, reason: CUDA_REASON });
   assert.deepEqual(p.tensorrt, { name: 'tensorrt', available: false, reason: TRT_REASON });
   assert.deepEqual(p.dml, { name: 'dml', available: false, reason: 'not built into this onnxruntime-node package' });
+  assert.deepEqual(p.openvino, { name: 'openvino', available: false, reason: 'not built into this onnxruntime-node package' });
 });
 
 test('resolveProviders: unavailable providers fall back to cpu with exactly one log line', () => {

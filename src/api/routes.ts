@@ -8,7 +8,7 @@ import type { AuthService } from '../auth/service.js';
 import { authorize, canSeeCamera, scopeCameras, type Action, type Principal } from '../auth/policy.js';
 import { isRole } from '../auth/policy.js';
 import type { CameraInfo, CameraStatus, StoredDetection } from '../types.js';
-import type { HealthRegistry } from './health.js';
+import type { HealthRegistry } from '../services/health.js';
 import { HttpError, type Reply, type RequestCtx } from './http-types.js';
 import { openApiJson } from './openapi.js';
 import type { RuleService } from '../rules/service.js';

@@ -12,7 +12,7 @@ import { VigilError } from '../errors.js';
 import { AuthError } from '../auth/errors.js';
 import type { AuthService } from '../auth/service.js';
 import { authorize, type Principal } from '../auth/policy.js';
-import { HealthRegistry } from '../api/health.js';
+import { HealthRegistry } from '../services/health.js';
 import { HttpError, STATUS_TEXT, type Reply, type RequestCtx } from '../api/http-types.js';
 import { bearerToken, buildRoutes, type Route, type RouteModule } from '../api/routes.js';
 import type { CameraDirectory, DetectionQuery } from '../api/sources.js';

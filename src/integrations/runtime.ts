@@ -20,7 +20,7 @@ import { storageConfig, type IntegrationsConfig, type QueueSettings, type VmsSou
 import { VigilClosedError, VigilError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CameraRecordingPolicy } from '../recording/recorder.js';
-import type { HealthRegistry } from '../api/health.js';
+import type { HealthRegistry } from '../services/health.js';
 import type { RouteModule } from '../api/routes.js';
 import { integrationRoutes } from '../api/routes-integrations.js';
 import { WireEncoder } from '../stream/codec.js';
@@ -264,12 +264,19 @@ export class Integrations {
    * background: a VMS that is down delays nothing), and registers metrics and health checks.
    */
   static async start(config: IntegrationsConfig, deps: IntegrationsDeps): Promise<Integrations> {
+    const rt = await Integrations.create(config, deps);
+    rt.startVmsSync();
+    return rt;
+  }
+
+  /**
+   * Builds everything and starts the sinks connecting; the VMS syncs wait for startVmsSync(), so a server can
+   * attach its camera listeners before the first imported camera appears.
+   */
+  static async create(config: IntegrationsConfig, deps: IntegrationsDeps): Promise<Integrations> {
     const rt = new Integrations(config, deps);
     try {
       for (const s of rt.#sinks) s.sink.start();
-      rt.#sync?.start();
-      // Sources without a period sync once at start too (in the background), so a restart brings their cameras back.
-      for (const v of config.vms) if (v.syncIntervalS === 0) void rt.#sync!.syncNow(v.id).catch(() => undefined);
       rt.attach({ registry: deps.registry, health: deps.health });
     } catch (err) {
       await rt.close();
@@ -277,6 +284,17 @@ export class Integrations {
     }
     return rt;
   }
+
+  /** Starts the periodic VMS syncs; sources without a period sync once now (in the background). Once. */
+  startVmsSync(): void {
+    if (this.#closing || this.#syncStarted) return;
+    this.#syncStarted = true;
+    this.#sync?.start();
+    // Sources without a period sync once at start too, so a restart brings their cameras back.
+    for (const v of this.#config.vms) if (v.syncIntervalS === 0) void this.#sync!.syncNow(v.id).catch(() => undefined);
+  }
+
+  #syncStarted = false;
 
   // ---- publishing (the pipeline calls these; none blocks or throws) --------------------------------------------
 

@@ -19,7 +19,7 @@ import * as flatbuffers from 'flatbuffers';
 import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
 import { Registry } from 'prom-client';
-import { HealthRegistry } from '../../src/api/health.js';
+import { HealthRegistry } from '../../src/services/health.js';
 import { CameraManager } from '../../src/camera/manager.js';
 import { parseConfig } from '../../src/config/index.js';
 import { Integrations } from '../../src/integrations/runtime.js';

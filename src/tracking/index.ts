@@ -1,2 +1,2 @@
-export { Tracker, TrackerRegistry, iou } from './tracker.js';
+export { Tracker, TrackerRegistry, iou, bufferedIou } from './tracker.js';
 export type { TrackerOptions, TrackObservation, TrackedObject, TrackEvent, TrackEventType, TrackerFrameResult } from './tracker.js';

@@ -1,59 +1,36 @@
 /**
  * Multi-object tracker, ByteTrack-style (Zhang et al., "ByteTrack: Multi-Object Tracking by Associating Every
- * Detection Box", 2022), reimplemented here:
+ * Detection Box", 2022), reimplemented here, with buffered-IoU matching (C-BIoU) for low analysis rates:
  *
  *  1. every live track predicts its box one step ahead with a constant-velocity model (an alpha-beta filter on
  *     centre, width and height; velocities per frame-sequence unit, so skipped frames are predicted further);
- *  2. high-score detections (>= highThreshold) are matched to confirmed tracks (active or lost) by IoU;
- *  3. low-score detections (lowThreshold..highThreshold) are matched to the still unmatched *active* tracks only,
- *     with a stricter IoU — this is ByteTrack's idea: occluded, low-scoring boxes keep their track alive instead of
- *     spawning new ids;
- *  4. tentative tracks (fewer than `minHits` matches) are matched to the remaining high-score detections;
- *  5. remaining high-score detections with score >= newTrackThreshold start tentative tracks;
- *  6. unmatched active tracks become lost; a track lost for more than `maxLostFrames` frame-sequence units ends.
+ *  2. high-score detections (>= highThreshold) are matched to confirmed tracks (active or lost) by buffered IoU;
+ *  3. low-score detections (lowThreshold..highThreshold) are matched to the still unmatched confirmed tracks with
+ *     a stricter plain IoU — ByteTrack's idea: occluded, low-scoring boxes keep their track alive instead of
+ *     spawning new ids; lost tracks take part too, so an object the detector only ever scores low (a parked van)
+ *     is found again after a missed frame instead of starting over;
+ *  4. tentative tracks are matched to the remaining high-score detections and to remaining low-score ones that
+ *     may start tracks (>= the class's start threshold);
+ *  5. remaining detections at or above their class's start threshold start tentative tracks;
+ *  6. a tentative track is confirmed after `minHits` consecutive matches if it has scored `newTrackThreshold`,
+ *     otherwise after `persistHits`: persistence, not one high score, is the evidence for steady low scorers;
+ *  7. unmatched active tracks become lost; a track lost for more than `maxLostFrames` frame-sequence units ends.
  *
- * Matching is class-aware (a person never continues a car's track) and an optimal linear assignment on 1 - IoU
- * (Hungarian algorithm), as ByteTrack does with its LAP solver.
+ * Matching is class-aware (a person never continues a car's track), with groups of classes a detector confuses
+ * on one object (car / truck / bus) treated as one, and an optimal linear assignment (Hungarian algorithm).
  *
  * Ids are per camera, increasing from 1, never reused. Events: `start` when a track is confirmed (its first
- * `minHits` observations are reported in the start event's observation: the latest), `update` for each later
- * match, `lost` when a confirmed track misses its first frame, `end` when it is dropped (or on `flush`). Each track
- * keeps its best observation (highest score: box, frame sequence, timestamp) for snapshots and embeddings.
+ * observations are reported in the start event's observation: the latest), `update` for each later match, `lost`
+ * when a confirmed track misses its first frame, `end` when it is dropped (or on `flush`). Each track keeps its
+ * best observation (highest score: box, frame sequence, timestamp) for snapshots and embeddings.
  */
 import { expected } from '../errors.js';
 import type { Box, Detection, DetectionBatch, TrackSummary } from '../types.js';
+import { associate, iou } from './association.js';
+import { resolveTrackerOptions, type ResolvedTrackerOptions, type TrackerOptions } from './options.js';
 
-export interface TrackerOptions {
-  /** Detections at or above this score take part in the first association stage. Default 0.5. */
-  highThreshold?: number;
-  /** Detections below this score are ignored entirely. Default 0.1. */
-  lowThreshold?: number;
-  /** Unmatched high-score detections at or above this score start a new (tentative) track. Default 0.6. */
-  newTrackThreshold?: number;
-  /** Minimum IoU for a high-score match. Default 0.2 (ByteTrack's 0.8 cost). */
-  matchIou?: number;
-  /** Minimum IoU for a low-score match. Default 0.5. */
-  lowMatchIou?: number;
-  /** Minimum IoU for a tentative track's second match. Default 0.3. */
-  tentativeMatchIou?: number;
-  /** Matches needed before a track is confirmed and reported. Default 2. */
-  minHits?: number;
-  /** A lost track ends when it has not been matched for more than this many frame-sequence units. Default 30. */
-  maxLostFrames?: number;
-  /**
-   * Also end a lost track unmatched for more than this many seconds of frame time (for pipelines whose sequence
-   * numbers jump, e.g. behind a detect-fps cap). Default: no time limit.
-   */
-  maxLostSeconds?: number | null;
-  /** Filter gains: how much of the innovation goes into position (alpha) and velocity (beta). Defaults 0.6 / 0.3. */
-  alpha?: number;
-  beta?: number;
-  /**
-   * Hands out the id of each newly confirmed track (a positive int32). Default: 1, 2, 3... per tracker, which
-   * repeats after a restart; the server passes an allocator persisted in the store so ids stay unique per camera.
-   */
-  allocateId?: ((cameraId: string) => number) | null;
-}
+export { iou, bufferedIou } from './association.js';
+export type { TrackerOptions } from './options.js';
 
 export interface TrackObservation {
   box: Box;
@@ -107,8 +84,12 @@ type Phase = 'tentative' | 'active' | 'lost';
 
 interface Track {
   id: number; // 0 while tentative
+  /** The class with the highest total score among the track's matches (the reported class). */
   classId: number;
   className: string;
+  /** Class-group key: a track continues over detections of the same key. */
+  group: string;
+  votes: Map<string, { classId: number; sum: number }>;
   phase: Phase;
   hits: number;
   // state: centre, size, and their velocities per sequence unit
@@ -127,148 +108,11 @@ interface Track {
   predicted: Box;
 }
 
-const DEFAULTS: Required<TrackerOptions> = {
-  highThreshold: 0.5,
-  lowThreshold: 0.1,
-  newTrackThreshold: 0.6,
-  matchIou: 0.2,
-  lowMatchIou: 0.5,
-  tentativeMatchIou: 0.3,
-  minHits: 2,
-  maxLostFrames: 30,
-  maxLostSeconds: null,
-  allocateId: null,
-  alpha: 0.6,
-  beta: 0.3,
-};
-
-export function iou(a: Box, b: Box): number {
-  const ix = Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1);
-  const iy = Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1);
-  if (ix <= 0 || iy <= 0) return 0;
-  const inter = ix * iy;
-  const union = (a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter;
-  return union > 0 ? inter / union : 0;
-}
-
-function validateOptions(o: TrackerOptions): Required<TrackerOptions> {
-  const r = { ...DEFAULTS, ...o };
-  for (const k of ['highThreshold', 'lowThreshold', 'newTrackThreshold', 'matchIou', 'lowMatchIou', 'tentativeMatchIou', 'alpha', 'beta'] as const) {
-    const v = r[k];
-    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw expected('a number from 0 to 1', `tracker.${k}`, v);
-  }
-  if (!Number.isInteger(r.minHits) || r.minHits < 1) throw expected('an integer >= 1', 'tracker.minHits', r.minHits);
-  if (!Number.isInteger(r.maxLostFrames) || r.maxLostFrames < 0) throw expected('an integer >= 0', 'tracker.maxLostFrames', r.maxLostFrames);
-  if (r.maxLostSeconds !== null && !(typeof r.maxLostSeconds === 'number' && r.maxLostSeconds >= 0)) throw expected('a number >= 0 or null', 'tracker.maxLostSeconds', r.maxLostSeconds);
-  if (r.allocateId !== null && typeof r.allocateId !== 'function') throw expected('a function or null', 'tracker.allocateId', r.allocateId);
-  if (r.lowThreshold > r.highThreshold) throw expected(`a number <= highThreshold (${r.highThreshold})`, 'tracker.lowThreshold', r.lowThreshold);
-  return r;
-}
-
-/**
- * Minimum-cost assignment (Hungarian algorithm with potentials, O(n^2 m)) for an n x m cost matrix, n <= m.
- * Returns, for each row, the assigned column.
- */
-function hungarian(cost: Float64Array, n: number, m: number): Int32Array {
-  const INF = Number.POSITIVE_INFINITY;
-  const u = new Float64Array(n + 1);
-  const v = new Float64Array(m + 1);
-  const p = new Int32Array(m + 1); // p[j]: row (1-based) assigned to column j
-  const way = new Int32Array(m + 1);
-  const minv = new Float64Array(m + 1);
-  const used = new Uint8Array(m + 1);
-  for (let i = 1; i <= n; i++) {
-    p[0] = i;
-    let j0 = 0;
-    minv.fill(INF);
-    used.fill(0);
-    do {
-      used[j0] = 1;
-      const i0 = p[j0]!;
-      let delta = INF;
-      let j1 = 0;
-      for (let j = 1; j <= m; j++) {
-        if (used[j]) continue;
-        const cur = cost[(i0 - 1) * m + (j - 1)]! - u[i0]! - v[j]!;
-        if (cur < minv[j]!) {
-          minv[j] = cur;
-          way[j] = j0;
-        }
-        if (minv[j]! < delta) {
-          delta = minv[j]!;
-          j1 = j;
-        }
-      }
-      for (let j = 0; j <= m; j++) {
-        if (used[j]) {
-          u[p[j]!] = u[p[j]!]! + delta;
-          v[j] = v[j]! - delta;
-        } else minv[j] = minv[j]! - delta;
-      }
-      j0 = j1;
-    } while (p[j0] !== 0);
-    do {
-      const j1 = way[j0]!;
-      p[j0] = p[j1]!;
-      j0 = j1;
-    } while (j0);
-  }
-  const rowCol = new Int32Array(n).fill(-1);
-  for (let j = 1; j <= m; j++) if (p[j]! > 0) rowCol[p[j]! - 1] = j - 1;
-  return rowCol;
-}
-
-/**
- * Class-aware IoU association as ByteTrack does it: a linear assignment minimizing total (1 - IoU), pairs below
- * `minIou` (or of different classes) never matched. Optimal where greedy matching could steal a box from the
- * track it fits best when boxes overlap.
- */
-function associate(tracks: Track[], dets: Detection[], minIou: number): { pairs: [Track, Detection][]; tracksLeft: Track[]; detsLeft: Detection[] } {
-  const nt = tracks.length;
-  const nd = dets.length;
-  if (nt === 0 || nd === 0) return { pairs: [], tracksLeft: tracks.slice(), detsLeft: dets.slice() };
-  const transpose = nt > nd; // rows must be the smaller side
-  const n = transpose ? nd : nt;
-  const m = transpose ? nt : nd;
-  const BIG = 1e6;
-  const cost = new Float64Array(n * m);
-  const ious = new Float64Array(nt * nd);
-  for (let ti = 0; ti < nt; ti++) {
-    for (let di = 0; di < nd; di++) {
-      const t = tracks[ti]!;
-      const d = dets[di]!;
-      const v = d.classId === t.classId ? iou(t.predicted, d.box) : 0;
-      ious[ti * nd + di] = v;
-      const c = v >= minIou && v > 0 ? 1 - v : BIG;
-      if (transpose) cost[di * m + ti] = c;
-      else cost[ti * m + di] = c;
-    }
-  }
-  const assign = hungarian(cost, n, m);
-  const usedT = new Uint8Array(nt);
-  const usedD = new Uint8Array(nd);
-  const pairs: [Track, Detection][] = [];
-  for (let r = 0; r < n; r++) {
-    const c = assign[r]!;
-    if (c < 0) continue;
-    const ti = transpose ? c : r;
-    const di = transpose ? r : c;
-    const v = ious[ti * nd + di]!;
-    if (!(v >= minIou && v > 0)) continue;
-    usedT[ti] = 1;
-    usedD[di] = 1;
-    pairs.push([tracks[ti]!, dets[di]!]);
-  }
-  // Apply in track order: deterministic event order.
-  const order = new Map(tracks.map((t, i) => [t, i]));
-  pairs.sort((a, b) => order.get(a[0])! - order.get(b[0])!);
-  return { pairs, tracksLeft: tracks.filter((_, i) => !usedT[i]), detsLeft: dets.filter((_, i) => !usedD[i]) };
-}
-
 /** Tracks the objects of one camera. */
 export class Tracker {
   readonly cameraId: string;
-  private readonly o: Required<TrackerOptions>;
+  private readonly o: ResolvedTrackerOptions;
+  private readonly groupOf: Map<string, string>;
   private tracks: Track[] = [];
   private nextId = 1;
   private lastSeq: number | null = null;
@@ -276,7 +120,11 @@ export class Tracker {
   constructor(cameraId: string, options: TrackerOptions = {}) {
     if (typeof cameraId !== 'string' || cameraId === '') throw expected('a non-empty string', 'cameraId', cameraId);
     this.cameraId = cameraId;
-    this.o = validateOptions(options);
+    this.o = resolveTrackerOptions(options);
+    this.groupOf = new Map();
+    this.o.classGroups.forEach((g, i) => {
+      for (const n of g) this.groupOf.set(n, `group:${i}`);
+    });
   }
 
   private newId(): number {
@@ -285,6 +133,20 @@ export class Tracker {
     const id = alloc(this.cameraId);
     if (!(Number.isInteger(id) && id >= 1 && id <= 0x7fffffff)) throw expected('a positive int32 track id', 'allocateId()', id);
     return id;
+  }
+
+  private group(className: string): string {
+    return this.groupOf.get(className) ?? `class:${className}`;
+  }
+
+  private startThreshold(className: string): number {
+    return this.o.classThresholds[className] ?? this.o.startThreshold;
+  }
+
+  /** Matches a tentative track needs: few once it has scored high, more when only persistence speaks for it. */
+  private hitsNeeded(t: Track): number {
+    const fast = Math.max(this.o.newTrackThreshold, this.startThreshold(t.className));
+    return t.best.confidence >= fast ? this.o.minHits : this.o.persistHits;
   }
 
   /** Number of live tracks (tentative, active and lost). */
@@ -306,43 +168,50 @@ export class Tracker {
 
     for (const t of this.tracks) this.predict(t, seq);
 
+    const outDets: Detection[] = batch.detections.map((d) => ({ ...d, box: { ...d.box } }));
+    for (const d of outDets) delete d.trackId;
+    const candidates = this.withoutGroupDuplicates(outDets.filter((d) => d.confidence >= o.lowThreshold));
     const high: Detection[] = [];
     const low: Detection[] = [];
-    const outDets: Detection[] = batch.detections.map((d) => ({ ...d, box: { ...d.box } }));
-    for (const d of outDets) {
-      delete d.trackId;
-      if (d.confidence >= o.highThreshold) high.push(d);
-      else if (d.confidence >= o.lowThreshold) low.push(d);
-    }
+    for (const d of candidates) (d.confidence >= o.highThreshold ? high : low).push(d);
 
     const confirmed = this.tracks.filter((t) => t.phase !== 'tentative');
     const tentative = this.tracks.filter((t) => t.phase === 'tentative');
+    const compatible = (t: Track, d: Detection): boolean => t.group === this.group(d.className);
 
-    const s1 = associate(confirmed, high, o.matchIou);
-    const activeLeft = s1.tracksLeft.filter((t) => t.phase === 'active');
-    const s2 = associate(activeLeft, low, o.lowMatchIou);
-    const s3 = associate(tentative, s1.detsLeft, o.tentativeMatchIou);
+    // C-BIoU's cascade: a small buffer first, so close pairs are settled before the wider buffer, which reaches
+    // the tracks whose object changed pace, gets a say.
+    const s1a = associate(confirmed, high, o.matchIou, o.matchBuffer, compatible);
+    const s1b = associate(s1a.tracksLeft, s1a.detsLeft, o.matchIou, o.wideMatchBuffer, compatible);
+    const s1 = { pairs: [...s1a.pairs, ...s1b.pairs], tracksLeft: s1b.tracksLeft, detsLeft: s1b.detsLeft };
+    const s2 = associate(s1.tracksLeft, low, o.lowMatchIou, 0, compatible);
+    // Detection order, so that new ids follow the detector's output order.
+    const left = new Set([...s1.detsLeft, ...s2.detsLeft]);
+    const open = candidates.filter((d) => left.has(d) && (d.confidence >= o.highThreshold || d.confidence >= this.startThreshold(d.className)));
+    const s3 = associate(tentative, open, o.tentativeMatchIou, o.matchBuffer, compatible);
 
     const objects: TrackedObject[] = [];
     const matched = new Set<Track>();
+    const confirm = (t: Track, obs: TrackObservation): void => {
+      t.phase = 'active';
+      t.id = this.newId();
+      events.push(this.event('start', t, seq, ns, obs));
+    };
+    const report = (t: Track, d: Detection): void => {
+      d.trackId = t.id;
+      objects.push({ trackId: t.id, classId: t.classId, className: t.className, confidence: d.confidence, box: { ...d.box } });
+    };
     const apply = (t: Track, d: Detection): void => {
       matched.add(t);
       this.correct(t, d, seq, ns);
       const obs: TrackObservation = { box: { ...d.box }, confidence: d.confidence, frameSequence: seq, timestampNs: ns };
       if (t.phase === 'tentative') {
-        if (t.hits >= o.minHits) {
-          t.phase = 'active';
-          t.id = this.newId();
-          events.push(this.event('start', t, seq, ns, obs));
-        }
+        if (t.hits >= this.hitsNeeded(t)) confirm(t, obs);
       } else {
         t.phase = 'active';
         events.push(this.event('update', t, seq, ns, obs));
       }
-      if (t.phase === 'active') {
-        d.trackId = t.id;
-        objects.push({ trackId: t.id, classId: t.classId, className: t.className, confidence: d.confidence, box: { ...d.box } });
-      }
+      if (t.phase === 'active') report(t, d);
     };
     for (const [t, d] of s1.pairs) apply(t, d);
     for (const [t, d] of s2.pairs) apply(t, d);
@@ -351,19 +220,15 @@ export class Tracker {
     s3.pairs.sort((a, b) => order.get(a[1])! - order.get(b[1])!);
     for (const [t, d] of s3.pairs) apply(t, d);
 
-    // New tentative tracks (or confirmed at once when minHits is 1).
+    // New tentative tracks (or confirmed at once when one match is enough).
     for (const d of s3.detsLeft) {
-      if (d.confidence < o.newTrackThreshold) continue;
+      if (d.confidence < this.startThreshold(d.className)) continue;
       const t = this.create(d, seq, ns);
       this.tracks.push(t);
       matched.add(t);
-      if (o.minHits <= 1) {
-        t.phase = 'active';
-        t.id = this.newId();
-        const obs: TrackObservation = { box: { ...d.box }, confidence: d.confidence, frameSequence: seq, timestampNs: ns };
-        events.push(this.event('start', t, seq, ns, obs));
-        d.trackId = t.id;
-        objects.push({ trackId: t.id, classId: t.classId, className: t.className, confidence: d.confidence, box: { ...d.box } });
+      if (this.hitsNeeded(t) <= 1) {
+        confirm(t, { box: { ...d.box }, confidence: d.confidence, frameSequence: seq, timestampNs: ns });
+        report(t, d);
       }
     }
 
@@ -404,6 +269,26 @@ export class Tracker {
     };
   }
 
+  /**
+   * Of boxes of different classes of one class group that overlap by duplicateIou or more, keeps the
+   * higher-scoring one: the detector's per-class NMS leaves both a "car" and a "truck" on one van.
+   */
+  private withoutGroupDuplicates(dets: Detection[]): Detection[] {
+    if (this.o.classGroups.length === 0) return dets;
+    const byScore = dets.filter((d) => this.groupOf.has(d.className)).sort((a, b) => b.confidence - a.confidence);
+    const dropped = new Set<Detection>();
+    for (let i = 0; i < byScore.length; i++) {
+      const a = byScore[i]!;
+      if (dropped.has(a)) continue;
+      for (let j = i + 1; j < byScore.length; j++) {
+        const b = byScore[j]!;
+        if (dropped.has(b) || b.className === a.className || this.groupOf.get(b.className) !== this.groupOf.get(a.className)) continue;
+        if (iou(a.box, b.box) >= this.o.duplicateIou) dropped.add(b);
+      }
+    }
+    return dropped.size ? dets.filter((d) => !dropped.has(d)) : dets;
+  }
+
   /** Ends every confirmed track (camera stopped); returns their end events. */
   flush(timestampNs: bigint): TrackEvent[] {
     const seq = this.lastSeq ?? 0;
@@ -428,6 +313,8 @@ export class Tracker {
       id: 0,
       classId: d.classId,
       className: d.className,
+      group: this.group(d.className),
+      votes: new Map([[d.className, { classId: d.classId, sum: d.confidence }]]),
       phase: 'tentative',
       hits: 1,
       cx: b.x1 + w / 2,
@@ -447,7 +334,9 @@ export class Tracker {
   }
 
   private predict(t: Track, seq: number): void {
-    const dt = seq - t.lastSeq;
+    // Past maxPredictFrames the prediction stays put: people stop and turn, and a box extrapolated for seconds
+    // ends up where the object never went (and a static object's jitter adds up to a drift).
+    const dt = Math.min(seq - t.lastSeq, this.o.maxPredictFrames);
     const cx = t.cx + t.vx * dt;
     const cy = t.cy + t.vy * dt;
     const w = Math.max(1, t.w + t.vw * dt);
@@ -493,6 +382,14 @@ export class Tracker {
       t.vh += (beta * rh) / dt;
     }
     t.hits++;
+    // Only this class's total changed, so only it can overtake the reported class.
+    const v = t.votes.get(d.className);
+    if (v) v.sum += d.confidence;
+    else t.votes.set(d.className, { classId: d.classId, sum: d.confidence });
+    if (d.className !== t.className && t.votes.get(d.className)!.sum > t.votes.get(t.className)!.sum) {
+      t.className = d.className;
+      t.classId = d.classId;
+    }
     t.lastSeq = seq;
     t.lastNs = ns;
     if (d.confidence > t.best.confidence) {
@@ -532,7 +429,7 @@ export class Tracker {
 export class TrackerRegistry {
   private readonly trackers = new Map<string, Tracker>();
   constructor(private readonly options: TrackerOptions = {}) {
-    validateOptions(options);
+    resolveTrackerOptions(options);
   }
   update(batch: DetectionBatch): TrackerFrameResult {
     let t = this.trackers.get(batch.cameraId);

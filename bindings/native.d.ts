@@ -43,10 +43,35 @@ export interface NativeFrameEvent {
   /** Decoded frame size in pixels. */
   sourceWidth: number;
   sourceHeight: number;
-  /** tensor_x = source_x * scale + padX; tensor_y = source_y * scale + padY (pixels). */
+  /**
+   * Letterbox of the cropped region into THIS frame's tensor (pixels):
+   * tensor_x = (source_x - cropX) * scale + padX, so source_x = (tensor_x - padX) / scale + cropX (y likewise).
+   * For a whole frame cropX = cropY = 0 and this is the plain letterbox.
+   */
   scale: number;
   padX: number;
   padY: number;
+  /**
+   * Size in pixels of THIS frame's tensor: the pipeline's `tensor` size for whole frames, `regions.tensorWidth` x
+   * `regions.tensorHeight` for crops. `tensor.byteLength` is exactly this tensor's bytes (3 x w x h, times 4 for
+   * the float layouts).
+   */
+  tensorWidth: number;
+  tensorHeight: number;
+  /** True when the tensor holds a motion-region crop rather than the whole frame. */
+  cropped: boolean;
+  /** The source rectangle letterboxed into the tensor, in source pixels (0, 0, sourceWidth, sourceHeight if whole). */
+  cropX: number;
+  cropY: number;
+  cropWidth: number;
+  cropHeight: number;
+  /**
+   * Share of the frame (0..1) covered by the motion regions (disjoint, padded); 1 on a frame that initialised the
+   * background; 0 for a frame let through by the bypass without change; -1 without a motion gate.
+   */
+  regionShare: number;
+  /** Number of disjoint motion regions (0 without a gate). */
+  regionCount: number;
   /** Pool slot and lease generation: pass both back to release(). */
   slot: number;
   generation: number;
@@ -70,7 +95,10 @@ export interface NativeSegmentEvent {
   location: string;
   /** Running time of the boundary on the pipeline clock, ns (monotonic within one pipeline run). */
   runningTimeNs: number;
-  /** Unix-epoch ns when the boundary was seen. */
+  /**
+   * Unix-epoch ns of the boundary: its running time mapped through the pipeline clock to the wall clock (the
+   * instant the first buffer of the segment was stamped by a live source, or played by a synced file).
+   */
   wallClockNs: bigint;
 }
 
@@ -86,6 +114,28 @@ export interface NativeMotionOptions {
   learningRate: number;
   /** Polygons in source pixels whose cells are ignored. */
   masks: Array<Array<[number, number]>>;
+  /** Changed cells within 2 x this many cells of each other form one region (0-16, default 1). */
+  regionMergeCells?: number;
+  /** Source pixels added on each side of a region (0-1024, default 16). */
+  regionPadding?: number;
+}
+
+/**
+ * Motion-region inference: frames whose motion is local are letterboxed as one crop around all their motion
+ * regions into a smaller tensor (same layout, colour order, normalisation and border as `tensor`). Whole frames
+ * still come: on a frame that (re)initialises the motion background, while setFullFrame(true) is on, when the
+ * periodic whole frame is due, and whenever the crop would cover maxShare of the frame or more.
+ */
+export interface NativeRegionOptions {
+  /** Crop tensor size in pixels (8-8192); the pool's slots hold the larger of this and `tensor`. */
+  tensorWidth: number;
+  tensorHeight: number;
+  /** 0..1: a crop is used only while its rectangle (and the regions) cover less than this share of the frame. */
+  maxShare: number;
+  /** At most this many frames handed on between whole frames (so static objects are re-seen); 0: no periodic one. */
+  fullFrameEvery: number;
+  /** Source pixels: a crop is grown to at least this size on each side (1-8192). */
+  minSide: number;
 }
 
 export interface NativePipelineOptions {
@@ -102,12 +152,33 @@ export interface NativePipelineOptions {
   /** true: a full queue / pool waits (lossless, for files); false: drop the oldest (live cameras). */
   block: boolean;
   motion?: NativeMotionOptions;
+  /** Motion-region crops; requires `motion` (E_ARGUMENT otherwise). Absent: every tensor is the whole frame. */
+  regions?: NativeRegionOptions;
   /** Required when the description has a splitmuxsink named `rec`: where and how segments are named. */
   recording?: { directory: string; prefix: string; extension: string };
   onEvent: (event: NativePipelineEvent) => void;
 }
 
-export interface NativePipelineStats {
+/** A record input: a graph with a splitmuxsink named `rec` and no appsink (no decoder, no tensor stage). */
+export interface NativeRecordPipelineOptions {
+  cameraId: string;
+  description: string;
+  properties?: Record<string, Record<string, string | number | boolean>>;
+  recordOnly: true;
+  recording: { directory: string; prefix: string; extension: string };
+  onEvent: (event: NativePipelineEvent) => void;
+}
+
+/** Stats of a record-only pipeline: the recorder's input only. */
+export interface NativeRecordStats {
+  /** Buffers (encoded frames) and bytes that reached the splitmuxsink named `rec`. */
+  recordBuffers: number;
+  recordBytes: number;
+  /** Milliseconds (monotonic) since the last buffer reached the recorder; -1 before the first. */
+  msSinceLastRecordBuffer: number;
+}
+
+export interface NativePipelineStats extends NativeRecordStats {
   framesDecoded: number;
   framesIn: number;
   framesDelivered: number;
@@ -117,6 +188,15 @@ export interface NativePipelineStats {
   droppedFormat: number;
   /** Frames the motion gate kept from the tensor stage. */
   skippedNoMotion: number;
+  /**
+   * Frames that reached the sink sooner than the analysis interval allows (setAnalysisInterval), skipped in the
+   * streaming thread before any queueing or conversion. Counted in framesIn.
+   */
+  skippedRate: number;
+  /** Frames handed on as a motion-region crop (counted in framesDelivered too). */
+  framesCropped: number;
+  /** Current analysis interval in milliseconds (0: none). */
+  analysisIntervalMs: number;
   queueDepth: number;
   poolInUse: number;
   poolSize: number;
@@ -139,6 +219,14 @@ export interface NativePipeline {
   seekStart(): boolean;
   /** While true, frames pass the motion gate regardless (e.g. a tracked object is still active). */
   setMotionBypass(bypass: boolean): void;
+  /** While true, every tensor is the whole frame (no motion-region crops), e.g. while tracks are live. */
+  setFullFrame(full: boolean): void;
+  /**
+   * At run time: frames arriving less than `intervalMs` milliseconds after the last frame let through (by buffer
+   * PTS, else arrival time; 2 ms early still passes) are skipped before any work (stats().skippedRate). 0 lifts
+   * the limit (the pipeline's detectFps still applies). 0 to 86 400 000.
+   */
+  setAnalysisInterval(intervalMs: number): void;
   /**
    * Deep copy of the decoded frame a leased tensor (slot, generation) was made from, on the JS thread (one memcpy
    * per plane). Null, counted in sourceFrameStats(), when the lease is gone (`stale`: released, slot reused,
@@ -176,7 +264,7 @@ export interface NativeSourceFrame {
    * JPEG (jpegenc on a libuv worker) of the frame or a crop. quality 1-100 (default 85). I420/NV12 crops: x and y
    * rounded down to even pixels, width and height down to even (at least 2). Rejects with code E_SNAPSHOT.
    */
-  encodeJpeg(options?: { quality?: number; crop?: NativeRegion }): Promise<Buffer>;
+  encodeJpeg(options?: { quality?: number; crop?: NativeRegion; size?: { width: number; height: number } }): Promise<Buffer>;
   /** The region letterboxed into a model tensor (the live path's preprocessor) on a libuv worker. */
   cropTensor(box: NativeRegion, spec: NativeTensorSpec): Promise<ArrayBuffer>;
   /** Idempotent; the finalizer runs the same path. */
@@ -233,7 +321,7 @@ export interface NativeImage {
 }
 
 export interface NativeAddon {
-  Pipeline: new (options: NativePipelineOptions) => NativePipeline;
+  Pipeline: new (options: NativePipelineOptions | NativeRecordPipelineOptions) => NativePipeline;
   elementInfo(name: string): NativeElementInfo | null;
   gstVersion(): string;
   /** Pipelines created and not yet closed in this process. */

@@ -79,7 +79,13 @@ bool EncodeJpeg(const uint8_t* pixels, const SnapshotRequest& r, std::vector<uin
   GError* rawErr = nullptr;
   // jpegenc writes YUV planes as they are, but JPEG's YCbCr is full range: limited-range camera YUV would come out
   // washed out. Everything but GRAY8 goes through RGB, which libjpeg converts to JPEG's YCbCr itself.
-  const std::string launch = std::string("appsrc name=src format=time ! videoconvert ! video/x-raw,format=") +
+  const bool scale = r.outW > 0 && r.outH > 0 && (r.outW != r.cropW || r.outH != r.cropH);
+  // Scaling before conversion touches the smaller YUV planes; pixel-aspect-ratio=1/1 stops videoscale from
+  // "correcting" a rounded size by changing the aspect instead.
+  const std::string scaler = scale ? "videoscale method=bilinear2 ! video/x-raw,width=" + std::to_string(r.outW) +
+                                         ",height=" + std::to_string(r.outH) + ",pixel-aspect-ratio=1/1 ! "
+                                   : std::string();
+  const std::string launch = std::string("appsrc name=src format=time ! ") + scaler + "videoconvert ! video/x-raw,format=" +
                              (r.format == "GRAY8" ? "GRAY8" : "RGB") +
                              " ! jpegenc name=enc ! appsink name=sink sync=false";
   ElementPtr pipeline(gst_parse_launch(launch.c_str(), &rawErr));
@@ -92,7 +98,7 @@ bool EncodeJpeg(const uint8_t* pixels, const SnapshotRequest& r, std::vector<uin
   ElementPtr enc(gst_bin_get_by_name(GST_BIN(pipeline.get()), "enc"));
   ElementPtr sink(gst_bin_get_by_name(GST_BIN(pipeline.get()), "sink"));
   std::unique_ptr<GstCaps, GstCapsUnref> caps(gst_video_info_to_caps(&info));
-  gst_caps_set_simple(caps.get(), "framerate", GST_TYPE_FRACTION, 0, 1, nullptr);
+  gst_caps_set_simple(caps.get(), "framerate", GST_TYPE_FRACTION, 0, 1, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, nullptr);
   if (!r.colorimetry.empty() && GST_VIDEO_INFO_IS_YUV(&info))
     gst_caps_set_simple(caps.get(), "colorimetry", G_TYPE_STRING, r.colorimetry.c_str(), nullptr);
   g_object_set(src.get(), "caps", caps.get(), nullptr);

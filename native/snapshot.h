@@ -1,5 +1,5 @@
-// Snapshot encoder (issue 3, item 7): JPEG of a whole frame or a crop, encoded by GStreamer's jpegenc on a libuv
-// worker thread (Napi::AsyncWorker), never on the JS thread.
+// Snapshot encoder (issue 3, item 7; issue 16 item 7): JPEG of a whole frame or a crop, optionally scaled down, encoded
+// by GStreamer's jpegenc on a libuv worker thread (Napi::AsyncWorker), never on the JS thread.
 #pragma once
 
 #include <napi.h>
@@ -18,6 +18,9 @@ struct SnapshotRequest {
   // I420 / NV12: cropX and cropY even (chroma is subsampled 2x2); odd sizes are fine.
   int cropX = 0, cropY = 0, cropW = 0, cropH = 0;
   int quality = 85;
+  // Output size; 0: the crop's own. Smaller than the crop: GStreamer's videoscale shrinks it (multi-tap bilinear,
+  // so a 2x reduction averages instead of skipping pixels) before colour conversion, on the same worker thread.
+  int outW = 0, outH = 0;
   // GStreamer colorimetry of YUV sources (e.g. "bt709", "bt601", "1:4:0:0"); empty: GStreamer's default for the
   // crop's size, which is not the source's when a crop of an HD frame is SD-sized.
   std::string colorimetry;

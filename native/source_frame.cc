@@ -596,8 +596,9 @@ Region ParseRegion(const Napi::Value& v, const std::string& name, int width, int
   return r;
 }
 
-// encodeJpeg({ quality?, crop?: { x, y, width, height } }) -> Promise<Buffer>. YUV crops: x and y rounded down to
-// even pixels, width and height down to even (at least 2, within the frame), as the module encodeJpeg does.
+// encodeJpeg({ quality?, crop?: { x, y, width, height }, size?: { width, height } }) -> Promise<Buffer>. YUV crops: x
+// and y rounded down to even pixels, width and height down to even (at least 2, within the frame), as the module
+// encodeJpeg does. `size`: the JPEG's size, at most the crop's (after that rounding): the picture is scaled down.
 Napi::Value SourceFrame::EncodeJpegJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!data_) throw ClosedError(env, "encodeJpeg");
@@ -625,6 +626,14 @@ Napi::Value SourceFrame::EncodeJpegJs(const Napi::CallbackInfo& info) {
         r.cropW = std::min(std::max(2, r.cropW & ~1), r.width - r.cropX);
         r.cropH = std::min(std::max(2, r.cropH & ~1), r.height - r.cropY);
       }
+    }
+    Napi::Value size = o.Get("size");
+    if (!size.IsUndefined()) {
+      Napi::Object sz = ExpectObject(size, "options.size");
+      // Never larger than the crop: the caller computed the size from the crop it asked for, and upscaling would
+      // only spend disk on pixels that are not there.
+      r.outW = std::min(ExpectInt(sz.Get("width"), "options.size.width", 1, 16384), r.cropW);
+      r.outH = std::min(ExpectInt(sz.Get("height"), "options.size.height", 1, 16384), r.cropH);
     }
   }
   auto* w = new EncodeWorker(env, data_, std::move(r));

@@ -49,6 +49,20 @@ export interface JpegOptions {
    * down to even (at least 2), since chroma is sampled 2x2. Omitted: the whole frame.
    */
   crop?: Box;
+  /**
+   * Widest JPEG wanted, in pixels: a wider picture (after the crop) is scaled down natively on the encode worker,
+   * aspect kept (see scaledSize). Omitted: encoded at the crop's own size.
+   */
+  maxWidth?: number;
+}
+
+/**
+ * The size a width x height picture is stored at when no wider than maxWidth: aspect kept, height rounded to the
+ * nearest pixel (at least 1). Never scales up.
+ */
+export function scaledSize(width: number, height: number, maxWidth: number): { width: number; height: number } {
+  if (width <= maxWidth) return { width, height };
+  return { width: maxWidth, height: Math.max(1, Math.round((height * maxWidth) / width)) };
 }
 
 /** Raw pixels for SourceFrame.fromPixels: the native contract (bindings/native.d.ts), width and height 1-16384. */
@@ -141,9 +155,15 @@ export class SourceFrame {
   async encodeJpeg(options: JpegOptions = {}): Promise<Buffer> {
     this.#check('encodeJpeg');
     if (!isRecord(options)) throw expected('an object', 'options', options);
-    const native: { quality?: number; crop?: NativeRegion } = {};
+    const native: { quality?: number; crop?: NativeRegion; size?: { width: number; height: number } } = {};
     if (options.quality !== undefined) native.quality = intIn(options.quality, 'options.quality', 1, 100);
     if (options.crop !== undefined) native.crop = boxToRegion(options.crop, 'options.crop', this.width, this.height);
+    if (options.maxWidth !== undefined) {
+      const maxWidth = intIn(options.maxWidth, 'options.maxWidth', 1, MAX_SIDE);
+      const w = native.crop?.width ?? this.width;
+      const h = native.crop?.height ?? this.height;
+      if (w > maxWidth) native.size = scaledSize(w, h, maxWidth);
+    }
     return this.#native.encodeJpeg(native);
   }
 

@@ -10,8 +10,10 @@ import { decodeFrames } from '../../src/inference/frames.js';
 import { nanodetPreset, type NanodetInputSize } from '../../src/inference/models.js';
 import type { Box, Detection } from '../../src/types.js';
 
+/** Frames at and after this index are for evaluation: calibration must never see them. */
+export const FIRST_EVAL_FRAME = 400;
 /** 24 frames, 400 to 768 every 16th: after the calibration frames (0-399). */
-export const EVAL_FRAMES: readonly number[] = Array.from({ length: 24 }, (_, k) => 400 + 16 * k);
+export const EVAL_FRAMES: readonly number[] = Array.from({ length: 24 }, (_, k) => FIRST_EVAL_FRAME + 16 * k);
 export const VTEST = join(import.meta.dirname, '..', '..', '.cache', 'media', 'vtest.avi');
 
 export function iou(a: Box, b: Box): number {

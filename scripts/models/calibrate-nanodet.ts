@@ -17,11 +17,10 @@ import ort from 'onnxruntime-node';
 import { Detector } from '../../src/inference/detector.js';
 import { decodeFrames } from '../../src/inference/frames.js';
 import { nanodetPreset, type NanodetInputSize } from '../../src/inference/models.js';
+import { FIRST_EVAL_FRAME } from './box-agreement.js';
 
 const BINS = 8192;
 const PERCENTILES = ['0.001', '0.01', '0.1', '99.9', '99.99', '99.999'];
-/** Frames at and after this index are the evaluation frames: calibration must never see them. */
-export const FIRST_EVAL_FRAME = 400;
 
 const { values } = parseArgs({
   options: {

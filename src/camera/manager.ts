@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { VigilArgumentError } from '../errors.js';
 import type { CameraInfo, CameraStatus } from '../types.js';
-import { Camera, type CameraCounters, type CameraSettings, type ReconnectInfo, type SegmentEvent } from './camera.js';
+import { Camera, type CameraCounters, type CameraSettings, type ReconnectInfo, type RecordInputState, type SegmentEvent } from './camera.js';
 import type { Frame } from './frame.js';
 import type { VigilPipelineError } from '../errors.js';
 
@@ -15,6 +15,9 @@ export interface CameraManagerEvents {
   error: [cameraId: string, error: VigilPipelineError];
   reconnecting: [cameraId: string, info: ReconnectInfo];
   segment: [event: SegmentEvent];
+  /** A camera's separate record input changed state (cameras without one never emit it). */
+  recordState: [cameraId: string, state: RecordInputState, previous: RecordInputState];
+  recordError: [cameraId: string, error: VigilPipelineError];
 }
 
 export class CameraManager extends EventEmitter<CameraManagerEvents> {
@@ -27,6 +30,8 @@ export class CameraManager extends EventEmitter<CameraManagerEvents> {
     camera.on('error', (e) => this.emit('error', camera.id, e));
     camera.on('reconnecting', (info) => this.emit('reconnecting', camera.id, info));
     camera.on('segment', (e) => this.emit('segment', e));
+    camera.on('recordState', (s, prev) => this.emit('recordState', camera.id, s, prev));
+    camera.on('recordError', (e) => this.emit('recordError', camera.id, e));
     camera.on('frame', (frame) => {
       if (this.listenerCount('frame') === 0) frame.release();
       else this.emit('frame', frame);

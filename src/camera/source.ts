@@ -226,3 +226,59 @@ export function probeFile(path: string): FileProbe {
   }
   throw invalid(path, 'not an MP4, Matroska, AVI or raw H.264/H.265 stream');
 }
+
+export type InputRole = 'detect' | 'record';
+const ROLES: readonly InputRole[] = ['detect', 'record'];
+
+/**
+ * A camera's inputs by role. `source` is decoded for detection; `recordSource`, when set, is a second stream of the
+ * same camera (typically the main stream beside a detect substream) recorded untouched by its own pipeline with no
+ * decoder. null: recording, if on, copies `source` (a tee in the detect pipeline).
+ */
+export interface CameraInputs {
+  source: CameraSource;
+  recordSource: CameraSource | null;
+}
+
+function roles(v: unknown, name: string): InputRole[] {
+  const list = Array.isArray(v) ? v : [v];
+  const what = '"detect", "record" or a list of them';
+  if (list.length === 0 || !list.every((r) => typeof r === 'string' && (ROLES as readonly string[]).includes(r))) {
+    throw expected(what, name, v);
+  }
+  if (new Set(list).size !== list.length) throw expected(`${what} without repeats`, name, v);
+  return list as InputRole[];
+}
+
+/**
+ * Reads a camera's `source` (one stream for every role) or `inputs: [{ role, source }, ...]` (e.g. detect on a
+ * substream, record the main stream). `raw` is the camera's settings object; `path` its config path
+ * (e.g. "cameras[0]"), used in every message.
+ */
+export function parseCameraInputs(raw: unknown, path: string): CameraInputs {
+  if (!isObject(raw)) throw expected('an object', path, raw);
+  if (raw.inputs === undefined) return { source: parseSource(raw.source, `${path}.source`), recordSource: null };
+  if (raw.source !== undefined) throw expected('either source or inputs, not both', `${path}.source`, raw.source);
+  const inputs = raw.inputs;
+  if (!Array.isArray(inputs) || inputs.length === 0 || inputs.length > ROLES.length) {
+    throw expected(`a list of 1 to ${ROLES.length} { role, source } entries`, `${path}.inputs`, inputs);
+  }
+  const byRole = new Map<InputRole, { source: CameraSource; index: number }>();
+  inputs.forEach((input: unknown, i) => {
+    const at = `${path}.inputs[${i}]`;
+    if (!isObject(input)) throw expected('an object with role and source', at, input);
+    const source = parseSource(input.source, `${at}.source`);
+    for (const role of roles(input.role, `${at}.role`)) {
+      const other = byRole.get(role);
+      if (other) throw expected(`one input per role ("${role}" is already the role of inputs[${other.index}])`, `${at}.role`, input.role);
+      byRole.set(role, { source, index: i });
+    }
+  });
+  const detect = byRole.get('detect');
+  if (!detect) throw expected('one input with role "detect"', `${path}.inputs`, inputs);
+  const record = byRole.get('record');
+  if (record && record.index !== detect.index && record.source.kind === 'test') {
+    throw expected('a file or RTSP source (a test pattern has no encoded stream to record)', `${path}.inputs[${record.index}].source.kind`, 'test');
+  }
+  return { source: detect.source, recordSource: record && record.index !== detect.index ? record.source : null };
+}

@@ -3,16 +3,16 @@
  * user typed (paths, URLs, credentials) goes into element properties, set natively after parsing.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { VigilPipelineError } from '../errors.js';
 import { CODEC_ELEMENTS, chooseDecoder, hasElement, type DecoderChoice, type DecoderPreferences } from './decoders.js';
-import { probeFile, type CameraSource, type Container } from './source.js';
+import { probeFile, type CameraSource, type Container, type RtspSource } from './source.js';
+import { PACKAGE_ROOT } from '../package-root.js';
 
-const TEMPLATE_DIR = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'), 'gst-pipelines');
+const TEMPLATE_DIR = join(PACKAGE_ROOT, 'gst-pipelines');
 const templates = new Map<string, string>();
 
-function template(name: 'file' | 'rtsp' | 'test'): string {
+function template(name: 'file' | 'rtsp' | 'test' | 'file-record' | 'rtsp-record'): string {
   let t = templates.get(name);
   if (t === undefined) {
     t = readFileSync(join(TEMPLATE_DIR, `${name}.pipeline`), 'utf8').trim();
@@ -64,6 +64,8 @@ export interface BuiltPipeline {
   /** Values to scrub from any text that leaves the process. */
   secrets: string[];
   decoder: DecoderChoice | null;
+  /** No appsink: a record input's graph (the native Pipeline's recordOnly option). */
+  recordOnly?: boolean;
 }
 
 function rateFragment(detectFps: number): string {
@@ -77,10 +79,16 @@ function rateFragment(detectFps: number): string {
  */
 function recordFragment(r: RecordingBranch | undefined): string {
   if (!r) return '';
+  return `t. ! ${RECORD_QUEUE} ! ${recorderElement(r)}`;
+}
+
+const RECORD_QUEUE = 'queue max-size-buffers=0 max-size-bytes=0 max-size-time=10000000000 leaky=downstream';
+
+function recorderElement(r: RecordingBranch): string {
   const ns = Math.round(r.segmentSeconds * 1e9);
   const muxer =
     r.format === 'mp4' ? 'muxer-factory=mp4mux muxer-properties="properties,fragment-duration=(uint)1000"' : 'muxer-factory=matroskamux';
-  return `t. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=10000000000 leaky=downstream ! splitmuxsink name=rec async-finalize=true ${muxer} max-size-time=${ns}`;
+  return `splitmuxsink name=rec async-finalize=true ${muxer} max-size-time=${ns}`;
 }
 
 function recordingInfo(r: RecordingBranch | undefined): BuiltPipeline['recording'] {
@@ -96,6 +104,20 @@ function requireElement(name: string): string {
 
 function decoderFragment(choice: DecoderChoice): string {
   return [choice.element, 'name=dec', choice.properties].filter(Boolean).join(' ');
+}
+
+function rtspProperties(source: RtspSource): { src: Record<string, string | number | boolean>; secrets: string[]; protocols: string } {
+  // Credentials travel as rtspsrc properties, never inside the location.
+  const url = new URL(source.url);
+  const username = source.username ?? decodeURIComponent(url.username);
+  const password = source.password ?? decodeURIComponent(url.password);
+  url.username = '';
+  url.password = '';
+  const src: Record<string, string | number | boolean> = { location: url.toString() };
+  if (username) src['user-id'] = username;
+  if (password) src['user-pw'] = password;
+  const protocols = source.transport === 'tcp' ? 'tcp' : source.transport === 'udp' ? 'udp' : 'tcp+udp-mcast+udp';
+  return { src, secrets: [username, password].filter((s) => s.length > 0), protocols };
 }
 
 export function buildPipeline(source: CameraSource, options: PipelineOptions): BuiltPipeline {
@@ -130,16 +152,7 @@ export function buildPipeline(source: CameraSource, options: PipelineOptions): B
       const decoder = chooseDecoder(source.codec, options.decoder);
       const { parser, depayloader } = CODEC_ELEMENTS[source.codec];
       if (!depayloader) throw new VigilPipelineError('E_ARGUMENT', `RTSP carriage of ${source.codec} is not supported`);
-      // Credentials travel as rtspsrc properties, never inside the location.
-      const url = new URL(source.url);
-      const username = source.username ?? decodeURIComponent(url.username);
-      const password = source.password ?? decodeURIComponent(url.password);
-      url.username = '';
-      url.password = '';
-      const src: Record<string, string | number | boolean> = { location: url.toString() };
-      if (username) src['user-id'] = username;
-      if (password) src['user-pw'] = password;
-      const protocols = source.transport === 'tcp' ? 'tcp' : source.transport === 'udp' ? 'udp' : 'tcp+udp-mcast+udp';
+      const { src, secrets, protocols } = rtspProperties(source);
       return {
         description: fill(template('rtsp'), {
           latency: String(source.latencyMs),
@@ -154,7 +167,7 @@ export function buildPipeline(source: CameraSource, options: PipelineOptions): B
           record: recordFragment(options.recording),
         }),
         properties: { src },
-        secrets: [username, password].filter((s) => s.length > 0),
+        secrets,
         decoder,
         recording: recordingInfo(options.recording),
       };
@@ -174,5 +187,61 @@ export function buildPipeline(source: CameraSource, options: PipelineOptions): B
         secrets: [],
         decoder: null,
       };
+  }
+}
+
+/**
+ * A record input's graph (gst-pipelines/*-record.pipeline): source -> depay/parse -> splitmuxsink, no decoder and
+ * no appsink, so a main stream recorded beside a detect substream costs demuxing and muxing only. Files are paced
+ * by clocksync when realtime (splitmuxsink's file sink does not sync), as a camera would deliver them.
+ */
+export function buildRecordPipeline(source: CameraSource, recording: RecordingBranch): BuiltPipeline {
+  const common = { queue: RECORD_QUEUE, recorder: recorderElement(recording) };
+  switch (source.kind) {
+    case 'file': {
+      const probe = probeFile(source.path);
+      const codec = source.codec ?? probe.codec;
+      const parser = CODEC_ELEMENTS[codec].parser;
+      const demux =
+        probe.container === 'raw'
+          ? `${codec === 'h265' ? 'video/x-h265' : 'video/x-h264'},stream-format=byte-stream,framerate=${source.rawFps}/1`
+          : DEMUX[probe.container];
+      return {
+        description: fill(template('file-record'), {
+          ...common,
+          demux,
+          parse: parser ? requireElement(parser) : 'identity',
+          sync: String(source.realtime),
+        }),
+        properties: { src: { location: source.path } },
+        secrets: [],
+        decoder: null,
+        recording: recordingInfo(recording),
+        recordOnly: true,
+      };
+    }
+    case 'rtsp': {
+      const { parser, depayloader } = CODEC_ELEMENTS[source.codec];
+      if (!depayloader) throw new VigilPipelineError('E_ARGUMENT', `RTSP carriage of ${source.codec} is not supported`);
+      const { src, secrets, protocols } = rtspProperties(source);
+      return {
+        description: fill(template('rtsp-record'), {
+          ...common,
+          latency: String(source.latencyMs),
+          protocols,
+          tcpTimeoutUs: String(source.connectTimeoutMs * 1000),
+          udpTimeoutUs: String(source.connectTimeoutMs * 1000),
+          depay: requireElement(depayloader),
+          parse: parser ? requireElement(parser) : 'identity',
+        }),
+        properties: { src },
+        secrets,
+        decoder: null,
+        recording: recordingInfo(recording),
+        recordOnly: true,
+      };
+    }
+    case 'test':
+      throw new VigilPipelineError('E_ARGUMENT', 'A test pattern has no encoded stream to record: record inputs are files or RTSP');
   }
 }

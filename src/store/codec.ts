@@ -18,8 +18,8 @@
 import type { Detection, StoredDetection } from '../types.js';
 
 export const U64_MAX = (1n << 64n) - 1n;
-const VALUE_VERSION = 1;
-const FIXED_VALUE_BYTES = 1 + 1 + 2 + 8 + 16 + 4 + 2 + 2 + 4 + 1;
+export const VALUE_VERSION = 1;
+export const FIXED_VALUE_BYTES = 1 + 1 + 2 + 8 + 16 + 4 + 2 + 2 + 4 + 1;
 
 export function detKey(timestampNs: bigint, seq: bigint): Buffer {
   const b = Buffer.allocUnsafe(16);

@@ -4,14 +4,15 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { VigilError } from '../src/errors.js';
+import { PACKAGE_ROOT } from '../src/package-root.js';
 import type { NativeAddon } from './native.js';
 
 export type * from './native.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// The package root, not this file's parent: compiled, this module is dist/bindings/index.js.
+const root = PACKAGE_ROOT;
 const require = createRequire(import.meta.url);
 
 export function addonCandidates(env: NodeJS.ProcessEnv = process.env): string[] {

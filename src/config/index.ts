@@ -5,7 +5,6 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { VigilConfigError, VigilError } from '../errors.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from '../camera/backoff.js';
@@ -16,8 +15,9 @@ import type { NativeMotionOptions } from '../../bindings/index.js';
 import type { CameraRecordingPolicy } from '../recording/recorder.js';
 import type { AuthConfig } from '../auth/service.js';
 import { parseIntegrations, type IntegrationsConfig } from './integrations.js';
+import { PACKAGE_ROOT } from '../package-root.js';
 
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const PROJECT_ROOT = PACKAGE_ROOT;
 export const SAMPLE_CLIP = join(PROJECT_ROOT, '.cache', 'media', 'vtest-h264.mp4');
 
 export interface VigilConfig {

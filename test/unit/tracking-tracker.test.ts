@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tracker, TrackerRegistry, iou } from '../../src/tracking/tracker.js';
+import { Tracker, TrackerRegistry, bufferedIou, iou } from '../../src/tracking/tracker.js';
 import type { Detection, DetectionBatch } from '../../src/types.js';
 
 const NS = 1_000_000_000n;
@@ -147,4 +147,128 @@ test('maxLostSeconds ends a lost track by frame time when sequence numbers jump 
   assert.deepEqual(brief(tr.update(batch(6, [])).events), []); // 0.5 s after the last match: not more than the limit
   assert.deepEqual(brief(tr.update(batch(7, [])).events), ['end:1@7']);
   assert.throws(() => new Tracker('c', { maxLostSeconds: -1 }), { message: 'Expected a number >= 0 or null for tracker.maxLostSeconds but received -1' });
+});
+
+// Issue 16: thresholds relative to the detector's, persistence, class groups, buffered matching.
+const van = (cls: 'car' | 'truck', confidence: number, dx = 0): Detection => ({
+  classId: cls === 'car' ? 2 : 7, className: cls, confidence, box: { x1: 650 + dx, y1: 45, x2: 722 + dx, y2: 100 },
+});
+
+test('detectorThreshold: a steady low scorer is confirmed by persistence; the fixed 0.6 threshold never tracks it', () => {
+  const scores = [0.45, 0.44, 0.47, 0.43, 0.46, 0.45, 0.44];
+  const relative = new Tracker('cam1', { detectorThreshold: 0.4 });
+  const fixed = new Tracker('cam1');
+  const log: string[] = [];
+  scores.forEach((s, i) => {
+    log.push(...brief(relative.update(batch(i + 1, [car(600, 50, s)])).events));
+    assert.deepEqual(fixed.update(batch(i + 1, [car(600, 50, s)])).events, []);
+  });
+  // Five consecutive matches (persistHits) confirm it: frame 5, then one update per frame.
+  assert.deepEqual(log, ['start:1@5', 'update:1@6', 'update:1@7']);
+  assert.equal(fixed.size, 0);
+  // Relative defaults: high = 0.4 + 0.1, new track (fast confirmation) = 0.4 + 0.2.
+  const fast = new Tracker('cam1', { detectorThreshold: 0.4 });
+  assert.deepEqual(brief(fast.update(batch(1, [car(0, 0, 0.62)])).events), []);
+  assert.deepEqual(brief(fast.update(batch(2, [car(0, 0, 0.41)])).events), ['start:1@2']);
+});
+
+test('persistence means consecutive matches: a missed frame restarts a low-score tentative track', () => {
+  const tr = new Tracker('cam1', { detectorThreshold: 0.4, persistHits: 3 });
+  const frames = [[0.45], [0.45], [], [0.45], [0.45], [0.45], [0.45]];
+  const log: string[] = [];
+  frames.forEach((f, i) => log.push(...brief(tr.update(batch(i + 1, f.map((s) => car(600, 50, s)))).events)));
+  assert.deepEqual(log, ['start:1@6', 'update:1@7']);
+});
+
+test('classThresholds keep one class from starting tracks below its own threshold', () => {
+  const ball = (confidence: number): Detection => ({ classId: 32, className: 'sports ball', confidence, box: { x1: 327, y1: 452, x2: 351, y2: 467 } });
+  const tr = new Tracker('cam1', { detectorThreshold: 0.4, classThresholds: { 'sports ball': 0.7 } });
+  for (let f = 1; f <= 10; f++) {
+    const r = tr.update(batch(f, [ball(0.5), person(100, 100, 0.45)]));
+    if (f === 5) assert.deepEqual(brief(r.events), ['start:1@5']); // the person, by persistence
+    assert.equal(r.detections[0]!.trackId, undefined);
+  }
+  // A ball scoring its class's threshold starts at once and is confirmed as fast as any high score (max of both).
+  assert.deepEqual(brief(tr.update(batch(11, [ball(0.7)])).events), ['lost:1@11']);
+  assert.deepEqual(brief(tr.update(batch(12, [ball(0.5)])).events), ['start:2@12']);
+  assert.throws(() => new Tracker('c', { classThresholds: { car: 1.5 } }), { message: 'Expected a number from 0 to 1 for tracker.classThresholds.car but received 1.5' });
+});
+
+test('class groups: a van that is "car" and "truck" at once, or in turns, is one track reporting its leading class', () => {
+  const tr = new Tracker('cam1', { detectorThreshold: 0.4 });
+  const frames: Detection[][] = [
+    [van('truck', 0.46), van('car', 0.49, 1)], // both boxes on the van: the higher one is tracked
+    [van('truck', 0.47), van('car', 0.42, 1)],
+    [van('truck', 0.45)],
+    [van('car', 0.44, 1)],
+    [van('truck', 0.46), van('car', 0.43, 1)],
+    [van('car', 0.41, 1)],
+    [van('truck', 0.5)],
+  ];
+  const log: string[] = [];
+  const classes: string[] = [];
+  frames.forEach((f, i) => {
+    const r = tr.update(batch(i + 1, f));
+    log.push(...brief(r.events));
+    classes.push(r.objects.map((o) => o.className).join(','));
+    // Exactly one of the frame's boxes carries the track; the duplicate stays untracked.
+    assert.equal(r.detections.filter((d) => d.trackId !== undefined).length, i >= 4 ? 1 : 0);
+  });
+  assert.deepEqual(log, ['start:1@5', 'update:1@6', 'update:1@7']);
+  // The reported class has the highest total score so far: car led after frames 1, 2 (0.49 vs 0.47) and 4
+  // (0.93 vs 0.92); from frame 5 truck leads (1.38 vs 0.93, 1.38 vs 1.34, 1.88 vs 1.34).
+  assert.deepEqual(classes, ['', '', '', '', 'truck', 'truck', 'truck']);
+  const end = tr.flush(0n)[0]!;
+  assert.equal(end.className, 'truck');
+  assert.equal(end.summary!.bestConfidence, 0.5);
+  // Without the group the two classes are separate objects.
+  const apart = new Tracker('cam1', { detectorThreshold: 0.4, classGroups: [] });
+  for (let f = 1; f <= 5; f++) apart.update(batch(f, [van('truck', 0.46), van('car', 0.45, 1)]));
+  assert.deepEqual(apart.liveTracks().map((t) => t.className), ['truck', 'car']);
+  assert.throws(() => new Tracker('c', { classGroups: [['car'], ['car', 'bus']] }), { message: 'Expected a class name in one group only for tracker.classGroups[1] but received "car"' });
+});
+
+test('a low score finds a lost track again (a steady low scorer after a missed frame keeps its id)', () => {
+  const tr = new Tracker('cam1', { detectorThreshold: 0.4 });
+  const log: string[] = [];
+  for (let f = 1; f <= 9; f++) log.push(...brief(tr.update(batch(f, f === 6 || f === 7 ? [] : [car(600, 50, 0.45)])).events));
+  assert.deepEqual(log, ['start:1@5', 'lost:1@6', 'update:1@8', 'update:1@9']);
+});
+
+test('buffered IoU: exact values; a walker changing pace at a low frame rate keeps its id', () => {
+  assert.equal(bufferedIou({ x1: 0, y1: 0, x2: 10, y2: 10 }, { x1: 10, y1: 0, x2: 20, y2: 10 }, 0), 0);
+  // Grown by 3 on every side: [-3, 13] and [7, 23] overlap by 6 of 16 in x, fully in y: 6*16 / (2*256 - 96).
+  assert.equal(bufferedIou({ x1: 0, y1: 0, x2: 10, y2: 10 }, { x1: 10, y1: 0, x2: 20, y2: 10 }, 0.3), 96 / 416);
+  // 40 px wide, walking 20 px a frame, then 50 px a frame (a run, or frames skipped).
+  const xs = [0, 20, 40, 60, 110, 160, 210];
+  const run = (opts: object): number[] => {
+    const tr = new Tracker('cam1', opts);
+    return xs.map((x, i) => tr.update(batch(i + 1, [person(x, 100)])).detections[0]!.trackId ?? 0);
+  };
+  assert.deepEqual(run({}), [0, 1, 1, 1, 1, 1, 1]);
+  // Plain IoU: lost at the change of pace, and every later box starts a tentative track that never matches again.
+  assert.deepEqual(run({ matchBuffer: 0, wideMatchBuffer: 0 }), [0, 1, 1, 1, 0, 0, 0]);
+});
+
+test('maxPredictFrames: a lost track waits where it was last expected instead of drifting on', () => {
+  const run = (maxPredictFrames: number): string[] => {
+    const tr = new Tracker('cam1', { maxPredictFrames });
+    const log: string[] = [];
+    // Walks right 10 px a frame, is hidden for 8 frames while it stops, and reappears 20 px further on.
+    for (let f = 1; f <= 3; f++) log.push(...brief(tr.update(batch(f, [person(100 + 10 * f, 100)])).events));
+    for (let f = 4; f <= 11; f++) log.push(...brief(tr.update(batch(f, [])).events));
+    log.push(...brief(tr.update(batch(12, [person(150, 100)])).events));
+    return log;
+  };
+  assert.deepEqual(run(5), ['start:1@2', 'update:1@3', 'lost:1@4', 'update:1@12']);
+  // Predicted 90 px on, the box no longer overlaps even with the buffers: a new (tentative) track.
+  assert.deepEqual(run(1000), ['start:1@2', 'update:1@3', 'lost:1@4']);
+});
+
+test('argument errors of the relative options', () => {
+  assert.throws(() => new Tracker('c', { detectorThreshold: -0.1 }), { message: 'Expected a number from 0 to 1 for tracker.detectorThreshold but received -0.1' });
+  assert.throws(() => new Tracker('c', { persistHits: 1, minHits: 2 }), { message: 'Expected an integer >= minHits (2) for tracker.persistHits but received 1' });
+  assert.throws(() => new Tracker('c', { matchBuffer: 0.6 }), { message: 'Expected a number >= matchBuffer (0.6) for tracker.wideMatchBuffer but received 0.5' });
+  assert.throws(() => new Tracker('c', { maxPredictFrames: 1.5 }), { message: 'Expected an integer >= 0 for tracker.maxPredictFrames but received 1.5' });
+  assert.throws(() => new Tracker('c', { classGroups: [[]] }), { message: 'Expected a non-empty array of class names for tracker.classGroups[0] but received an array of length 0' });
 });

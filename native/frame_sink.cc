@@ -5,6 +5,8 @@
 #include <gst/app/gstappsink.h>
 #include <gst/video/video.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 namespace vigil {
@@ -88,6 +90,39 @@ int FramePool::InUse() {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Crop choice
+
+Region ChooseCrop(const std::vector<MotionRegion>& regions, int frameWidth, int frameHeight, int tensorWidth,
+                  int tensorHeight, int minSide) {
+  int x0 = frameWidth, y0 = frameHeight, x1 = 0, y1 = 0;
+  for (const MotionRegion& r : regions) {
+    x0 = std::min(x0, r.x);
+    y0 = std::min(y0, r.y);
+    x1 = std::max(x1, r.x + r.width);
+    y1 = std::max(y1, r.y + r.height);
+  }
+  if (x1 <= x0 || y1 <= y0) return Region{0, 0, frameWidth, frameHeight};
+  // Grow to the minimum side, then to the tensor's aspect (the letterbox then wastes no tensor pixels on border).
+  const double aspect = static_cast<double>(tensorWidth) / tensorHeight;
+  int w = std::max(x1 - x0, minSide), h = std::max(y1 - y0, minSide);
+  if (w < h * aspect) w = static_cast<int>(std::ceil(h * aspect));
+  else h = std::max(h, static_cast<int>(std::ceil(w / aspect)));
+  w = std::min(w + (w & 1), frameWidth);
+  h = std::min(h + (h & 1), frameHeight);
+  // Centred on the box (x0 - extra / 2 keeps the box inside whatever the rounding), then moved into the frame.
+  auto place = [](int lo, int hi, int size, int limit) {
+    int start = lo - (size - (hi - lo)) / 2;
+    start -= start & 1;
+    return std::clamp(start, 0, limit - size);
+  };
+  int x = place(x0, x1, w, frameWidth), y = place(y0, y1, h, frameHeight);
+  // Rounding the start down to even can leave the far edge one pixel short: grow the size (never past the frame).
+  if (x + w < x1) w = std::min(frameWidth - x, x1 - x + ((x1 - x) & 1));
+  if (y + h < y1) h = std::min(frameHeight - y, y1 - y + ((y1 - y) & 1));
+  return Region{x, y, w, h};
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // FrameSink
 
 FrameSink::FrameSink(GstElement* appsink, GstElement* decoder, const FrameSinkConfig& config, Deliver deliver,
@@ -97,8 +132,11 @@ FrameSink::FrameSink(GstElement* appsink, GstElement* decoder, const FrameSinkCo
       deliver_(std::move(deliver)),
       onEos_(std::move(onEos)),
       preprocessor_(config.tensor),
-      pool_(std::make_shared<FramePool>(TensorBytes(config.tensor), config.poolSize)) {
+      pool_(std::make_shared<FramePool>(
+          std::max(TensorBytes(config.tensor), config.crop ? TensorBytes(config.crop->tensor) : size_t{0}),
+          config.poolSize)) {
   if (config.motion) motion_ = std::make_unique<MotionDetector>(*config.motion);
+  if (config.crop) cropPreprocessor_ = std::make_unique<Preprocessor>(config.crop->tensor);
   GstAppSinkCallbacks callbacks{};
   callbacks.new_sample = [](GstAppSink* sink, gpointer self) {
     return OnNewSample(GST_ELEMENT(sink), self);
@@ -124,6 +162,7 @@ void FrameSink::Start() {
   if (!stopping_) return;
   stopping_ = false;
   draining_ = false;
+  lastAcceptedNs_ = -1;  // no streaming thread runs before the worker starts
   pool_->Reopen();
   worker_ = std::thread([this] { Run(); });
 }
@@ -176,10 +215,29 @@ GstFlowReturn FrameSink::OnNewSample(GstElement* appsink, gpointer self) {
   return static_cast<FrameSink*>(self)->Push(std::move(sample));
 }
 
+// Streaming thread. The timeline is the buffer's PTS (so file runs are deterministic), else the arrival time; a
+// timeline that goes back (a seek, a loop, a new source) restarts the count. Frames up to 2 ms early pass, so a
+// 15 fps stream analysed at 5 fps keeps every third frame despite PTS rounding.
+bool FrameSink::RateAllows(GstSample* sample) {
+  const int64_t interval = analysisIntervalNs_.load(std::memory_order_relaxed);
+  GstBuffer* buffer = gst_sample_get_buffer(sample);
+  const int64_t now = buffer && GST_BUFFER_PTS_IS_VALID(buffer) ? static_cast<int64_t>(GST_BUFFER_PTS(buffer))
+                                                                 : g_get_monotonic_time() * 1000;
+  constexpr int64_t kEarlyNs = 2000000;
+  if (interval > 0 && lastAcceptedNs_ >= 0 && now >= lastAcceptedNs_ && now - lastAcceptedNs_ + kEarlyNs < interval)
+    return false;
+  lastAcceptedNs_ = now;
+  return true;
+}
+
 GstFlowReturn FrameSink::Push(SamplePtr sample) {
   stats_.framesIn.fetch_add(1, std::memory_order_relaxed);
   if (!decoderPad_) stats_.framesDecoded.fetch_add(1, std::memory_order_relaxed);
   stats_.lastFrameMonotonicUs.store(g_get_monotonic_time(), std::memory_order_relaxed);
+  if (!RateAllows(sample.get())) {
+    stats_.skippedRate.fetch_add(1, std::memory_order_relaxed);
+    return GST_FLOW_OK;
+  }
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) return GST_FLOW_FLUSHING;
   if (draining_) return GST_FLOW_OK;
@@ -238,15 +296,33 @@ void FrameSink::Process(GstSample* sample, int64_t arrivalNs) {
   // Motion gate on the luma plane, before any conversion work. Packed RGB sources have no luma plane: not gated.
   bool hasMotion = true;
   double changedFraction = -1;
+  MotionResult m;
+  bool gated = false;
   if (motion_ && (format == PixelFormat::I420 || format == PixelFormat::NV12)) {
-    MotionResult m = motion_->Update(static_cast<const uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, 0)),
-                                     GST_VIDEO_INFO_WIDTH(&info), GST_VIDEO_INFO_HEIGHT(&info),
-                                     GST_VIDEO_FRAME_PLANE_STRIDE(&vf, 0));
+    m = motion_->Update(static_cast<const uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, 0)), GST_VIDEO_INFO_WIDTH(&info),
+                        GST_VIDEO_INFO_HEIGHT(&info), GST_VIDEO_FRAME_PLANE_STRIDE(&vf, 0));
+    gated = true;
     hasMotion = m.motion;
     changedFraction = m.changedFraction;
     if (!hasMotion && !motionBypass_.load(std::memory_order_relaxed)) {
       stats_.skippedNoMotion.fetch_add(1, std::memory_order_relaxed);
       return;
+    }
+  }
+  const int width = GST_VIDEO_INFO_WIDTH(&info), height = GST_VIDEO_INFO_HEIGHT(&info);
+  // Whole frame or crop: a crop only for a frame with local motion, and not while JS asks for whole frames, on a
+  // frame that (re)initialised the background, or when the periodic whole frame (static objects re-seen) is due.
+  Region crop{0, 0, width, height};
+  bool cropped = false;
+  if (cropPreprocessor_ && gated && hasMotion && !m.initialized && !m.regions.empty() &&
+      !fullFrame_.load(std::memory_order_relaxed) &&
+      !(config_.crop->fullFrameEvery > 0 && sinceFull_ + 1 >= config_.crop->fullFrameEvery) &&
+      m.regionShare < config_.crop->maxShare) {
+    const TensorSpec& ct = cropPreprocessor_->spec();
+    Region c = ChooseCrop(m.regions, width, height, ct.width, ct.height, config_.crop->minSide);
+    if (static_cast<double>(c.width) * c.height < config_.crop->maxShare * width * height) {
+      crop = c;
+      cropped = true;
     }
   }
   uint32_t generation = 0;
@@ -285,7 +361,16 @@ void FrameSink::Process(GstSample* sample, int64_t arrivalNs) {
   ready.wallClockNs = arrivalNs;
   ready.sourceWidth = src.width;
   ready.sourceHeight = src.height;
-  ready.letterbox = preprocessor_.Run(src, pool_->Data(slot));
+  Preprocessor& pre = cropped ? *cropPreprocessor_ : preprocessor_;
+  ready.letterbox = pre.Run(src, crop, pool_->Data(slot));
+  ready.tensorWidth = pre.spec().width;
+  ready.tensorHeight = pre.spec().height;
+  ready.tensorBytes = TensorBytes(pre.spec());
+  ready.crop = crop;
+  ready.cropped = cropped;
+  ready.regionShare = gated ? m.regionShare : -1;
+  ready.regionCount = gated ? static_cast<int>(m.regions.size()) : 0;
+  sinceFull_ = cropped ? sinceFull_ + 1 : 0;
   // Before delivery: JS may ask for the source frame as soon as it sees the event.
   pool_->SetSample(slot, generation, sample);
   ready.motion = hasMotion;
@@ -295,6 +380,7 @@ void FrameSink::Process(GstSample* sample, int64_t arrivalNs) {
 
   if (deliver_(ready)) {
     stats_.framesDelivered.fetch_add(1, std::memory_order_relaxed);
+    if (cropped) stats_.framesCropped.fetch_add(1, std::memory_order_relaxed);
   } else {
     pool_->Release(slot, generation);
     stats_.droppedDelivery.fetch_add(1, std::memory_order_relaxed);

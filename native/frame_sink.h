@@ -70,11 +70,39 @@ struct FrameReady {
   int64_t wallClockNs = 0;    // Unix-epoch ns when the decoded frame reached the sink
   int sourceWidth = 0;
   int sourceHeight = 0;
+  // The tensor of THIS frame: the whole frame (config.tensor's size) or a crop (config.crop->tensor's size), in the
+  // same layout; its bytes are the first tensorBytes of the slot.
+  int tensorWidth = 0;
+  int tensorHeight = 0;
+  size_t tensorBytes = 0;
+  // Source pixels letterboxed into the tensor: the whole frame unless `cropped`.
+  // source_px = (tensor_px - pad) / scale + crop origin.
+  Region crop;
+  bool cropped = false;
   Letterbox letterbox;
+  // Motion regions' share of the frame (0..1; 1 on a frame that initialised the background; -1 without a gate) and
+  // how many disjoint regions there were.
+  double regionShare = -1;
+  int regionCount = 0;
   // Motion gate verdict for this frame (motion = true and changedFraction = -1 when no gate is configured).
   bool motion = true;
   double changedFraction = -1;
 };
+
+// Motion-region inference: when the motion is local, the frame's changed regions (one crop around all of them)
+// are letterboxed into a smaller tensor instead of the whole frame.
+struct CropConfig {
+  TensorSpec tensor;       // the crop tensor: same layout, colour order and normalisation as the whole-frame one
+  double maxShare = 0.35;  // crop only while the crop rectangle covers less than this share of the frame
+  int fullFrameEvery = 0;  // at most this many analysed frames between whole frames (0: no periodic whole frame)
+  int minSide = 160;       // source pixels: a crop is grown to at least this size on each side
+};
+
+// The crop rectangle for a set of motion regions: their bounding box grown to at least minSide per side and to the
+// tensor's aspect ratio (around the box's centre, kept inside the frame), origin and size even (so YUV chroma
+// samples line up). Always contains every region.
+Region ChooseCrop(const std::vector<MotionRegion>& regions, int frameWidth, int frameHeight, int tensorWidth,
+                  int tensorHeight, int minSide);
 
 struct FrameSinkConfig {
   TensorSpec tensor;
@@ -83,6 +111,8 @@ struct FrameSinkConfig {
   bool block = false;  // true: wait for room (lossless); false: drop the oldest queued frame (live cameras)
   // Frames without motion skip the tensor stage unless bypassed (e.g. while a tracked object is active).
   std::optional<MotionConfig> motion;
+  // Needs the motion gate (regions come from it); absent: every tensor is the whole frame.
+  std::optional<CropConfig> crop;
 };
 
 struct FrameSinkStats {
@@ -94,6 +124,8 @@ struct FrameSinkStats {
   std::atomic<uint64_t> droppedDelivery{0};   // the consumer could not take it (closing)
   std::atomic<uint64_t> droppedFormat{0};     // a sample whose caps cannot be converted
   std::atomic<uint64_t> skippedNoMotion{0};   // motion gate: no change, nothing to infer
+  std::atomic<uint64_t> skippedRate{0};       // arrived sooner than the analysis interval allows (before any work)
+  std::atomic<uint64_t> framesCropped{0};     // delivered as a motion-region crop (the rest were whole frames)
   std::atomic<int64_t> lastFrameMonotonicUs{0};
   std::atomic<int> width{0};
   std::atomic<int> height{0};
@@ -124,6 +156,13 @@ class FrameSink {
   const std::shared_ptr<FramePool>& pool() const { return pool_; }
   // While set, frames go on to the tensor stage whatever the motion gate says.
   void SetMotionBypass(bool bypass) { motionBypass_.store(bypass, std::memory_order_relaxed); }
+  // While set, every tensor is the whole frame (e.g. while tracks are live, so the tracker sees all of them).
+  void SetFullFrame(bool full) { fullFrame_.store(full, std::memory_order_relaxed); }
+  // Frames that arrive less than this long (ns, by buffer PTS, else monotonic arrival) after the last one let
+  // through are skipped in the streaming thread before they are queued (counted in skippedRate). 0: no limit
+  // beyond the pipeline's own detect rate.
+  void SetAnalysisInterval(int64_t ns) { analysisIntervalNs_.store(ns < 0 ? 0 : ns, std::memory_order_relaxed); }
+  int64_t AnalysisInterval() const { return analysisIntervalNs_.load(std::memory_order_relaxed); }
   FrameSinkStats& stats() { return stats_; }
   int QueueDepth();
 
@@ -140,9 +179,15 @@ class FrameSink {
   FrameSinkConfig config_;
   Deliver deliver_;
   std::function<void()> onEos_;
+  bool RateAllows(GstSample* sample);
   Preprocessor preprocessor_;
+  std::unique_ptr<Preprocessor> cropPreprocessor_;  // when config.crop is set
   std::unique_ptr<MotionDetector> motion_;  // used by the worker thread only
   std::atomic<bool> motionBypass_{false};
+  std::atomic<bool> fullFrame_{false};
+  std::atomic<int64_t> analysisIntervalNs_{0};
+  int64_t lastAcceptedNs_ = -1;  // streaming thread only: time of the last frame the rate let through
+  int sinceFull_ = 0;            // worker only: crops delivered since the last whole frame
   std::shared_ptr<FramePool> pool_;
   FrameSinkStats stats_;
 

@@ -26,6 +26,8 @@ bool InsidePolygon(const std::vector<MotionPoint>& poly, float x, float y) {
 
 MotionDetector::MotionDetector(const MotionConfig& config) : config_(config) {
   config_.downscale = std::clamp(config_.downscale, 1, 64);  // 64: a block (up to 127 rows) still fits u16 sums
+  config_.regionMergeCells = std::clamp(config_.regionMergeCells, 0, 16);
+  config_.regionPadding = std::clamp(config_.regionPadding, 0, 1024);
   const float s = std::clamp(config_.sensitivity, 0.0f, 1.0f);
   threshold_ = static_cast<int>(std::lround(4.0f + (1.0f - s) * 60.0f));
 }
@@ -39,6 +41,7 @@ void MotionDetector::Init(int width, int height) {
   cw_ = std::max(1, width / f);
   ch_ = std::max(1, height / f);
   background_.assign(static_cast<size_t>(cw_) * ch_, 0.0f);
+  changed_.assign(static_cast<size_t>(cw_) * ch_, 0);
   sums_.assign(static_cast<size_t>(cw_), 0);
   masked_.assign(static_cast<size_t>(cw_) * ch_, 0);
   active_ = 0;
@@ -91,7 +94,10 @@ MotionResult MotionDetector::Update(const uint8_t* luma, int width, int height, 
         bg = mean;
         continue;
       }
-      if (!masked_[static_cast<size_t>(cy) * cw_ + cx] && std::fabs(mean - bg) > static_cast<float>(threshold_)) ++changed;
+      const size_t ci = static_cast<size_t>(cy) * cw_ + cx;
+      const bool c = !masked_[ci] && std::fabs(mean - bg) > static_cast<float>(threshold_);
+      changed_[ci] = c ? 1 : 0;
+      changed += c ? 1 : 0;
       bg += config_.learningRate * (mean - bg);
     }
   }
@@ -101,12 +107,126 @@ MotionResult MotionDetector::Update(const uint8_t* luma, int width, int height, 
     r.motion = true;
     r.changedFraction = 1.0;
     r.changedCells = active_;
+    r.regionShare = 1.0;
     return r;
   }
   r.changedCells = changed;
   r.changedFraction = active_ > 0 ? static_cast<double>(changed) / active_ : 0.0;
   r.motion = active_ > 0 && r.changedFraction >= config_.minChangedFraction;
+  if (changed > 0) FindRegions(&r);
   return r;
+}
+
+void MotionDetector::FindRegions(MotionResult* r) {
+  const int w = cw_, h = ch_, g = config_.regionMergeCells, f = config_.downscale;
+  const size_t n = static_cast<size_t>(w) * h;
+  // Dilation by g cells (separable max: rows, then columns), so groups closer than 2g + 1 cells touch.
+  dilated_.assign(n, 0);
+  std::vector<uint8_t>& tmp = rowPass_;
+  tmp.assign(n, 0);
+  for (int y = 0; y < h; ++y) {
+    const uint8_t* in = &changed_[static_cast<size_t>(y) * w];
+    uint8_t* out = &tmp[static_cast<size_t>(y) * w];
+    for (int x = 0; x < w; ++x) {
+      if (!in[x]) continue;
+      const int a = std::max(0, x - g), b = std::min(w - 1, x + g);
+      for (int k = a; k <= b; ++k) out[k] = 1;
+    }
+  }
+  for (int y = 0; y < h; ++y) {
+    const uint8_t* in = &tmp[static_cast<size_t>(y) * w];
+    const int a = std::max(0, y - g), b = std::min(h - 1, y + g);
+    for (int x = 0; x < w; ++x) {
+      if (!in[x]) continue;
+      for (int k = a; k <= b; ++k) dilated_[static_cast<size_t>(k) * w + x] = 1;
+    }
+  }
+  // Connected components (8-neighbour) of the dilated grid; each group's box covers its changed cells only.
+  labels_.assign(n, -1);
+  struct Box {
+    int x0, y0, x1, y1;  // cells, inclusive
+  };
+  std::vector<Box> boxes;
+  for (size_t start = 0; start < n; ++start) {
+    if (!dilated_[start] || labels_[start] >= 0) continue;
+    const int id = static_cast<int>(boxes.size());
+    Box b{w, h, -1, -1};
+    stack_.clear();
+    stack_.push_back(static_cast<int>(start));
+    labels_[start] = id;
+    while (!stack_.empty()) {
+      const int i = stack_.back();
+      stack_.pop_back();
+      const int x = i % w, y = i / w;
+      if (changed_[static_cast<size_t>(i)]) {
+        b.x0 = std::min(b.x0, x);
+        b.y0 = std::min(b.y0, y);
+        b.x1 = std::max(b.x1, x);
+        b.y1 = std::max(b.y1, y);
+      }
+      for (int dy = -1; dy <= 1; ++dy) {
+        const int yy = y + dy;
+        if (yy < 0 || yy >= h) continue;
+        for (int dx = -1; dx <= 1; ++dx) {
+          const int xx = x + dx;
+          if (xx < 0 || xx >= w) continue;
+          const size_t j = static_cast<size_t>(yy) * w + xx;
+          if (dilated_[j] && labels_[j] < 0) {
+            labels_[j] = id;
+            stack_.push_back(static_cast<int>(j));
+          }
+        }
+      }
+    }
+    boxes.push_back(b);  // every group holds at least one changed cell (dilation only grows from them)
+  }
+  if (static_cast<int>(boxes.size()) > kMaxMotionRegions) {
+    Box all{w, h, -1, -1};
+    for (const Box& b : boxes) {
+      all.x0 = std::min(all.x0, b.x0);
+      all.y0 = std::min(all.y0, b.y0);
+      all.x1 = std::max(all.x1, b.x1);
+      all.y1 = std::max(all.y1, b.y1);
+    }
+    boxes.assign(1, all);
+  }
+  // Cells -> padded source pixels (the last row/column of cells reaches the frame's edge).
+  const int pad = config_.regionPadding;
+  std::vector<MotionRegion> rs;
+  rs.reserve(boxes.size());
+  for (const Box& b : boxes) {
+    const int px0 = b.x0 * f, py0 = b.y0 * f;
+    const int px1 = b.x1 == w - 1 ? width_ : (b.x1 + 1) * f;
+    const int py1 = b.y1 == h - 1 ? height_ : (b.y1 + 1) * f;
+    const int x0 = std::max(0, px0 - pad), y0 = std::max(0, py0 - pad);
+    const int x1 = std::min(width_, px1 + pad), y1 = std::min(height_, py1 + pad);
+    rs.push_back(MotionRegion{x0, y0, x1 - x0, y1 - y0});
+  }
+  // Padding can make neighbours overlap: merge until disjoint (few regions by now).
+  for (bool merged = true; merged;) {
+    merged = false;
+    for (size_t i = 0; i < rs.size() && !merged; ++i) {
+      for (size_t j = i + 1; j < rs.size(); ++j) {
+        const MotionRegion& a = rs[i];
+        const MotionRegion& b = rs[j];
+        if (a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height) {
+          const int x0 = std::min(a.x, b.x), y0 = std::min(a.y, b.y);
+          const int x1 = std::max(a.x + a.width, b.x + b.width), y1 = std::max(a.y + a.height, b.y + b.height);
+          rs[i] = MotionRegion{x0, y0, x1 - x0, y1 - y0};
+          rs.erase(rs.begin() + static_cast<std::ptrdiff_t>(j));
+          merged = true;
+          break;
+        }
+      }
+    }
+  }
+  std::stable_sort(rs.begin(), rs.end(), [](const MotionRegion& a, const MotionRegion& b) {
+    return static_cast<int64_t>(a.width) * a.height > static_cast<int64_t>(b.width) * b.height;
+  });
+  int64_t area = 0;
+  for (const MotionRegion& m : rs) area += static_cast<int64_t>(m.width) * m.height;
+  r->regionShare = static_cast<double>(area) / (static_cast<double>(width_) * height_);
+  r->regions = std::move(rs);
 }
 
 // ---- JS wrapper ------------------------------------------------------------------------------------------------
@@ -135,6 +255,10 @@ class MotionDetectorJs : public Napi::ObjectWrap<MotionDetectorJs> {
       if (!o.Get("minChangedFraction").IsUndefined())
         c.minChangedFraction = Unit(o.Get("minChangedFraction"), "config.minChangedFraction");
       if (!o.Get("learningRate").IsUndefined()) c.learningRate = Unit(o.Get("learningRate"), "config.learningRate");
+      if (!o.Get("regionMergeCells").IsUndefined())
+        c.regionMergeCells = ExpectInt(o.Get("regionMergeCells"), "config.regionMergeCells", 0, 16);
+      if (!o.Get("regionPadding").IsUndefined())
+        c.regionPadding = ExpectInt(o.Get("regionPadding"), "config.regionPadding", 0, 1024);
       Napi::Value masks = o.Get("masks");
       if (!masks.IsUndefined()) {
         if (!masks.IsArray()) ThrowExpected(env, "an array of polygons", "config.masks", masks);
@@ -199,6 +323,17 @@ class MotionDetectorJs : public Napi::ObjectWrap<MotionDetectorJs> {
     o.Set("changedCells", r.changedCells);
     o.Set("activeCells", r.activeCells);
     o.Set("initialized", r.initialized);
+    o.Set("regionShare", r.regionShare);
+    Napi::Array regions = Napi::Array::New(env, r.regions.size());
+    for (size_t i = 0; i < r.regions.size(); ++i) {
+      Napi::Object g = Napi::Object::New(env);
+      g.Set("x", r.regions[i].x);
+      g.Set("y", r.regions[i].y);
+      g.Set("width", r.regions[i].width);
+      g.Set("height", r.regions[i].height);
+      regions.Set(static_cast<uint32_t>(i), g);
+    }
+    o.Set("regions", regions);
     return o;
   }
 

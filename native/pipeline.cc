@@ -55,6 +55,10 @@ MotionConfig ParseMotionConfig(const Napi::Object& m) {
   c.sensitivity = fraction("sensitivity");
   c.minChangedFraction = fraction("minChangedFraction");
   c.learningRate = fraction("learningRate");
+  if (!m.Get("regionMergeCells").IsUndefined())
+    c.regionMergeCells = ExpectInt(m.Get("regionMergeCells"), "motion.regionMergeCells", 0, 16);
+  if (!m.Get("regionPadding").IsUndefined())
+    c.regionPadding = ExpectInt(m.Get("regionPadding"), "motion.regionPadding", 0, 1024);
   Napi::Value masks = m.Get("masks");
   if (!masks.IsArray()) ThrowExpected(m.Env(), "an array of polygons", "motion.masks", masks);
   Napi::Array polys = masks.As<Napi::Array>();
@@ -74,6 +78,21 @@ MotionConfig ParseMotionConfig(const Napi::Object& m) {
     }
     c.masks.push_back(std::move(poly));
   }
+  return c;
+}
+
+// regions: { tensorWidth, tensorHeight, maxShare, fullFrameEvery, minSide }; the crop tensor copies the whole-frame
+// spec's layout, colour order, normalisation and border.
+CropConfig ParseCropConfig(const Napi::Object& r, const TensorSpec& whole) {
+  CropConfig c;
+  c.tensor = whole;
+  c.tensor.width = ExpectInt(r.Get("tensorWidth"), "regions.tensorWidth", 8, 8192);
+  c.tensor.height = ExpectInt(r.Get("tensorHeight"), "regions.tensorHeight", 8, 8192);
+  const double share = ExpectNumber(r.Get("maxShare"), "regions.maxShare");
+  if (!(share >= 0 && share <= 1)) ThrowExpected(r.Env(), "a number from 0 to 1", "regions.maxShare", r.Get("maxShare"));
+  c.maxShare = share;
+  c.fullFrameEvery = ExpectInt(r.Get("fullFrameEvery"), "regions.fullFrameEvery", 0, 1000000);
+  c.minSide = ExpectInt(r.Get("minSide"), "regions.minSide", 1, 8192);
   return c;
 }
 
@@ -117,6 +136,8 @@ Napi::Function Pipeline::Init(Napi::Env env) {
                       InstanceMethod("close", &Pipeline::CloseJs), InstanceMethod("release", &Pipeline::Release),
                       InstanceMethod("stats", &Pipeline::Stats), InstanceMethod("seekStart", &Pipeline::SeekStart),
                       InstanceMethod("setMotionBypass", &Pipeline::SetMotionBypass),
+                      InstanceMethod("setFullFrame", &Pipeline::SetFullFrame),
+                      InstanceMethod("setAnalysisInterval", &Pipeline::SetAnalysisInterval),
                       InstanceMethod("captureSource", &Pipeline::CaptureSource),
                       InstanceAccessor("closed", &Pipeline::IsClosed, nullptr)});
 }
@@ -128,15 +149,26 @@ Pipeline::Pipeline(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pipeline>(
   Napi::Object opts = ExpectObject(info[0], "options");
   cameraId_ = ExpectString(opts.Get("cameraId"), "options.cameraId");
   std::string description = ExpectString(opts.Get("description"), "options.description");
-  Napi::Object tensor = ExpectObject(opts.Get("tensor"), "options.tensor");
+  // Record-only: a graph without appsink or decoder (a camera's record input), so no tensor stage at all.
+  Napi::Value recordOnlyValue = opts.Get("recordOnly");
+  recordOnly_ = !recordOnlyValue.IsUndefined() && ExpectBool(recordOnlyValue, "options.recordOnly");
   FrameSinkConfig sinkConfig;
-  sinkConfig.tensor = ParseTensorSpec(tensor);
-  sinkConfig.queueSize = ExpectInt(opts.Get("queueSize"), "options.queueSize", 1, 1024);
-  sinkConfig.poolSize = ExpectInt(opts.Get("poolSize"), "options.poolSize", 1, 256);
-  sinkConfig.block = ExpectBool(opts.Get("block"), "options.block");
+  if (!recordOnly_) {
+    Napi::Object tensor = ExpectObject(opts.Get("tensor"), "options.tensor");
+    sinkConfig.tensor = ParseTensorSpec(tensor);
+    sinkConfig.queueSize = ExpectInt(opts.Get("queueSize"), "options.queueSize", 1, 1024);
+    sinkConfig.poolSize = ExpectInt(opts.Get("poolSize"), "options.poolSize", 1, 256);
+    sinkConfig.block = ExpectBool(opts.Get("block"), "options.block");
+    Napi::Value motionValue = opts.Get("motion");
+    if (!motionValue.IsUndefined() && !motionValue.IsNull()) sinkConfig.motion = ParseMotionConfig(ExpectObject(motionValue, "options.motion"));
+    Napi::Value regionsValue = opts.Get("regions");
+    if (!regionsValue.IsUndefined() && !regionsValue.IsNull()) {
+      if (!sinkConfig.motion)
+        throw MakeError(env, "E_ARGUMENT", "options.regions needs options.motion: the regions come from the motion gate");
+      sinkConfig.crop = ParseCropConfig(ExpectObject(regionsValue, "options.regions"), sinkConfig.tensor);
+    }
+  }
   Napi::Function onEvent = ExpectFunction(opts.Get("onEvent"), "options.onEvent");
-  Napi::Value motionValue = opts.Get("motion");
-  if (!motionValue.IsUndefined() && !motionValue.IsNull()) sinkConfig.motion = ParseMotionConfig(ExpectObject(motionValue, "options.motion"));
   Napi::Value propsValue = opts.Get("properties");
 
   GError* rawError = nullptr;
@@ -183,8 +215,10 @@ Pipeline::Pipeline(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pipeline>(
   }
 
   ElementPtr appsink(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "sink"));
-  if (!appsink || !GST_IS_APP_SINK(appsink.get()))
+  if (!recordOnly_ && (!appsink || !GST_IS_APP_SINK(appsink.get())))
     throw MakeError(env, "E_PIPELINE_PARSE", "The pipeline description has no appsink named \"sink\"");
+  if (recordOnly_ && appsink)
+    throw MakeError(env, "E_PIPELINE_PARSE", "A record-only pipeline description must not have an element named \"sink\"");
   ElementPtr decoder(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "dec"));
   recorder_.reset(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "rec"));
   if (recorder_) {
@@ -193,11 +227,21 @@ Pipeline::Pipeline(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pipeline>(
     recordPrefix_ = ExpectString(rec.Get("prefix"), "options.recording.prefix");
     recordExtension_ = ExpectString(rec.Get("extension"), "options.recording.extension");
     formatLocationId_ = g_signal_connect(recorder_.get(), "format-location-full", G_CALLBACK(OnFormatLocation), this);
+    CountRecordedBuffers();
+  } else if (recordOnly_) {
+    throw MakeError(env, "E_PIPELINE_PARSE", "A record-only pipeline description needs a splitmuxsink named \"rec\"");
   }
 
   onEvent_ = Napi::Persistent(onEvent);
   tsfn_ = Tsfn::New(env, onEvent, "vigil.pipeline", 0, 1, this);
   tsfn_.Unref(env);
+  if (recordOnly_) {
+    BusPtr bus(gst_element_get_bus(pipeline_.get()));
+    gst_bus_set_sync_handler(bus.get(), OnBusMessage, this, nullptr);
+    std::lock_guard<std::mutex> lock(gRegistryMutex);
+    gOpen.insert(this);
+    return;
+  }
   // Frames go through the thread-safe function; the pool bounds how many can be in flight.
   sink_ = std::make_unique<FrameSink>(appsink.get(), decoder.get(), sinkConfig, [this](const FrameReady& f) {
     auto* ev = new PipelineEvent{PipelineEvent::Kind::Frame, f};
@@ -268,7 +312,13 @@ GstBusSyncReply Pipeline::OnBusMessage(GstBus*, GstMessage* msg, gpointer data) 
       }
       self->eosCv_.notify_all();
       // Through the frame queue, so JS sees every frame before the end of stream.
-      if (self->sink_) self->sink_->PushEos();
+      if (self->sink_) {
+        self->sink_->PushEos();
+      } else {
+        // Record-only: no frame queue; the EOS that stop() sends to finalise the segment is not the stream's end.
+        std::lock_guard<std::mutex> lock(self->eosMutex_);
+        if (!self->finishing_) ev.reset(new PipelineEvent{PipelineEvent::Kind::Eos});
+      }
       break;
     }
     case GST_MESSAGE_ELEMENT: {
@@ -284,7 +334,7 @@ GstBusSyncReply Pipeline::OnBusMessage(GstBus*, GstMessage* msg, gpointer data) 
       GstClockTime rt = GST_CLOCK_TIME_NONE;
       gst_structure_get_clock_time(s, "running-time", &rt);
       ev->runningTimeNs = GST_CLOCK_TIME_IS_VALID(rt) ? static_cast<int64_t>(rt) : -1;
-      ev->wallClockNs = g_get_real_time() * 1000;
+      ev->wallClockNs = self->WallClockOfRunningTime(rt);
       {
         std::lock_guard<std::mutex> lock(self->eosMutex_);
         self->openFragments_ += opened ? 1 : -1;
@@ -349,7 +399,7 @@ void Pipeline::CallJs(Napi::Env env, Napi::Function callback, Pipeline* self, Pi
       const auto& pool = self->sink_->pool();
       auto* lease = new Lease{pool, f.slot, f.generation};
       Napi::ArrayBuffer tensor = Napi::ArrayBuffer::New(
-          env, pool->Data(f.slot), pool->slotBytes(),
+          env, pool->Data(f.slot), f.tensorBytes,
           [](Napi::Env, void*, Lease* l) {
             l->pool->Release(l->slot, l->generation);
             delete l;
@@ -365,6 +415,15 @@ void Pipeline::CallJs(Napi::Env env, Napi::Function callback, Pipeline* self, Pi
       o.Set("scale", f.letterbox.scale);
       o.Set("padX", f.letterbox.padX);
       o.Set("padY", f.letterbox.padY);
+      o.Set("tensorWidth", f.tensorWidth);
+      o.Set("tensorHeight", f.tensorHeight);
+      o.Set("cropped", f.cropped);
+      o.Set("cropX", f.crop.x);
+      o.Set("cropY", f.crop.y);
+      o.Set("cropWidth", f.crop.width);
+      o.Set("cropHeight", f.crop.height);
+      o.Set("regionShare", f.regionShare);
+      o.Set("regionCount", f.regionCount);
       o.Set("slot", f.slot);
       o.Set("generation", static_cast<double>(f.generation));
       o.Set("tensor", tensor);
@@ -403,7 +462,7 @@ Napi::Value Pipeline::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ThrowIfClosed(env, "start");
   if (!running_) {
-    sink_->Start();
+    if (sink_) sink_->Start();
     running_ = true;
     {
       std::lock_guard<std::mutex> lock(eosMutex_);
@@ -444,7 +503,7 @@ void Pipeline::FinishRecording() {
   GstState state = GST_STATE_NULL;
   gst_element_get_state(pipeline_.get(), &state, nullptr, 0);
   if (state != GST_STATE_PLAYING && state != GST_STATE_PAUSED) return;
-  sink_->Drain();
+  if (sink_) sink_->Drain();
   {
     std::lock_guard<std::mutex> lock(eosMutex_);
     finishing_ = true;
@@ -457,9 +516,9 @@ void Pipeline::FinishRecording() {
 void Pipeline::StopInternal() {
   if (!running_) return;
   if (recorder_) FinishRecording();
-  sink_->BeginStop();
+  if (sink_) sink_->BeginStop();
   gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
-  sink_->FinishStop();
+  if (sink_) sink_->FinishStop();
   std::vector<PipelineEvent*> segments;
   {
     std::lock_guard<std::mutex> lock(eosMutex_);
@@ -516,7 +575,7 @@ Napi::Value Pipeline::Release(const Napi::CallbackInfo& info) {
   double generation = ExpectNumber(info[2], "generation");
   Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
   if (!ab.IsDetached()) ab.Detach();
-  if (!closed_) sink_->pool()->Release(slot, static_cast<uint32_t>(generation));
+  if (!closed_ && sink_) sink_->pool()->Release(slot, static_cast<uint32_t>(generation));
   return env.Undefined();
 }
 
@@ -531,9 +590,14 @@ Napi::Value Pipeline::SeekStart(const Napi::CallbackInfo& info) {
 Napi::Value Pipeline::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ThrowIfClosed(env, "stats");
-  FrameSinkStats& s = sink_->stats();
   Napi::Object o = Napi::Object::New(env);
   auto n = [&](const char* k, double v) { o.Set(k, Napi::Number::New(env, v)); };
+  n("recordBuffers", static_cast<double>(recordBuffers_.load()));
+  n("recordBytes", static_cast<double>(recordBytes_.load()));
+  const int64_t lastRec = lastRecordMonotonicUs_.load();
+  n("msSinceLastRecordBuffer", lastRec == 0 ? -1 : (g_get_monotonic_time() - lastRec) / 1000.0);
+  if (!sink_) return o;  // record-only: no frame stage
+  FrameSinkStats& s = sink_->stats();
   n("framesDecoded", s.framesDecoded.load());
   n("framesIn", s.framesIn.load());
   n("framesDelivered", s.framesDelivered.load());
@@ -542,6 +606,9 @@ Napi::Value Pipeline::Stats(const Napi::CallbackInfo& info) {
   n("droppedDelivery", s.droppedDelivery.load());
   n("droppedFormat", s.droppedFormat.load());
   n("skippedNoMotion", s.skippedNoMotion.load());
+  n("skippedRate", s.skippedRate.load());
+  n("framesCropped", s.framesCropped.load());
+  n("analysisIntervalMs", sink_->AnalysisInterval() / 1e6);
   n("queueDepth", sink_->QueueDepth());
   n("poolInUse", sink_->pool()->InUse());
   n("poolSize", sink_->pool()->size());
@@ -555,7 +622,27 @@ Napi::Value Pipeline::Stats(const Napi::CallbackInfo& info) {
 Napi::Value Pipeline::SetMotionBypass(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ThrowIfClosed(env, "setMotionBypass");
-  sink_->SetMotionBypass(ExpectBool(info[0], "bypass"));
+  bool bypass = ExpectBool(info[0], "bypass");
+  if (sink_) sink_->SetMotionBypass(bypass);
+  return env.Undefined();
+}
+
+Napi::Value Pipeline::SetFullFrame(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThrowIfClosed(env, "setFullFrame");
+  const bool full = ExpectBool(info[0], "full");
+  if (sink_) sink_->SetFullFrame(full);
+  return env.Undefined();
+}
+
+// setAnalysisInterval(ms): 0 lifts the limit; fractions of a millisecond are kept (1000 / fps).
+Napi::Value Pipeline::SetAnalysisInterval(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThrowIfClosed(env, "setAnalysisInterval");
+  const double ms = ExpectNumber(info[0], "intervalMs");
+  if (!(std::isfinite(ms) && ms >= 0 && ms <= 86400000.0))
+    ThrowExpected(env, "a number of milliseconds from 0 to 86400000", "intervalMs", info[0]);
+  if (sink_) sink_->SetAnalysisInterval(static_cast<int64_t>(std::llround(ms * 1e6)));
   return env.Undefined();
 }
 
@@ -578,5 +665,41 @@ Napi::Value Pipeline::CaptureSource(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Pipeline::IsClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closed_); }
+
+// Record-only part: the recorder's input is counted (progress for the record input's watchdog, bytes for
+// counters), and segment boundaries are put on the wall clock through the pipeline clock, so every pipeline of a
+// camera stamps the same instant alike whenever its bus message happens to be handled.
+void Pipeline::CountRecordedBuffers() {
+  GstIterator* it = gst_element_iterate_sink_pads(recorder_.get());
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    auto* pad = GST_PAD(g_value_get_object(&item));
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, [](GstPad*, GstPadProbeInfo* info, gpointer data) {
+      auto* self = static_cast<Pipeline*>(data);
+      GstBuffer* buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+      self->recordBuffers_.fetch_add(1, std::memory_order_relaxed);
+      if (buffer) self->recordBytes_.fetch_add(gst_buffer_get_size(buffer), std::memory_order_relaxed);
+      self->lastRecordMonotonicUs_.store(g_get_monotonic_time(), std::memory_order_relaxed);
+      return GST_PAD_PROBE_OK;
+    }, this, nullptr);
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+}
+
+// Unix-epoch ns at which the pipeline clock read base_time + runningTimeNs (the instant a live source stamped
+// that buffer, or a synced file played it); the wall clock now when the running time or clock is unknown.
+int64_t Pipeline::WallClockOfRunningTime(GstClockTime runningTimeNs) {
+  const int64_t wallNow = g_get_real_time() * 1000;
+  if (!GST_CLOCK_TIME_IS_VALID(runningTimeNs)) return wallNow;
+  GstClock* clock = gst_element_get_clock(pipeline_.get());
+  if (!clock) return wallNow;
+  const GstClockTime now = gst_clock_get_time(clock);
+  gst_object_unref(clock);
+  const GstClockTime base = gst_element_get_base_time(pipeline_.get());
+  if (!GST_CLOCK_TIME_IS_VALID(now) || !GST_CLOCK_TIME_IS_VALID(base)) return wallNow;
+  return wallNow - (static_cast<int64_t>(now) - static_cast<int64_t>(base + runningTimeNs));
+}
 
 }  // namespace vigil

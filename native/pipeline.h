@@ -7,6 +7,7 @@
 #include <gst/gst.h>
 #include <napi.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,8 @@ class Pipeline : public Napi::ObjectWrap<Pipeline> {
   Napi::Value SeekStart(const Napi::CallbackInfo& info);
   Napi::Value IsClosed(const Napi::CallbackInfo& info);
   Napi::Value SetMotionBypass(const Napi::CallbackInfo& info);
+  Napi::Value SetFullFrame(const Napi::CallbackInfo& info);
+  Napi::Value SetAnalysisInterval(const Napi::CallbackInfo& info);
   Napi::Value CaptureSource(const Napi::CallbackInfo& info);
 
   static GstBusSyncReply OnBusMessage(GstBus* bus, GstMessage* msg, gpointer self);
@@ -52,6 +55,8 @@ class Pipeline : public Napi::ObjectWrap<Pipeline> {
 
   static gchar* OnFormatLocation(GstElement* splitmux, guint fragmentId, GstSample* first, gpointer self);
   void FinishRecording();
+  void CountRecordedBuffers();
+  int64_t WallClockOfRunningTime(GstClockTime runningTimeNs);
 
   std::string cameraId_;
   ElementPtr pipeline_;
@@ -67,6 +72,11 @@ class Pipeline : public Napi::ObjectWrap<Pipeline> {
   int openFragments_ = 0;        // segments opened and not yet closed (guarded by eosMutex_)
   bool finishing_ = false;       // stop in progress: segment events are kept for a synchronous hand-over
   std::vector<PipelineEvent*> finishingEvents_;
+  // Record-only pipelines (a camera's record input) have no appsink and no frame sink (sink_ stays null).
+  bool recordOnly_ = false;
+  std::atomic<uint64_t> recordBuffers_{0};
+  std::atomic<uint64_t> recordBytes_{0};
+  std::atomic<int64_t> lastRecordMonotonicUs_{0};
   std::unique_ptr<FrameSink> sink_;
   Napi::FunctionReference onEvent_;
   Tsfn tsfn_;

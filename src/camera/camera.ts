@@ -5,17 +5,22 @@
  *
  * States: starting -> running -> (stalled | error | end of live stream) -> reconnecting -> starting ...;
  * stopped (by stop(), or a non-looping file at its end); failed.
+ *
+ * A camera with a separate record input (`recordSource`: e.g. the main stream beside a detect substream) runs a
+ * second, record-only pipeline (no decoder) supervised the same way with its own backoff and watchdog (progress =
+ * buffers reaching the recorder). The camera's state follows the detect input only; the record input's state is
+ * `recordState` (and counters().record), so a failing recorder never takes detection down, nor the reverse.
  */
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { CameraStatus } from '../types.js';
-import { VigilClosedError, VigilPipelineError } from '../errors.js';
+import { VigilClosedError, VigilPipelineError, expected } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import type { DecoderChoice, DecoderPreferences } from './decoders.js';
 import type { Frame } from './frame.js';
-import { CameraPipeline } from './pipeline.js';
+import { CameraPipeline, RecordPipeline } from './pipeline.js';
 import type { CameraSource } from './source.js';
 import type { NativeMotionOptions, NativeSegmentEvent } from '../../bindings/index.js';
 import type { RecordingBranch } from './templates.js';
@@ -42,6 +47,23 @@ export interface CameraSettings {
   motion: NativeMotionOptions | null;
   /** Recording branch (original stream into segments); null: not recorded. */
   recording: RecordingBranch | null;
+  /**
+   * A second stream of this camera to record instead of `source` (its own pipeline, no decoder); absent or null:
+   * `source` is recorded (a tee in the detect pipeline). Used only when `recording` is set.
+   */
+  recordSource?: CameraSource | null;
+}
+
+/** State of a camera's separate record input; 'off' when the camera has none. */
+export type RecordInputState = 'off' | 'starting' | 'running' | 'reconnecting' | 'stopped' | 'failed';
+
+export interface RecordInputCounters {
+  state: RecordInputState;
+  /** Encoded frames and bytes handed to the segment writer (all runs). */
+  buffers: number;
+  bytes: number;
+  restarts: number;
+  lastError: { code: string; message: string; atMs: number } | null;
 }
 
 /** A segment boundary, tagged with the pipeline run it came from (running times restart with each run). */
@@ -57,11 +79,17 @@ export interface CameraCounters {
   framesDropped: number;
   /** Frames the motion gate kept from inference. */
   framesSkippedNoMotion: number;
+  /** Frames skipped by the runtime analysis rate (setAnalysisRate) before any work. */
+  skippedRate: number;
+  /** Frames handed on as motion-region crops (part of framesHandedOn). */
+  framesCropped: number;
   restarts: number;
   loops: number;
   lastError: { code: string; message: string; atMs: number } | null;
   /** Frames handed on per second over the last watchdog interval. */
   fps: number;
+  /** The separate record input; null when the camera has none (recording, if on, copies the detect input). */
+  record: RecordInputCounters | null;
 }
 
 export interface ReconnectInfo {
@@ -76,6 +104,8 @@ export interface CameraEvents {
   error: [error: VigilPipelineError];
   reconnecting: [info: ReconnectInfo];
   segment: [event: SegmentEvent];
+  recordState: [state: RecordInputState, previous: RecordInputState];
+  recordError: [error: VigilPipelineError];
 }
 
 const PERMANENT_ALWAYS = new Set(['E_ELEMENT_MISSING', 'E_DECODER_MISSING', 'E_PIPELINE_PARSE', 'E_ARGUMENT']);
@@ -96,18 +126,36 @@ export class Camera extends EventEmitter<CameraEvents> {
   #lastTickAt = 0;
   #closed = false;
   // Totals of pipelines already closed; the live pipeline's stats are added on read.
-  #base = { framesDecoded: 0, framesHandedOn: 0, framesDropped: 0, framesSkippedNoMotion: 0 };
+  #base = { framesDecoded: 0, framesHandedOn: 0, framesDropped: 0, framesSkippedNoMotion: 0, skippedRate: 0, framesCropped: 0 };
   #motionBypass = false;
+  #fullFrame = false;
+  #analysisIntervalMs = 0;
   #run = 0;
   #counters: CameraCounters = {
     framesDecoded: 0,
     framesHandedOn: 0,
     framesDropped: 0,
     framesSkippedNoMotion: 0,
+    skippedRate: 0,
+    framesCropped: 0,
     restarts: 0,
     loops: 0,
     lastError: null,
     fps: 0,
+    record: null,
+  };
+  #rec = {
+    state: 'off' as RecordInputState,
+    pipeline: null as RecordPipeline | null,
+    retryTimer: null as NodeJS.Timeout | null,
+    attempt: 0,
+    startedAt: 0,
+    runningSince: 0,
+    lastBuffers: 0,
+    lastProgressAt: 0,
+    base: { buffers: 0, bytes: 0 },
+    restarts: 0,
+    lastError: null as RecordInputCounters['lastError'],
   };
 
   constructor(settings: CameraSettings) {
@@ -121,6 +169,15 @@ export class Camera extends EventEmitter<CameraEvents> {
 
   get state(): CameraStatus {
     return this.#state;
+  }
+
+  /** The separate record input's state ('off' without one). */
+  get recordState(): RecordInputState {
+    return this.#rec.state;
+  }
+
+  get #recordsSeparately(): boolean {
+    return !!this.settings.recording && !!this.settings.recordSource;
   }
 
   get decoder(): DecoderChoice | null {
@@ -143,6 +200,19 @@ export class Camera extends EventEmitter<CameraEvents> {
       c.framesHandedOn += s.framesDelivered;
       c.framesDropped += s.droppedQueue + s.droppedPool + s.droppedDelivery + s.droppedFormat;
       c.framesSkippedNoMotion += s.skippedNoMotion;
+      c.skippedRate += s.skippedRate;
+      c.framesCropped += s.framesCropped;
+    }
+    if (this.#recordsSeparately) {
+      const r = this.#rec;
+      const live = r.pipeline && !r.pipeline.closed ? r.pipeline.stats() : null;
+      c.record = {
+        state: r.state,
+        buffers: r.base.buffers + (live?.recordBuffers ?? 0),
+        bytes: r.base.bytes + (live?.recordBytes ?? 0),
+        restarts: r.restarts,
+        lastError: r.lastError,
+      };
     }
     return c;
   }
@@ -156,11 +226,36 @@ export class Camera extends EventEmitter<CameraEvents> {
     if (this.#pipeline && !this.#pipeline.closed) this.#pipeline.setMotionBypass(bypass);
   }
 
+  /**
+   * Runtime analysis rate (frames per second, stream time): frames closer together are skipped before any work
+   * (counters().skippedRate), so a quiet camera can be analysed at e.g. 1 fps and rise to its detectFps while
+   * tracks are live. 0, or a rate at or above detectFps, lifts the limit (detectFps alone applies).
+   */
+  setAnalysisRate(fps: number): void {
+    if (typeof fps !== 'number' || !Number.isFinite(fps) || fps < 0 || (fps > 0 && fps < 1 / 86400)) {
+      throw expected('a number of frames per second: 0 or from 1/86400', 'fps', fps);
+    }
+    const detect = this.settings.detectFps;
+    this.#analysisIntervalMs = fps === 0 || (detect > 0 && fps >= detect) ? 0 : 1000 / fps;
+    if (this.#pipeline && !this.#pipeline.closed) this.#pipeline.setAnalysisInterval(this.#analysisIntervalMs);
+  }
+
+  /** While true, every tensor is the whole frame (no motion-region crops): set while tracks are live. */
+  setFullFrame(full: boolean): void {
+    this.#fullFrame = full;
+    if (this.#pipeline && !this.#pipeline.closed) this.#pipeline.setFullFrame(full);
+  }
+
   start(): void {
     if (this.#closed) throw new VigilClosedError(`Camera ${this.id}`, 'start');
     if (this.#state !== 'stopped' && this.#state !== 'failed') return;
     this.#attempt = 0;
     this.#open();
+    if (this.#recordsSeparately && !this.#rec.pipeline && !this.#rec.retryTimer) {
+      this.#rec.attempt = 0;
+      this.#openRecord();
+    }
+    if (this.#watchdog) clearInterval(this.#watchdog); // kept for a record input after the detect input ended
     this.#watchdog = setInterval(() => this.#tick(), Math.max(50, Math.min(1000, this.settings.stallTimeoutMs / 4)));
     this.#watchdog.unref();
   }
@@ -170,6 +265,7 @@ export class Camera extends EventEmitter<CameraEvents> {
     this.#clearTimers();
     this.#closePipeline();
     this.#setState('stopped');
+    this.#stopRecord('stopped');
   }
 
   /** Idempotent; a closed camera cannot be started again. */
@@ -187,10 +283,11 @@ export class Camera extends EventEmitter<CameraEvents> {
     this.emit('state', next, prev);
   }
 
-  #clearTimers(): void {
-    if (this.#watchdog) clearInterval(this.#watchdog);
+  /** The watchdog stays while a separate record input goes on after the detect input ended or failed. */
+  #clearTimers(keepWatchdogForRecord = false): void {
+    if (this.#watchdog && !(keepWatchdogForRecord && this.#recordsSeparately)) clearInterval(this.#watchdog);
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
-    this.#watchdog = null;
+    if (!(keepWatchdogForRecord && this.#recordsSeparately)) this.#watchdog = null;
     this.#retryTimer = null;
   }
 
@@ -204,8 +301,123 @@ export class Camera extends EventEmitter<CameraEvents> {
       this.#base.framesHandedOn += s.framesDelivered;
       this.#base.framesDropped += s.droppedQueue + s.droppedPool + s.droppedDelivery + s.droppedFormat;
       this.#base.framesSkippedNoMotion += s.skippedNoMotion;
+      this.#base.skippedRate += s.skippedRate;
+      this.#base.framesCropped += s.framesCropped;
     }
     p.close();
+  }
+
+  #setRecordState(next: RecordInputState): void {
+    const prev = this.#rec.state;
+    if (prev === next) return;
+    this.#rec.state = next;
+    this.emit('recordState', next, prev);
+  }
+
+  #closeRecord(): void {
+    const r = this.#rec;
+    const p = r.pipeline;
+    if (!p) return;
+    r.pipeline = null;
+    if (!p.closed) {
+      const s = p.stats();
+      r.base.buffers += s.recordBuffers;
+      r.base.bytes += s.recordBytes;
+    }
+    // close() stops first: the open segment is finalised and its 'closed' boundary delivered.
+    p.close();
+  }
+
+  #stopRecord(state: 'stopped' | 'failed'): void {
+    if (this.#rec.retryTimer) clearTimeout(this.#rec.retryTimer);
+    this.#rec.retryTimer = null;
+    this.#closeRecord();
+    if (this.#recordsSeparately) this.#setRecordState(state);
+  }
+
+  #openRecord(): void {
+    const r = this.#rec;
+    const recording = this.settings.recording!;
+    r.retryTimer = null;
+    this.#setRecordState('starting');
+    r.startedAt = performance.now();
+    r.lastProgressAt = r.startedAt;
+    r.lastBuffers = 0;
+    const run = ++this.#run;
+    let pipeline: RecordPipeline;
+    try {
+      mkdirSync(recording.directory, { recursive: true });
+      pipeline = new RecordPipeline({
+        cameraId: this.id,
+        source: this.settings.recordSource!,
+        recording,
+        onSegment: (e) => this.emit('segment', { ...e, cameraId: this.id, run }),
+        onError: (err) => {
+          if (pipeline === r.pipeline) this.#recordFail(err);
+        },
+        onEos: () => {
+          if (pipeline === r.pipeline) this.#recordEos(pipeline);
+        },
+      });
+    } catch (err) {
+      this.#recordFail(
+        err instanceof VigilPipelineError
+          ? err
+          : new VigilPipelineError('E_PIPELINE_START', `Camera ${this.id} (record input): ${(err as Error).message}`),
+      );
+      return;
+    }
+    r.pipeline = pipeline;
+    pipeline.start();
+  }
+
+  #recordFail(err: VigilPipelineError): void {
+    this.#rec.lastError = { code: err.code, message: err.message, atMs: Date.now() };
+    if (this.listenerCount('recordError') > 0) this.emit('recordError', err);
+    if (this.#isPermanent(err.code, this.settings.recordSource!)) this.#stopRecord('failed');
+    else this.#restartRecord();
+  }
+
+  #recordEos(pipeline: RecordPipeline): void {
+    const s = this.settings.recordSource!;
+    if (s.kind === 'file' && s.loop && pipeline.rewind()) return;
+    if (s.kind === 'file') this.#stopRecord('stopped');
+    else this.#restartRecord();
+  }
+
+  #restartRecord(): void {
+    const r = this.#rec;
+    if (r.retryTimer || this.#closed) return;
+    this.#closeRecord();
+    r.restarts++;
+    r.attempt++;
+    this.#setRecordState('reconnecting');
+    r.retryTimer = setTimeout(() => this.#openRecord(), backoffDelay(r.attempt, this.settings.backoff));
+    r.retryTimer.unref();
+  }
+
+  /** The record input's watchdog: progress is buffers reaching the segment writer. */
+  #tickRecord(now: number): void {
+    const r = this.#rec;
+    const p = r.pipeline;
+    if (!p || p.closed) return;
+    const buffers = p.stats().recordBuffers;
+    if (buffers !== r.lastBuffers) {
+      r.lastBuffers = buffers;
+      r.lastProgressAt = now;
+      if (r.state === 'starting') {
+        r.runningSince = now;
+        this.#setRecordState('running');
+      }
+    }
+    if (r.state === 'running' && r.attempt > 0 && now - r.runningSince >= this.settings.backoffResetMs) r.attempt = 0;
+    if (r.state === 'starting' && now - r.startedAt > this.settings.startTimeoutMs) {
+      r.lastError = { code: 'E_SOURCE_TIMEOUT', message: `Camera ${this.id} (record input): no data within ${this.settings.startTimeoutMs} ms of starting`, atMs: Date.now() };
+      this.#restartRecord();
+    } else if (r.state === 'running' && now - r.lastProgressAt > this.settings.stallTimeoutMs) {
+      r.lastError = { code: 'E_SOURCE_STALLED', message: `Camera ${this.id} (record input): no data for ${Math.round(now - r.lastProgressAt)} ms`, atMs: Date.now() };
+      this.#restartRecord();
+    }
   }
 
   #open(): void {
@@ -219,7 +431,8 @@ export class Camera extends EventEmitter<CameraEvents> {
     let pipeline: CameraPipeline;
     const run = ++this.#run;
     try {
-      if (this.settings.recording) mkdirSync(this.settings.recording.directory, { recursive: true });
+      const tee = this.settings.recording && !this.#recordsSeparately ? this.settings.recording : null;
+      if (tee) mkdirSync(tee.directory, { recursive: true });
       pipeline = new CameraPipeline({
         cameraId: this.id,
         source: this.settings.source,
@@ -229,7 +442,7 @@ export class Camera extends EventEmitter<CameraEvents> {
         queueSize: this.settings.queueSize,
         poolSize: this.settings.poolSize,
         motion: this.settings.motion,
-        ...(this.settings.recording ? { recording: this.settings.recording } : {}),
+        ...(tee ? { recording: tee } : {}),
         onSegment: (e) => this.emit('segment', { ...e, cameraId: this.id, run }),
         onFrame: (frame) => this.#onFrame(pipeline, frame),
         onError: (err) => this.#onError(pipeline, err),
@@ -245,6 +458,8 @@ export class Camera extends EventEmitter<CameraEvents> {
     }
     this.#pipeline = pipeline;
     if (this.#motionBypass) pipeline.setMotionBypass(true);
+    if (this.#fullFrame) pipeline.setFullFrame(true);
+    if (this.#analysisIntervalMs > 0) pipeline.setAnalysisInterval(this.#analysisIntervalMs);
     pipeline.start();
   }
 
@@ -261,15 +476,15 @@ export class Camera extends EventEmitter<CameraEvents> {
     else this.emit('frame', frame);
   }
 
-  #isPermanent(code: string): boolean {
-    return PERMANENT_ALWAYS.has(code) || (this.settings.source.kind === 'file' && PERMANENT_FOR_FILES.has(code));
+  #isPermanent(code: string, source: CameraSource = this.settings.source): boolean {
+    return PERMANENT_ALWAYS.has(code) || (source.kind === 'file' && PERMANENT_FOR_FILES.has(code));
   }
 
   #fail(err: VigilPipelineError): void {
     this.#counters.lastError = { code: err.code, message: err.message, atMs: Date.now() };
     if (this.listenerCount('error') > 0) this.emit('error', err);
     if (this.#isPermanent(err.code)) {
-      this.#clearTimers();
+      this.#clearTimers(true);
       this.#closePipeline();
       this.#setState('failed');
     } else {
@@ -296,7 +511,7 @@ export class Camera extends EventEmitter<CameraEvents> {
       if (pipeline.rewind()) return;
     }
     if (s.kind === 'file' || (s.kind === 'test' && s.numBuffers > 0)) {
-      this.#clearTimers();
+      this.#clearTimers(true);
       this.#closePipeline();
       this.#setState('stopped');
       return;
@@ -319,6 +534,7 @@ export class Camera extends EventEmitter<CameraEvents> {
   #tick(): void {
     const p = this.#pipeline;
     const now = performance.now();
+    this.#tickRecord(now);
     if (!p || p.closed) return;
     const s = p.stats();
     if (s.framesDecoded !== this.#lastDecoded) {

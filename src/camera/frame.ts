@@ -1,5 +1,6 @@
 /**
- * One decoded frame turned into a model tensor. The tensor lives in the camera pipeline's native pool: it is
+ * One decoded frame turned into a model tensor: the whole frame, or (motion-region inference) a crop of it, see
+ * `crop`. The tensor lives in the camera pipeline's native pool: it is
  * valid until release() — call it as soon as the tensor has been consumed (e.g. after session.run) — and reading
  * it afterwards sees a detached, zero-length buffer rather than a reused one.
  */
@@ -9,6 +10,14 @@ import { SourceFrame } from './source-frame.js';
 
 /** Copies the decoded frame of a lease (slot, generation); null when the lease is gone or the budget refuses. */
 export type CaptureSource = (slot: number, generation: number) => NativeSourceFrame | null;
+
+/** A rectangle of source pixels: top-left (x, y) and size. */
+export interface FrameCrop {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
 
 export class Frame {
   readonly cameraId: string;
@@ -21,12 +30,22 @@ export class Frame {
   /** Decoded frame size, pixels. */
   readonly sourceWidth: number;
   readonly sourceHeight: number;
-  /** Letterbox: tensor_px = source_px * scale + pad (pixels). */
+  /**
+   * Letterbox of `crop` into this frame's tensor (pixels): tensor_px = (source_px - crop origin) * scale + pad, so
+   * source_px = (tensor_px - pad) / scale + crop origin. For a whole frame the crop origin is 0, 0.
+   */
   readonly scale: number;
   readonly padX: number;
   readonly padY: number;
+  /** Size of THIS frame's tensor in pixels: the camera's tensor size, or the regions' inputSize for a crop. */
   readonly tensorWidth: number;
   readonly tensorHeight: number;
+  /** The source rectangle in the tensor (source pixels): the whole frame unless `cropped`. */
+  readonly crop: Readonly<FrameCrop>;
+  /** True when the tensor holds a motion-region crop. */
+  readonly cropped: boolean;
+  /** Motion regions' share of the frame, 0..1 (1 on a background (re)initialisation); -1 without a motion gate. */
+  readonly regionShare: number;
   readonly layout: TensorLayout;
   readonly colorOrder: ColorOrder;
   /** Motion gate verdict: false only for frames let through while a bypass was on. */
@@ -54,8 +73,14 @@ export class Frame {
     this.scale = event.scale;
     this.padX = event.padX;
     this.padY = event.padY;
-    this.tensorWidth = spec.width;
-    this.tensorHeight = spec.height;
+    // Events from an addon that predates crops carry no per-frame size: the camera's spec then holds.
+    this.tensorWidth = event.tensorWidth ?? spec.width;
+    this.tensorHeight = event.tensorHeight ?? spec.height;
+    this.cropped = event.cropped ?? false;
+    this.crop = Object.freeze(event.cropWidth > 0
+      ? { x: event.cropX, y: event.cropY, width: event.cropWidth, height: event.cropHeight }
+      : { x: 0, y: 0, width: event.sourceWidth, height: event.sourceHeight });
+    this.regionShare = event.regionShare ?? -1;
     this.layout = spec.layout;
     this.colorOrder = spec.colorOrder;
     this.motion = event.motion;

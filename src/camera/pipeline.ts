@@ -2,14 +2,14 @@
  * A camera's native pipeline, typed: builds the graph from its template, turns native events into Frames and
  * VigilPipelineErrors (with secrets scrubbed), and keeps one close path.
  */
-import { loadAddon, type NativeMotionOptions, type NativeSegmentEvent, type NativePipeline, type NativePipelineEvent, type NativePipelineStats, type NativeSourceFrame } from '../../bindings/index.js';
+import { loadAddon, type NativeMotionOptions, type NativeSegmentEvent, type NativePipeline, type NativePipelineEvent, type NativePipelineStats, type NativeRecordStats, type NativeSourceFrame } from '../../bindings/index.js';
 import { VigilClosedError, VigilPipelineError } from '../errors.js';
 import { redactText } from '../redact.js';
 import type { DecoderChoice, DecoderPreferences } from './decoders.js';
 import { Frame } from './frame.js';
 import type { CameraSource } from './source.js';
-import type { TensorSpec } from './tensor.js';
-import { buildPipeline, type RecordingBranch } from './templates.js';
+import { nativeRegionOptions, type TensorSpec } from './tensor.js';
+import { buildPipeline, buildRecordPipeline, type RecordingBranch } from './templates.js';
 
 export interface CameraPipelineOptions {
   cameraId: string;
@@ -62,6 +62,16 @@ export function errorCode(domain: string, code: number, debug: string): string {
   return 'E_PIPELINE';
 }
 
+function pipelineError(
+  cameraId: string,
+  event: Extract<NativePipelineEvent, { type: 'error' | 'warning' }>,
+  redact: (text: string) => string,
+): VigilPipelineError {
+  const err = new VigilPipelineError(errorCode(event.domain, event.code, event.debug), redact(`Camera ${cameraId}: ${event.message} (${event.source})`));
+  Object.defineProperty(err, 'debug', { value: redact(event.debug), enumerable: false });
+  return err;
+}
+
 export class CameraPipeline {
   readonly cameraId: string;
   readonly decoder: DecoderChoice | null;
@@ -92,16 +102,9 @@ export class CameraPipeline {
         case 'frame':
           options.onFrame(new Frame(event, spec, release, capture));
           return;
-        case 'error': {
-          const code = errorCode(event.domain, event.code, event.debug);
-          const err = new VigilPipelineError(
-            code,
-            this.#redact(`Camera ${this.cameraId}: ${event.message} (${event.source})`),
-          );
-          Object.defineProperty(err, 'debug', { value: this.#redact(event.debug), enumerable: false });
-          options.onError(err);
+        case 'error':
+          options.onError(pipelineError(this.cameraId, event, (t) => this.#redact(t)));
           return;
-        }
         case 'eos':
           options.onEos();
           return;
@@ -125,6 +128,8 @@ export class CameraPipeline {
         poolSize: options.poolSize ?? 4,
         block,
         ...(options.motion ? { motion: options.motion } : {}),
+        // Regions come from the motion gate: without one, every frame is whole.
+        ...(options.motion && nativeRegionOptions(spec) ? { regions: nativeRegionOptions(spec) } : {}),
         ...(built.recording ? { recording: built.recording } : {}),
         onEvent,
       });
@@ -165,6 +170,18 @@ export class CameraPipeline {
     this.#native.setMotionBypass(bypass);
   }
 
+  /** While true, every tensor is the whole frame (no motion-region crops). */
+  setFullFrame(full: boolean): void {
+    this.#check('setFullFrame');
+    this.#native.setFullFrame(full);
+  }
+
+  /** Frames closer than this (ms, stream time) to the last one analysed are skipped before any work; 0: no limit. */
+  setAnalysisInterval(intervalMs: number): void {
+    this.#check('setAnalysisInterval');
+    this.#native.setAnalysisInterval(intervalMs);
+  }
+
   stats(): NativePipelineStats {
     this.#check('stats');
     return this.#native.stats();
@@ -175,6 +192,92 @@ export class CameraPipeline {
   }
 
   /** Idempotent. Frames still held stay readable until released or collected. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#native.close();
+  }
+}
+
+export interface RecordPipelineOptions {
+  cameraId: string;
+  /** The camera's record input (file or RTSP). */
+  source: CameraSource;
+  recording: RecordingBranch;
+  onSegment: (event: NativeSegmentEvent) => void;
+  onError: (error: VigilPipelineError) => void;
+  onEos: () => void;
+}
+
+/**
+ * A camera's record input: the stream copied into segments with no decoder and no tensor stage
+ * (gst-pipelines/*-record.pipeline on the native Pipeline's recordOnly option).
+ */
+export class RecordPipeline {
+  readonly cameraId: string;
+  readonly description: string;
+  #native: NativePipeline;
+  #secrets: string[];
+  #closed = false;
+
+  constructor(options: RecordPipelineOptions) {
+    this.cameraId = options.cameraId;
+    const built = buildRecordPipeline(options.source, options.recording);
+    this.description = built.description;
+    this.#secrets = built.secrets;
+    const onEvent = (event: NativePipelineEvent): void => {
+      if (event.type === 'segment') options.onSegment(event);
+      else if (event.type === 'error') options.onError(pipelineError(this.cameraId, event, (t) => redactText(t, this.#secrets)));
+      else if (event.type === 'eos') options.onEos();
+    };
+    try {
+      this.#native = new (loadAddon().Pipeline)({
+        cameraId: options.cameraId,
+        description: built.description,
+        properties: built.properties,
+        recordOnly: true,
+        recording: built.recording!,
+        onEvent,
+      });
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? 'E_PIPELINE_START';
+      throw new VigilPipelineError(code, redactText(`Camera ${this.cameraId} (record input): ${(err as Error).message}`, this.#secrets), {
+        cause: err,
+      });
+    }
+  }
+
+  #check(method: string): void {
+    if (this.#closed) throw new VigilClosedError(`Record pipeline ${this.cameraId}`, method);
+  }
+
+  start(): void {
+    this.#check('start');
+    this.#native.start();
+  }
+
+  /** Ends the open segment (finalised, 'closed' delivered before this returns) and sets NULL. */
+  stop(): void {
+    this.#check('stop');
+    this.#native.stop();
+  }
+
+  rewind(): boolean {
+    this.#check('rewind');
+    return this.#native.seekStart();
+  }
+
+  stats(): NativeRecordStats {
+    this.#check('stats');
+    const s = this.#native.stats();
+    return { recordBuffers: s.recordBuffers, recordBytes: s.recordBytes, msSinceLastRecordBuffer: s.msSinceLastRecordBuffer };
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

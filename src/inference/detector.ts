@@ -1,6 +1,8 @@
 /**
- * Object detector on onnxruntime-node: one session per model, batched runs when the model's batch dimension is
- * dynamic, output decoding + class-wise NMS + letterbox undo in native code (native/postprocess.cc).
+ * Object detector on onnxruntime-node: one session per model input size (the whole-frame model, and optionally a
+ * smaller one for motion-region crops), batched runs of same-size inputs when the model's batch dimension is
+ * dynamic, output decoding + class-wise NMS + letterbox undo in native code (native/postprocess.cc), then the crop
+ * origin added (source_px = (tensor_px - pad) / scale + crop origin).
  *
  * Inputs are model-input tensors made by the native letterbox (the live pipeline's frame events, or
  * preprocessImage): Float32 NCHW planes already normalised, or NHWC bytes that are normalised here.
@@ -10,6 +12,7 @@ import { loadAddon } from '../../bindings/index.js';
 import type { NativeImage, NativeTensorSpec } from '../../bindings/index.js';
 import { VigilClosedError, VigilError, expected } from '../errors.js';
 import type { Detection } from '../types.js';
+import type { Frame } from '../camera/frame.js';
 import { inferenceAddon, type NativeDecodeOptions, type NativeLetterbox } from './native.js';
 import { resolveProviders, type ProviderLogger, type ProviderName } from './providers.js';
 
@@ -53,13 +56,61 @@ export interface DetectorConfig {
   maxBatch?: number;
   /** Where the provider fallback line goes (default console.warn). */
   log?: ProviderLogger;
+  /**
+   * A second input size for motion-region crops (the camera's `regions.inputSize`), run in its own session: the
+   * same model family, layout, normalisation, classes and thresholds. modelPath defaults to the main model (which
+   * then must take that size: a dynamic spatial input). Inputs of each size are batched separately.
+   */
+  crop?: { modelPath?: string; inputWidth: number; inputHeight: number };
+}
+
+/** A rectangle of source pixels (top-left x, y and size). */
+export interface DetectorCrop {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
 }
 
 /** One frame's model input plus the letterbox that made it. */
 export interface DetectorInput {
   /** NCHW float32 [3,H,W] (normalised) or NHWC uint8 [H,W,3] (raw pixels, normalised here). */
   tensor: ArrayBuffer | Float32Array | Uint8Array;
+  /**
+   * Letterbox of the tensor's source rectangle (`crop`, else the whole frame): tensor_px = (source_px - crop
+   * origin) * scale + pad. sourceWidth/sourceHeight are the whole frame's size.
+   */
   letterbox: NativeLetterbox;
+  /** The source rectangle in the tensor (source pixels); absent: the whole frame. Boxes are clamped to it. */
+  crop?: DetectorCrop;
+  /** Tensor size in pixels; absent: the detector's main input size. Selects the session. */
+  tensorWidth?: number;
+  tensorHeight?: number;
+}
+
+/** A camera Frame (whole or crop) as a detector input. */
+export function frameInput(f: Frame): DetectorInput {
+  return {
+    tensor: f.tensor,
+    letterbox: { scale: f.scale, padX: f.padX, padY: f.padY, sourceWidth: f.sourceWidth, sourceHeight: f.sourceHeight },
+    crop: { ...f.crop },
+    tensorWidth: f.tensorWidth,
+    tensorHeight: f.tensorHeight,
+  };
+}
+
+/** One session and what it needs to run and decode inputs of its size. */
+interface Lane {
+  session: ort.InferenceSession;
+  modelPath: string;
+  width: number;
+  height: number;
+  inputName: string;
+  batchSize: number;
+  plan: Plan;
+  elementsPerFrame: number;
+  runs: number;
+  frames: number;
 }
 
 interface NanodetPlan {
@@ -118,6 +169,17 @@ function checkConfig(c: DetectorConfig): void {
   int(c.intraOpNumThreads, 'config.intraOpNumThreads', 0, 256);
   int(c.interOpNumThreads, 'config.interOpNumThreads', 0, 256);
   int(c.maxBatch, 'config.maxBatch', 1, 256);
+  if (c.crop !== undefined) {
+    if (typeof c.crop !== 'object' || c.crop === null) throw expected('an object', 'config.crop', c.crop);
+    if (c.crop.modelPath !== undefined && (typeof c.crop.modelPath !== 'string' || c.crop.modelPath === '')) {
+      throw expected('a file path', 'config.crop.modelPath', c.crop.modelPath);
+    }
+    for (const k of ['inputWidth', 'inputHeight'] as const) {
+      if (!Number.isInteger(c.crop[k]) || c.crop[k] < 1 || c.crop[k] > 8192) {
+        throw expected('an integer from 1 to 8192', `config.crop.${k}`, c.crop[k]);
+      }
+    }
+  }
   if (c.executionProviders !== undefined &&
     (!Array.isArray(c.executionProviders) || !c.executionProviders.every((p) => typeof p === 'string'))) {
     throw expected('an array of provider names', 'config.executionProviders', c.executionProviders);
@@ -126,35 +188,25 @@ function checkConfig(c: DetectorConfig): void {
 
 export class Detector {
   readonly config: Readonly<DetectorConfig>;
-  /** Providers the session was created with (after fallback). */
+  /** Providers the sessions were created with (after fallback). */
   readonly providers: ProviderName[];
-  /** Largest batch per session.run: 1 when the model's batch dimension is fixed. */
+  /** Largest batch per session.run of the main (whole-frame) session: 1 when its batch dimension is fixed. */
   readonly batchSize: number;
   readonly inputName: string;
-  private session: ort.InferenceSession | undefined;
-  private readonly plan: Plan;
+  /** Input sizes this detector runs, in pixels: the main one first, then the crop size when configured. */
+  readonly inputSizes: ReadonlyArray<{ width: number; height: number }>;
+  private readonly lanes: Map<string, Lane>;
   private readonly decodeOptions: NativeDecodeOptions;
-  private readonly elementsPerFrame: number;
-  private runs = 0;
-  private framesRun = 0;
+  private closedFlag = false;
 
-  private constructor(config: DetectorConfig, session: ort.InferenceSession, providers: ProviderName[]) {
+  private constructor(config: DetectorConfig, lanes: Lane[], providers: ProviderName[]) {
     this.config = config;
-    this.session = session;
     this.providers = providers;
-    this.inputName = session.inputNames[0]!;
-    this.elementsPerFrame = 3 * config.inputWidth * config.inputHeight;
-    const meta = session.inputMetadata[0];
-    const shape = meta && meta.isTensor ? meta.shape : [];
-    const expectShape = config.layout === 'nchw' ? [3, config.inputHeight, config.inputWidth]
-      : [config.inputHeight, config.inputWidth, 3];
-    if (shape.length !== 4 || expectShape.some((d, i) => typeof shape[i + 1] === 'number' && shape[i + 1] !== d)) {
-      throw new VigilError('E_MODEL_INPUT', `Model ${config.modelPath} takes input ${JSON.stringify(shape)}, ` +
-        `which does not match the configured ${config.layout} ${config.inputWidth}x${config.inputHeight}`);
-    }
-    const dynamicBatch = typeof shape[0] === 'string' || (shape[0] as number) < 1;
-    this.batchSize = dynamicBatch ? (config.maxBatch ?? 8) : 1;
-    this.plan = Detector.makePlan(config, session);
+    this.lanes = new Map(lanes.map((l) => [sizeKey(l.width, l.height), l]));
+    const main = lanes[0]!;
+    this.inputName = main.inputName;
+    this.batchSize = main.batchSize;
+    this.inputSizes = lanes.map((l) => ({ width: l.width, height: l.height }));
     const names = config.classNames;
     const per = config.classThresholds;
     this.decodeOptions = {
@@ -167,90 +219,38 @@ export class Detector {
     };
   }
 
-  /** Validates the config, picks providers (fallback to CPU, one log line) and creates the session. */
+  /** Validates the config, picks providers (fallback to CPU, one log line) and creates the session(s). */
   static async create(config: DetectorConfig): Promise<Detector> {
     checkConfig(config);
     const log = config.log ?? ((line: string) => console.warn(line));
-    const providers = resolveProviders(config.executionProviders ?? ['cpu'], log, `detector ${config.modelPath}`);
-    let session: ort.InferenceSession;
+    const wanted = resolveProviders(config.executionProviders ?? ['cpu'], log, `detector ${config.modelPath}`);
     const opts: ort.InferenceSession.SessionOptions = {
-      executionProviders: providers,
+      executionProviders: wanted,
       intraOpNumThreads: config.intraOpNumThreads ?? 1,
       interOpNumThreads: config.interOpNumThreads ?? 1,
       graphOptimizationLevel: 'all',
     };
+    const { session, providers } = await openSession(config.modelPath, opts, wanted, log);
+    const lanes: Lane[] = [];
     try {
-      session = await ort.InferenceSession.create(config.modelPath, opts);
-    } catch (err) {
-      if (providers.length > 1) {
-        // A provider that looked installed failed to initialise (driver, device): CPU only, said once.
-        log(`detector ${config.modelPath}: execution providers ${providers.join(', ')} failed ` +
-          `(${err instanceof Error ? err.message.split('\n')[0] : String(err)}); falling back to cpu`);
+      lanes.push(makeLane(config, session, config.modelPath, config.inputWidth, config.inputHeight));
+      const crop = config.crop;
+      if (crop && (crop.inputWidth !== config.inputWidth || crop.inputHeight !== config.inputHeight)) {
+        const path = crop.modelPath ?? config.modelPath;
+        const cropSession = (await openSession(path, { ...opts, executionProviders: providers }, providers, log)).session;
         try {
-          session = await ort.InferenceSession.create(config.modelPath, { ...opts, executionProviders: ['cpu'] });
-          return new Detector(config, session, ['cpu']);
-        } catch (err2) {
-          throw new VigilError('E_MODEL_LOAD', `Could not load model ${config.modelPath}: ${String(err2)}`, { cause: err2 });
+          lanes.push(makeLane(config, cropSession, path, crop.inputWidth, crop.inputHeight));
+        } catch (err) {
+          await cropSession.release();
+          throw err;
         }
       }
-      throw new VigilError('E_MODEL_LOAD', `Could not load model ${config.modelPath}: ${err instanceof Error ? err.message : String(err)}`,
-        { cause: err });
-    }
-    try {
-      return new Detector(config, session, providers);
+      return new Detector(config, lanes, providers);
     } catch (err) {
-      await session.release();
+      for (const l of lanes) await l.session.release();
+      if (lanes.length === 0) await session.release();
       throw err;
     }
-  }
-
-  private static makePlan(config: DetectorConfig, session: ort.InferenceSession): Plan {
-    const outputs = session.outputMetadata.map((m) => ({ name: m.name, shape: m.isTensor ? m.shape : [] }));
-    const nc = config.classNames.length;
-    const fail = (why: string): never => {
-      throw new VigilError('E_MODEL_OUTPUT', `Model ${config.modelPath} does not fit decoder ${config.decoder}: ${why} ` +
-        `(outputs: ${outputs.map((o) => `${o.name}${JSON.stringify(o.shape)}`).join(', ')})`);
-    };
-    if (config.decoder === 'nanodet') {
-      const bins = config.bins ?? 11;
-      const byCells = new Map<number, { scores?: string; boxes?: string }>();
-      for (const o of outputs) {
-        const cells = o.shape[1], ch = o.shape[2];
-        if (o.shape.length !== 3 || typeof cells !== 'number' || typeof ch !== 'number') fail(`output ${o.name} is not [N, cells, channels]`);
-        const entry = byCells.get(cells as number) ?? {};
-        if (ch === nc) entry.scores = o.name;
-        else if (ch === 4 * bins) entry.boxes = o.name;
-        else fail(`output ${o.name} has ${ch} channels, expected ${nc} scores or ${4 * bins} box bins`);
-        byCells.set(cells as number, entry);
-      }
-      const levels: NanodetPlan['levels'] = [];
-      for (const [cells, e] of byCells) {
-        if (!e.scores || !e.boxes) fail(`the ${cells}-cell level lacks its scores or boxes`);
-        const stride = [4, 8, 16, 32, 64, 128].find((s) =>
-          Math.ceil(config.inputWidth / s) * Math.ceil(config.inputHeight / s) === cells);
-        if (stride === undefined) fail(`no stride gives ${cells} cells for a ${config.inputWidth}x${config.inputHeight} input`);
-        levels.push({ scores: e.scores!, boxes: e.boxes!, stride: stride!, cells });
-      }
-      levels.sort((a, b) => a.stride - b.stride);
-      return { kind: 'nanodet', levels, bins };
-    }
-    if (config.decoder === 'centernet') {
-      const o = outputs.find((x) => x.name === 'detections') ??
-        outputs.find((x) => x.shape.length === 3 && x.shape[2] === 6);
-      if (!o) fail('no [N, K, 6] detections output');
-      return { kind: 'centernet', output: o!.name };
-    }
-    const o = outputs[0];
-    if (!o || o.shape.length !== 3) return fail('the first output is not rank 3');
-    let kind: 'yolov8' | 'yolov5';
-    if (config.decoder === 'yolo') {
-      if (o.shape[1] === 4 + nc) kind = 'yolov8';
-      else if (o.shape[2] === 5 + nc) kind = 'yolov5';
-      else return fail(`expected [1, ${4 + nc}, N] (v8) or [1, N, ${5 + nc}] (v5)`);
-    } else {
-      kind = config.decoder as 'yolov8' | 'yolov5';
-    }
-    return { kind, output: o.name };
   }
 
   /** The letterbox spec the ingest pipeline should produce for this model (feed its frame tensors to detect()). */
@@ -264,17 +264,31 @@ export class Detector {
     };
   }
 
-  /** Counters: session.run calls and frames they covered. */
-  stats(): { runs: number; frames: number; batchSize: number } {
-    return { runs: this.runs, frames: this.framesRun, batchSize: this.batchSize };
+  /** The crop model's tensor spec (the camera's `regions.inputSize` must equal its size); null without `crop`. */
+  cropTensorSpec(): NativeTensorSpec | null {
+    const crop = this.config.crop;
+    return crop ? { ...this.tensorSpec(), width: crop.inputWidth, height: crop.inputHeight } : null;
+  }
+
+  /** Counters: session.run calls and frames they covered, in total and per input size ("WxH"). */
+  stats(): { runs: number; frames: number; batchSize: number; bySize: Record<string, { runs: number; frames: number }> } {
+    let runs = 0;
+    let frames = 0;
+    const bySize: Record<string, { runs: number; frames: number }> = {};
+    for (const [key, l] of this.lanes) {
+      runs += l.runs;
+      frames += l.frames;
+      bySize[key] = { runs: l.runs, frames: l.frames };
+    }
+    return { runs, frames, batchSize: this.batchSize, bySize };
   }
 
   get closed(): boolean {
-    return this.session === undefined;
+    return this.closedFlag;
   }
 
-  private toFloat(t: DetectorInput['tensor'], name: string): Float32Array {
-    const n = this.elementsPerFrame;
+  private toFloat(lane: Lane, t: DetectorInput['tensor'], name: string): Float32Array {
+    const n = lane.elementsPerFrame;
     if (t instanceof Float32Array) {
       if (t.length !== n) throw expected(`a Float32Array of ${n} values`, name, t);
       return t;
@@ -303,37 +317,61 @@ export class Detector {
     return out;
   }
 
+  private laneOf(input: DetectorInput, k: number): Lane {
+    if (typeof input !== 'object' || input === null) throw expected('an object', `inputs[${k}]`, input);
+    const w = input.tensorWidth ?? this.config.inputWidth;
+    const h = input.tensorHeight ?? this.config.inputHeight;
+    const lane = this.lanes.get(sizeKey(w, h));
+    if (!lane) {
+      throw expected(`a tensor size of ${[...this.lanes.keys()].join(' or ')}`, `inputs[${k}].tensorWidth x tensorHeight`, `${w}x${h}`);
+    }
+    const c = input.crop;
+    if (c !== undefined && (typeof c !== 'object' || c === null || ![c.x, c.y, c.width, c.height].every(Number.isFinite) ||
+      !(c.width > 0 && c.height > 0))) {
+      throw expected('a rectangle { x, y, width, height } of source pixels', `inputs[${k}].crop`, c);
+    }
+    return lane;
+  }
+
   /**
-   * Detects objects in each input (one result per input, in order). Inputs are split into batches of at most
-   * batchSize frames, one session.run per batch.
+   * Detects objects in each input (one result per input, in order). Inputs are grouped by tensor size (one
+   * session each) and split into batches of at most that session's batch size, one session.run per batch.
    */
   async detect(inputs: DetectorInput[]): Promise<Detection[][]> {
-    if (!this.session) throw new VigilClosedError('Detector');
+    if (this.closedFlag) throw new VigilClosedError('Detector');
     if (!Array.isArray(inputs)) throw expected('an array of inputs', 'inputs', inputs);
-    const results: Detection[][] = [];
-    for (let start = 0; start < inputs.length; start += this.batchSize) {
-      const chunk = inputs.slice(start, start + this.batchSize);
-      results.push(...await this.runBatch(chunk, start));
+    const groups = new Map<Lane, number[]>();
+    inputs.forEach((inp, k) => {
+      const lane = this.laneOf(inp, k);
+      const g = groups.get(lane);
+      if (g) g.push(k);
+      else groups.set(lane, [k]);
+    });
+    const results: Detection[][] = new Array<Detection[]>(inputs.length);
+    for (const [lane, indices] of groups) {
+      for (let start = 0; start < indices.length; start += lane.batchSize) {
+        const chunk = indices.slice(start, start + lane.batchSize);
+        const out = await this.runBatch(lane, chunk.map((k) => inputs[k]!), chunk);
+        chunk.forEach((k, j) => { results[k] = out[j]!; });
+      }
     }
     return results;
   }
 
-  private async runBatch(chunk: DetectorInput[], offset: number): Promise<Detection[][]> {
-    const session = this.session;
-    if (!session) throw new VigilClosedError('Detector');
-    const n = this.elementsPerFrame;
-    const c = this.config;
+  private async runBatch(lane: Lane, chunk: DetectorInput[], indices: number[]): Promise<Detection[][]> {
+    if (this.closedFlag) throw new VigilClosedError('Detector');
+    const n = lane.elementsPerFrame;
     let data: Float32Array;
     if (chunk.length === 1) {
-      data = this.toFloat(chunk[0]!.tensor, `inputs[${offset}].tensor`);
+      data = this.toFloat(lane, chunk[0]!.tensor, `inputs[${indices[0]}].tensor`);
     } else {
       data = new Float32Array(n * chunk.length);
-      chunk.forEach((inp, k) => data.set(this.toFloat(inp.tensor, `inputs[${offset + k}].tensor`), k * n));
+      chunk.forEach((inp, k) => data.set(this.toFloat(lane, inp.tensor, `inputs[${indices[k]}].tensor`), k * n));
     }
-    const dims = c.layout === 'nchw' ? [chunk.length, 3, c.inputHeight, c.inputWidth] : [chunk.length, c.inputHeight, c.inputWidth, 3];
-    const out = await session.run({ [this.inputName]: new ort.Tensor('float32', data, dims) });
-    this.runs += 1;
-    this.framesRun += chunk.length;
+    const dims = this.config.layout === 'nchw' ? [chunk.length, 3, lane.height, lane.width] : [chunk.length, lane.height, lane.width, 3];
+    const out = await lane.session.run({ [lane.inputName]: new ort.Tensor('float32', data, dims) });
+    lane.runs += 1;
+    lane.frames += chunk.length;
     const addon = inferenceAddon();
     const slice = (name: string, k: number): Float32Array => {
       const t = out[name];
@@ -344,29 +382,35 @@ export class Detector {
     };
     const results: Detection[][] = [];
     for (let k = 0; k < chunk.length; k++) {
-      const opts = { ...this.decodeOptions, letterbox: chunk[k]!.letterbox };
+      const inp = chunk[k]!;
+      const crop = inp.crop;
+      // A crop's boxes are mapped (and clamped) within the crop, then moved by its origin.
+      const letterbox: NativeLetterbox = crop
+        ? { ...inp.letterbox, sourceWidth: crop.width, sourceHeight: crop.height }
+        : inp.letterbox;
+      const opts = { ...this.decodeOptions, letterbox };
       let packed: Float32Array;
-      const plan = this.plan;
+      const plan = lane.plan;
       if (plan.kind === 'nanodet') {
         packed = addon.decodeNanodet(plan.levels.map((l) => ({ scores: slice(l.scores, k), boxes: slice(l.boxes, k), stride: l.stride })),
-          { ...opts, inputWidth: c.inputWidth, inputHeight: c.inputHeight, bins: plan.bins });
+          { ...opts, inputWidth: lane.width, inputHeight: lane.height, bins: plan.bins });
       } else if (plan.kind === 'centernet') {
         packed = addon.decodeCenternet(slice(plan.output, k), opts);
       } else {
         packed = addon.decodeYolo(slice(plan.output, k), plan.kind === 'yolov8' ? 'v8' : 'v5', opts);
       }
-      results.push(this.unpack(packed));
+      results.push(this.unpack(packed, crop?.x ?? 0, crop?.y ?? 0));
     }
     return results;
   }
 
-  private unpack(p: Float32Array): Detection[] {
+  private unpack(p: Float32Array, dx: number, dy: number): Detection[] {
     const out: Detection[] = [];
     for (let i = 0; i < p.length; i += 6) {
       const classId = p[i + 5]!;
       out.push({
         classId, className: this.config.classNames[classId] ?? String(classId), confidence: p[i + 4]!,
-        box: { x1: p[i]!, y1: p[i + 1]!, x2: p[i + 2]!, y2: p[i + 3]! },
+        box: { x1: p[i]! + dx, y1: p[i + 1]! + dy, x2: p[i + 2]! + dx, y2: p[i + 3]! + dy },
       });
     }
     return out;
@@ -387,10 +431,106 @@ export class Detector {
     };
   }
 
-  /** Releases the session; idempotent. */
+  /** Releases the sessions; idempotent. */
   async close(): Promise<void> {
-    const s = this.session;
-    this.session = undefined;
-    if (s) await s.release();
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    for (const l of this.lanes.values()) await l.session.release();
   }
+}
+
+function sizeKey(width: number, height: number): string {
+  return `${width}x${height}`;
+}
+
+/** Creates a session with the providers, falling back to CPU (one log line) when a listed provider fails to start. */
+async function openSession(path: string, opts: ort.InferenceSession.SessionOptions, providers: ProviderName[],
+  log: ProviderLogger): Promise<{ session: ort.InferenceSession; providers: ProviderName[] }> {
+  try {
+    return { session: await ort.InferenceSession.create(path, opts), providers };
+  } catch (err) {
+    if (providers.length > 1) {
+      // A provider that looked installed failed to initialise (driver, device): CPU only, said once.
+      log(`detector ${path}: execution providers ${providers.join(', ')} failed ` +
+        `(${err instanceof Error ? err.message.split('\n')[0] : String(err)}); falling back to cpu`);
+      try {
+        return { session: await ort.InferenceSession.create(path, { ...opts, executionProviders: ['cpu'] }), providers: ['cpu'] };
+      } catch (err2) {
+        throw new VigilError('E_MODEL_LOAD', `Could not load model ${path}: ${String(err2)}`, { cause: err2 });
+      }
+    }
+    throw new VigilError('E_MODEL_LOAD', `Could not load model ${path}: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err });
+  }
+}
+
+/** Checks the session's input against the size and layout, and plans the output decoding for that size. */
+function makeLane(config: DetectorConfig, session: ort.InferenceSession, modelPath: string, width: number, height: number): Lane {
+  const meta = session.inputMetadata[0];
+  const shape = meta && meta.isTensor ? meta.shape : [];
+  const expectShape = config.layout === 'nchw' ? [3, height, width] : [height, width, 3];
+  if (shape.length !== 4 || expectShape.some((d, i) => typeof shape[i + 1] === 'number' && shape[i + 1] !== d)) {
+    throw new VigilError('E_MODEL_INPUT', `Model ${modelPath} takes input ${JSON.stringify(shape)}, ` +
+      `which does not match the configured ${config.layout} ${width}x${height}`);
+  }
+  const dynamicBatch = typeof shape[0] === 'string' || (shape[0] as number) < 1;
+  return {
+    session, modelPath, width, height,
+    inputName: session.inputNames[0]!,
+    batchSize: dynamicBatch ? (config.maxBatch ?? 8) : 1,
+    plan: makePlan(config, session, modelPath, width, height),
+    elementsPerFrame: 3 * width * height,
+    runs: 0,
+    frames: 0,
+  };
+}
+
+/** How the model's outputs are decoded for inputs of width x height. */
+function makePlan(config: DetectorConfig, session: ort.InferenceSession, modelPath: string, width: number, height: number): Plan {
+  const outputs = session.outputMetadata.map((m) => ({ name: m.name, shape: m.isTensor ? m.shape : [] }));
+  const nc = config.classNames.length;
+  const fail = (why: string): never => {
+    throw new VigilError('E_MODEL_OUTPUT', `Model ${modelPath} does not fit decoder ${config.decoder}: ${why} ` +
+      `(outputs: ${outputs.map((o) => `${o.name}${JSON.stringify(o.shape)}`).join(', ')})`);
+  };
+  if (config.decoder === 'nanodet') {
+    const bins = config.bins ?? 11;
+    const byCells = new Map<number, { scores?: string; boxes?: string }>();
+    for (const o of outputs) {
+      const cells = o.shape[1], ch = o.shape[2];
+      if (o.shape.length !== 3 || typeof cells !== 'number' || typeof ch !== 'number') fail(`output ${o.name} is not [N, cells, channels]`);
+      const entry = byCells.get(cells as number) ?? {};
+      if (ch === nc) entry.scores = o.name;
+      else if (ch === 4 * bins) entry.boxes = o.name;
+      else fail(`output ${o.name} has ${ch} channels, expected ${nc} scores or ${4 * bins} box bins`);
+      byCells.set(cells as number, entry);
+    }
+    const levels: NanodetPlan['levels'] = [];
+    for (const [cells, e] of byCells) {
+      if (!e.scores || !e.boxes) fail(`the ${cells}-cell level lacks its scores or boxes`);
+      const stride = [4, 8, 16, 32, 64, 128].find((s) =>
+        Math.ceil(width / s) * Math.ceil(height / s) === cells);
+      if (stride === undefined) fail(`no stride gives ${cells} cells for a ${width}x${height} input`);
+      levels.push({ scores: e.scores!, boxes: e.boxes!, stride: stride!, cells });
+    }
+    levels.sort((a, b) => a.stride - b.stride);
+    return { kind: 'nanodet', levels, bins };
+  }
+  if (config.decoder === 'centernet') {
+    const o = outputs.find((x) => x.name === 'detections') ??
+      outputs.find((x) => x.shape.length === 3 && x.shape[2] === 6);
+    if (!o) fail('no [N, K, 6] detections output');
+    return { kind: 'centernet', output: o!.name };
+  }
+  const o = outputs[0];
+  if (!o || o.shape.length !== 3) return fail('the first output is not rank 3');
+  let kind: 'yolov8' | 'yolov5';
+  if (config.decoder === 'yolo') {
+    if (o.shape[1] === 4 + nc) kind = 'yolov8';
+    else if (o.shape[2] === 5 + nc) kind = 'yolov5';
+    else return fail(`expected [1, ${4 + nc}, N] (v8) or [1, N, ${5 + nc}] (v5)`);
+  } else {
+    kind = config.decoder as 'yolov8' | 'yolov5';
+  }
+  return { kind, output: o.name };
 }

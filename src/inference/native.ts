@@ -51,6 +51,10 @@ export interface NativeMotionConfig {
   learningRate?: number;
   /** Polygons in source pixels whose cells are ignored. */
   masks?: Array<Array<[number, number]>>;
+  /** Changed cells within 2 x this many cells of each other form one region (0-16, default 1). */
+  regionMergeCells?: number;
+  /** Source pixels added on each side of a region, clamped to the frame (0-1024, default 16). */
+  regionPadding?: number;
 }
 
 export interface NativeMotionResult {
@@ -60,6 +64,13 @@ export interface NativeMotionResult {
   activeCells: number;
   /** This frame (re)initialised the background (first frame, after reset, or a new size): motion is reported. */
   initialized: boolean;
+  /**
+   * Disjoint rectangles (source pixels) around the changed cells, padded, largest first; empty when nothing changed
+   * and on an initialising frame. More than 32 groups come back as one (their bounding box).
+   */
+  regions: Array<{ x: number; y: number; width: number; height: number }>;
+  /** Total area of `regions` over the frame's, 0..1 (1 on an initialising frame). */
+  regionShare: number;
 }
 
 export interface NativeMotionDetector {

@@ -103,6 +103,24 @@ test('presets pick the built-in file by precision and input size; the 320 plan h
   }
 });
 
+test('INT8 models keep the dynamic batch: batched and unbatched runs give the same detections', async () => {
+  const decoded = decodeFrames(VTEST, EVAL_FRAMES.slice(0, 4), 'rgb24');
+  for (const inputSize of [416, 320] as const) {
+    const det = await Detector.create(nanodetPreset({ precision: 'int8', inputSize }));
+    try {
+      assert.equal(det.batchSize, 8);
+      const inputs = decoded.map((f) => det.prepare(f.pixels, { format: 'RGB', width: f.width, height: f.height }));
+      const batched = await det.detect(inputs);
+      const single: Detection[][] = [];
+      for (const input of inputs) single.push((await det.detect([input]))[0]!);
+      assert.deepEqual(batched, single);
+      assert.ok(batched.every((f) => f.some((d) => d.className === 'person')));
+    } finally {
+      await det.close();
+    }
+  }
+});
+
 test('agreement() matches greedily by class and IoU', () => {
   const d = (classId: number, confidence: number, x1: number): Detection =>
     ({ classId, className: String(classId), confidence, box: { x1, y1: 0, x2: x1 + 10, y2: 10 } });

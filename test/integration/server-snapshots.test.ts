@@ -1,7 +1,8 @@
 /**
  * Snapshots through the composed server on real parts (vtest decoded natively, NanoDet, tracker, rules, LMDB,
- * uWS): a live track's best frame, the stored one after the track ended, the frame that raised an alert, and the
- * link in the alert's webhook notification that opens without a token. A restart keeps track ids unique.
+ * uWS): a live track's best frame, the stored one after the track ended (a JPEG file scaled to the default
+ * maxWidth of 640, outside the detection database), the frame that raised an alert, and the link in the alert's
+ * webhook notification that opens without a token. A restart keeps track ids unique.
  * The webhook receiver is a local HTTP server allowed by `notify.allow` (the documented on-site exception).
  */
 import { test } from 'node:test';
@@ -9,7 +10,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type net from 'node:net';
 import { SMTPServer } from 'smtp-server';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/index.js';
@@ -104,11 +105,12 @@ test('track and alert snapshots: live, stored, linked from the notification; tra
     const whole = await fetch(`${base}/tracks/sample:${liveTrack}/snapshot.jpg`, { headers: auth });
     assert.equal(whole.status, 200);
     assert.equal(whole.headers.get('content-type'), 'image/jpeg');
-    assert.deepEqual(await jpegSize(new Uint8Array(await whole.arrayBuffer())), [768, 576]);
+    // 768x576 vtest at the default maxWidth 640: 640x480, the size it will be stored at.
+    assert.deepEqual(await jpegSize(new Uint8Array(await whole.arrayBuffer())), [640, 480]);
     const crop = await fetch(`${base}/tracks/sample:${liveTrack}/snapshot.jpg?crop=true`, { headers: auth });
     assert.equal(crop.status, 200);
     const [cw, ch] = await jpegSize(new Uint8Array(await crop.arrayBuffer()));
-    assert.ok(cw < 768 && ch < 576 && cw >= 2 && ch >= 2, `crop ${cw}x${ch}`);
+    assert.ok(cw < 640 && ch < 480 && cw >= 2 && ch >= 2, `crop ${cw}x${ch}`);
 
     // Errors: no token, bad reference, unknown track, bad crop value.
     assert.equal((await fetch(`${base}/tracks/sample:${liveTrack}/snapshot.jpg`)).status, 401);
@@ -136,7 +138,16 @@ test('track and alert snapshots: live, stored, linked from the notification; tra
     const stored = await fetch(`${base}/tracks/sample:${ended}/snapshot.jpg?crop=1`, { headers: auth });
     assert.equal(stored.status, 200);
     const [sw, sh] = await jpegSize(new Uint8Array(await stored.arrayBuffer()));
-    assert.ok(sw < 768 && sh < 576, `stored crop ${sw}x${sh}`);
+    assert.ok(sw < 640 && sh < 480, `stored crop ${sw}x${sh}`);
+    // The picture is a file under <dataDir>/snapshots/<camera>/<yyyy-mm-dd>/<frame ns>.jpg, byte for byte what the
+    // route serves; the detection environment holds no blob (no overflow pages in the snapshot index).
+    const storedWhole = new Uint8Array(await (await fetch(`${base}/tracks/sample:${ended}/snapshot.jpg`, { headers: auth })).arrayBuffer());
+    const days = readdirSync(join(dir, 'snapshots', 'sample'));
+    assert.ok(days.length >= 1 && days.every((d) => /^\d{4}-\d{2}-\d{2}$/.test(d)), `day folders ${days.join(',')}`);
+    const files = days.flatMap((d) => readdirSync(join(dir, 'snapshots', 'sample', d)).map((f) => join(dir, 'snapshots', 'sample', d, f)));
+    assert.ok(files.every((f) => /\/\d{19}\.jpg$/.test(f)), `files ${files.slice(0, 3).join(',')}`);
+    assert.ok(files.some((f) => statSync(f).size === storedWhole.byteLength), 'the served JPEG is one of the files');
+    assert.equal((server.store.openDatabase('snapshots', { keyEncoding: 'ordered-binary', encoding: 'msgpack' }).getStats() as { overflowPages: number }).overflowPages, 0);
 
     // The ended track was embedded (its best crop): searching by it finds it first, with a working snapshot link.
     let hits: Array<{ track_id: number; camera_id: string; score: number; snapshot_url: string }> = [];
@@ -169,7 +180,7 @@ test('track and alert snapshots: live, stored, linked from the notification; tra
     const viaLink = await fetch(`${base}${link.pathname}${link.search}`); // no token: the signature opens it
     assert.equal(viaLink.status, 200);
     const linked = new Uint8Array(await viaLink.arrayBuffer());
-    assert.deepEqual(await jpegSize(linked), [768, 576]);
+    assert.deepEqual(await jpegSize(linked), [640, 480]);
     const listed = (await (await fetch(`${base}/alerts/${payload.alert.alertId}`, { headers: auth })).json()) as { links: { snapshot: string; clip: string } };
     api.check('get', '/alerts/{id}', 200, listed);
     api.check('get', '/alerts', 200, await (await fetch(`${base}/alerts?camera_id=sample`, { headers: auth })).json());

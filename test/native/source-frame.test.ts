@@ -490,3 +490,48 @@ test('native argument checks on Pipeline.captureSource', () => {
   assert.equal(pipe.captureSource(0, 1), null, 'after close');
 });
 
+
+test('encodeJpeg maxWidth: scaled natively (aspect kept, never up), quadrant colours intact, crop then scale', async () => {
+  // 1280x720 I420 in four flat quadrants (BT.601 limited-range YUV of red, green, blue, white).
+  const W = 1280;
+  const H = 720;
+  const yuv: Array<[number, number, number]> = [[81, 90, 240], [145, 54, 34], [41, 240, 110], [235, 128, 128]];
+  const px = new Uint8Array(W * H * 3 / 2);
+  const q = (x: number, y: number): number => (y < H / 2 ? 0 : 2) + (x < W / 2 ? 0 : 1);
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) px[y * W + x] = yuv[q(x, y)]![0];
+  for (let y = 0; y < H / 2; y++) {
+    for (let x = 0; x < W / 2; x++) {
+      px[W * H + y * (W / 2) + x] = yuv[q(x * 2, y * 2)]![1];
+      px[W * H * 5 / 4 + y * (W / 2) + x] = yuv[q(x * 2, y * 2)]![2];
+    }
+  }
+  const frame = SourceFrame.fromPixels(px, { format: 'I420', width: W, height: H, matrix: 'bt601', fullRange: false });
+  try {
+    const full = await frame.encodeJpeg({ quality: 90 });
+    const small = await frame.encodeJpeg({ quality: 90, maxWidth: 640 });
+    assert.ok(small.byteLength < full.byteLength, `${small.byteLength} < ${full.byteLength}`);
+    const d = await SourceFrame.decodeJpeg(small);
+    try {
+      assert.deepEqual([d.width, d.height], [640, 360]);
+      const rgb = await rgbOf(d);
+      const want: Array<[number, number, number]> = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]];
+      for (const [i, [x, y]] of [[160, 90], [480, 90], [160, 270], [480, 270]].entries()) {
+        assertNear(pixel(rgb, 640, x!, y!), want[i]!, 12, `quadrant ${i}`);
+      }
+    } finally {
+      d.close();
+    }
+    // Crop first (the green quadrant, 640x360), then at most 100 wide: 100x56 (56.25 rounded).
+    const crop = await SourceFrame.decodeJpeg(await frame.encodeJpeg({ crop: { x1: 640, y1: 0, x2: 1280, y2: 360 }, maxWidth: 100 }));
+    assert.deepEqual([crop.width, crop.height], [100, 56]);
+    assertNear(pixel(await rgbOf(crop), 100, 50, 28), [0, 255, 0], 12, 'green crop');
+    crop.close();
+    // Never scaled up: a width over the frame's keeps its size.
+    const same = await SourceFrame.decodeJpeg(await frame.encodeJpeg({ maxWidth: 4000 }));
+    assert.deepEqual([same.width, same.height], [1280, 720]);
+    same.close();
+    await assert.rejects(frame.encodeJpeg({ maxWidth: 0 }), { code: 'E_ARGUMENT', message: 'Expected an integer from 1 to 16384 for options.maxWidth but received 0' });
+  } finally {
+    frame.close();
+  }
+});

@@ -34,10 +34,13 @@ test('first frame initialises and reports motion; a changed 16x16 block is 4 of 
   const md = new MotionDetector({ downscale: 8, sensitivity: 0.6 });
   assert.equal(md.threshold, 28); // round(4 + (1 - 0.6) * 60)
   const img = { format: 'GRAY8' as const, width: 64, height: 64 };
-  assert.deepEqual(md.update(plane(64, 64, 100), img), { motion: true, changedFraction: 1, changedCells: 64, activeCells: 64, initialized: true });
-  assert.deepEqual(md.update(plane(64, 64, 100), img), { motion: false, changedFraction: 0, changedCells: 0, activeCells: 64, initialized: false });
+  assert.deepEqual(md.update(plane(64, 64, 100), img), { motion: true, changedFraction: 1, changedCells: 64, activeCells: 64, initialized: true, regions: [], regionShare: 1 });
+  assert.deepEqual(md.update(plane(64, 64, 100), img),
+    { motion: false, changedFraction: 0, changedCells: 0, activeCells: 64, initialized: false, regions: [], regionShare: 0 });
+  // Cells 2-3 x 3-4 (pixels 16-32 x 24-40), padded by 16 and clamped to the frame.
   assert.deepEqual(md.update(plane(64, 64, 100, { x: 16, y: 24, size: 16, value: 200 }), img),
-    { motion: true, changedFraction: 4 / 64, changedCells: 4, activeCells: 64, initialized: false });
+    { motion: true, changedFraction: 4 / 64, changedCells: 4, activeCells: 64, initialized: false,
+      regions: [{ x: 0, y: 8, width: 48, height: 48 }], regionShare: (48 * 48) / (64 * 64) });
   md.close();
 });
 
@@ -49,7 +52,8 @@ test('a global change below the per-cell threshold is not motion; sensitivity 1 
   const keen = new MotionDetector({ sensitivity: 1 });
   assert.equal(keen.threshold, 4);
   keen.update(plane(64, 64, 100), img);
-  assert.deepEqual(keen.update(plane(64, 64, 120), img), { motion: true, changedFraction: 1, changedCells: 64, activeCells: 64, initialized: false });
+  assert.deepEqual(keen.update(plane(64, 64, 120), img), { motion: true, changedFraction: 1, changedCells: 64, activeCells: 64,
+    initialized: false, regions: [{ x: 0, y: 0, width: 64, height: 64 }], regionShare: 1 });
 });
 
 test('mask polygons (source pixels) exclude their cells; a fully masked frame never has motion', () => {
@@ -58,11 +62,12 @@ test('mask polygons (source pixels) exclude their cells; a fully masked frame ne
   const half = new MotionDetector({ masks: [[[0, 0], [32, 0], [32, 64], [0, 64]]] });
   half.update(plane(64, 64, 100), img);
   assert.deepEqual(half.update(plane(64, 64, 100, { x: 0, y: 0, size: 16, value: 250 }), img),
-    { motion: false, changedFraction: 0, changedCells: 0, activeCells: 32, initialized: false });
+    { motion: false, changedFraction: 0, changedCells: 0, activeCells: 32, initialized: false, regions: [], regionShare: 0 });
   assert.deepEqual(half.update(plane(64, 64, 100, { x: 40, y: 0, size: 16, value: 250 }), img).changedCells, 4);
   const all = new MotionDetector({ masks: [[[-1, -1], [65, -1], [65, 65], [-1, 65]]] });
   all.update(plane(64, 64, 100), img);
-  assert.deepEqual(all.update(plane(64, 64, 0), img), { motion: false, changedFraction: 0, changedCells: 0, activeCells: 0, initialized: false });
+  assert.deepEqual(all.update(plane(64, 64, 0), img),
+    { motion: false, changedFraction: 0, changedCells: 0, activeCells: 0, initialized: false, regions: [], regionShare: 0 });
 });
 
 test('I420 / NV12 read the luma plane with its stride; a new size re-initialises', () => {

@@ -90,14 +90,14 @@ async function runServer(impl: 'vigil' | 'ws-json'): Promise<void> {
   let token = '';
   if (impl === 'vigil') {
     const { AuthService } = await import('../src/auth/service.js');
-    const { createHttpServer } = await import('../src/http/server.js');
-    const { MemoryCameraDirectory, MemoryDetectionQuery } = await import('../src/api/sources.js');
+    const { createApiServer } = await import('../src/api/server.js');
+    const { MemoryCameraListing, MemoryDetectionSource } = await import('../test/helpers/api-sources.js');
     const dataDir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
     let pw = '';
     const auth = await AuthService.open({ dataDir, announceInitialAdmin: (_u, p) => (pw = p) });
-    const srv = await createHttpServer(
+    const srv = await createApiServer(
       { host: '127.0.0.1', port: 0, stream: { maxBufferedBytes: 1024 * 1024, ringCapacity: 1000, maxConnectionsPerUser: 1000 } },
-      { auth, cameras: new MemoryCameraDirectory(), detections: new MemoryDetectionQuery() },
+      { auth, cameras: new MemoryCameraListing(), detections: new MemoryDetectionSource() },
     );
     token = (await auth.login('admin', pw, '127.0.0.1')).access_token;
     port = srv.port;

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { formatReplay, replayInput } from './rules/index.js';
-import { DetectionStore, parseTimeNs } from './store/index.js';
+import { DetectionStore } from './store/index.js';
+import { timeNs } from './validate.js';
 import { VigilError } from './errors.js';
 import { createLogger } from './log.js';
 import { createServer } from './server.js';
@@ -62,8 +63,8 @@ export async function rulesTest(args: string[]): Promise<string[]> {
       let frame: { cameraId: string; frameSequence: number; timestampNs: string; frameWidth: number; frameHeight: number; detections: unknown[] } | null = null;
       for await (const d of store.export({
         cameraIds: [camera],
-        ...(start ? { startNs: parseTimeNs(start, 'start') } : {}),
-        ...(end ? { endNs: parseTimeNs(end, 'end') } : {}),
+        ...(start ? { startNs: timeNs(start, 'start') } : {}),
+        ...(end ? { endNs: timeNs(end, 'end') } : {}),
       })) {
         if (!frame || frame.timestampNs !== d.timestampNs.toString()) {
           if (frame) lines.push(JSON.stringify(frame));

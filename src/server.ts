@@ -11,7 +11,7 @@ import { createLogger, type Logger } from './log.js';
 import type { Recorder } from './recording/recorder.js';
 import type { RuleService } from './rules/index.js';
 import type { DetectionStore } from './store/index.js';
-import type { VigilHttpServer } from './http/server.js';
+import type { ApiServer } from './api/server.js';
 import { NotificationsService, RulesService } from './services/alerts.js';
 import { AnalyticsService } from './services/analytics.js';
 import { CamerasService, DetectorService } from './services/cameras.js';
@@ -30,7 +30,7 @@ export interface VigilServer {
   readonly cameras: CameraManager;
   readonly store: DetectionStore;
   readonly rules: RuleService;
-  readonly http: VigilHttpServer | null;
+  readonly http: ApiServer | null;
   readonly detector: Detector | null;
   readonly recorder: Recorder | null;
   /** Detections stored and streamed so far. */

@@ -10,13 +10,12 @@
  *    signed link `?exp=<unix s>&sig=<HMAC>` made by the runtime (src/integrations/storage/links.ts), which opens
  *    without a token until it expires.
  */
-import { readFile } from 'node:fs/promises';
 import { authorize } from '../auth/policy.js';
 import { checkKey, StorageError } from '../integrations/storage/store.js';
 import { MediaLinkError } from '../integrations/storage/links.js';
 import type { Integrations } from '../integrations/runtime.js';
-import { HttpError, type Reply, type RequestCtx } from './http-types.js';
-import type { RouteModule, WithAuth } from './routes.js';
+import { HttpError, type Reply, type RequestCtx } from '../http/index.js';
+import type { ApiRoutes, WithAuth } from './auth.js';
 
 const MEDIA_PREFIX = '/media/';
 const MEDIA_KINDS = new Set(['snapshots', 'clips']);
@@ -56,7 +55,10 @@ export function mediaKeyOf(rawPath: string): { key: string; cameraId: string } {
   return { key, cameraId: segments[1]! };
 }
 
-export function integrationRoutes(rt: Integrations): RouteModule {
+/** What these routes read of the integrations runtime (src/integrations/runtime.ts). */
+export type IntegrationsApi = Pick<Integrations, 'vmsSources' | 'syncVms' | 'sinks' | 'localMediaPath' | 'media'>;
+
+export function integrationRoutes(rt: IntegrationsApi): ApiRoutes {
   return (withAuth: WithAuth) => {
     const serveMedia = async (key: string): Promise<Reply> => {
       let file: string | null;
@@ -67,14 +69,8 @@ export function integrationRoutes(rt: Integrations): RouteModule {
         throw err;
       }
       if (file === null) throw new HttpError(404, 'E_MEDIA_NOT_FOUND', 'No such media object');
-      let body: Buffer;
-      try {
-        body = await readFile(file);
-      } catch {
-        throw new HttpError(404, 'E_MEDIA_NOT_FOUND', 'No such media object');
-      }
       const ext = key.slice(key.lastIndexOf('.') + 1).toLowerCase();
-      return { status: 200, body, contentType: CONTENT_TYPES[ext] ?? 'application/octet-stream' };
+      return { status: 200, file: { path: file }, contentType: CONTENT_TYPES[ext] ?? 'application/octet-stream' };
     };
 
     const mediaWithToken = withAuth('recordings:read', async (ctx, p) => {

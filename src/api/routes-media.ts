@@ -6,8 +6,8 @@
 import { canSeeCamera, type Principal } from '../auth/policy.js';
 import type { SnapshotService } from '../media/snapshots.js';
 import type { RuleService } from '../rules/index.js';
-import { HttpError, type Reply } from './http-types.js';
-import type { RouteModule } from './routes.js';
+import { HttpError, type Reply } from '../http/index.js';
+import type { ApiRoutes } from './auth.js';
 
 const TRACK_REF = /^([A-Za-z0-9_-]{1,64}):(\d{1,10})$/;
 
@@ -26,7 +26,7 @@ function crop(q: URLSearchParams): boolean {
   throw new HttpError(400, 'E_VALIDATION', `Expected true or false for crop but received ${JSON.stringify(v)}`);
 }
 
-export function mediaRoutes(deps: { snapshots: SnapshotService; rules: RuleService | null }): RouteModule {
+export function mediaRoutes(deps: { snapshots: SnapshotService; rules: RuleService | null }): ApiRoutes {
   return (withAuth) => [
     {
       method: 'get',

@@ -2,30 +2,26 @@
  * Operations routes: rules (admin writes), alerts (list, get, acknowledge), recordings and clips. Same auth path
  * as every other route (withAuth -> authorize), camera scopes applied to everything camera-bound.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canSeeCamera, type Principal } from '../auth/policy.js';
-import { alertToJson, parseAlertQuery } from '../rules/query.js';
+import { canSeeCamera } from '../auth/policy.js';
+import { HttpError, jsonBody, queryRequired, type Reply } from '../http/index.js';
 import { cutClip } from '../recording/clips.js';
+import type { Recorder } from '../recording/recorder.js';
+import { alertToJson, parseAlertQuery } from '../rules/query.js';
+import type { RuleService } from '../rules/service.js';
 import type { Alert } from '../types.js';
-import { HttpError, type Reply, type RequestCtx } from './http-types.js';
-import { parseTime, type ApiDeps, type Route, type WithAuth } from './routes.js';
+import { timeNs } from '../validate.js';
+import { scoped, unavailable, type ApiRoutes } from './auth.js';
 
-const unavailable = (what: string) => new HttpError(503, 'E_UNAVAILABLE', `${what} are not enabled on this server`);
-
-function jsonBody(ctx: RequestCtx): unknown {
-  try {
-    return JSON.parse(ctx.body?.toString('utf8') ?? '');
-  } catch {
-    throw new HttpError(400, 'E_VALIDATION', 'Expected a JSON body');
-  }
-}
-
-function requireParam(ctx: RequestCtx, name: string): string {
-  const v = ctx.query.get(name);
-  if (!v) throw new HttpError(400, 'E_VALIDATION', `Expected a value for ${name} but received nothing`);
-  return v;
+export interface OpsRouteDeps {
+  /** Rules and alerts (/rules, /alerts); absent: those routes answer 503. */
+  rules?: RuleService | null;
+  /** Recordings and clips (/recordings, /clips, /events/{id}/clip); absent: 503. */
+  recordings?: Pick<Recorder, 'recordings'> | null;
+  /** First and last time a track was seen (ns), for /events/{camera}:{track}/clip; null when unknown. */
+  trackSpan?: (cameraId: string, trackId: number) => { startNs: bigint; endNs: bigint } | null;
 }
 
 /** An alert as the API shows it: with links to the frame that raised it and to its clip (API paths). */
@@ -34,24 +30,23 @@ function alertJson(a: Alert): Record<string, unknown> {
   return { ...alertToJson(a), links: { snapshot: `/alerts/${id}/snapshot.jpg`, clip: `/events/${id}/clip` } };
 }
 
-function scoped(p: Principal, cameraId: string): void {
-  if (!canSeeCamera(p, cameraId)) throw new HttpError(403, 'E_FORBIDDEN', `Camera ${cameraId} is outside your scope`);
-}
-
-export function buildOpsRoutes(deps: ApiDeps, withAuth: WithAuth): Route[] {
+export function opsRoutes(deps: OpsRouteDeps): ApiRoutes {
+  return (withAuth) => {
   const rules = () => deps.rules ?? (() => { throw unavailable('Rules'); })();
   const recordings = () => deps.recordings ?? (() => { throw unavailable('Recordings'); })();
 
-  /** Segments of a camera's span, cut into one MP4. */
+  /** Segments of a camera's span, cut into one MP4 and streamed; the file goes when it was sent. */
   const clip = async (cameraId: string, start: bigint, end: bigint): Promise<Reply> => {
     const rec = recordings();
     const dir = mkdtempSync(join(tmpdir(), 'vigil-clip-'));
+    const remove = (): void => rmSync(dir, { recursive: true, force: true });
     try {
       const out = join(dir, 'clip.mp4');
       await cutClip(rec.recordings(cameraId, start, end), start, end, out);
-      return { status: 200, body: readFileSync(out), contentType: 'video/mp4' };
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+      return { status: 200, file: { path: out, done: remove }, contentType: 'video/mp4' };
+    } catch (err) {
+      remove();
+      throw err;
     }
   };
 
@@ -133,10 +128,10 @@ export function buildOpsRoutes(deps: ApiDeps, withAuth: WithAuth): Route[] {
       method: 'get',
       pattern: '/recordings',
       handler: withAuth('recordings:read', async (ctx, p) => {
-        const cameraId = requireParam(ctx, 'camera_id');
+        const cameraId = queryRequired(ctx.query, 'camera_id');
         scoped(p, cameraId);
-        const start = parseTime('start_time', requireParam(ctx, 'start_time'));
-        const end = parseTime('end_time', requireParam(ctx, 'end_time'));
+        const start = timeNs(queryRequired(ctx.query, 'start_time'), 'start_time');
+        const end = timeNs(queryRequired(ctx.query, 'end_time'), 'end_time');
         const segs = recordings().recordings(cameraId, start, end);
         return {
           status: 200,
@@ -154,9 +149,9 @@ export function buildOpsRoutes(deps: ApiDeps, withAuth: WithAuth): Route[] {
       method: 'get',
       pattern: '/clips',
       handler: withAuth('recordings:read', async (ctx, p) => {
-        const cameraId = requireParam(ctx, 'camera_id');
+        const cameraId = queryRequired(ctx.query, 'camera_id');
         scoped(p, cameraId);
-        return clip(cameraId, parseTime('start_time', requireParam(ctx, 'start_time')), parseTime('end_time', requireParam(ctx, 'end_time')));
+        return clip(cameraId, timeNs(queryRequired(ctx.query, 'start_time'), 'start_time'), timeNs(queryRequired(ctx.query, 'end_time'), 'end_time'));
       }),
     },
     {
@@ -181,4 +176,5 @@ export function buildOpsRoutes(deps: ApiDeps, withAuth: WithAuth): Route[] {
       }),
     },
   ];
+  };
 }

@@ -18,8 +18,8 @@ import { VigilError } from '../errors.js';
 import type { Embedder } from '../inference/embedder.js';
 import { parseSearchBody, parseSearchQuery, searchHitToJson, type SearchRestResponse } from '../store/search-rest.js';
 import type { SearchRequest, VectorIndex } from '../store/vector-index.js';
-import { HttpError, type RequestCtx } from './http-types.js';
-import type { RouteModule } from './routes.js';
+import { HttpError, contentType, parseJson } from '../http/index.js';
+import type { ApiRoutes } from './auth.js';
 
 /** Upload limit of the route: a JPEG of a person or a car fits many times over. */
 export const SEARCH_MAX_UPLOAD_BYTES = 4 * 1024 * 1024;
@@ -37,10 +37,6 @@ export interface SearchRouteDeps {
 }
 
 const validation = (message: string): HttpError => new HttpError(400, 'E_VALIDATION', message);
-
-function contentType(ctx: RequestCtx): string {
-  return (ctx.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-}
 
 /**
  * Width and height from a JPEG's frame header (SOFn), or null when `b` is not a baseline/progressive JPEG.
@@ -75,7 +71,7 @@ export function jpegSize(b: Uint8Array): { width: number; height: number } | nul
   return null;
 }
 
-export function searchRoutes(deps: SearchRouteDeps): RouteModule {
+export function searchRoutes(deps: SearchRouteDeps): ApiRoutes {
   async function embedImage(body: Buffer): Promise<Float32Array> {
     const embedder = deps.embedder;
     if (!embedder) throw new HttpError(503, 'E_UNAVAILABLE', 'Search by image needs the embedder, which is not enabled on this server');
@@ -113,13 +109,7 @@ export function searchRoutes(deps: SearchRouteDeps): RouteModule {
         let req: SearchRequest;
         if (ct === 'application/json') {
           if (body.length > SEARCH_MAX_JSON_BYTES) throw new HttpError(413, 'E_BODY_TOO_LARGE', `Request body exceeds ${SEARCH_MAX_JSON_BYTES} bytes`);
-          let json: unknown;
-          try {
-            json = JSON.parse(body.toString('utf8'));
-          } catch {
-            throw validation('Request body is not valid JSON');
-          }
-          req = parseSearchBody(json);
+          req = parseSearchBody(parseJson(body));
           if (req.track) authorize(p, 'detections:read', req.track.cameraId);
         } else if (ct === 'image/jpeg') {
           req = parseSearchQuery(ctx.query);

@@ -1,79 +1,27 @@
 /**
- * REST route handlers. Every protected route goes through `withAuth(action)`, which verifies the bearer token and
- * calls `authorize` from src/auth/policy.ts — the same function the WebSocket uses.
+ * The core REST routes: health, the OpenAPI document, login, cameras, detections, users, metrics. Protected
+ * routes go through `withAuth(action)` (src/api/auth.ts).
  */
 import type { Registry } from 'prom-client';
-import { describeValue } from '../errors.js';
 import type { AuthService } from '../auth/service.js';
-import { authorize, canSeeCamera, scopeCameras, type Action, type Principal } from '../auth/policy.js';
-import { isRole } from '../auth/policy.js';
-import type { CameraInfo, CameraStatus, StoredDetection } from '../types.js';
+import { authorize, canSeeCamera, isRole, scopeCameras } from '../auth/policy.js';
+import { HttpError, jsonObject, queryInt } from '../http/index.js';
 import type { HealthRegistry } from '../services/health.js';
-import { HttpError, type Reply, type RequestCtx } from './http-types.js';
+import type { CameraInfo, CameraStatus, StoredDetection } from '../types.js';
+import { expected, timeNs } from '../validate.js';
+import type { ApiRoutes } from './auth.js';
 import { openApiJson } from './openapi.js';
-import type { RuleService } from '../rules/service.js';
-import type { Recorder } from '../recording/recorder.js';
-import { buildOpsRoutes } from './routes-ops.js';
-import type { CameraDirectory, DetectionQuery } from './sources.js';
+import type { CameraListing, DetectionSource } from './sources.js';
 
-export interface ApiDeps {
+export interface CoreRouteDeps {
   auth: AuthService;
-  cameras: CameraDirectory;
-  detections: DetectionQuery;
+  cameras: CameraListing;
+  detections: DetectionSource;
   health: HealthRegistry;
   registry: Registry;
-  /** Rules and alerts (/rules, /alerts); absent: those routes answer 503. */
-  rules?: RuleService;
-  /** Recordings and clips (/recordings, /clips, /events/{id}/clip); absent: 503. */
-  recordings?: Recorder;
-  /** First and last time a track was seen (ns), for /events/{camera}:{track}/clip; null when unknown. */
-  trackSpan?: (cameraId: string, trackId: number) => { startNs: bigint; endNs: bigint } | null;
-  /**
-   * Route modules owned elsewhere (search, media, integrations): each builds its routes with the same auth path
-   * (withAuth -> authorize) as the core ones.
-   */
-  modules?: RouteModule[];
 }
 
-/** Builds a feature's routes; `withAuth` verifies the access token and authorizes the action first. */
-export type RouteModule = (withAuth: WithAuth) => Route[];
-export type WithAuth = (action: Action, fn: (ctx: RequestCtx, p: Principal) => Promise<Reply>) => Handler;
-
-export type Handler = (ctx: RequestCtx) => Promise<Reply>;
-export interface Route {
-  method: 'get' | 'post' | 'put' | 'patch' | 'del';
-  pattern: string;
-  /** uWS path parameter names, in order */
-  params?: string[];
-  body?: boolean;
-  /** Body limit for this route in bytes (e.g. an uploaded JPEG); default the server's maxBodyBytes. */
-  maxBodyBytes?: number;
-  handler: Handler;
-}
-
-function invalid(what: string, name: string, value: unknown): HttpError {
-  return new HttpError(400, 'E_VALIDATION', `Expected ${what} for ${name} but received ${describeValue(value)}`);
-}
-
-export function bearerToken(headers: Record<string, string>): string | undefined {
-  const h = headers['authorization'];
-  if (!h) return undefined;
-  const m = /^Bearer[ ]+([A-Za-z0-9._~+/=-]+)$/i.exec(h.trim());
-  return m ? m[1] : '';
-}
-
-function jsonBody(ctx: RequestCtx): Record<string, unknown> {
-  const ct = (ctx.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (ct !== 'application/json') throw new HttpError(415, 'E_UNSUPPORTED_MEDIA_TYPE', 'Expected Content-Type application/json');
-  let v: unknown;
-  try {
-    v = JSON.parse(ctx.body?.toString('utf8') ?? '');
-  } catch {
-    throw new HttpError(400, 'E_VALIDATION', 'Request body is not valid JSON');
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid('a JSON object', 'body', v);
-  return v as Record<string, unknown>;
-}
+const invalid = expected;
 
 function onlyKeys(body: Record<string, unknown>, allowed: string[]): void {
   for (const k of Object.keys(body)) if (!allowed.includes(k)) throw new HttpError(400, 'E_VALIDATION', `Unknown field ${JSON.stringify(k)}`);
@@ -115,42 +63,11 @@ export function detectionJson(d: StoredDetection) {
   };
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
-
-/** RFC 3339 date-time or integer ns → ns since the epoch. */
-export function parseTime(name: string, v: string): bigint {
-  if (/^\d{1,20}$/.test(v)) return BigInt(v);
-  if (RFC3339.test(v)) {
-    const ms = Date.parse(v);
-    if (Number.isFinite(ms)) {
-      const frac = /\.(\d+)/.exec(v)?.[1] ?? '';
-      const subMsNs = frac.length > 3 ? BigInt(frac.slice(3).padEnd(6, '0')) : 0n;
-      return BigInt(ms) * 1_000_000n + subMsNs;
-    }
-  }
-  throw invalid('an RFC 3339 date-time or integer nanoseconds', name, v);
-}
-
-function intParam(q: URLSearchParams, name: string, def: number, min: number, max: number): number {
-  const v = q.get(name);
-  if (v === null) return def;
-  if (!/^\d{1,9}$/.test(v) || Number(v) < min || Number(v) > max) throw invalid(`an integer from ${min} to ${max}`, name, v);
-  return Number(v);
-}
-
 const ACTIVE: ReadonlySet<CameraStatus> = new Set(['starting', 'running', 'stalled', 'reconnecting']);
 const STATUS_FILTERS = new Set(['all', 'active', 'inactive', 'starting', 'running', 'stalled', 'reconnecting', 'stopped', 'failed']);
 
-export function buildRoutes(deps: ApiDeps): Route[] {
-  const withAuth =
-    (action: Action, fn: (ctx: RequestCtx, p: Principal) => Promise<Reply>): Handler =>
-    async (ctx) => {
-      const p = await deps.auth.verifyAccess(bearerToken(ctx.headers));
-      authorize(p, action);
-      return fn(ctx, p);
-    };
-
-  return [
+export function coreRoutes(deps: CoreRouteDeps): ApiRoutes {
+  return (withAuth) => [
     {
       method: 'get',
       pattern: '/health',
@@ -169,7 +86,7 @@ export function buildRoutes(deps: ApiDeps): Route[] {
       pattern: '/auth/login',
       body: true,
       handler: async (ctx) => {
-        const b = jsonBody(ctx);
+        const b = jsonObject(ctx);
         onlyKeys(b, ['username', 'password']);
         const username = str(b, 'username', 1, 256);
         const password = str(b, 'password', 1, 1024);
@@ -181,7 +98,7 @@ export function buildRoutes(deps: ApiDeps): Route[] {
       pattern: '/auth/refresh',
       body: true,
       handler: async (ctx) => {
-        const b = jsonBody(ctx);
+        const b = jsonObject(ctx);
         onlyKeys(b, ['refresh_token']);
         return { status: 200, json: await deps.auth.refresh(str(b, 'refresh_token', 1, 4096)) };
       },
@@ -191,7 +108,7 @@ export function buildRoutes(deps: ApiDeps): Route[] {
       pattern: '/auth/logout',
       body: true,
       handler: async (ctx) => {
-        const b = jsonBody(ctx);
+        const b = jsonObject(ctx);
         onlyKeys(b, ['refresh_token']);
         await deps.auth.logout(str(b, 'refresh_token', 1, 4096));
         return { status: 204 };
@@ -238,8 +155,8 @@ export function buildRoutes(deps: ApiDeps): Route[] {
         const cameraIds = scopeCameras(p, camera === null ? undefined : [camera]);
         const start = q.get('start_time');
         const end = q.get('end_time');
-        const startNs = start === null ? undefined : parseTime('start_time', start);
-        const endNs = end === null ? undefined : parseTime('end_time', end);
+        const startNs = start === null ? undefined : timeNs(start, 'start_time');
+        const endNs = end === null ? undefined : timeNs(end, 'end_time');
         const cm = q.get('confidence_min');
         let confidenceMin: number | undefined;
         if (cm !== null) {
@@ -248,8 +165,8 @@ export function buildRoutes(deps: ApiDeps): Route[] {
         }
         const cls = q.get('class');
         const classes = cls === null ? undefined : cls.split(',').filter((c) => c.length > 0);
-        const page = intParam(q, 'page', 1, 1, 1_000_000);
-        const pageSize = intParam(q, 'page_size', 100, 1, 1000);
+        const page = queryInt(q, 'page', 1, 1, 1_000_000);
+        const pageSize = queryInt(q, 'page_size', 100, 1, 1000);
         const res = await deps.detections.query({
           cameraIds,
           ...(startNs !== undefined ? { startNs } : {}),
@@ -284,7 +201,7 @@ export function buildRoutes(deps: ApiDeps): Route[] {
       pattern: '/users',
       body: true,
       handler: withAuth('users:write', async (ctx) => {
-        const b = jsonBody(ctx);
+        const b = jsonObject(ctx);
         onlyKeys(b, ['username', 'password', 'role', 'cameras']);
         const username = str(b, 'username', 3, 50);
         const password = str(b, 'password', 8, 1024);
@@ -316,7 +233,5 @@ export function buildRoutes(deps: ApiDeps): Route[] {
         contentType: deps.registry.contentType,
       })),
     },
-    ...buildOpsRoutes(deps, withAuth),
-    ...(deps.modules ?? []).flatMap((m) => m(withAuth)),
   ];
 }

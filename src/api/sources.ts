@@ -1,19 +1,22 @@
 /**
- * The data sources the REST API reads, as small interfaces the lead plugs the real modules into (camera manager,
- * detection store), with in-memory implementations for tests and for running the server before those land.
+ * What the REST API reads cameras and detections from, as small interfaces: the server plugs in the camera
+ * manager (cameraListingFrom) and the detection store (StoreDetectionSource); tests plug in in-memory ones
+ * (test/helpers/api-sources.ts).
  */
-import type { CameraInfo, CameraStatus, StoredDetection } from '../types.js';
+import type { DetectionStore } from '../store/index.js';
+import type { CameraInfo, StoredDetection } from '../types.js';
 
-export interface CameraDirectory {
+/** The cameras the API lists (read-only; the VMS sync's writable list is integrations/vms CameraDirectory). */
+export interface CameraListing {
   list(): CameraInfo[] | Promise<CameraInfo[]>;
   get(id: string): CameraInfo | undefined | Promise<CameraInfo | undefined>;
 }
 
 /**
- * The one description of a `GET /detections` query (the LMDB adapter, src/store/api-source.ts, takes it too).
- * Semantics: newest first; `endNs` exclusive; `cameraIds` '*' = every camera, an empty list = no camera.
+ * One `GET /detections` request. Semantics: newest first; `endNs` exclusive; `cameraIds` '*' = every camera, an
+ * empty list = no camera.
  */
-export interface DetectionQueryParams {
+export interface DetectionRequest {
   /** Cameras to include: the caller's request narrowed to its scope ('*' = all, [] = none). */
   cameraIds: readonly string[] | '*';
   /** Inclusive, ns since the Unix epoch. */
@@ -28,66 +31,20 @@ export interface DetectionQueryParams {
   pageSize: number;
 }
 
-export interface DetectionPage {
+export interface DetectionResponsePage {
   detections: StoredDetection[];
   total: number;
   page: number;
   page_size: number;
 }
 
-export interface DetectionQuery {
-  query(params: DetectionQueryParams): Promise<DetectionPage>;
+/** Where `GET /detections` reads from. */
+export interface DetectionSource {
+  query(request: DetectionRequest): Promise<DetectionResponsePage>;
 }
 
-export class MemoryCameraDirectory implements CameraDirectory {
-  private readonly cams = new Map<string, CameraInfo>();
-  constructor(cameras: CameraInfo[] = []) {
-    for (const c of cameras) this.cams.set(c.id, c);
-  }
-  set(c: CameraInfo): void {
-    this.cams.set(c.id, c);
-  }
-  setStatus(id: string, status: CameraStatus): void {
-    const c = this.cams.get(id);
-    if (c) this.cams.set(id, { ...c, status });
-  }
-  list(): CameraInfo[] {
-    return [...this.cams.values()];
-  }
-  get(id: string): CameraInfo | undefined {
-    return this.cams.get(id);
-  }
-}
-
-/** Linear scan over an array, newest first: for tests and small demos only. */
-export class MemoryDetectionQuery implements DetectionQuery {
-  constructor(readonly rows: StoredDetection[] = []) {}
-  add(...rows: StoredDetection[]): void {
-    this.rows.push(...rows);
-  }
-  async query(p: DetectionQueryParams): Promise<DetectionPage> {
-    const cams = p.cameraIds === '*' ? null : new Set(p.cameraIds);
-    const classes = p.classes ? new Set(p.classes) : null;
-    const match = this.rows.filter(
-      (d) =>
-        (cams === null || cams.has(d.cameraId)) &&
-        (p.startNs === undefined || d.timestampNs >= p.startNs) &&
-        (p.endNs === undefined || d.timestampNs < p.endNs) &&
-        (p.confidenceMin === undefined || d.confidence >= p.confidenceMin) &&
-        (classes === null || classes.has(d.className) || classes.has(String(d.classId))),
-    );
-    match.sort((a, b) => (a.timestampNs === b.timestampNs ? Number(b.seq - a.seq) : b.timestampNs > a.timestampNs ? 1 : -1));
-    const start = (p.page - 1) * p.pageSize;
-    return { detections: match.slice(start, start + p.pageSize), total: match.length, page: p.page, page_size: p.pageSize };
-  }
-}
-
-/** Adapts anything with list()/get()/info() (the camera manager, src/camera/manager.ts) to a CameraDirectory. */
-export function cameraDirectoryFrom<T>(manager: {
-  list(): T[];
-  get(id: string): T | undefined;
-  info(camera: T): CameraInfo;
-}): CameraDirectory {
+/** Adapts anything with list()/get()/info() (the camera manager, src/camera/manager.ts) to a CameraListing. */
+export function cameraListingFrom<T>(manager: { list(): T[]; get(id: string): T | undefined; info(camera: T): CameraInfo }): CameraListing {
   return {
     list: () => manager.list().map((c) => manager.info(c)),
     get: (id) => {
@@ -95,4 +52,33 @@ export function cameraDirectoryFrom<T>(manager: {
       return c === undefined ? undefined : manager.info(c);
     },
   };
+}
+
+/** `GET /detections` from the LMDB store: the request's exclusive end and class ids mapped to the store's query. */
+export class StoreDetectionSource implements DetectionSource {
+  constructor(private readonly store: DetectionStore) {}
+
+  async query(p: DetectionRequest): Promise<DetectionResponsePage> {
+    const empty: DetectionResponsePage = { detections: [], total: 0, page: p.page, page_size: p.pageSize };
+    if (p.cameraIds !== '*' && p.cameraIds.length === 0) return empty;
+    const q: Parameters<DetectionStore['queryPage']>[0] = {};
+    if (p.cameraIds !== '*') q.cameraIds = p.cameraIds;
+    if (p.startNs !== undefined) q.startNs = p.startNs;
+    if (p.endNs !== undefined) {
+      if (p.endNs <= 0n) return empty;
+      q.endNs = p.endNs - 1n;
+    }
+    if (p.confidenceMin !== undefined) q.minConfidence = p.confidenceMin;
+    if (p.classes !== undefined) {
+      const names = new Set<string>();
+      for (const c of p.classes) {
+        names.add(c);
+        if (/^\d{1,5}$/.test(c)) for (const n of this.store.classNamesForId(Number(c))) names.add(n);
+      }
+      if (names.size === 0) return empty;
+      q.classNames = [...names];
+    }
+    const r = this.store.queryPage(q, { page: p.page, pageSize: p.pageSize, order: 'desc' });
+    return { detections: r.detections, total: r.total ?? 0, page: r.page, page_size: r.pageSize };
+  }
 }

@@ -1,30 +1,19 @@
 /**
- * Vigil's front door: one uWebSockets.js app (`@trufflesuite/uws-js-unofficial`) serving the REST API
- * (src/api/routes.ts) and the WebSocket event stream `/ws` (src/stream/hub.ts), port 8001 by default.
+ * The transport: one uWebSockets.js app (`@trufflesuite/uws-js-unofficial`) serving the route modules and
+ * WebSocket endpoints it is given. It knows no domain module: what a route does, who may call it and what a
+ * socket carries is decided by the modules (src/api/).
  *
- * Limits: request body (413), total header bytes (431), login rate limits (429, in AuthService), CORS only for
- * configured origins (preflight from other origins: 403; WebSocket upgrades with a foreign Origin: 403).
- * Tokens are never logged: nothing here logs request headers or URLs.
+ * Limits: request body (413), total header bytes (431), CORS only for configured origins (preflight from other
+ * origins: 403), allowed methods taken from the mounted routes. Files are streamed in chunks with Range support.
+ * close() stops listening, then waits for the requests in flight. Nothing here logs headers or URLs.
  */
+import { createReadStream, statSync } from 'node:fs';
 import uWS from '@trufflesuite/uws-js-unofficial';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import { VigilError } from '../errors.js';
-import { AuthError } from '../auth/errors.js';
-import type { AuthService } from '../auth/service.js';
-import { authorize, type Principal } from '../auth/policy.js';
-import { HealthRegistry } from '../services/health.js';
-import { HttpError, STATUS_TEXT, type Reply, type RequestCtx } from '../api/http-types.js';
-import { bearerToken, buildRoutes, type Route, type RouteModule } from '../api/routes.js';
-import type { CameraDirectory, DetectionQuery } from '../api/sources.js';
-import { MAX_CONTROL_BYTES } from '../stream/control.js';
-import type { EventLog, StreamEvent } from '../stream/events.js';
-import { StreamHub, type SlowClientPolicy, type StreamClient } from '../stream/hub.js';
-import { RingEventLog } from '../stream/ring.js';
-import type { RuleService } from '../rules/service.js';
-import type { Recorder } from '../recording/recorder.js';
-
-export const WS_PROTOCOL = 'vigil.v1';
-export const WS_BEARER_PREFIX = 'bearer.';
+import { HttpError, STATUS_TEXT, errorReply } from './errors.js';
+import { parseRange } from './range.js';
+import type { Method, Reply, RequestCtx, Route, RouteModule, WsEndpoint, WsSocket } from './types.js';
 
 export interface HttpServerOptions {
   /** Default '0.0.0.0'. */
@@ -37,156 +26,102 @@ export interface HttpServerOptions {
   maxBodyBytes?: number;
   /** Sum of header names and values; default 8 KiB. */
   maxHeaderBytes?: number;
-  stream?: {
-    /** Per-client cap on server-side buffered bytes; default 1 MiB. */
-    maxBufferedBytes?: number;
-    slowClientPolicy?: SlowClientPolicy;
-    /** In-memory resume window (events) when no EventLog is given; default 10000. */
-    ringCapacity?: number;
-    /** Seconds without traffic before a socket is closed (uWS pings automatically); default 120. */
-    idleTimeoutS?: number;
-    /** Open WebSockets per user; more are refused with 429. Default 64. */
-    maxConnectionsPerUser?: number;
-  };
+  /** Longest close() waits for requests in flight (default 10 s). */
+  drainTimeoutMs?: number;
 }
 
-export interface HttpServerDeps {
-  auth: AuthService;
-  cameras: CameraDirectory;
-  detections: DetectionQuery;
-  /**
-   * Sequence numbers + resume source; default an in-memory RingEventLog. With a StoreEventLog (src/stream/
-   * store-log.ts) events reach clients after their LMDB commit and resume reads the detection store.
-   */
-  eventLog?: EventLog;
-  /** prom-client registry other modules add metrics to; default a new one with default metrics. */
-  registry?: Registry;
-  /** Health checks other modules register; default a new one. */
-  health?: HealthRegistry;
-  rules?: RuleService;
-  recordings?: Recorder;
-  trackSpan?: (cameraId: string, trackId: number) => { startNs: bigint; endNs: bigint } | null;
-  /** Feature route modules (search, media, integrations). */
-  routes?: RouteModule[];
+export interface HttpMounts {
+  modules: readonly RouteModule[];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  websockets?: readonly WsEndpoint<any>[];
+  /** Request counters and latencies go here. */
+  metrics?: Registry;
 }
 
-export interface VigilHttpServer {
+export interface HttpServer {
   readonly port: number;
-  readonly hub: StreamHub;
-  readonly registry: Registry;
-  readonly health: HealthRegistry;
-  /**
-   * Publishes an event to the stream and returns its server-wide sequence number. Delivery happens at the end of
-   * the current event-loop turn (all events of a turn go to each client in one corked write); hub.flush() forces it.
-   * With a durable event log (StoreEventLog) the sequence is assigned at the commit: 0 is returned, and detections
-   * are not published here at all (they reach the stream from the store's commits).
-   */
-  publish(event: StreamEvent): number;
-  /** Stops listening, closes every WebSocket. Idempotent. */
+  /** Requests being handled or streamed now. */
+  inFlight(): number;
+  /** Stops listening, waits for the requests in flight (at most drainTimeoutMs), closes the sockets. Idempotent. */
   close(): Promise<void>;
 }
 
-interface WsData {
-  principal: Principal;
-  client: StreamClient | null;
+const METHOD_NAME: Record<Method, string> = { get: 'GET', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE' };
+
+/** Does a uWS pattern (`/a/:id/b`, `/media/*`) match a path? */
+export function patternMatches(pattern: string, path: string): boolean {
+  const p = pattern.split('/');
+  const s = path.split('/');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '*') return s.length > i;
+    if (i >= s.length) return false;
+    if (p[i]!.startsWith(':')) {
+      if (s[i] === '') return false;
+    } else if (p[i] !== s[i]) return false;
+  }
+  return p.length === s.length;
 }
 
 function ab2str(ab: ArrayBuffer): string {
   return Buffer.from(ab).toString('utf8');
 }
 
-/** Module error codes and their HTTP statuses. */
-const VIGIL_STATUS: Record<string, number> = {
-  E_RULE_INVALID: 400,
-  E_RULE_NOT_FOUND: 404,
-  E_ALERT_NOT_FOUND: 404,
-  E_RULE_EXISTS: 409,
-  E_RULE_READONLY: 409,
-  E_RULE_ID_MISMATCH: 409,
-  E_CLIP_NO_FOOTAGE: 404,
-  E_CLIP_FAILED: 500,
-};
-
-function errorReply(err: unknown): Reply {
-  if (err instanceof HttpError)
-    return { status: err.status, json: { error: { code: err.code, message: err.message } }, headers: err.headers };
-  if (err instanceof AuthError) {
-    const headers: Record<string, string> = {};
-    if (err.status === 401) headers['www-authenticate'] = 'Bearer';
-    if (err.retryAfterS !== undefined) headers['retry-after'] = String(err.retryAfterS);
-    return { status: err.status, json: { error: { code: err.code, message: err.message } }, headers };
-  }
-  if (err instanceof VigilError && err.code === 'E_LDAP')
-    return { status: 503, json: { error: { code: 'E_AUTH_UNAVAILABLE', message: 'Directory service unavailable' } } };
-  if (err instanceof VigilError && err.code === 'E_ARGUMENT')
-    return { status: 400, json: { error: { code: 'E_VALIDATION', message: err.message } } };
-  if (err instanceof VigilError && VIGIL_STATUS[err.code] !== undefined)
-    return { status: VIGIL_STATUS[err.code]!, json: { error: { code: err.code, message: err.message } } };
-  return { status: 500, json: { error: { code: 'E_INTERNAL', message: 'Internal server error' } } };
-}
-
-export async function createHttpServer(options: HttpServerOptions, deps: HttpServerDeps): Promise<VigilHttpServer> {
+export async function createHttpServer(options: HttpServerOptions, mounts: HttpMounts): Promise<HttpServer> {
   const host = options.host ?? '0.0.0.0';
   const maxBody = options.maxBodyBytes ?? 16 * 1024;
   const maxHeader = options.maxHeaderBytes ?? 8 * 1024;
   const origins = new Set(options.corsOrigins ?? []);
-  let registry = deps.registry;
-  if (!registry) {
-    registry = new Registry();
-    collectDefaultMetrics({ register: registry });
+  const routes = mounts.modules.flatMap((m) => m.routes);
+  const seen = new Set<string>();
+  for (const r of routes) {
+    const key = `${r.method} ${r.pattern}`;
+    if (seen.has(key)) throw new VigilError('E_ROUTE_CONFLICT', `Two route modules mount ${METHOD_NAME[r.method]} ${r.pattern}`);
+    seen.add(key);
   }
-  const health = deps.health ?? new HealthRegistry();
-  const unregisterAuthCheck = health.register('auth_store', {
-    check: () => {
-      deps.auth.store.userCount();
-      return 'ok';
-    },
-  });
-  const log = deps.eventLog ?? new RingEventLog(options.stream?.ringCapacity ?? 10_000);
-  const hub = new StreamHub({
-    log,
-    registry,
-    ...(options.stream?.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.stream.maxBufferedBytes } : {}),
-    ...(options.stream?.slowClientPolicy !== undefined ? { slowClientPolicy: options.stream.slowClientPolicy } : {}),
-  });
-  const requests = new Counter({
-    name: 'vigil_http_requests_total',
-    help: 'HTTP requests by route and status',
-    labelNames: ['route', 'status'],
-    registers: [registry],
-  });
-  const latency = new Histogram({
-    name: 'vigil_http_request_seconds',
-    help: 'HTTP request handling time by route',
-    labelNames: ['route'],
-    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
-    registers: [registry],
-  });
+  const requests = mounts.metrics
+    ? new Counter({ name: 'vigil_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers: [mounts.metrics] })
+    : null;
+  const latency = mounts.metrics
+    ? new Histogram({
+        name: 'vigil_http_request_seconds',
+        help: 'HTTP request handling time by route',
+        labelNames: ['route'],
+        buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+        registers: [mounts.metrics],
+      })
+    : null;
   const app = uWS.App();
-  const routes = buildRoutes({
-    auth: deps.auth,
-    cameras: deps.cameras,
-    detections: deps.detections,
-    health,
-    registry,
-    ...(deps.rules ? { rules: deps.rules } : {}),
-    ...(deps.recordings ? { recordings: deps.recordings } : {}),
-    ...(deps.trackSpan ? { trackSpan: deps.trackSpan } : {}),
-    ...(deps.routes ? { modules: deps.routes } : {}),
-  });
+  let inFlight = 0;
+  let drained: (() => void) | null = null;
+  const begin = (): void => {
+    inFlight++;
+  };
+  const end = (): void => {
+    inFlight--;
+    if (inFlight === 0) drained?.();
+  };
+
+  /** Methods allowed on a path, from the mounted routes (CORS preflight, 405). */
+  function methodsOf(path: string): string[] {
+    const out = new Set<string>();
+    for (const r of routes) if (patternMatches(r.pattern, path)) out.add(METHOD_NAME[r.method]);
+    return [...out];
+  }
 
   function corsHeaders(origin: string | undefined): Record<string, string> {
     if (!origin || !origins.has(origin)) return {};
-    return { 'access-control-allow-origin': origin, vary: 'Origin', 'access-control-expose-headers': 'Retry-After' };
+    return { 'access-control-allow-origin': origin, vary: 'Origin', 'access-control-expose-headers': 'Retry-After, Content-Range, Accept-Ranges' };
+  }
+
+  function writeHead(res: uWS.HttpResponse, status: number, headers: Record<string, string>): void {
+    res.writeStatus(`${status} ${STATUS_TEXT[status] ?? ''}`.trim());
+    for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v);
+    res.writeHeader('x-content-type-options', 'nosniff');
   }
 
   function send(res: uWS.HttpResponse, reply: Reply, extra: Record<string, string>, closeConnection = false): void {
     res.cork(() => {
-      res.writeStatus(`${reply.status} ${STATUS_TEXT[reply.status] ?? ''}`.trim());
-      const headers = { ...extra, ...(reply.headers ?? {}) };
-      for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v);
-      res.writeHeader('x-content-type-options', 'nosniff');
-      res.writeHeader('cache-control', 'no-store');
+      writeHead(res, reply.status, { 'cache-control': 'no-store', ...extra, ...(reply.headers ?? {}) });
       if (reply.status === 204) {
         res.endWithoutBody();
         return;
@@ -201,6 +136,90 @@ export async function createHttpServer(options: HttpServerOptions, deps: HttpSer
         res.writeHeader('content-type', 'application/json');
         res.end(JSON.stringify(reply.json ?? null), closeConnection);
       }
+    });
+  }
+
+  /**
+   * Streams reply.file: the whole file (200) or one byte range (206 with Content-Range); an unsatisfiable range
+   * answers 416. Chunks wait for the socket to drain (uWS backpressure), so a slow client holds one chunk, not the file.
+   */
+  function sendFile(res: uWS.HttpResponse, reply: Reply, extra: Record<string, string>, range: string | undefined, state: { aborted: boolean; onAbort: (() => void) | null }, done: () => void): void {
+    const file = reply.file!;
+    const finish = (): void => {
+      file.done?.();
+      done();
+    };
+    let size: number;
+    try {
+      size = statSync(file.path).size;
+    } catch {
+      if (!state.aborted) send(res, errorReply(new HttpError(404, 'E_NOT_FOUND', 'No such file')), extra);
+      finish();
+      return;
+    }
+    const headers: Record<string, string> = { 'cache-control': 'no-store', ...extra, ...(reply.headers ?? {}), 'accept-ranges': 'bytes', 'content-type': reply.contentType ?? 'application/octet-stream' };
+    const r = range === undefined ? null : parseRange(range, size);
+    if (r === 'unsatisfiable') {
+      send(res, { status: 416, json: { error: { code: 'E_RANGE', message: `Range not satisfiable for ${size} bytes` } }, headers: { 'content-range': `bytes */${size}` } }, extra);
+      finish();
+      return;
+    }
+    const start = r ? r.start : 0;
+    const last = r ? r.end : size - 1;
+    const total = last - start + 1;
+    const status = r ? 206 : 200;
+    if (r) headers['content-range'] = `bytes ${start}-${last}/${size}`;
+    if (total <= 0) {
+      res.cork(() => {
+        writeHead(res, status, headers);
+        res.end();
+      });
+      finish();
+      return;
+    }
+    const stream = createReadStream(file.path, { start, end: last, highWaterMark: 256 * 1024 });
+    let ended = false;
+    const stop = (): void => {
+      if (ended) return;
+      ended = true;
+      stream.destroy();
+      finish();
+    };
+    state.onAbort = stop;
+    res.cork(() => writeHead(res, status, headers));
+    stream.on('error', () => {
+      if (!state.aborted) {
+        state.aborted = true;
+        res.close();
+      }
+      stop();
+    });
+    stream.on('data', (chunk) => {
+      const buf = chunk as Buffer;
+      const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+      if (state.aborted) return stop();
+      const base = res.getWriteOffset();
+      let ok = false;
+      let complete = false;
+      res.cork(() => {
+        [ok, complete] = res.tryEnd(ab, total);
+      });
+      if (complete) {
+        state.aborted = true; // finished: res must not be touched again
+        return stop();
+      }
+      if (ok) return;
+      stream.pause();
+      res.onWritable((offset) => {
+        let ok2 = false;
+        let complete2 = false;
+        [ok2, complete2] = res.tryEnd(ab.slice(offset - base), total);
+        if (complete2) {
+          state.aborted = true;
+          stop();
+        } else if (ok2) stream.resume();
+        return ok2;
+      });
     });
   }
 
@@ -263,9 +282,18 @@ export async function createHttpServer(options: HttpServerOptions, deps: HttpSer
     }[route.method];
     register(route.pattern, (res, req) => {
       const t0 = performance.now();
-      const state = { aborted: false };
+      const state: { aborted: boolean; onAbort: (() => void) | null } = { aborted: false, onAbort: null };
+      begin();
+      let counted = false;
+      const done = (): void => {
+        if (counted) return;
+        counted = true;
+        end();
+      };
       res.onAborted(() => {
         state.aborted = true;
+        state.onAbort?.();
+        done();
       });
       let ctx: RequestCtx;
       let headerBytes: number;
@@ -273,15 +301,26 @@ export async function createHttpServer(options: HttpServerOptions, deps: HttpSer
         ({ ctx, headerBytes } = readRequest(res, req, route.params ?? []));
       } catch {
         send(res, { status: 400, json: { error: { code: 'E_VALIDATION', message: 'Malformed request path' } } }, {});
+        done();
         return;
       }
+      const range = ctx.headers['range'];
       const cors = corsHeaders(ctx.headers['origin']);
       const finish = (reply: Reply, close = false): void => {
-        requests.inc({ route: route.pattern, status: String(reply.status) });
-        latency.observe({ route: route.pattern }, (performance.now() - t0) / 1000);
-        if (state.aborted) return;
+        requests?.inc({ route: route.pattern, status: String(reply.status) });
+        latency?.observe({ route: route.pattern }, (performance.now() - t0) / 1000);
+        if (state.aborted) {
+          reply.file?.done?.();
+          done();
+          return;
+        }
+        if (reply.file) {
+          sendFile(res, reply, cors, range, state, done);
+          return;
+        }
         state.aborted = true; // the response is finished: res must not be touched again
         send(res, reply, cors, close);
+        done();
       };
       if (headerBytes > maxHeader) {
         finish(errorReply(new HttpError(431, 'E_HEADERS_TOO_LARGE', `Request headers exceed ${maxHeader} bytes`)), true);
@@ -297,7 +336,7 @@ export async function createHttpServer(options: HttpServerOptions, deps: HttpSer
         try {
           if (route.body) {
             const body = await readBody(res, limit, state);
-            if (state.aborted) return;
+            if (state.aborted) return done();
             if (body === 'too_large') {
               finish(errorReply(new HttpError(413, 'E_BODY_TOO_LARGE', `Request body exceeds ${limit} bytes`)), true);
               return;
@@ -314,14 +353,15 @@ export async function createHttpServer(options: HttpServerOptions, deps: HttpSer
 
   for (const r of routes) mount(r);
 
-  // CORS preflight for every path
+  // CORS preflight: the methods the mounted routes allow on that path.
   app.options('/*', (res, req) => {
     const origin = req.getHeader('origin');
+    const methods = methodsOf(req.getUrl());
     if (origin && origins.has(origin)) {
       send(res, { status: 204 }, {
         ...corsHeaders(origin),
-        'access-control-allow-methods': 'GET, POST, OPTIONS',
-        'access-control-allow-headers': 'authorization, content-type',
+        'access-control-allow-methods': [...methods, 'OPTIONS'].join(', '),
+        'access-control-allow-headers': 'authorization, content-type, range',
         'access-control-max-age': '600',
       });
     } else {
@@ -329,92 +369,58 @@ export async function createHttpServer(options: HttpServerOptions, deps: HttpSer
     }
   });
 
-  const maxBuffered = hub.maxBufferedBytes;
-  app.ws<WsData>('/ws', {
-    maxPayloadLength: MAX_CONTROL_BYTES,
-    // uWS's own cap sits above the hub's, so the hub decides (and counts) every drop.
-    maxBackpressure: maxBuffered * 2 + 64 * 1024,
-    closeOnBackpressureLimit: 0,
-    idleTimeout: options.stream?.idleTimeoutS ?? 120,
-    sendPingsAutomatically: true,
-    upgrade: (res, req, context) => {
-      const headers: Record<string, string> = {};
-      let headerBytes = 0;
-      req.forEach((k, v) => {
-        headerBytes += k.length + v.length + 4;
-        headers[k] = v;
-      });
-      const key = headers['sec-websocket-key'] ?? '';
-      const extensions = headers['sec-websocket-extensions'] ?? '';
-      const offered = (headers['sec-websocket-protocol'] ?? '')
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s.length > 0);
-      const fromProtocol = offered.find((p) => p.startsWith(WS_BEARER_PREFIX))?.slice(WS_BEARER_PREFIX.length);
-      const token = bearerToken(headers) ?? fromProtocol;
-      const origin = headers['origin'];
-      const reject = (reply: Reply): void => {
-        requests.inc({ route: '/ws', status: String(reply.status) });
-        send(res, reply, {});
-      };
-      if (headerBytes > maxHeader) {
-        reject(errorReply(new HttpError(431, 'E_HEADERS_TOO_LARGE', `Request headers exceed ${maxHeader} bytes`)));
-        return;
-      }
-      if (origin !== undefined && !origins.has(origin)) {
-        reject({ status: 403, json: { error: { code: 'E_CORS_ORIGIN', message: 'Origin not allowed' } } });
-        return;
-      }
-      // Synchronous on purpose: see TokenService.verifyAccessSync (async upgrades lost connections in uWS 20.30).
-      let principal: Principal;
-      try {
-        principal = deps.auth.verifyAccessSync(token);
-        authorize(principal, 'stream:subscribe');
-      } catch (err) {
-        reject(errorReply(err));
-        return;
-      }
-      const maxPerUser = options.stream?.maxConnectionsPerUser ?? 64;
-      if (hub.connectionsOf(principal.sub) >= maxPerUser) {
-        reject({
-          status: 429,
-          json: { error: { code: 'E_TOO_MANY_CONNECTIONS', message: `At most ${maxPerUser} stream connections per user` } },
+  for (const ep of mounts.websockets ?? []) mountWs(ep);
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  function mountWs(ep: WsEndpoint<any>): void {
+    app.ws(ep.pattern, {
+      maxPayloadLength: ep.maxPayloadLength,
+      maxBackpressure: ep.maxBackpressure,
+      closeOnBackpressureLimit: 0,
+      idleTimeout: ep.idleTimeoutS,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => {
+        const headers: Record<string, string> = {};
+        let headerBytes = 0;
+        req.forEach((k, v) => {
+          headerBytes += k.length + v.length + 4;
+          headers[k] = v;
         });
-        return;
-      }
-      requests.inc({ route: '/ws', status: '101' });
-      res.upgrade<WsData>(
-        { principal, client: null },
-        key,
-        offered.includes(WS_PROTOCOL) ? WS_PROTOCOL : '',
-        extensions,
-        context,
-      );
-    },
-    open: (ws) => {
-      const data = ws.getUserData();
-      data.client = hub.attach(ws as unknown as import('../stream/hub.js').StreamSocket, data.principal);
-    },
-    message: (ws, message, isBinary) => {
-      const c = ws.getUserData().client;
-      if (c) hub.handleMessage(c, message, isBinary);
-    },
-    drain: (ws) => {
-      const c = ws.getUserData().client;
-      if (c) hub.drain(c);
-    },
-    close: (ws) => {
-      const c = ws.getUserData().client;
-      if (c) hub.detach(c);
-    },
-  });
+        const key = headers['sec-websocket-key'] ?? '';
+        const extensions = headers['sec-websocket-extensions'] ?? '';
+        const offered = (headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+        const refuse = (reply: Reply): void => {
+          ep.onAnswer?.(reply.status);
+          requests?.inc({ route: ep.pattern, status: String(reply.status) });
+          send(res, reply, {});
+        };
+        if (headerBytes > maxHeader) return refuse(errorReply(new HttpError(431, 'E_HEADERS_TOO_LARGE', `Request headers exceed ${maxHeader} bytes`)));
+        const origin = headers['origin'];
+        if (origin !== undefined && !origins.has(origin)) return refuse({ status: 403, json: { error: { code: 'E_CORS_ORIGIN', message: 'Origin not allowed' } } });
+        let decision: ReturnType<typeof ep.upgrade>;
+        try {
+          decision = ep.upgrade(headers, offered);
+        } catch (err) {
+          return refuse(errorReply(err));
+        }
+        if ('refuse' in decision) return refuse(decision.refuse);
+        ep.onAnswer?.(101);
+        requests?.inc({ route: ep.pattern, status: '101' });
+        res.upgrade(decision.data, key, offered.includes(ep.protocol) ? ep.protocol : '', extensions, context);
+      },
+      open: (ws) => ep.open(ws as unknown as WsSocket<unknown>),
+      message: (ws, message, isBinary) => ep.message(ws as unknown as WsSocket<unknown>, message, isBinary),
+      drain: (ws) => ep.drain(ws as unknown as WsSocket<unknown>),
+      close: (ws) => ep.close(ws as unknown as WsSocket<unknown>),
+    });
+  }
 
   app.any('/*', (res, req) => {
     const path = req.getUrl();
-    const known = routes.some((r) => r.pattern === path || (r.params && path.startsWith(r.pattern.split('/:')[0]! + '/')));
+    const known = methodsOf(path).length > 0;
     const origin = req.getHeader('origin');
     const reply = known
-      ? { status: 405, json: { error: { code: 'E_METHOD_NOT_ALLOWED', message: `${req.getMethod().toUpperCase()} not allowed on ${path}` } } }
+      ? { status: 405, json: { error: { code: 'E_METHOD_NOT_ALLOWED', message: `${req.getMethod().toUpperCase()} not allowed on ${path}` } }, headers: { allow: methodsOf(path).join(', ') } }
       : { status: 404, json: { error: { code: 'E_NOT_FOUND', message: 'No such route' } } };
     send(res, reply, corsHeaders(origin || undefined));
   });
@@ -426,21 +432,27 @@ export async function createHttpServer(options: HttpServerOptions, deps: HttpSer
     });
   });
   const port = uWS.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
-  let closed = false;
+  let closing: Promise<void> | null = null;
 
   return {
     port,
-    hub,
-    registry,
-    health,
-    publish: (event) => hub.publish(event),
-    async close() {
-      if (closed) return;
-      closed = true;
-      unregisterAuthCheck();
-      uWS.us_listen_socket_close(listenSocket);
-      hub.close();
-      (app as unknown as { close?: () => void }).close?.();
+    inFlight: () => inFlight,
+    close() {
+      closing ??= (async () => {
+        uWS.us_listen_socket_close(listenSocket);
+        if (inFlight > 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, options.drainTimeoutMs ?? 10_000);
+            timer.unref();
+            drained = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        }
+        (app as unknown as { close?: () => void }).close?.();
+      })();
+      return closing;
     },
   };
 }

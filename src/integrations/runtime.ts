@@ -8,7 +8,7 @@
  *    periodic and on demand;
  *  - the media store (local folder by default, or S3) with links that open without a login until they expire;
  *  - metrics per sink and per VMS source, a health check for each (degraded, never unhealthy, when it is down);
- *  - REST routes (src/api/routes-integrations.ts).
+ *  - what the REST routes (src/api/routes-integrations.ts) read: VMS sources, sinks, local media.
  */
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
@@ -21,8 +21,6 @@ import { VigilClosedError, VigilError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CameraRecordingPolicy } from '../recording/recorder.js';
 import type { HealthRegistry } from '../services/health.js';
-import type { RouteModule } from '../api/routes.js';
-import { integrationRoutes } from '../api/routes-integrations.js';
 import { WireEncoder } from '../stream/codec.js';
 import type { CameraStatusEventData, EventKind, StreamEvent, TrackEventData } from '../stream/events.js';
 import type { Alert, DetectionBatch } from '../types.js';
@@ -203,7 +201,6 @@ class ManagedCameraDirectory implements CameraDirectory {
 
 export class Integrations {
   readonly media: LinkedMediaUploader;
-  readonly routes: RouteModule;
   readonly #config: IntegrationsConfig;
   readonly #deps: IntegrationsDeps;
   readonly #sinks: SinkEntry[];
@@ -256,7 +253,6 @@ export class Integrations {
       this.#directory = null;
       this.#sync = null;
     }
-    this.routes = integrationRoutes(this);
   }
 
   /**

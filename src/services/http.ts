@@ -3,12 +3,13 @@
  * services before it. Without `listen` nothing is opened and publish() goes nowhere.
  */
 import { join } from 'node:path';
+import { integrationRoutes } from '../api/routes-integrations.js';
 import { mediaRoutes } from '../api/routes-media.js';
 import { searchRoutes } from '../api/routes-search.js';
+import { createApiServer, type ApiServer } from '../api/server.js';
+import { StoreDetectionSource, cameraListingFrom } from '../api/sources.js';
 import { AuthService } from '../auth/service.js';
 import type { CameraManager } from '../camera/manager.js';
-import { createHttpServer, type VigilHttpServer } from '../http/server.js';
-import { StoreDetectionQuery } from '../store/index.js';
 import type { StreamEvent } from '../stream/events.js';
 import { StoreEventLog } from '../stream/store-log.js';
 import type { RulesService } from './alerts.js';
@@ -31,12 +32,12 @@ export class HttpService implements Service {
   readonly name = 'http';
   #auth: AuthService | null = null;
   #eventLog: StoreEventLog | null = null;
-  #http: VigilHttpServer | null = null;
+  #http: ApiServer | null = null;
 
   constructor(private readonly deps: HttpServiceDeps) {}
 
   /** null: not listening. */
-  get http(): VigilHttpServer | null {
+  get http(): ApiServer | null {
     return this.#http;
   }
 
@@ -57,28 +58,22 @@ export class HttpService implements Service {
     const snapshots = d.snapshots.snapshots;
     const recorder = d.recorder.recorder;
     const cameras = d.cameras;
-    this.#http = await createHttpServer(
+    this.#http = await createApiServer(
       { host: config.server.host, port: config.server.port, corsOrigins: config.server.corsOrigins },
       {
         auth: this.#auth,
         eventLog: this.#eventLog,
         registry: ctx.metrics,
         health: ctx.health,
-        cameras: {
-          list: () => cameras.list().map((c) => cameras.info(c)),
-          get: (id) => {
-            const c = cameras.get(id);
-            return c ? cameras.info(c) : undefined;
-          },
-        },
-        detections: new StoreDetectionQuery(store),
+        cameras: cameraListingFrom(cameras),
+        detections: new StoreDetectionSource(store),
         rules,
         ...(recorder ? { recordings: recorder } : {}),
-        routes: [
-          ...(snapshots ? [mediaRoutes({ snapshots, rules })] : []),
-          d.integrations.integrations.routes,
-          searchRoutes({ index: d.search.vectors, embedder: d.search.embedder, snapshotUrl: (c, t) => `/tracks/${encodeURIComponent(c)}:${t}/snapshot.jpg` }),
-        ],
+        routes: {
+          ...(snapshots ? { media: mediaRoutes({ snapshots, rules }) } : {}),
+          integrations: integrationRoutes(d.integrations.integrations),
+          search: searchRoutes({ index: d.search.vectors, embedder: d.search.embedder, snapshotUrl: (c, t) => `/tracks/${encodeURIComponent(c)}:${t}/snapshot.jpg` }),
+        },
         trackSpan: (cameraId, trackId) => {
           const q = { cameraIds: [cameraId], trackId };
           const first = store.queryPage(q, { pageSize: 1, order: 'asc', withTotal: false }).detections[0];

@@ -4,9 +4,7 @@ export {
   type SyncMode, type DetectionStoreOptions, type CommittedBatch, type DetectionQuery, type PageRequest, type DetectionPage,
   type ReplayResult, type StoreStats,
 } from './detection-store.js';
-export { getDetections, exportNdjson, parseDetectionsQuery, parseTimeNs, detectionToJson, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type DetectionsRestQuery, type DetectionsRestResponse, type JsonDetection } from './rest.js';
 export { RetentionManager, statfsDisk, storeHealthCheck, type RetentionOptions, type RetentionReport, type StoreHealth, type DiskStats } from './retention.js';
 export { VectorIndex, type VectorIndexOptions, type TrackVector, type SearchFilters, type SearchRequest, type SearchHit, type OpenReport } from './vector-index.js';
 export { searchRest, parseSearchBody, parseSearchQuery, searchHitToJson, type SearchRestBody, type SearchRestHit, type SearchRestResponse } from './search-rest.js';
-export { StoreDetectionQuery } from './api-source.js';
 export { TrackEmbeddings, registerTrackEmbeddingMetrics, type TrackObservation, type CroppableFrame, type TrackEmbedder, type TrackVectorSink, type TrackEmbeddingsOptions, type TrackEmbeddingStats } from './track-embeddings.js';

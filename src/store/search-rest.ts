@@ -10,7 +10,7 @@
  * Bad values throw VigilArgumentError (E_ARGUMENT, HTTP 400); an unknown track throws E_NOT_FOUND (HTTP 404).
  */
 import { expected } from '../errors.js';
-import { parseTimeNs } from './rest.js';
+import { timeNs } from '../validate.js';
 import type { SearchHit, SearchRequest, VectorIndex } from './vector-index.js';
 
 export interface SearchRestBody {
@@ -40,11 +40,7 @@ export interface SearchRestResponse {
   k: number;
 }
 
-function time(v: unknown, name: string): bigint {
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
-  if (typeof v === 'string') return parseTimeNs(v, name);
-  throw expected('nanoseconds since the Unix epoch or an ISO 8601 date-time with a zone', name, v);
-}
+const time = (v: unknown, name: string): bigint => timeNs(v, name);
 
 /** The filters and k of a search, from a JSON body or from the query string of an image upload. */
 function parseFilters(b: SearchRestBody, req: SearchRequest): void {

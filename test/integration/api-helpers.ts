@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { AuthService, type AuthConfig } from '../../src/auth/service.js';
-import { createHttpServer, type HttpServerOptions, type VigilHttpServer } from '../../src/http/server.js';
-import { MemoryCameraDirectory, MemoryDetectionQuery } from '../../src/api/sources.js';
+import { createApiServer, type ApiServerOptions, type ApiServer } from '../../src/api/server.js';
+import { MemoryCameraListing, MemoryDetectionSource } from '../helpers/api-sources.js';
 import type { CameraInfo, StoredDetection } from '../../src/types.js';
 
 export const SECRET = 'integration-test-secret-0123456789abcdefghij';
@@ -40,21 +40,21 @@ export function storedDetections(): StoredDetection[] {
 }
 
 export interface Harness {
-  srv: VigilHttpServer;
+  srv: ApiServer;
   auth: AuthService;
   base: string;
   wsUrl: string;
   dataDir: string;
   adminPassword: string;
-  cameras: MemoryCameraDirectory;
-  detections: MemoryDetectionQuery;
+  cameras: MemoryCameraListing;
+  detections: MemoryDetectionSource;
   /** access tokens by user: admin, olga (operator, all cameras), vera (viewer, cam-1 only) */
   tokens: Record<'admin' | 'olga' | 'vera', { access_token: string; refresh_token: string }>;
   close(): Promise<void>;
 }
 
 export async function startHarness(
-  opts: { server?: HttpServerOptions; auth?: Partial<AuthConfig>; users?: boolean } = {},
+  opts: { server?: ApiServerOptions; auth?: Partial<AuthConfig>; users?: boolean } = {},
 ): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'vigil-api-'));
   let adminPassword = '';
@@ -66,9 +66,9 @@ export async function startHarness(
     },
     ...opts.auth,
   });
-  const cameras = new MemoryCameraDirectory(CAMERAS);
-  const detections = new MemoryDetectionQuery(storedDetections());
-  const srv = await createHttpServer({ host: '127.0.0.1', port: 0, ...opts.server }, { auth, cameras, detections });
+  const cameras = new MemoryCameraListing(CAMERAS);
+  const detections = new MemoryDetectionSource(storedDetections());
+  const srv = await createApiServer({ host: '127.0.0.1', port: 0, ...opts.server }, { auth, cameras, detections });
   const tokens = {} as Harness['tokens'];
   if (opts.users !== false) {
     await auth.users.create({ username: 'olga', password: 'operator-pass', role: 'operator', cameras: '*' });

@@ -182,7 +182,7 @@ test('detections: filters, pagination, scope, exact rows', async () => {
     ['confidence_min=2', 'Expected a number from 0 to 1 for confidence_min but received "2"'],
     ['page=0', 'Expected an integer from 1 to 1000000 for page but received "0"'],
     ['page_size=5000', 'Expected an integer from 1 to 1000 for page_size but received "5000"'],
-    ['start_time=yesterday', 'Expected an RFC 3339 date-time or integer nanoseconds for start_time but received "yesterday"'],
+    ['start_time=yesterday', 'Expected nanoseconds since the Unix epoch or an ISO 8601 date-time with a zone for start_time but received "yesterday"'],
   ];
   for (const [q, message] of bad) {
     r = await checked('GET', `/detections?${q}`, '/detections', { token: tok });
@@ -247,8 +247,11 @@ test('CORS: configured origin gets headers and a preflight; others do not', asyn
   assert.equal(r.headers.get('access-control-allow-origin'), null);
   r = await call('OPTIONS', '/cameras', { headers: { origin: 'https://dash.example', 'access-control-request-method': 'GET' } });
   assert.equal(r.status, 204);
-  assert.equal(r.headers.get('access-control-allow-methods'), 'GET, POST, OPTIONS');
-  assert.equal(r.headers.get('access-control-allow-headers'), 'authorization, content-type');
+  assert.equal(r.headers.get('access-control-allow-methods'), 'GET, OPTIONS');
+  assert.equal(r.headers.get('access-control-allow-headers'), 'authorization, content-type, range');
+  // The methods come from the mounted routes: /rules/:id takes GET, PUT, PATCH and DELETE.
+  r = await call('OPTIONS', '/rules/r1', { headers: { origin: 'https://dash.example', 'access-control-request-method': 'PUT' } });
+  assert.equal(r.headers.get('access-control-allow-methods'), 'GET, PUT, PATCH, DELETE, OPTIONS');
   r = await call('OPTIONS', '/cameras', { headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' } });
   assert.deepEqual([r.status, errOf(r).code], [403, 'E_CORS_ORIGIN']);
 });

@@ -1,14 +1,14 @@
-/** GET /detections served from the real LMDB detection store (src/store) through StoreDetectionQuery (what src/server.ts mounts). */
+/** GET /detections served from the real LMDB detection store (src/store) through StoreDetectionSource (what src/server.ts mounts). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DetectionStore } from '../../src/store/detection-store.js';
-import { StoreDetectionQuery } from '../../src/store/api-source.js';
+import { StoreDetectionSource } from '../../src/api/sources.js';
 import { AuthService } from '../../src/auth/service.js';
-import { createHttpServer } from '../../src/http/server.js';
-import { MemoryCameraDirectory } from '../../src/api/sources.js';
+import { createApiServer } from '../../src/api/server.js';
+import { MemoryCameraListing } from '../helpers/api-sources.js';
 import { CAMERAS, SECRET } from './api-helpers.js';
 import { OpenApiValidator } from './api-openapi.js';
 
@@ -17,7 +17,7 @@ test('detections from the LMDB store: scope, filters, exclusive end, newest firs
   const store = DetectionStore.open({ path: join(dir, 'store') });
   let pw = '';
   const auth = await AuthService.open({ dataDir: join(dir, 'auth'), jwt: { secret: SECRET }, announceInitialAdmin: (_u, p) => (pw = p) });
-  const srv = await createHttpServer({ host: '127.0.0.1', port: 0 }, { auth, cameras: new MemoryCameraDirectory(CAMERAS), detections: new StoreDetectionQuery(store) });
+  const srv = await createApiServer({ host: '127.0.0.1', port: 0 }, { auth, cameras: new MemoryCameraListing(CAMERAS), detections: new StoreDetectionSource(store) });
   t.after(async () => {
     await srv.close();
     await auth.close();

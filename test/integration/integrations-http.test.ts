@@ -15,11 +15,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AuthService } from '../../src/auth/service.js';
-import { MemoryCameraDirectory, MemoryDetectionQuery } from '../../src/api/sources.js';
+import { MemoryCameraListing, MemoryDetectionSource } from '../helpers/api-sources.js';
+import { integrationRoutes } from '../../src/api/routes-integrations.js';
 import type { Camera } from '../../src/camera/camera.js';
 import { CameraManager } from '../../src/camera/manager.js';
 import { parseConfig } from '../../src/config/index.js';
-import { createHttpServer, type VigilHttpServer } from '../../src/http/server.js';
+import { createApiServer, type ApiServer } from '../../src/api/server.js';
 import { LINK_KEY_FILE } from '../../src/integrations/storage/links.js';
 import { Integrations } from '../../src/integrations/runtime.js';
 import { createLogger } from '../../src/log.js';
@@ -33,7 +34,7 @@ const quiet = createLogger('test', () => undefined);
 const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46, 0, 1, 0xff, 0xd9]);
 
 interface Server {
-  srv: VigilHttpServer;
+  srv: ApiServer;
   auth: AuthService;
   base: string;
   port: number;
@@ -50,9 +51,9 @@ async function startServer(dir: string, rt: Integrations): Promise<Server> {
       adminPassword = p;
     },
   });
-  const srv = await createHttpServer(
+  const srv = await createApiServer(
     { host: '127.0.0.1', port: 0 },
-    { auth, cameras: new MemoryCameraDirectory([]), detections: new MemoryDetectionQuery([]), routes: [rt.routes] },
+    { auth, cameras: new MemoryCameraListing([]), detections: new MemoryDetectionSource([]), routes: { integrations: integrationRoutes(rt) } },
   );
   await auth.users.create({ username: 'olga', password: 'operator-pass', role: 'operator', cameras: '*' });
   await auth.users.create({ username: 'vera', password: 'viewer-pass', role: 'viewer', cameras: ['cam-1'] });

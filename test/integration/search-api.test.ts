@@ -10,8 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuthService } from '../../src/auth/service.js';
-import { createHttpServer, type VigilHttpServer } from '../../src/http/server.js';
-import { MemoryCameraDirectory, MemoryDetectionQuery } from '../../src/api/sources.js';
+import { createApiServer, type ApiServer } from '../../src/api/server.js';
+import { MemoryCameraListing, MemoryDetectionSource } from '../helpers/api-sources.js';
 import { jpegSize, searchRoutes } from '../../src/api/routes-search.js';
 import { Embedder } from '../../src/inference/embedder.js';
 import { decodeFrames } from '../../src/inference/frames.js';
@@ -41,8 +41,8 @@ describe('POST /search', () => {
   let index: VectorIndex;
   let embedder: Embedder;
   let auth: AuthService;
-  let srv: VigilHttpServer;
-  let bare: VigilHttpServer;
+  let srv: ApiServer;
+  let bare: ApiServer;
   let api: OpenApiValidator;
   const tok: Record<string, string> = {};
   let vecA: Float32Array;
@@ -64,9 +64,9 @@ describe('POST /search', () => {
     ]);
     let pw = '';
     auth = await AuthService.open({ dataDir: join(dir, 'auth'), jwt: { secret: SECRET }, announceInitialAdmin: (_u, p) => (pw = p) });
-    const deps = { auth, cameras: new MemoryCameraDirectory(CAMERAS), detections: new MemoryDetectionQuery() };
-    srv = await createHttpServer({ host: '127.0.0.1', port: 0 }, { ...deps, routes: [searchRoutes({ index, embedder, snapshotUrl })] });
-    bare = await createHttpServer({ host: '127.0.0.1', port: 0 }, { ...deps, routes: [searchRoutes({ index, embedder: null, snapshotUrl })] });
+    const deps = { auth, cameras: new MemoryCameraListing(CAMERAS), detections: new MemoryDetectionSource() };
+    srv = await createApiServer({ host: '127.0.0.1', port: 0 }, { ...deps, routes: { search: searchRoutes({ index, embedder, snapshotUrl }) } });
+    bare = await createApiServer({ host: '127.0.0.1', port: 0 }, { ...deps, routes: { search: searchRoutes({ index, embedder: null, snapshotUrl }) } });
     await auth.users.create({ username: 'vera', password: 'viewer-pass', role: 'viewer', cameras: ['cam-1'] });
     tok.admin = (await auth.login('admin', pw, '127.0.0.1')).access_token;
     tok.vera = (await auth.login('vera', 'viewer-pass', '127.0.0.1')).access_token;
@@ -82,7 +82,7 @@ describe('POST /search', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function post(body: string | Buffer, o: { token?: string; type?: string; query?: string; server?: VigilHttpServer } = {}): Promise<{ status: number; body: { k: number; results: Hit[]; error?: { code: string; message: string } } }> {
+  async function post(body: string | Buffer, o: { token?: string; type?: string; query?: string; server?: ApiServer } = {}): Promise<{ status: number; body: { k: number; results: Hit[]; error?: { code: string; message: string } } }> {
     const headers: Record<string, string> = { 'content-type': o.type ?? 'application/json' };
     if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`;
     const r = await fetch(`http://127.0.0.1:${(o.server ?? srv).port}/search${o.query ?? ''}`, { method: 'POST', headers, body: typeof body === 'string' ? body : new Uint8Array(body) });

@@ -7,8 +7,8 @@
  *   VIGIL_TEST_RECENT: events the log keeps in memory
  */
 import { AuthService } from '../../src/auth/service.js';
-import { createHttpServer } from '../../src/http/server.js';
-import { MemoryCameraDirectory, MemoryDetectionQuery } from '../../src/api/sources.js';
+import { createApiServer } from '../../src/api/server.js';
+import { MemoryCameraListing, MemoryDetectionSource } from '../helpers/api-sources.js';
 import { DetectionStore } from '../../src/store/detection-store.js';
 import { StoreEventLog } from '../../src/stream/store-log.js';
 import type { StreamEvent } from '../../src/stream/events.js';
@@ -34,9 +34,9 @@ const auth = await AuthService.open({
 await auth.users.create({ username: 'olga', password: 'operator-pass', role: 'operator', cameras: '*' });
 await auth.users.create({ username: 'vera', password: 'viewer-pass', role: 'viewer', cameras: ['cam-1'] });
 void adminPassword;
-const srv = await createHttpServer(
+const srv = await createApiServer(
   { host: '127.0.0.1', port: 0 },
-  { auth, cameras: new MemoryCameraDirectory(CAMERAS), detections: new MemoryDetectionQuery(), eventLog: log },
+  { auth, cameras: new MemoryCameraListing(CAMERAS), detections: new MemoryDetectionSource(), eventLog: log },
 );
 const olga = (await auth.login('olga', 'operator-pass', '127.0.0.9')).access_token;
 const vera = (await auth.login('vera', 'viewer-pass', '127.0.0.9')).access_token;

@@ -4,8 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DetectionStore, type DetectionQuery } from '../../src/store/detection-store.js';
-import { detectionToJson, exportNdjson, getDetections, parseTimeNs } from '../../src/store/rest.js';
-import { StoreDetectionQuery } from '../../src/store/api-source.js';
+import { StoreDetectionSource } from '../../src/api/sources.js';
 import { RetentionManager, storeHealthCheck } from '../../src/store/retention.js';
 import { VectorIndex } from '../../src/store/vector-index.js';
 import type { DetectionBatch, StoredDetection, TrackSummary } from '../../src/types.js';
@@ -165,7 +164,7 @@ describe('detection store', () => {
   });
 
   it('answers the REST layer\'s detection source (newest first, end exclusive, classes by name or id, camera scope)', async () => {
-    const api = new StoreDetectionQuery(store);
+    const api = new StoreDetectionSource(store);
     const start = model[100]!.timestampNs;
     const end = model[900]!.timestampNs;
     const inRange = (d: StoredDetection): boolean => d.timestampNs >= start && d.timestampNs < end;
@@ -204,28 +203,6 @@ describe('detection store', () => {
     }
     assert.deepEqual(store.replay(BigInt(model.length) + 1n).detections, []);
     assert.deepEqual(store.getBySeq(77n), bySeq[76]);
-  });
-
-  it('serves GET /detections from query-string values, and the NDJSON export', async () => {
-    const cam = model.filter((d) => d.cameraId === 'cam-c' && d.className === 'person' && d.confidence >= 0.25);
-    const start = cam[10]!.timestampNs;
-    const end = cam[60]!.timestampNs;
-    const want = cam.filter((d) => d.timestampNs >= start && d.timestampNs <= end);
-    const r = getDetections(store, { camera_id: 'cam-c', start_time: start.toString(), end_time: end.toString(), confidence_min: '0.25', class: 'person', page: '2', page_size: '10' });
-    assert.equal(r.total, want.length);
-    assert.equal(r.page, 2);
-    assert.equal(r.page_size, 10);
-    assert.deepEqual(r.detections.map((d) => d.seq), want.slice(10, 20).map((d) => d.seq.toString()));
-    assert.equal(r.detections[0]!.camera_id, 'cam-c');
-    assert.equal(r.detections[0]!.timestamp_ns, want[10]!.timestampNs.toString());
-    assert.throws(() => getDetections(store, { page_size: '5000' }), { code: 'E_ARGUMENT', message: 'Expected an integer from 1 to 1000 for page_size but received "5000"' });
-    assert.throws(() => getDetections(store, { start_time: 'yesterday' }), { code: 'E_ARGUMENT', message: 'Expected nanoseconds since the Unix epoch or an ISO 8601 date-time with a zone for start_time but received "yesterday"' });
-    assert.throws(() => getDetections(store, { cursor: 'xyz' }), { code: 'E_ARGUMENT', message: 'Expected a cursor returned by a previous page for cursor but received "xyz"' });
-    const lines: string[] = [];
-    for await (const line of exportNdjson(store, { camera_id: 'cam-c', class: 'person', confidence_min: '0.25' })) lines.push(line);
-    assert.deepEqual(lines, cam.map((d) => `${JSON.stringify(detectionToJson(d))}\n`));
-    assert.equal(parseTimeNs('2026-11-27T20:00:00.123456789Z', 't'), 1_795_809_600_123_456_789n);
-    assert.equal(parseTimeNs('2026-11-27T21:00:00+01:00', 't'), 1_795_809_600_000_000_000n);
   });
 
   it('stores tracks, alerts and users in typed collections', async () => {

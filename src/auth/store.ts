@@ -1,11 +1,12 @@
 /**
- * LMDB persistence for auth: local users and refresh-token families, in `<dataDir>/auth` (one LMDB environment,
- * two named databases). Writes are synchronous transactions: login/refresh rates are small and the
- * compare-and-rotate of a refresh family must be atomic.
+ * LMDB persistence for auth: local users and refresh-token families, two sub-databases of the `auth` scope of the
+ * server's Database (src/db/), or, given a folder, of a Database of its own in `<dataDir>/auth`. Writes are
+ * synchronous transactions: login/refresh rates are small and the compare-and-rotate of a refresh family must be
+ * atomic.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database } from 'lmdb';
+import { DatabaseScope, resolveSource } from '../db/database.js';
 import { VigilClosedError } from '../errors.js';
 import type { Role } from './policy.js';
 
@@ -31,17 +32,19 @@ export interface FamilyRecord {
 }
 
 export class AuthStore {
-  private readonly root: RootDatabase;
+  private readonly scope: DatabaseScope;
+  private readonly owned: boolean;
   readonly users: Database<UserRecord, string>;
   readonly families: Database<FamilyRecord, string>;
   private closed = false;
 
-  constructor(dataDir: string) {
-    const path = join(dataDir, 'auth');
-    mkdirSync(path, { recursive: true });
-    this.root = open({ path, compression: false });
-    this.users = this.root.openDB<UserRecord, string>({ name: 'users' });
-    this.families = this.root.openDB<FamilyRecord, string>({ name: 'refresh_families' });
+  /** `source`: the `auth` scope of the server's Database, or a data folder (a Database of its own in `<it>/auth`). */
+  constructor(source: DatabaseScope | string) {
+    const { scope, owned } = resolveSource(source instanceof DatabaseScope ? source : typeof source === 'string' && source !== '' ? join(source, 'auth') : source, 'dataDir');
+    this.scope = scope;
+    this.owned = owned;
+    this.users = scope.open<UserRecord, string>('users');
+    this.families = scope.open<FamilyRecord, string>('refresh_families');
   }
 
   private check(): void {
@@ -76,13 +79,13 @@ export class AuthStore {
   /** Runs `fn` inside one synchronous write transaction. */
   atomically<T>(fn: () => T): T {
     this.check();
-    return this.root.transactionSync(fn);
+    return this.scope.transactionSync(fn);
   }
   /** Deletes expired families; returns how many. */
   pruneFamilies(nowMs: number): number {
     this.check();
     let n = 0;
-    this.root.transactionSync(() => {
+    this.scope.transactionSync(() => {
       for (const { key, value } of this.families.getRange()) {
         if (value.expiresMs < nowMs) {
           this.families.removeSync(key);
@@ -96,6 +99,6 @@ export class AuthStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.root.close();
+    if (this.owned) await this.scope.database.close();
   }
 }

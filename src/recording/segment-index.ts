@@ -3,7 +3,8 @@
  * same records: by camera then start (range queries for one camera) and by start then camera (oldest first across
  * cameras, for the disk watermark). Keys use microseconds (exact in a double up to year 2255).
  */
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database } from 'lmdb';
+import { DatabaseScope, resolveSource } from '../db/database.js';
 
 export interface Segment {
   cameraId: string;
@@ -28,28 +29,32 @@ const fromStored = (s: StoredSegment): Segment => ({ ...s, startNs: BigInt(s.sta
 const us = (ns: bigint) => Number(ns / 1000n);
 
 export class SegmentIndex {
-  #root: RootDatabase;
+  #scope: DatabaseScope;
+  #owned: boolean;
   #byCamera: Database<StoredSegment, [string, number]>;
   #byTime: Database<StoredSegment, [number, string]>;
   #closed = false;
 
-  constructor(path: string) {
-    this.#root = open({ path, compression: false });
-    this.#byCamera = this.#root.openDB({ name: 'segments-by-camera' });
-    this.#byTime = this.#root.openDB({ name: 'segments-by-time' });
+  /** `source`: the `segments` scope of the server's Database, or a path (a Database of its own there). */
+  constructor(source: DatabaseScope | string) {
+    const { scope, owned } = resolveSource(source, 'indexPath');
+    this.#scope = scope;
+    this.#owned = owned;
+    this.#byCamera = scope.open('segments-by-camera');
+    this.#byTime = scope.open('segments-by-time');
   }
 
   /** Records a segment (open or closed); durable when the promise resolves. */
   async put(seg: Segment): Promise<void> {
     const stored = toStored(seg);
-    await this.#root.transaction(() => {
+    await this.#scope.transaction(() => {
       this.#byCamera.put([seg.cameraId, us(seg.startNs)], stored);
       this.#byTime.put([us(seg.startNs), seg.cameraId], stored);
     });
   }
 
   async remove(seg: Segment): Promise<void> {
-    await this.#root.transaction(() => {
+    await this.#scope.transaction(() => {
       this.#byCamera.remove([seg.cameraId, us(seg.startNs)]);
       this.#byTime.remove([us(seg.startNs), seg.cameraId]);
     });
@@ -98,6 +103,6 @@ export class SegmentIndex {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#root.close();
+    if (this.#owned) await this.#scope.database.close();
   }
 }

@@ -1,12 +1,13 @@
 /**
- * Persistence for rules and alerts: one LMDB environment in a folder passed in, two named databases.
+ * Persistence for rules and alerts: two sub-databases of the `rules` scope of the server's Database (src/db/), or,
+ * given a folder, of a Database of its own there.
  * - `alerts`: key = alertId (starts with the raise time as 20 digits, so key order = raise order), value = the
  *   alert with its nanosecond fields as decimal strings (exact, whatever the msgpack settings).
  * - `rules`: key = rule id, value = { source: "config" | "api", definition }.
  * Writes are LMDB's batched asynchronous puts (durable when the returned promise resolves); reads are synchronous.
  */
-import { mkdirSync } from 'node:fs';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database } from 'lmdb';
+import { DatabaseScope, resolveSource } from '../db/database.js';
 import type { Alert, AlertState } from '../types.js';
 import type { RuleDefinition } from './types.js';
 import { VigilClosedError, expected } from '../errors.js';
@@ -51,26 +52,41 @@ export interface AlertPage {
 const STATES: readonly AlertState[] = ['raised', 'updated', 'cleared', 'acknowledged'];
 
 export class RuleStore {
-  private env: RootDatabase | null;
+  private scope: DatabaseScope | null;
+  private readonly owned: boolean;
   private readonly alerts: Database<StoredAlert, string>;
   private readonly rules: Database<StoredRule, string>;
 
-  constructor(path: string) {
-    if (typeof path !== 'string' || path === '') throw expected('a folder path', 'rules.path', path);
-    mkdirSync(path, { recursive: true });
-    this.env = open({ path, compression: false });
-    this.alerts = this.env.openDB<StoredAlert, string>({ name: 'alerts' });
-    this.rules = this.env.openDB<StoredRule, string>({ name: 'rules' });
+  /** `source`: the `rules` scope of the server's Database, or a folder (a Database of its own there). */
+  constructor(source: DatabaseScope | string) {
+    if (!(source instanceof DatabaseScope) && (typeof source !== 'string' || source === '')) throw expected('a folder path or a DatabaseScope', 'rules.path', source);
+    const { scope, owned } = resolveSource(source, 'rules.path');
+    this.scope = scope;
+    this.owned = owned;
+    this.alerts = scope.open<StoredAlert, string>('alerts');
+    this.rules = scope.open<StoredRule, string>('rules');
   }
 
-  private live(): RootDatabase {
-    if (!this.env) throw new VigilClosedError('RuleStore');
-    return this.env;
+  private live(): DatabaseScope {
+    if (!this.scope) throw new VigilClosedError('RuleStore');
+    return this.scope;
   }
 
   putAlert(a: Alert): Promise<boolean> {
     this.live();
     return this.alerts.put(a.alertId, toStored(a));
+  }
+
+  /**
+   * The alert's write as a function to run inside a transaction of the same Database (e.g. the detection store's
+   * `appendEvent(event, write)`, so the alert and its stream event-log entry commit together).
+   */
+  alertWrite(a: Alert): () => void {
+    this.live();
+    const stored = toStored(a);
+    return () => {
+      this.alerts.putSync(a.alertId, stored);
+    };
   }
 
   getAlert(id: string): Alert | undefined {
@@ -144,13 +160,13 @@ export class RuleStore {
 
   /** Resolves when every write issued so far is durable. */
   async flushed(): Promise<void> {
-    await this.live().flushed;
+    await this.live().database.flushed();
   }
 
   async close(): Promise<void> {
-    if (!this.env) return;
-    const env = this.env;
-    this.env = null;
-    await env.close();
+    if (!this.scope) return;
+    const scope = this.scope;
+    this.scope = null;
+    if (this.owned) await scope.database.close();
   }
 }

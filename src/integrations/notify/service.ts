@@ -14,9 +14,9 @@
  * - Counters for metrics and /health: delivered, retried, deadLettered (since start), pending and deadLetterTotal
  *   (in the database), inFlight.
  */
-import { mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database } from 'lmdb';
+import { DatabaseScope, resolveSource } from '../../db/database.js';
 import { VigilClosedError, VigilConfigError, expected } from '../../errors.js';
 import { OutboundPolicy, type OutboundPolicyOptions } from '../../net/outbound.js';
 import type { AlertEvent, NotifySpec, RuleDefinition } from '../../rules/types.js';
@@ -51,8 +51,10 @@ export interface NotifyStats {
 }
 
 export interface NotificationServiceOptions {
-  /** Folder of the outbox LMDB environment (created if missing). */
-  path: string;
+  /** The `notify` scope of the server's Database; or omit it and give `path`. */
+  database?: DatabaseScope;
+  /** Folder of an outbox Database of its own (created if missing); ignored when `database` is given. */
+  path?: string;
   /** The `notify.channels` config map (validated here). */
   channels: unknown;
   /** Outbound URL policy (or its options). Default: strict. */
@@ -92,11 +94,12 @@ function newId(nowMs: number): string {
 
 export class NotificationService {
   readonly channels: ReadonlyMap<string, ChannelConfig>;
-  private env: RootDatabase | null;
+  private env: DatabaseScope | null;
+  private readonly ownsDatabase: boolean;
   private readonly outbox: Database<OutboxEntry, string>;
   private readonly dead: Database<DeadLetter, string>;
   private readonly policy: OutboundPolicy;
-  private readonly o: Required<Omit<NotificationServiceOptions, 'policy' | 'snapshotUrl' | 'snapshotJpeg' | 'channels' | 'path'>>;
+  private readonly o: Required<Omit<NotificationServiceOptions, 'policy' | 'snapshotUrl' | 'snapshotJpeg' | 'channels' | 'path' | 'database'>>;
   private readonly snapshotUrl: ((alert: Alert) => string | null) | undefined;
   private readonly snapshotJpeg: ((alertId: string) => Promise<Buffer | null>) | undefined;
   private readonly inFlight = new Map<string, Promise<void>>();
@@ -110,7 +113,8 @@ export class NotificationService {
   private idleWaiters: (() => void)[] = [];
 
   constructor(opts: NotificationServiceOptions) {
-    if (typeof opts?.path !== 'string' || opts.path === '') throw expected('a folder path', 'notify.path', opts?.path);
+    if (opts?.database !== undefined && !(opts.database instanceof DatabaseScope)) throw expected('a DatabaseScope', 'notify.database', opts.database);
+    if (opts?.database === undefined && (typeof opts?.path !== 'string' || opts.path === '')) throw expected('a folder path', 'notify.path', opts?.path);
     this.channels = validateChannels(opts.channels);
     this.policy = opts.policy instanceof OutboundPolicy ? opts.policy : new OutboundPolicy(opts.policy ?? {});
     const o = {
@@ -128,10 +132,11 @@ export class NotificationService {
     this.o = o;
     this.snapshotUrl = opts.snapshotUrl;
     this.snapshotJpeg = opts.snapshotJpeg;
-    mkdirSync(opts.path, { recursive: true });
-    this.env = open({ path: opts.path, compression: false });
-    this.outbox = this.env.openDB<OutboxEntry, string>({ name: 'outbox' });
-    this.dead = this.env.openDB<DeadLetter, string>({ name: 'deadletter' });
+    const { scope, owned } = resolveSource(opts.database ?? opts.path!, 'notify.path');
+    this.env = scope;
+    this.ownsDatabase = owned;
+    this.outbox = scope.open<OutboxEntry, string>('outbox');
+    this.dead = scope.open<DeadLetter, string>('deadletter');
     for (const { key, value } of this.outbox.getRange({})) this.due.set(key, value.nextAttemptMs);
     if (o.autoStart) this.start();
   }
@@ -240,10 +245,11 @@ export class NotificationService {
     await Promise.allSettled([...this.inFlight.values()]);
     const env = this.env;
     this.env = null;
-    await env.close();
+    // the outbox's writes are awaited where they are made; a shared Database is closed by its owner
+    if (this.ownsDatabase) await env.database.close();
   }
 
-  private live(): RootDatabase {
+  private live(): DatabaseScope {
     if (!this.env) throw new VigilClosedError('NotificationService');
     return this.env;
   }

@@ -1,17 +1,35 @@
 /**
- * Inference scheduling across cameras. Each camera has a bounded queue of ready frames (its detect rate is already
- * applied natively, before conversion); when the detector is free, one session.run takes the oldest frame of up to
- * `maxBatch` cameras (round-robin, so a busy camera cannot starve the others). When inference falls behind, a
- * camera's queue overflows and its oldest frame is shed — counted, and visible as that camera's effective fps.
- * Frames are released to their pool as soon as the detections of the run that read them have been handed on.
+ * Inference scheduling across cameras. Each camera has a bounded queue of ready frames (its analysis rate is
+ * already applied natively, before conversion); when the detector is free, one session.run takes the oldest frame
+ * of up to `maxBatch` cameras:
+ *
+ *  - cameras with live tracks come first: each camera has a priority ('tracking' > 'motion' > 'idle') that the
+ *    caller sets (setPriority) from its tracker and motion state;
+ *  - among cameras of one priority, the least recently served goes first: round robin that also places a camera
+ *    that just joined the backlog fairly (deficit round robin with a unit cost per frame);
+ *  - a starving camera jumps the queue: one whose current shed streak has reached `maxShedStreakMs` is served
+ *    before any priority, so "no camera is shed for more than a second in a row" holds while lower-priority
+ *    cameras share what the tracking ones leave;
+ *  - one run only batches frames whose tensors have the same size (whole frames and motion-region crops differ):
+ *    the first frame picked sets the size, and cameras whose oldest frame has another size wait for a later run.
+ *
+ * When inference falls behind, a camera's queue overflows and its oldest frame is shed: counted per camera, with
+ * the longest run of consecutive shed frames in ms of stream time (from the first shed frame's capture to the
+ * capture of the camera's next analysed frame). Frames are released to their pool as soon as the detections of
+ * the run that read them have been handed on.
  */
 import type { Frame } from '../camera/frame.js';
+import { expected } from '../errors.js';
 import type { Detection, DetectionBatch } from '../types.js';
-import type { DetectorInput } from './detector.js';
+import { frameInput, type DetectorInput } from './detector.js';
 
 export interface DetectorLike {
   detect(inputs: DetectorInput[]): Promise<Detection[][]>;
 }
+
+/** What a camera's frames are for, most urgent first. */
+export type CameraPriority = 'tracking' | 'motion' | 'idle';
+const RANK: Record<CameraPriority, number> = { tracking: 0, motion: 1, idle: 2 };
 
 /** One analysed frame: its detections (source-frame pixels) and how long the frame waited for them. */
 export interface FrameDetections extends DetectionBatch {
@@ -25,6 +43,18 @@ export interface SchedulerOptions {
   /** Cameras whose frames share one session.run (default 4; 1 disables batching). */
   maxBatch?: number;
   /**
+   * A camera whose current run of shed frames has lasted this long (ms of stream time) is served before any
+   * priority (default 750: under the 1 s a camera may go unanalysed). Infinity: strict priorities.
+   */
+  maxShedStreakMs?: number;
+  /**
+   * Capture time of a frame in ns, the clock of shed streaks (default: its stream time, or the wall clock where
+   * the source gave none).
+   */
+  frameTimeNs?: (frame: Frame) => number;
+  /** Priority of a camera that setPriority has not named (default 'motion'). */
+  defaultPriority?: CameraPriority;
+  /**
    * Called on the JS thread with each frame's detections, in completion order. `frame` is still leased during the
    * call (so its decoded source can be captured for snapshots) and released right after it returns.
    */
@@ -33,33 +63,53 @@ export interface SchedulerOptions {
 }
 
 export interface CameraInferenceStats {
+  priority: CameraPriority;
   submitted: number;
   inferred: number;
   shed: number;
+  /** Longest run of consecutive shed frames, ms of stream time (first shed capture -> next analysed capture). */
+  maxShedStreakMs: number;
+  /** The run of shed frames going on now (first shed capture -> newest frame's capture), 0 when none. */
+  shedStreakMs: number;
   /** Inferred frames per second over the last stats() interval. */
   effectiveFps: number;
 }
 
 interface CameraQueue {
+  id: string;
+  /** Registration order: the tie-break of equal priority and equal service. */
+  index: number;
+  priority: CameraPriority | null;
   frames: Frame[];
   submitted: number;
   inferred: number;
   shed: number;
   lastInferred: number;
+  /** Run counter when the camera was last served (-1: never). */
+  servedAt: number;
+  /** Capture time (ns) of the first frame of the current shed run; null when the last frame was not shed. */
+  streakStartNs: number | null;
+  maxShedStreakMs: number;
 }
 
 const LATENCY_WINDOW = 1024;
 
+/** A frame's stream time in ns, or its wall-clock time where the source gave none. */
+function streamTimeNs(f: Frame): number {
+  return f.ptsNs >= 0 ? f.ptsNs : Number(f.wallClockNs);
+}
+
 export class InferenceScheduler {
   #detector: DetectorLike;
   #queues = new Map<string, CameraQueue>();
-  #order: string[] = [];
-  #next = 0;
   #running = false;
   #pumping: Promise<void> = Promise.resolve();
   #closed = false;
   #queuePerCamera: number;
   #maxBatch: number;
+  #maxShedStreakNs: number;
+  #defaultPriority: CameraPriority;
+  #timeNs: (f: Frame) => number;
   #onDetections: SchedulerOptions['onDetections'];
   #onError: (err: unknown) => void;
   #runs = 0;
@@ -68,10 +118,51 @@ export class InferenceScheduler {
 
   constructor(detector: DetectorLike, options: SchedulerOptions) {
     this.#detector = detector;
-    this.#queuePerCamera = options.queuePerCamera ?? 2;
-    this.#maxBatch = options.maxBatch ?? 4;
-    this.#onDetections = options.onDetections;
-    this.#onError = options.onError ?? ((err) => console.error(err));
+    const o = options;
+    const count = (v: unknown, name: string, dflt: number): number => {
+      if (v === undefined) return dflt;
+      if (!Number.isInteger(v) || (v as number) < 1) throw expected('an integer >= 1', `scheduler.${name}`, v);
+      return v as number;
+    };
+    this.#queuePerCamera = count(o.queuePerCamera, 'queuePerCamera', 2);
+    this.#maxBatch = count(o.maxBatch, 'maxBatch', 4);
+    const streak = o.maxShedStreakMs ?? 750;
+    if (typeof streak !== 'number' || !(streak >= 0)) throw expected('a number >= 0 or Infinity', 'scheduler.maxShedStreakMs', streak);
+    this.#maxShedStreakNs = streak * 1e6;
+    const dp = o.defaultPriority ?? 'motion';
+    if (!(dp in RANK)) throw expected("'tracking', 'motion' or 'idle'", 'scheduler.defaultPriority', dp);
+    this.#defaultPriority = dp;
+    if (o.frameTimeNs !== undefined && typeof o.frameTimeNs !== 'function') throw expected('a function', 'scheduler.frameTimeNs', o.frameTimeNs);
+    this.#timeNs = o.frameTimeNs ?? streamTimeNs;
+    if (typeof o.onDetections !== 'function') throw expected('a function', 'scheduler.onDetections', o.onDetections);
+    this.#onDetections = o.onDetections;
+    this.#onError = o.onError ?? ((err) => console.error(err));
+  }
+
+  #queue(cameraId: string): CameraQueue {
+    let q = this.#queues.get(cameraId);
+    if (!q) {
+      q = {
+        id: cameraId, index: this.#queues.size, priority: null, frames: [], submitted: 0, inferred: 0, shed: 0,
+        lastInferred: 0, servedAt: -1, streakStartNs: null, maxShedStreakMs: 0,
+      };
+      this.#queues.set(cameraId, q);
+    }
+    return q;
+  }
+
+  /**
+   * Sets what a camera's frames are for: 'tracking' while it has live tracks, 'motion' while it sees motion,
+   * 'idle' otherwise. Takes effect from the next run; frames already queued keep their place in the queue.
+   */
+  setPriority(cameraId: string, priority: CameraPriority): void {
+    if (typeof cameraId !== 'string' || cameraId === '') throw expected('a non-empty string', 'cameraId', cameraId);
+    if (!(typeof priority === 'string' && priority in RANK)) throw expected("'tracking', 'motion' or 'idle'", 'priority', priority);
+    this.#queue(cameraId).priority = priority;
+  }
+
+  priorityOf(cameraId: string): CameraPriority {
+    return this.#queues.get(cameraId)?.priority ?? this.#defaultPriority;
   }
 
   /** Takes ownership of `frame` (it is released after inference, or when shed). */
@@ -80,34 +171,70 @@ export class InferenceScheduler {
       frame.release();
       return;
     }
-    let q = this.#queues.get(frame.cameraId);
-    if (!q) {
-      q = { frames: [], submitted: 0, inferred: 0, shed: 0, lastInferred: 0 };
-      this.#queues.set(frame.cameraId, q);
-      this.#order.push(frame.cameraId);
-    }
+    const q = this.#queue(frame.cameraId);
     q.submitted++;
     q.frames.push(frame);
     while (q.frames.length > this.#queuePerCamera) {
-      q.frames.shift()!.release();
+      const f = q.frames.shift()!;
+      if (q.streakStartNs === null) q.streakStartNs = this.#timeNs(f);
+      f.release();
       q.shed++;
     }
     if (!this.#running) this.#pumping = this.#pump();
   }
 
-  /** Oldest frame of up to maxBatch cameras, round-robin from where the last batch stopped. */
+  /** The current shed run of a camera, ns of stream time up to its newest frame (0 when none). */
+  #streakNs(q: CameraQueue): number {
+    if (q.streakStartNs === null || q.frames.length === 0) return 0;
+    return Math.max(0, this.#timeNs(q.frames[q.frames.length - 1]!) - q.streakStartNs);
+  }
+
+  /**
+   * Service order of the cameras with a frame waiting: starving ones first (longest streak first), then by
+   * priority, then least recently served, then registration order.
+   */
+  #order(): CameraQueue[] {
+    const ready = [...this.#queues.values()].filter((q) => q.frames.length > 0);
+    const starving = new Map<CameraQueue, number>();
+    for (const q of ready) {
+      const s = this.#streakNs(q);
+      if (s > 0 && s >= this.#maxShedStreakNs) starving.set(q, s);
+    }
+    return ready.sort((a, b) => {
+      const sa = starving.get(a);
+      const sb = starving.get(b);
+      if (sa !== undefined || sb !== undefined) {
+        if (sa === undefined) return 1;
+        if (sb === undefined) return -1;
+        if (sa !== sb) return sb - sa;
+      }
+      const pa = RANK[a.priority ?? this.#defaultPriority];
+      const pb = RANK[b.priority ?? this.#defaultPriority];
+      if (pa !== pb) return pa - pb;
+      if (a.servedAt !== b.servedAt) return a.servedAt - b.servedAt;
+      return a.index - b.index;
+    });
+  }
+
+  /** Oldest frame of up to maxBatch cameras, in service order, all of the first one's tensor size. */
   #takeBatch(): Frame[] {
     const batch: Frame[] = [];
-    const n = this.#order.length;
-    const start = n ? this.#next % n : 0;
-    for (let i = 0; i < n && batch.length < this.#maxBatch; i++) {
-      const id = this.#order[(start + i) % n]!;
-      const f = this.#queues.get(id)!.frames.shift();
-      if (f) {
-        batch.push(f);
-        // The next batch starts after the last camera served (taken modulo the camera count then).
-        this.#next = start + i + 1;
+    let w = 0;
+    let h = 0;
+    for (const q of this.#order()) {
+      if (batch.length >= this.#maxBatch) break;
+      const f = q.frames[0]!;
+      if (batch.length === 0) {
+        w = f.tensorWidth;
+        h = f.tensorHeight;
+      } else if (f.tensorWidth !== w || f.tensorHeight !== h) continue;
+      q.frames.shift();
+      q.servedAt = this.#runs;
+      if (q.streakStartNs !== null) {
+        q.maxShedStreakMs = Math.max(q.maxShedStreakMs, (this.#timeNs(f) - q.streakStartNs) / 1e6);
+        q.streakStartNs = null;
       }
+      batch.push(f);
     }
     return batch;
   }
@@ -120,12 +247,7 @@ export class InferenceScheduler {
         if (batch.length === 0) return;
         let results: Detection[][];
         try {
-          results = await this.#detector.detect(
-            batch.map((f) => ({
-              tensor: f.tensor,
-              letterbox: { scale: f.scale, padX: f.padX, padY: f.padY, sourceWidth: f.sourceWidth, sourceHeight: f.sourceHeight },
-            })),
-          );
+          results = await this.#detector.detect(batch.map(frameInput));
         } catch (err) {
           for (const f of batch) f.release();
           this.#onError(err);
@@ -170,7 +292,16 @@ export class InferenceScheduler {
     this.#lastStatsAt = now;
     const cameras: Record<string, CameraInferenceStats> = {};
     for (const [id, q] of this.#queues) {
-      cameras[id] = { submitted: q.submitted, inferred: q.inferred, shed: q.shed, effectiveFps: dt > 0 ? (q.inferred - q.lastInferred) / dt : 0 };
+      const streakMs = this.#streakNs(q) / 1e6;
+      cameras[id] = {
+        priority: q.priority ?? this.#defaultPriority,
+        submitted: q.submitted,
+        inferred: q.inferred,
+        shed: q.shed,
+        maxShedStreakMs: Math.max(q.maxShedStreakMs, streakMs),
+        shedStreakMs: streakMs,
+        effectiveFps: dt > 0 ? (q.inferred - q.lastInferred) / dt : 0,
+      };
       q.lastInferred = q.inferred;
     }
     const sorted = [...this.#latencies].sort((a, b) => a - b);

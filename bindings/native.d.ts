@@ -67,7 +67,8 @@ export interface NativeFrameEvent {
   cropHeight: number;
   /**
    * Share of the frame (0..1) covered by the motion regions (disjoint, padded); 1 on a frame that initialised the
-   * background; 0 for a frame let through by the bypass without change; -1 without a motion gate.
+   * background; 0 when no cell changed (a frame let through by the bypass); -1 without a motion gate (or for packed
+   * RGB sources, which the gate does not read).
    */
   regionShare: number;
   /** Number of disjoint motion regions (0 without a gate). */

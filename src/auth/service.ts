@@ -2,6 +2,7 @@
  * AuthService: local users first, then LDAP (when configured) for usernames that are not local; login rate limits
  * per client IP (every attempt) and per username (failed attempts); token issue / refresh / logout / verify.
  */
+import type { DatabaseScope } from '../db/database.js';
 import { AuthStore } from './store.js';
 import { AuthError, authErrors } from './errors.js';
 import { LdapAuthenticator, type LdapConfig } from './ldap.js';
@@ -13,6 +14,8 @@ import { LocalUsers } from './users.js';
 export interface AuthConfig {
   /** Folder for the LMDB auth store and the generated JWT secret. */
   dataDir: string;
+  /** The `auth` scope of the server's Database (src/db/); omitted: a Database of its own in `<dataDir>/auth`. */
+  database?: DatabaseScope;
   jwt?: {
     /** At least 32 bytes (UTF-8); omitted: generated into `<dataDir>/jwt-secret` on first run. */
     secret?: string;
@@ -57,7 +60,7 @@ export class AuthService {
 
   static async open(cfg: AuthConfig): Promise<AuthService> {
     const secret = loadJwtSecret(cfg.jwt?.secret, cfg.dataDir);
-    const store = new AuthStore(cfg.dataDir);
+    const store = new AuthStore(cfg.database ?? cfg.dataDir);
     try {
       const tokens = await TokenService.create(
         {

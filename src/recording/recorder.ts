@@ -4,6 +4,7 @@
  * so recording never runs the disk out of space. Crash recovery at start-up: a segment left open is kept when it
  * is readable (fragmented MP4 / Matroska survive a kill up to their last fragment) and dropped otherwise.
  */
+import type { DatabaseScope } from '../db/database.js';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -27,7 +28,8 @@ export interface CameraRecordingPolicy {
 
 export interface RecorderOptions {
   /** Folder holding the LMDB index (segments live in per-camera folders chosen by the cameras' settings). */
-  indexPath: string;
+  /** The `segments` scope of the server's Database (src/db/), or a path for an index of its own. */
+  indexPath: string | DatabaseScope;
   /** Keep at least this many bytes free on the recordings' filesystem. */
   minFreeBytes: number;
   /** Never hold more than this many bytes of segments (a size-limited folder); 0 = no cap. */

@@ -7,6 +7,7 @@
  * (`syncConfigRules`); rules created through the REST API have source "api" and are changed one by one. A config
  * rule cannot be changed or deleted through the API (E_RULE_READONLY), and ids are unique across both.
  */
+import type { DatabaseScope } from '../db/database.js';
 import { VigilError } from '../errors.js';
 import type { Alert } from '../types.js';
 import { RuleEngine } from './engine.js';
@@ -22,14 +23,20 @@ export class RuleNotFoundError extends VigilError {
 export class RuleConflictError extends VigilError {}
 
 export interface RuleServiceOptions {
-  /** Folder of the LMDB environment (created if missing). */
-  path: string;
+  /** The `rules` scope of the server's Database (src/db/), or a folder for a Database of its own. */
+  path: string | DatabaseScope;
   /** IANA zone for schedules without their own. Default "UTC". */
   timezone?: string;
   /** Rules from the config file (unvalidated; validated here, paths "rules[i]..."). */
   configRules?: unknown;
   /** Known notification channel names: rules naming others are refused. Null/absent: not checked. */
   channels?: ReadonlySet<string> | null;
+  /**
+   * Persists an alert transition: `write` stores the alert and must run inside a transaction of the same Database,
+   * e.g. `(alert, write) => eventLog.appendWith({ kind: 'alerts', alert }, write)` so the alert and its stream
+   * event-log entry commit together. Default: the alert alone (RuleStore.putAlert).
+   */
+  persistAlert?: (alert: Alert, write: () => void) => Promise<unknown>;
   /** Clock for API-driven transitions (ack, reload). Default Date.now() in ns. */
   nowNs?: () => bigint;
 }
@@ -48,12 +55,14 @@ export class RuleService {
   private readonly listeners = new Set<AlertListener>();
   private readonly channels: ReadonlySet<string> | null;
   private readonly nowNs: () => bigint;
+  private readonly persistAlert: ((alert: Alert, write: () => void) => Promise<unknown>) | undefined;
   private pending = new Set<Promise<unknown>>();
   private writeError: unknown = null;
 
   private constructor(opts: RuleServiceOptions) {
     this.channels = opts.channels ?? null;
     this.nowNs = opts.nowNs ?? (() => BigInt(Date.now()) * 1_000_000n);
+    this.persistAlert = opts.persistAlert;
     this.engine = new RuleEngine(opts.timezone === undefined ? {} : { timezone: opts.timezone });
     this.store = new RuleStore(opts.path);
   }
@@ -203,7 +212,7 @@ export class RuleService {
   private emit(events: AlertEvent[], persist = true): void {
     for (const ev of events) {
       if (persist) {
-        const p = this.store.putAlert(ev.alert).catch((err: unknown) => {
+        const p = (this.persistAlert ? this.persistAlert(ev.alert, this.store.alertWrite(ev.alert)) : this.store.putAlert(ev.alert)).catch((err: unknown) => {
           this.writeError ??= err;
         });
         this.pending.add(p);

@@ -2,7 +2,6 @@
  * Rules and notifications. The rules open first: the channel names they may name come from the config (parsed by
  * the notification module's own parser), and the notifications find an alert's camera through them.
  */
-import { join } from 'node:path';
 import { NotificationService, registerNotifyMetrics, validateChannels } from '../integrations/notify/index.js';
 import type { StoredSnapshot } from '../media/snapshots.js';
 import { RuleService, type AlertEvent, type RuleDefinition } from '../rules/index.js';
@@ -21,7 +20,7 @@ export class RulesService implements Service {
   async start(ctx: ServiceContext): Promise<void> {
     const { config } = ctx;
     this.#rules = await RuleService.open({
-      path: join(config.dataDir, 'rules'),
+      path: ctx.db.scope('rules'),
       timezone: config.rulesTimezone,
       configRules: config.rules,
       channels: new Set(validateChannels(config.notify.channels).keys()),
@@ -58,7 +57,7 @@ export class NotificationsService implements Service {
     const rules = this.rules.rules;
     const publicUrl = publicUrlOf(ctx);
     const notify = new NotificationService({
-      path: join(config.dataDir, 'notify'),
+      database: ctx.db.scope('notify'),
       channels: config.notify.channels,
       policy: { allow: config.notify.allow },
       snapshotUrl: (alert) => (snaps ? (this.#links.get(alert.alertId) ?? `${publicUrl}/alerts/${encodeURIComponent(alert.alertId)}/snapshot.jpg`) : null),

@@ -50,7 +50,7 @@ export class HttpService implements Service {
     const { config } = ctx;
     const d = this.deps;
     const store = ctx.db.detections;
-    this.#auth = await AuthService.open({ dataDir: join(config.dataDir, 'auth'), ...config.auth });
+    this.#auth = await AuthService.open({ dataDir: join(config.dataDir, 'auth'), database: ctx.db.scope('auth'), ...config.auth });
     // One sequence space for the stream: detections are published once committed (the store numbers them) and
     // the other events go through the store's event log, so a reconnecting client resumes from LMDB.
     this.#eventLog = new StoreEventLog(store);

@@ -1,5 +1,4 @@
 /** Segment recording (continuous or around events), for the configured cameras and VMS sources that record. */
-import { join } from 'node:path';
 import { Recorder } from '../recording/recorder.js';
 import type { Service, ServiceContext } from './service.js';
 
@@ -16,7 +15,7 @@ export class RecorderService implements Service {
     const { config } = ctx;
     if (config.recordingPolicies.size === 0 && !config.integrations.vms.some((v) => v.recording)) return;
     const recorder = new Recorder({
-      indexPath: join(config.dataDir, 'recordings.lmdb'),
+      indexPath: ctx.db.scope('segments'),
       recordingsDir: config.recording.directory,
       minFreeBytes: config.recording.minFreeBytes,
       maxBytes: config.recording.maxBytes,

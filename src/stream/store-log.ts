@@ -124,6 +124,16 @@ export class StoreEventLog implements EventLog {
     return null;
   }
 
+  /**
+   * Like `append`, but `write` (another module's write to the same Database, e.g. RuleStore.alertWrite) commits in
+   * the same transaction as the event's log entry: both or neither. Resolves with the event's sequence number after
+   * the commit; rejects (E_STORE_WRITE) when `write` threw, with nothing of either written.
+   */
+  async appendWith(event: StreamEvent, write: () => void): Promise<number> {
+    if (event.kind === 'detections') throw new DetectionsViaStoreError();
+    return Number((await this.store.appendEvent(toLogEvent(event), write)).seq);
+  }
+
   onDurable(listener: (items: SequencedEvent[]) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -1,7 +1,6 @@
 /** Model input settings for the native tensor stage, validated before they reach native code. */
 import { expected } from '../errors.js';
 import type { NativeRegionOptions, NativeTensorSpec, TensorLayout } from '../../bindings/index.js';
-import { NANODET_INPUT } from '../inference/models.js';
 
 /**
  * Motion-region inference for one camera: frames whose motion is local are handed on as a crop around the motion
@@ -26,6 +25,24 @@ export const DEFAULT_REGIONS: RegionSettings = { enabled: false, inputSize: 320,
 
 /** The model input spec; cameras may add `regions` (ignored by code that only letterboxes). */
 export type TensorSpec = NativeTensorSpec & { regions?: RegionSettings };
+
+/**
+ * NanoDet-m 416's input, written once: the cameras' default tensor below and the NanoDet preset (src/inference/models.ts)
+ * both read it; it lives here so the camera layer imports nothing from inference. BGR, per-channel mean / std in 0-255 pixel units.
+ */
+export const NANODET_INPUT: {
+  readonly width: number;
+  readonly height: number;
+  readonly colorOrder: 'bgr';
+  readonly mean: readonly [number, number, number];
+  readonly std: readonly [number, number, number];
+} = {
+  width: 416,
+  height: 416,
+  colorOrder: 'bgr',
+  mean: [103.53, 116.28, 123.675],
+  std: [57.375, 57.12, 58.395],
+};
 
 /** NanoDet-m 416's input (NANODET_INPUT in src/inference/models.ts): 416x416 BGR, NCHW float, its normalization. */
 export const DEFAULT_TENSOR: TensorSpec = {

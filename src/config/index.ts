@@ -7,14 +7,13 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { VigilConfigError, VigilError } from '../errors.js';
-import { DEFAULT_BACKOFF, type BackoffOptions } from '../camera/backoff.js';
 import type { CameraSettings } from '../camera/camera.js';
-import { parseSource } from '../camera/source.js';
-import { parseTensorSpec } from '../camera/tensor.js';
-import type { NativeMotionOptions } from '../../bindings/index.js';
 import type { CameraRecordingPolicy } from '../recording/recorder.js';
 import type { AuthConfig } from '../auth/service.js';
 import { parseIntegrations, type IntegrationsConfig } from './integrations.js';
+import { DEFAULT_MOTION, num, parseCameraSettings } from './cameras.js';
+
+export { DEFAULT_MOTION };
 import { PACKAGE_ROOT } from '../package-root.js';
 
 export const PROJECT_ROOT = PACKAGE_ROOT;
@@ -84,111 +83,6 @@ function stringList(v: unknown, name: string): string[] {
   return v as string[];
 }
 
-function num(v: unknown, name: string, min: number, max: number, dflt: number, integer = true): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
-    throw new VigilConfigError(`Expected ${integer ? 'an integer' : 'a number'} from ${min} to ${max} for ${name} but received ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
-function rethrowAsConfig<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof VigilError && err.code === 'E_ARGUMENT') throw new VigilConfigError(err.message);
-    throw err;
-  }
-}
-
-function parseRecord(v: unknown, at: string): CameraRecordingPolicy & { format: 'mp4' | 'mkv'; segmentSeconds: number } {
-  const r = isObject(v) ? v : v === undefined ? {} : null;
-  if (!r) throw new VigilConfigError(`Expected an object for ${at} but received ${JSON.stringify(v)}`);
-  const mode = r.mode ?? 'off';
-  if (mode !== 'off' && mode !== 'continuous' && mode !== 'event') {
-    throw new VigilConfigError(`Expected "off", "continuous" or "event" for ${at}.mode but received ${JSON.stringify(mode)}`);
-  }
-  const format = r.format ?? 'mp4';
-  if (format !== 'mp4' && format !== 'mkv') throw new VigilConfigError(`Expected "mp4" or "mkv" for ${at}.format but received ${JSON.stringify(format)}`);
-  return {
-    mode,
-    format,
-    segmentSeconds: num(r.segmentSeconds, `${at}.segmentSeconds`, 1, 3600, mode === 'event' ? 4 : 60),
-    maxAgeS: num(r.maxAgeHours, `${at}.maxAgeHours`, 0, 24 * 3650, 24 * 7, false) * 3600,
-    preRollS: num(r.preRollS, `${at}.preRollS`, 0, 600, 5, false),
-    postRollS: num(r.postRollS, `${at}.postRollS`, 0, 3600, 10, false),
-  };
-}
-
-function parseCamera(raw: unknown, i: number, defaults: Raw, recordingsDir: string): CameraSettings & { record: ReturnType<typeof parseRecord> } {
-  const at = `cameras[${i}]`;
-  if (!isObject(raw)) throw new VigilConfigError(`Expected an object for ${at} but received ${JSON.stringify(raw)}`);
-  const c = { ...defaults, ...raw };
-  if (typeof c.id !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(c.id)) {
-    throw new VigilConfigError(`Expected an id of 1-64 letters, digits, _ or - for ${at}.id but received ${JSON.stringify(c.id)}`);
-  }
-  const backoffRaw = isObject(c.backoff) ? c.backoff : {};
-  const backoff: BackoffOptions = {
-    initialMs: num(backoffRaw.initialMs, `${at}.backoff.initialMs`, 10, 600_000, DEFAULT_BACKOFF.initialMs),
-    maxMs: num(backoffRaw.maxMs, `${at}.backoff.maxMs`, 10, 3_600_000, DEFAULT_BACKOFF.maxMs),
-    factor: num(backoffRaw.factor, `${at}.backoff.factor`, 1, 10, DEFAULT_BACKOFF.factor, false),
-    jitter: num(backoffRaw.jitter, `${at}.backoff.jitter`, 0, 1, DEFAULT_BACKOFF.jitter, false),
-  };
-  return {
-    id: c.id,
-    name: typeof c.name === 'string' ? c.name : c.id,
-    source: rethrowAsConfig(() => parseSource(c.source, `${at}.source`)),
-    tensor: rethrowAsConfig(() => parseTensorSpec(c.tensor, `${at}.tensor`)),
-    detectFps: num(c.detectFps, `${at}.detectFps`, 0, 240, 5),
-    decoder: {
-      threads: num(c.decodeThreads, `${at}.decodeThreads`, 0, 64, 1),
-    },
-    stallTimeoutMs: num(c.stallTimeoutMs, `${at}.stallTimeoutMs`, 100, 600_000, 5000),
-    startTimeoutMs: num(c.startTimeoutMs, `${at}.startTimeoutMs`, 100, 600_000, 15_000),
-    backoff,
-    backoffResetMs: num(c.backoffResetMs, `${at}.backoffResetMs`, 0, 3_600_000, 10_000),
-    queueSize: num(c.queueSize, `${at}.queueSize`, 1, 1024, 2),
-    poolSize: num(c.poolSize, `${at}.poolSize`, 1, 256, 4),
-    motion: parseMotion(c.motion, `${at}.motion`),
-    recording: null,
-    record: parseRecord(c.record, `${at}.record`),
-  };
-}
-
-export const DEFAULT_MOTION: NativeMotionOptions = {
-  downscale: 8,
-  sensitivity: 0.6,
-  minChangedFraction: 0.002,
-  learningRate: 0.05,
-  masks: [],
-};
-
-/** Motion gating is on by default (frames without change never reach inference); `motion: false` turns it off. */
-function parseMotion(v: unknown, at: string): NativeMotionOptions | null {
-  if (v === false || (isObject(v) && v.enabled === false)) return null;
-  if (v === undefined || v === true) return { ...DEFAULT_MOTION };
-  if (!isObject(v)) throw new VigilConfigError(`Expected an object or a boolean for ${at} but received ${JSON.stringify(v)}`);
-  const masks = v.masks ?? [];
-  const polygonsOk =
-    Array.isArray(masks) &&
-    masks.every(
-      (poly) =>
-        Array.isArray(poly) &&
-        poly.length >= 3 &&
-        poly.every((pt) => Array.isArray(pt) && pt.length === 2 && pt.every((n) => typeof n === 'number' && Number.isFinite(n))),
-    );
-  if (!polygonsOk) {
-    throw new VigilConfigError(`Expected a list of polygons of at least 3 [x, y] points for ${at}.masks but received ${JSON.stringify(masks)}`);
-  }
-  return {
-    downscale: num(v.downscale, `${at}.downscale`, 1, 64, DEFAULT_MOTION.downscale),
-    sensitivity: num(v.sensitivity, `${at}.sensitivity`, 0, 1, DEFAULT_MOTION.sensitivity, false),
-    minChangedFraction: num(v.minChangedFraction, `${at}.minChangedFraction`, 0, 1, DEFAULT_MOTION.minChangedFraction, false),
-    learningRate: num(v.learningRate, `${at}.learningRate`, 0, 1, DEFAULT_MOTION.learningRate, false),
-    masks: masks as Array<Array<[number, number]>>,
-  };
-}
-
 export function defaultCameras(): unknown[] {
   return [{ id: 'sample', name: 'Sample (vtest pedestrians)', source: { kind: 'file', path: SAMPLE_CLIP, loop: true, realtime: true } }];
 }
@@ -205,7 +99,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
   const dataDir = isAbsolute(dataDirRaw) ? dataDirRaw : resolve(baseDir, dataDirRaw);
   const recRaw = isObject(raw.recording) ? raw.recording : {};
   const recordingsDir = typeof recRaw.directory === 'string' ? resolve(baseDir, recRaw.directory) : join(dataDir, 'recordings');
-  const parsed = camerasRaw.map((c, i) => parseCamera(c, i, defaults, recordingsDir));
+  const parsed = camerasRaw.map((c, i) => parseCameraSettings(c, `cameras[${i}]`, defaults));
   const recordingPolicies = new Map<string, CameraRecordingPolicy>();
   const cameras: CameraSettings[] = parsed.map(({ record, ...cam }) => {
     if (record.mode !== 'off') {
@@ -218,7 +112,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
   for (const c of cameras) {
     if (ids.has(c.id)) throw new VigilConfigError(`Camera id ${c.id} is used twice in cameras`);
     ids.add(c.id);
-    if (c.source.kind === 'file' && !isAbsolute(c.source.path)) c.source.path = resolve(baseDir, c.source.path);
+    for (const s of [c.source, c.recordSource]) if (s?.kind === 'file' && !isAbsolute(s.path)) s.path = resolve(baseDir, s.path);
   }
   const cors = server.corsOrigins ?? [];
   if (!Array.isArray(cors) || !cors.every((o) => typeof o === 'string')) {

@@ -27,7 +27,7 @@ import { createVmsAdapter, VMS_TYPES } from '../integrations/vms/factory.js';
 import type { VmsConfig, VmsType } from '../integrations/vms/types.js';
 import { createSink, type SinkConfig } from '../integrations/queue/factory.js';
 import { createObjectStore, type StorageConfig } from '../integrations/storage/store.js';
-import { parseConfig } from './index.js';
+import { parseCameraSettings } from './cameras.js';
 
 export type QueueType = 'redis' | 'amqp' | 'mqtt' | 'kafka';
 export const QUEUE_TYPES: readonly QueueType[] = ['redis', 'amqp', 'mqtt', 'kafka'];
@@ -204,28 +204,24 @@ interface TopContext {
   dataDir: string;
 }
 
-/** Camera settings for imported cameras, parsed by the same code (and defaults) as configured cameras. */
-function cameraTemplate(ctx: TopContext, overrides: Raw, at: string): { camera: CameraSettings; policy: CameraRecordingPolicy | undefined } {
-  const probe = { id: TEMPLATE_ID, source: 'test:black', ...overrides };
-  try {
-    const parsed = parseConfig(
-      {
-        dataDir: ctx.dataDir,
-        ...(ctx.raw.cameraDefaults !== undefined ? { cameraDefaults: ctx.raw.cameraDefaults } : {}),
-        ...(ctx.raw.recording !== undefined ? { recording: ctx.raw.recording } : {}),
-        cameras: [probe],
-      },
-      ctx.baseDir,
-    );
-    return { camera: parsed.cameras[0]!, policy: parsed.recordingPolicies.get(TEMPLATE_ID) };
-  } catch (err) {
-    if (err instanceof VigilConfigError) {
-      const key = Object.keys(overrides).find((k) => err.message.includes(`cameras[0].${k}`));
-      const where = key === undefined ? `${at} (from cameraDefaults)` : key === 'detectFps' || key === 'record' ? at : `${at}.camera`;
-      throw new VigilConfigError(err.message.replaceAll('cameras[0]', where));
-    }
-    throw err;
-  }
+/**
+ * Settings of a VMS source's imported cameras, parsed by the same code (and defaults) as configured cameras. Each
+ * key's errors name where its value came from: the source's `camera:` block, its `detectFps` / `record`, or
+ * `cameraDefaults`.
+ */
+function cameraTemplate(ctx: TopContext, overrides: Raw, fromSource: ReadonlySet<string>, at: string): { camera: CameraSettings; policy: CameraRecordingPolicy | undefined } {
+  const defaults = isObject(ctx.raw.cameraDefaults) ? ctx.raw.cameraDefaults : {};
+  const pathOf = (key: string): string => (fromSource.has(key) ? `${at}.${key}` : key in overrides ? `${at}.camera.${key}` : `cameraDefaults.${key}`);
+  const { record, ...camera } = parseCameraSettings({ id: TEMPLATE_ID, source: 'test:black', ...overrides }, at, defaults, pathOf);
+  const policy = record.mode === 'off' ? undefined : { mode: record.mode, maxAgeS: record.maxAgeS, preRollS: record.preRollS, postRollS: record.postRollS };
+  if (policy) camera.recording = { directory: join(recordingsDir(ctx), TEMPLATE_ID), prefix: TEMPLATE_ID, format: record.format, segmentSeconds: record.segmentSeconds };
+  return { camera, policy };
+}
+
+/** Where recordings go: `recording.directory` (relative to the config file) or `<dataDir>/recordings`. */
+export function recordingsDir(ctx: { raw: Raw; dataDir: string; baseDir: string }): string {
+  const rec = isObject(ctx.raw.recording) ? ctx.raw.recording : {};
+  return typeof rec.directory === 'string' ? resolve(ctx.baseDir, rec.directory) : join(ctx.dataDir, 'recordings');
 }
 
 function parseVms(v: unknown, i: number, ctx: TopContext): VmsSourceSettings {
@@ -316,7 +312,7 @@ function parseVms(v: unknown, i: number, ctx: TopContext): VmsSourceSettings {
   }
   if (r.detectFps !== undefined) overrides.detectFps = r.detectFps;
   if (r.record !== undefined) overrides.record = r.record;
-  const { camera, policy } = cameraTemplate(ctx, overrides, at);
+  const { camera, policy } = cameraTemplate(ctx, overrides, new Set(['detectFps', 'record'].filter((k) => r[k] !== undefined)), at);
   const { id: _id, name: _name, source: _source, recording, ...cameraRest } = camera;
 
   const rtspRaw = r.rtsp === undefined ? {} : obj(r.rtsp, `${at}.rtsp`);

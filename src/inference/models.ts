@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { VigilError, expected } from '../errors.js';
 import type { DetectorConfig } from './detector.js';
 import { PACKAGE_ROOT } from '../package-root.js';
+import { NANODET_INPUT } from '../camera/tensor.js';
 
 const root = PACKAGE_ROOT;
 
@@ -66,23 +67,7 @@ export const COCO_CLASSES: readonly string[] = [
   'refrigerator', 'book', 'clock', 'vase', 'scissors', 'teddy bear', 'hair drier', 'toothbrush',
 ];
 
-/**
- * NanoDet-m 416's input, written once: the preset below and the cameras' default tensor (src/camera/tensor.ts)
- * both read it. BGR, per-channel mean / std in 0-255 pixel units.
- */
-export const NANODET_INPUT: {
-  readonly width: number;
-  readonly height: number;
-  readonly colorOrder: 'bgr';
-  readonly mean: readonly [number, number, number];
-  readonly std: readonly [number, number, number];
-} = {
-  width: 416,
-  height: 416,
-  colorOrder: 'bgr',
-  mean: [103.53, 116.28, 123.675],
-  std: [57.375, 57.12, 58.395],
-};
+export { NANODET_INPUT };
 
 /**
  * NanoDet-m (COCO): NCHW float input, BGR, (pixel - mean) / std; six outputs (cls_S [N,n,80] sigmoid scores,

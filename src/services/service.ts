@@ -8,7 +8,23 @@ import { VigilError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { VigilConfig } from '../config/index.js';
 import { HealthRegistry } from './health.js';
-import type { DatabaseSlot } from './database.js';
+import type { Database as LmdbDatabase } from 'lmdb';
+import type { Database, DatabaseScope } from '../db/database.js';
+import type { DetectionStore } from '../store/index.js';
+
+/** The database slot, filled by DatabaseService (src/services/database.ts). */
+export type SubKey = string | number | (string | number)[];
+
+export interface DatabaseSlot {
+  readonly database: Database;
+  readonly detections: DetectionStore;
+  /** One module's scope of the Database ('auth', 'rules', 'notify', 'segments'; the store has 'store'). */
+  scope(name: string): DatabaseScope;
+  /** A named sub-database of the store's scope (ordered-binary keys, msgpack values). */
+  sub<V, K extends SubKey>(name: string): LmdbDatabase<V, K>;
+  /** A module's folder under the data folder (for files that are not in the database). */
+  dir(name: string): string;
+}
 
 export interface ServiceContext {
   readonly config: VigilConfig;

@@ -120,8 +120,9 @@ test('npm pack -> install the tarball -> a TypeScript program embeds Vigil throu
   const model = modelPath('nanodet');
   const dir = mkdtempSync(join(tmpdir(), 'vigil-embed-'));
   try {
-    // npm pack runs prepack (npm run build): dist/ with declarations, then the tarball.
-    const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', dir], ROOT)) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    // dist/ with declarations, then the tarball (prepack would build too, but its output would mix into --json).
+    npm(['run', 'build'], ROOT);
+    const packed = JSON.parse(npm(['pack', '--ignore-scripts', '--json', '--pack-destination', dir], ROOT)) as Array<{ filename: string; files: Array<{ path: string }> }>;
     const files = new Set(packed[0]!.files.map((f) => f.path));
     for (const f of [
       'package.json', 'README.md', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/bindings/index.js', 'dist/bindings/native.d.ts',

@@ -18,7 +18,9 @@
  * ```
  */
 import { isAbsolute, join, resolve } from 'node:path';
-import { VigilConfigError, VigilError, describeValue } from '../errors.js';
+import { VigilConfigError, VigilError } from '../errors.js';
+import { bool, fail, httpUrl, int, isObject, object as obj, oneOf, onlyKeys, optStr, str, url, type Raw } from '../validate.js';
+import { BROKER_PROTOCOLS } from '../integrations/queue/protocols.js';
 import type { CameraSettings } from '../camera/camera.js';
 import { parseSource, type RtspSource } from '../camera/source.js';
 import type { CameraRecordingPolicy } from '../recording/recorder.js';
@@ -81,88 +83,14 @@ export interface IntegrationsConfig {
   storage: StorageSettings;
 }
 
-type Raw = Record<string, unknown>;
-
-function isObject(v: unknown): v is Raw {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-const fail = (what: string, at: string, v: unknown, secret = false): VigilConfigError =>
-  new VigilConfigError(`Expected ${what} for ${at} but received ${secret ? '(hidden)' : describeValue(v)}`);
-
-function onlyKeys(o: Raw, at: string, known: readonly string[]): void {
-  for (const k of Object.keys(o)) {
-    if (!known.includes(k)) throw new VigilConfigError(`Unknown key ${at}.${k} (known keys: ${known.join(', ')})`);
-  }
-}
-
-function obj(v: unknown, at: string): Raw {
-  if (!isObject(v)) throw fail('a mapping', at, v);
-  return v;
-}
-
-function str(v: unknown, at: string, o: { re?: RegExp; what?: string; secret?: boolean; dflt?: string } = {}): string {
-  if (v === undefined && o.dflt !== undefined) return o.dflt;
-  const what = o.what ?? 'a non-empty string';
-  if (typeof v !== 'string' || v.length === 0 || v.length > 4096 || (o.re && !o.re.test(v))) throw fail(what, at, v, o.secret);
-  return v;
-}
-
-function optStr(v: unknown, at: string, o: { re?: RegExp; what?: string; secret?: boolean } = {}): string | undefined {
-  return v === undefined ? undefined : str(v, at, o);
-}
-
-function int(v: unknown, at: string, min: number, max: number, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw fail(`an integer from ${min} to ${max}`, at, v);
-  return v;
-}
-
-function optInt(v: unknown, at: string, min: number, max: number): number | undefined {
-  return v === undefined ? undefined : int(v, at, min, max, 0);
-}
-
-function bool(v: unknown, at: string, dflt: boolean): boolean {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'boolean') throw fail('true or false', at, v);
-  return v;
-}
-
-function oneOf<T extends string>(v: unknown, at: string, options: readonly T[], dflt?: T): T {
-  if (v === undefined && dflt !== undefined) return dflt;
-  if (typeof v !== 'string' || !(options as readonly string[]).includes(v)) throw fail(`one of ${options.map((o) => `"${o}"`).join(', ')}`, at, v);
-  return v as T;
-}
-
-function httpUrl(v: unknown, at: string): string {
-  if (typeof v !== 'string') throw fail('an http(s) URL', at, v);
-  let u: URL;
+/** Argument errors of the validation helpers as config errors (same message: it already names the path). */
+function asConfigError<T>(fn: () => T): T {
   try {
-    u = new URL(v);
-  } catch {
-    throw fail('an http(s) URL', at, '(unparseable URL)');
+    return fn();
+  } catch (err) {
+    if (err instanceof VigilError && err.code === 'E_ARGUMENT') throw new VigilConfigError(err.message);
+    throw err;
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw fail('an http(s) URL', at, u.protocol);
-  if (u.username || u.password) throw new VigilConfigError(`Expected a URL without user:password for ${at} (put credentials in username/password)`);
-  return v;
-}
-
-/** A URL of one of `protocols`; credentials inside it are allowed only where `allowCredentials`. */
-function brokerUrl(v: unknown, at: string, protocols: readonly string[], allowCredentials: boolean): string | undefined {
-  if (v === undefined) return undefined;
-  const what = `a ${protocols.map((p) => `${p}//`).join(' or ')} URL`;
-  if (typeof v !== 'string') throw fail(what, at, v);
-  let u: URL;
-  try {
-    u = new URL(v);
-  } catch {
-    throw fail(what, at, '(unparseable URL)');
-  }
-  if (!protocols.includes(u.protocol)) throw fail(what, at, u.protocol);
-  if (!allowCredentials && (u.username || u.password)) {
-    throw new VigilConfigError(`Expected a URL without user:password for ${at} (put credentials in username/password)`);
-  }
-  return v;
 }
 
 /** Runs a constructor-style check; its argument errors become config errors under `at`. */
@@ -387,7 +315,7 @@ function parseQueue(v: unknown, i: number): QueueSettings {
       sink = {
         type,
         ...(common as { name: string }),
-        ...(r.url !== undefined ? { url: brokerUrl(r.url, `${at}.url`, ['redis:', 'rediss:'], true)! } : {}),
+        ...(r.url !== undefined ? { url: url(r.url, `${at}.url`, BROKER_PROTOCOLS.redis, { allowCredentials: true }) } : {}),
         ...(r.streamPrefix !== undefined ? { streamPrefix: str(r.streamPrefix, `${at}.streamPrefix`, { re: /^[A-Za-z0-9_.:-]{1,64}$/, what: 'a key prefix of letters, digits, "_", ".", ":" or "-"' }) } : {}),
         ...(r.maxLen !== undefined ? { maxLen: int(r.maxLen, `${at}.maxLen`, 1, 1e9, 100_000) } : {}),
         ...timeout('connectTimeoutMs'),
@@ -397,7 +325,7 @@ function parseQueue(v: unknown, i: number): QueueSettings {
       sink = {
         type,
         ...(common as { name: string }),
-        ...(r.url !== undefined ? { url: brokerUrl(r.url, `${at}.url`, ['amqp:', 'amqps:'], true)! } : {}),
+        ...(r.url !== undefined ? { url: url(r.url, `${at}.url`, BROKER_PROTOCOLS.amqp, { allowCredentials: true }) } : {}),
         ...(r.exchange !== undefined ? { exchange: str(r.exchange, `${at}.exchange`, { re: /^[A-Za-z0-9_.:-]{1,127}$/, what: 'an exchange name' }) } : {}),
         ...(r.durable !== undefined ? { durable: bool(r.durable, `${at}.durable`, true) } : {}),
         ...(r.heartbeatS !== undefined ? { heartbeatS: int(r.heartbeatS, `${at}.heartbeatS`, 0, 3600, 10) } : {}),
@@ -408,7 +336,7 @@ function parseQueue(v: unknown, i: number): QueueSettings {
       sink = {
         type,
         ...(common as { name: string }),
-        ...(r.url !== undefined ? { url: brokerUrl(r.url, `${at}.url`, ['mqtt:', 'mqtts:', 'ws:', 'wss:'], false)! } : {}),
+        ...(r.url !== undefined ? { url: url(r.url, `${at}.url`, BROKER_PROTOCOLS.mqtt) } : {}),
         ...(r.username !== undefined ? { username: str(r.username, `${at}.username`) } : {}),
         ...(r.password !== undefined ? { password: str(r.password, `${at}.password`, { secret: true, what: 'a string' }) } : {}),
         ...(r.topicPrefix !== undefined
@@ -525,6 +453,10 @@ export function storageConfig(s: StorageSettings): StorageConfig {
  * cameraDefaults and recording), `dataDir` the resolved data folder, `baseDir` what relative paths resolve against.
  */
 export function parseIntegrations(v: unknown, ctx: { raw: Record<string, unknown>; dataDir: string; baseDir: string }): IntegrationsConfig {
+  return asConfigError(() => parseIntegrationsRaw(v, ctx));
+}
+
+function parseIntegrationsRaw(v: unknown, ctx: { raw: Record<string, unknown>; dataDir: string; baseDir: string }): IntegrationsConfig {
   const top: TopContext = { raw: ctx.raw, dataDir: ctx.dataDir, baseDir: ctx.baseDir };
   if (v === undefined || v === null) return { vms: [], queues: [], storage: parseStorage(undefined, top) };
   const r = obj(v, 'integrations');

@@ -57,7 +57,7 @@ test('publish validates messages; encoder failures are counted, not thrown', asy
 
 test('MQTT options: credentials stay out of the URL; prefix has no wildcards', () => {
   assert.throws(() => new MqttSink({ name: 'm', url: 'mqtt://u:secret@127.0.0.1:1883' }), {
-    message: 'Expected a URL without credentials (use username/password) for sinks.m.url but received "(URL with credentials)"',
+    message: 'Expected a URL without user:password for sinks.m.url (put credentials in username/password)',
   });
   assert.throws(() => new MqttSink({ name: 'm', topicPrefix: 'vigil/#' }), {
     message: 'Expected a topic prefix without wildcards for sinks.m.topicPrefix but received "vigil/#"',

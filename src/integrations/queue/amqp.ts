@@ -5,6 +5,8 @@
  */
 import amqplib, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { expected } from '../../errors.js';
+import { url as checkUrl } from '../../validate.js';
+import { BROKER_PROTOCOLS } from './protocols.js';
 import { QueueSink, topicLevel, type Outcome, type QueueMessage, type SinkItem, type SinkOptions } from './sink.js';
 
 export interface AmqpSinkOptions extends SinkOptions {
@@ -32,13 +34,7 @@ export class AmqpSink extends QueueSink {
     super(options);
     const where = `sinks.${options.name}`;
     const url = options.url ?? 'amqp://guest:guest@127.0.0.1:5672';
-    let u: URL;
-    try {
-      u = new URL(url);
-    } catch {
-      throw expected('an amqp:// URL', `${where}.url`, '(unparseable URL)');
-    }
-    if (u.protocol !== 'amqp:' && u.protocol !== 'amqps:') throw expected('an amqp:// URL', `${where}.url`, u.protocol);
+    const u = new URL(checkUrl(url, `${where}.url`, BROKER_PROTOCOLS.amqp, { allowCredentials: true }));
     this.addSecret(decodeURIComponent(u.password));
     const exchange = options.exchange ?? 'vigil';
     if (typeof exchange !== 'string' || !/^[A-Za-z0-9_.:-]{1,127}$/.test(exchange)) throw expected('an exchange name', `${where}.exchange`, exchange);

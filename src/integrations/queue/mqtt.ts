@@ -8,6 +8,8 @@
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import { expected } from '../../errors.js';
+import { url as checkUrl } from '../../validate.js';
+import { BROKER_PROTOCOLS } from './protocols.js';
 import type { DetectionBatch } from '../../types.js';
 import { QueueSink, topicLevel, type Outcome, type QueueMessage, type SinkItem, type SinkOptions } from './sink.js';
 
@@ -39,14 +41,7 @@ export class MqttSink extends QueueSink {
     super(options);
     const where = `sinks.${options.name}`;
     const url = options.url ?? 'mqtt://127.0.0.1:1883';
-    let u: URL;
-    try {
-      u = new URL(url);
-    } catch {
-      throw expected('an mqtt:// URL', `${where}.url`, '(unparseable URL)');
-    }
-    if (!['mqtt:', 'mqtts:', 'ws:', 'wss:'].includes(u.protocol)) throw expected('an mqtt:// URL', `${where}.url`, u.protocol);
-    if (u.username || u.password) throw expected('a URL without credentials (use username/password)', `${where}.url`, '(URL with credentials)');
+    checkUrl(url, `${where}.url`, BROKER_PROTOCOLS.mqtt);
     const prefix = options.topicPrefix ?? 'vigil';
     if (typeof prefix !== 'string' || !/^[A-Za-z0-9_-]{1,64}(\/[A-Za-z0-9_-]{1,64}){0,3}$/.test(prefix)) {
       throw expected('a topic prefix without wildcards', `${where}.topicPrefix`, prefix);

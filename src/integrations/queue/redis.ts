@@ -5,6 +5,8 @@
  */
 import { Redis } from 'ioredis';
 import { expected } from '../../errors.js';
+import { url as checkUrl } from '../../validate.js';
+import { BROKER_PROTOCOLS } from './protocols.js';
 import { QueueSink, type Outcome, type QueueMessage, type SinkItem, type SinkOptions } from './sink.js';
 
 export interface RedisSinkOptions extends SinkOptions {
@@ -28,13 +30,7 @@ export class RedisStreamSink extends QueueSink {
     super(options);
     const where = `sinks.${options.name}`;
     const url = options.url ?? 'redis://127.0.0.1:6379';
-    let u: URL;
-    try {
-      u = new URL(url);
-    } catch {
-      throw expected('a redis:// URL', `${where}.url`, '(unparseable URL)');
-    }
-    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw expected('a redis:// URL', `${where}.url`, u.protocol);
+    const u = new URL(checkUrl(url, `${where}.url`, BROKER_PROTOCOLS.redis, { allowCredentials: true }));
     this.addSecret(decodeURIComponent(u.password));
     const prefix = options.streamPrefix ?? 'vigil';
     if (typeof prefix !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(prefix)) throw expected('a key prefix', `${where}.streamPrefix`, prefix);

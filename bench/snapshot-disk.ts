@@ -146,6 +146,7 @@ interface Variant {
   name: string;
   quality: number;
   maxWidth: number;
+  shareMinScoreRatio: number;
   service: SnapshotService;
   dir: string;
   indexName: string;
@@ -158,10 +159,12 @@ async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'vigil-snapdisk-'));
   const store = DetectionStore.open({ path: join(root, 'detections') });
   const eventLog = new StoreEventLog(store);
+  // The first is the service's defaults (the headline figure); the others show what each knob is worth.
   const settings = [
-    { name: 'default', quality: 70, maxWidth: 640 },
-    { name: 'q60-w640', quality: 60, maxWidth: 640 },
-    { name: 'q70-w480', quality: 70, maxWidth: 480 },
+    { name: 'default', quality: 60, maxWidth: 640, shareMinScoreRatio: 0.8 },
+    { name: 'q70-w640', quality: 70, maxWidth: 640, shareMinScoreRatio: 0.8 },
+    { name: 'q70-w480', quality: 70, maxWidth: 480, shareMinScoreRatio: 0.8 },
+    { name: 'q60-w640-share0.6', quality: 60, maxWidth: 640, shareMinScoreRatio: 0.6 },
   ];
   const variants: Variant[] = settings.map((s) => {
     const indexName = `snapshot-index-${s.name}`;
@@ -170,7 +173,7 @@ async function main(): Promise<void> {
       ...s,
       dir,
       indexName,
-      service: new SnapshotService({ index: store.openDatabase(indexName, { keyEncoding: 'ordered-binary', encoding: 'msgpack' }), dir }, { quality: s.quality, maxWidth: s.maxWidth }),
+      service: new SnapshotService({ index: store.openDatabase(indexName, { keyEncoding: 'ordered-binary', encoding: 'msgpack' }), dir }, { quality: s.quality, maxWidth: s.maxWidth, shareMinScoreRatio: s.shareMinScoreRatio }),
     };
   });
   const legacy = new LegacySnapshots();
@@ -246,6 +249,7 @@ async function main(): Promise<void> {
       name: v.name,
       quality: v.quality,
       max_width: v.maxWidth,
+      share_min_score_ratio: v.shareMinScoreRatio,
       images: b.variants[i]!.files.files - a.variants[i]!.files.files,
       refs: st.stored - st0.stored,
       shared_refs: st.shared - st0.shared,

@@ -62,7 +62,10 @@ export interface StoredSnapshot {
 }
 
 export interface SnapshotOptions {
-  /** JPEG quality of stored images and on-demand JPEGs, 1-100 (default 70). */
+  /**
+   * JPEG quality of stored images and on-demand JPEGs, 1-100 (default 60: with maxWidth 640 it keeps a busy 720p
+   * camera under 2 GB a day with its detections, bench/snapshot-disk.ts).
+   */
   quality?: number;
   /** Stored images are scaled down to at most this width, aspect kept (default 640; 0: the source's own width). */
   maxWidth?: number;
@@ -236,7 +239,7 @@ export class SnapshotService {
    * first write (see ready()).
    */
   constructor(storage: SnapshotStorage | LegacySnapshotDatabases, options: SnapshotOptions = {}) {
-    const quality = options.quality ?? 70;
+    const quality = options.quality ?? 60;
     if (!(Number.isInteger(quality) && quality >= 1 && quality <= 100)) throw expected('an integer from 1 to 100', 'snapshots.quality', quality);
     const maxWidth = options.maxWidth ?? 640;
     if (!(Number.isInteger(maxWidth) && (maxWidth === 0 || (maxWidth >= 16 && maxWidth <= 16384)))) {

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ort from 'onnxruntime-node';
 import { Detector } from '../src/inference/detector.js';
-import { decodeFrames } from '../src/inference/frames.js';
+import { decodeFrames } from '../test/helpers/frames.js';
 import { modelPath, nanodetPreset } from '../src/inference/models.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -16,7 +16,7 @@ import ort from 'onnxruntime-node';
 import { evaluateInt8, EVAL_FRAMES, VTEST, type Agreement } from '../scripts/models/box-agreement.js';
 import { kernelCounts, type KernelCounts } from '../scripts/models/ort-kernels.js';
 import { Detector } from '../src/inference/detector.js';
-import { decodeFrames } from '../src/inference/frames.js';
+import { decodeFrames } from '../test/helpers/frames.js';
 import { modelPath, nanodetModel, nanodetPreset, type NanodetInputSize, type NanodetPrecision } from '../src/inference/models.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

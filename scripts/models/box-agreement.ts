@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { Detector } from '../../src/inference/detector.js';
-import { decodeFrames } from '../../src/inference/frames.js';
+import { decodeFrames } from '../../test/helpers/frames.js';
 import { nanodetPreset, type NanodetInputSize } from '../../src/inference/models.js';
 import type { Box, Detection } from '../../src/types.js';
 

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { Detector } from '../../src/inference/detector.js';
-import { decodeFrames } from '../../src/inference/frames.js';
+import { decodeFrames } from '../../test/helpers/frames.js';
 import { nanodetPreset, type NanodetInputSize } from '../../src/inference/models.js';
 import { FIRST_EVAL_FRAME } from './box-agreement.js';
 

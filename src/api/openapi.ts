@@ -8,6 +8,8 @@ const jsonResp = (description: string, schema: object) => ({
   description,
   content: { 'application/json': { schema } },
 });
+/** The `{id}` path parameter of the routes on one resource. */
+const idParam = [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }];
 const authErrors = {
   '401': errResp('Missing, invalid, expired or revoked access token'),
   '403': errResp('Role or camera scope does not allow this'),
@@ -115,7 +117,7 @@ export const openApiDocument = {
       get: {
         summary: 'One camera',
         tags: ['Cameras'],
-        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        parameters: idParam,
         responses: {
           '200': jsonResp('Camera', { $ref: '#/components/schemas/Camera' }),
           ...authErrors,
@@ -213,7 +215,7 @@ export const openApiDocument = {
       get: {
         summary: 'One alert',
         tags: ['Alerts'],
-        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        parameters: idParam,
         responses: {
           '200': jsonResp('The alert', { $ref: '#/components/schemas/Alert' }),
           ...authErrors,
@@ -225,7 +227,7 @@ export const openApiDocument = {
       get: {
         summary: 'The frame that raised the alert (JPEG, whole frame)',
         tags: ['Alerts'],
-        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        parameters: idParam,
         responses: {
           '200': { description: 'JPEG', content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } } } },
           ...authErrors,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import ort from 'onnxruntime-node';
 import { loadAddon } from '../../bindings/index.js';
-import { decodeFrames } from '../../src/inference/frames.js';
+import { decodeFrames } from '../helpers/frames.js';
 import { modelPath, tfjsModelsDir } from '../../src/inference/models.js';
 
 const VTEST = join(import.meta.dirname, '..', '..', '.cache', 'media', 'vtest.avi');

@@ -13,7 +13,7 @@ import ort from 'onnxruntime-node';
 import { agreement, EVAL_FRAMES, FIRST_EVAL_FRAME, VTEST, evaluateInt8 } from '../../scripts/models/box-agreement.js';
 import { kernelCounts } from '../../scripts/models/ort-kernels.js';
 import { Detector } from '../../src/inference/detector.js';
-import { decodeFrames } from '../../src/inference/frames.js';
+import { decodeFrames } from '../helpers/frames.js';
 import { modelPath, nanodetModel, nanodetPreset } from '../../src/inference/models.js';
 import type { Detection } from '../../src/types.js';
 

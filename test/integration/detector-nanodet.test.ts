@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Detector } from '../../src/inference/detector.js';
-import { decodeFrames, type DecodedFrame } from '../../src/inference/frames.js';
+import { decodeFrames, type DecodedFrame } from '../helpers/frames.js';
 import { centernetPreset, nanodetPreset } from '../../src/inference/models.js';
 import type { Box, Detection } from '../../src/types.js';
 

@@ -14,7 +14,7 @@ import { createApiServer, type ApiServer } from '../../src/api/server.js';
 import { MemoryCameraListing, MemoryDetectionSource } from '../helpers/api-sources.js';
 import { jpegSize, searchRoutes } from '../../src/api/routes-search.js';
 import { Embedder } from '../../src/inference/embedder.js';
-import { decodeFrames } from '../../src/inference/frames.js';
+import { decodeFrames } from '../helpers/frames.js';
 import { DetectionStore } from '../../src/store/detection-store.js';
 import { VectorIndex } from '../../src/store/vector-index.js';
 import type { Box } from '../../src/types.js';

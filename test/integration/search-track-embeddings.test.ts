@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { SourceFrame } from '../../src/camera/source-frame.js';
 import { Embedder, type EmbedCropSpec } from '../../src/inference/embedder.js';
-import { decodeFrames } from '../../src/inference/frames.js';
+import { decodeFrames } from '../helpers/frames.js';
 import { DetectionStore } from '../../src/store/detection-store.js';
 import { VectorIndex } from '../../src/store/vector-index.js';
 import { registerTrackEmbeddingMetrics, TrackEmbeddings, type CroppableFrame, type TrackObservation } from '../../src/store/track-embeddings.js';

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeSequence } from '../../src/inference/frames.js';
+import { decodeSequence } from '../helpers/frames.js';
 import { inferenceAddon } from '../../src/inference/native.js';
 
 const { MotionDetector } = inferenceAddon();

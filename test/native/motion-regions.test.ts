@@ -16,7 +16,7 @@ import { Camera } from '../../src/camera/camera.js';
 import { Frame } from '../../src/camera/frame.js';
 import { DEFAULT_REGIONS, DEFAULT_TENSOR, nativeRegionOptions, parseTensorSpec, type TensorSpec } from '../../src/camera/tensor.js';
 import { Detector, frameInput } from '../../src/inference/detector.js';
-import { decodeFrames } from '../../src/inference/frames.js';
+import { decodeFrames } from '../helpers/frames.js';
 import { nanodetPreset } from '../../src/inference/models.js';
 import { inferenceAddon } from '../../src/inference/native.js';
 import type { Box, Detection } from '../../src/types.js';

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { decodeFrames } from '../../src/inference/frames.js';
+import { decodeFrames } from '../helpers/frames.js';
 import { inferenceAddon } from '../../src/inference/native.js';
 
 const { encodeJpeg } = inferenceAddon();

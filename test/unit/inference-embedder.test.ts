@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EMBED_DIM, Embedder } from '../../src/inference/embedder.js';
-import { decodeFrames } from '../../src/inference/frames.js';
+import { decodeFrames } from '../helpers/frames.js';
 import { tinyEmbedderReference, writeTinyEmbedder } from './store-onnx-fixture.js';
 
 const VTEST = join(import.meta.dirname, '..', '..', '.cache', 'media', 'vtest.avi');

@@ -21,22 +21,15 @@ import {
   type VmsCapabilities,
   type VmsStreams,
 } from './types.js';
-import { child, parseXml, textOf } from './xml.js';
+import { child, parseKeyValueLines, parseXml, textOf } from './xml.js';
 
 const CAMERA_RE = /^[0-9]{1,2}$/;
 
 /** Parses VAPIX `key=value` lines; `# Error:` lines raise E_VMS_RESPONSE. */
 export function parseParamList(text: string, what: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (!line) continue;
-    if (line.startsWith('# Error')) throw new VmsError('E_VMS_RESPONSE', `VAPIX error in ${what}: ${line.slice(0, 160)}`);
-    const eq = line.indexOf('=');
-    if (eq <= 0) throw new VmsError('E_VMS_RESPONSE', `Malformed VAPIX parameter line in ${what}`);
-    out.set(line.slice(0, eq), line.slice(eq + 1));
-  }
-  return out;
+  const error = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l.startsWith('# Error'));
+  if (error !== undefined) throw new VmsError('E_VMS_RESPONSE', `VAPIX error in ${what}: ${error.slice(0, 160)}`);
+  return parseKeyValueLines(text, `VAPIX parameter line in ${what}`);
 }
 
 export class AxisAdapter extends BaseVmsAdapter {

@@ -9,21 +9,16 @@
  *  - The CGI API has no call to inject a third-party analytics event: pushEvent is unsupported.
  */
 import { BaseVmsAdapter, checkCommonConfig } from './base.js';
+import { parseKeyValueLines } from './xml.js';
 import { VmsError, type DahuaConfig, type RecordingResult, type VmsCamera, type VmsCapabilities, type VmsStreams } from './types.js';
 
 const CHANNEL_RE = /^[0-9]{1,3}$/;
 
 /** Parses Dahua `key=value` lines; a body of `Error` raises E_VMS_STATUS. */
 export function parseDahuaLines(text: string, what: string): Map<string, string> {
-  const out = new Map<string, string>();
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
   if (lines[0] === 'Error') throw new VmsError('E_VMS_STATUS', `Dahua error in ${what}: ${(lines[1] ?? '').slice(0, 120)}`);
-  for (const line of lines) {
-    const eq = line.indexOf('=');
-    if (eq <= 0) throw new VmsError('E_VMS_RESPONSE', `Malformed Dahua response line in ${what}`);
-    out.set(line.slice(0, eq), line.slice(eq + 1));
-  }
-  return out;
+  return parseKeyValueLines(text, `Dahua response line in ${what}`);
 }
 
 export class DahuaAdapter extends BaseVmsAdapter {

@@ -96,3 +96,16 @@ export function child(v: unknown, name: string): unknown {
 export function escapeXml(s: string): string {
   return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
 }
+
+/** `key=value` lines (VAPIX, Dahua CGI) into a map; blank lines are skipped, a line without a key raises E_VMS_RESPONSE. */
+export function parseKeyValueLines(text: string, what: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line) continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) throw new VmsError('E_VMS_RESPONSE', `Malformed ${what}`);
+    out.set(line.slice(0, eq), line.slice(eq + 1));
+  }
+  return out;
+}

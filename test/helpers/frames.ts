@@ -3,7 +3,7 @@
  * GStreamer). Synchronous: it runs one short ffmpeg process per call.
  */
 import { execFileSync } from 'node:child_process';
-import { VigilError } from '../errors.js';
+import { VigilError } from '../../src/errors.js';
 
 export interface DecodedFrame {
   index: number;

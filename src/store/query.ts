@@ -29,11 +29,33 @@ function cmpRows(a: StoredDetection, b: StoredDetection): number {
 }
 
 /** K-way merge of per-camera ordered rows: ascending (timestamp, seq) for `direction` 1, descending for -1. */
-function* mergeRows(sources: Iterable<{ value: StoredDetection }>[], direction: 1 | -1): Generator<StoredDetection> {
-  if (sources.length === 1) {
-    for (const { value } of sources[0]!) yield value;
-    return;
-  }
+function mergeRows(sources: Iterable<{ value: StoredDetection }>[], direction: 1 | -1): Iterable<StoredDetection> {
+  return sources.length === 1 ? unwrap(sources[0]!) : merge(sources, direction);
+}
+
+/** One camera's rows as detections, through one reused iterator result (nothing allocated per row here). */
+function unwrap(source: Iterable<{ value: StoredDetection }>): Iterable<StoredDetection> {
+  return {
+    [Symbol.iterator]: () => {
+      const it = source[Symbol.iterator]();
+      const result = { done: false as boolean, value: undefined as unknown as StoredDetection };
+      return {
+        next: () => {
+          const n = it.next();
+          if (n.done) return { done: true, value: undefined };
+          result.value = n.value.value;
+          return result;
+        },
+        return: (v?: unknown) => {
+          it.return?.();
+          return { done: true, value: v };
+        },
+      } as Iterator<StoredDetection>;
+    },
+  };
+}
+
+function* merge(sources: Iterable<{ value: StoredDetection }>[], direction: 1 | -1): Generator<StoredDetection> {
   const iters = sources.map((s) => s[Symbol.iterator]());
   const heads: (StoredDetection | null)[] = iters.map((it) => {
     const n = it.next();
@@ -101,13 +123,13 @@ export class QueryPlanner {
   }
 
   /** Rows of the selected cameras with startKey <= key <= (endNs, max), oldest first. */
-  scan(cameras: CameraEntry[], startKey: Buffer, endNs: bigint): Generator<StoredDetection> {
+  scan(cameras: CameraEntry[], startKey: Buffer, endNs: bigint): Iterable<StoredDetection> {
     const end = endNs < U64_MAX ? detKey(endNs + 1n, 0n) : undefined;
     return mergeRows(cameras.map((c) => c.reader.rows(end ? { start: startKey, end } : { start: startKey })), 1);
   }
 
   /** Rows of the selected cameras with detKey(startNs, 0) <= key <= highKey, newest first. */
-  private scanDesc(cameras: CameraEntry[], highKey: Buffer, startNs: bigint): Generator<StoredDetection> {
+  private scanDesc(cameras: CameraEntry[], highKey: Buffer, startNs: bigint): Iterable<StoredDetection> {
     const low = keyBefore(detKey(startNs, 0n));
     return mergeRows(cameras.map((c) => c.reader.rows(low ? { start: highKey, end: low, reverse: true } : { start: highKey, reverse: true })), -1);
   }

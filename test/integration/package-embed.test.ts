@@ -54,14 +54,22 @@ ingest.close();
 out.frames = frames;
 out.addon = addonPath();
 
-// 2. Errors are VigilErrors with stable codes.
+// 2. Only the exports map is public: deep imports are refused.
+const deep: string = 'vigil/dist/src/server.js';
+try {
+  await import(deep);
+} catch (err) {
+  out.deepImport = (err as { code?: string }).code;
+}
+
+// 3. Errors are VigilErrors with stable codes.
 try {
   parseConfig({ cameras: [{ id: 'x', source: { kind: 'fax' } }] });
 } catch (err) {
   out.configError = [err instanceof VigilConfigError && err instanceof VigilError, (err as VigilError).code];
 }
 
-// 3. The whole server: detections in-process (committed batches) and over the WebSocket (FlatBuffers).
+// 4. The whole server: detections in-process (committed batches) and over the WebSocket (FlatBuffers).
 const config = loadConfig(process.argv[2]);
 let password = '';
 config.auth = { announceInitialAdmin: (_user: string, p: string) => (password = p) };
@@ -189,6 +197,7 @@ test('npm pack -> install the tarball -> a TypeScript program embeds Vigil throu
       frames: unknown[];
       addon: string;
       configError: [boolean, string];
+      deepImport: string;
       wire: Array<{ cameraId: string; frameSequence: number; size: number[]; detections: Array<{ className: string; box: number[] }> }>;
       committed: Array<{ cameraId: string; frameSequence: number; size: number[]; detections: Array<{ className: string; box: number[] }> }>;
       cameras: string[][];
@@ -199,6 +208,7 @@ test('npm pack -> install the tarball -> a TypeScript program embeds Vigil throu
     assert.deepEqual(out.frames, [frame, frame, frame]);
     assert.equal(out.addon, addon);
     assert.deepEqual(out.configError, [true, 'E_CONFIG']);
+    assert.equal(out.deepImport, 'ERR_PACKAGE_PATH_NOT_EXPORTED');
     assert.deepEqual(out.cameras, [['clip', 'running'], ['pattern', 'running']]);
     assert.ok(out.framesAnalysed >= 3, `${out.framesAnalysed} frames analysed`);
     assert.equal(out.wire.length, 3);

@@ -22,6 +22,9 @@ function usage(): never {
     [
       'usage: vigil serve [--config FILE]',
       '       vigil probe',
+      '       vigil bench density [--cameras N | --start N --step N --max N] [--seconds S] [--warmup S] [--busy-share F]',
+      '                           [--substreams] [--no-baseline] [--detect-fps F] [--out FILE]',
+      '       vigil bench inference [--seconds S] [--out FILE]',
       '       vigil rules test (--rules FILE | --config FILE) (--input NDJSON | --data DIR --camera ID [--start T] [--end T]) [--timezone TZ]',
       '',
     ].join('\n'),
@@ -175,6 +178,14 @@ async function main(argv: string[]): Promise<void> {
     case 'probe':
       process.stdout.write(`${probe()}\n`);
       return;
+    case 'bench': {
+      const print = (line: string): void => void process.stdout.write(`${line}\n`);
+      const { benchDensityCommand, benchInferenceCommand } = await import('./bench/command.js');
+      if (rest[0] === 'density') await benchDensityCommand(rest.slice(1), print);
+      else if (rest[0] === 'inference') await benchInferenceCommand(rest.slice(1), print);
+      else usage();
+      return;
+    }
     case 'rules':
       if (rest[0] !== 'test') usage();
       process.stdout.write(`${(await rulesTest(rest.slice(1))).join('\n')}\n`);

@@ -7,6 +7,7 @@
 import { CameraManager } from './camera/manager.js';
 import type { VigilConfig } from './config/index.js';
 import type { Detector } from './inference/detector.js';
+import type { InferenceScheduler } from './inference/scheduler.js';
 import { createLogger, type Logger } from './log.js';
 import type { Recorder } from './recording/recorder.js';
 import type { RuleService } from './rules/index.js';
@@ -32,6 +33,8 @@ export interface VigilServer {
   readonly rules: RuleService;
   readonly http: ApiServer | null;
   readonly detector: Detector | null;
+  /** Inference scheduling across cameras (per-camera analysed / shed counts, latency); null without a detector. */
+  readonly scheduler: InferenceScheduler | null;
   readonly recorder: Recorder | null;
   /** Detections stored and streamed so far. */
   stats(): { framesAnalysed: number; detections: number; storeDropped: number; trackWriteErrors: number };
@@ -79,6 +82,7 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
     rules: rules.rules,
     http: http?.http ?? null,
     detector: detector.detector,
+    scheduler: detector.scheduler,
     recorder: recorder.recorder,
     reloadRules: (list) => rules.rules.syncConfigRules(list),
     stats: () => ({ ...analytics.framePath.stats(), storeDropped: ctx.db.detections.stats().droppedDetections }),

@@ -41,26 +41,30 @@ function clipSeconds(path: string): number {
   return v;
 }
 
-export function sceneClips(mediaDir = join(PROJECT_ROOT, '.cache', 'media')): SceneClips {
-  const busy = join(mediaDir, 'vtest-720p15.mp4');
-  const quiet = join(mediaDir, 'quiet-720p15.mp4');
-  for (const p of [busy, quiet]) {
+export function sceneClips(mediaDir = join(PROJECT_ROOT, '.cache', 'media'), substreams = false): SceneClips {
+  const at = (name: string): string => {
+    const p = join(mediaDir, name);
     if (!existsSync(p)) throw new VigilError('E_BENCH_MEDIA', `Bench clip ${p} is missing: run \`bash scripts/setup.d/25-bench-media.sh\``);
+    return p;
+  };
+  if (substreams) {
+    const busy = at('vtest-360p15.mp4');
+    return { busy, quiet: at('quiet-360p15.mp4'), busyMain: at('vtest-1080p15.mp4'), quietMain: at('quiet-1080p15.mp4'), fps: 15, busyPeriodS: clipSeconds(busy) };
   }
-  return { busy, quiet, fps: 15, busyPeriodS: clipSeconds(busy) };
+  const busy = at('vtest-720p15.mp4');
+  return { busy, quiet: at('quiet-720p15.mp4'), fps: 15, busyPeriodS: clipSeconds(busy) };
 }
 
 /** Path settings per variant: the current path, and the float32 whole-frame path it replaced (the baseline). */
 export function variantConfig(variant: PathVariant): Record<string, unknown> {
   if (variant === 'optimized') {
-    return {
-      detector: { model: 'nanodet', precision: 'int8' },
-      cameraDefaults: { detectFps: 5, regions: { enabled: true }, adaptiveRate: { quietFps: 2 } },
-    };
+    // The server's defaults: INT8 NanoDet, motion-region crops at 320, adaptive analysis rate.
+    return { detector: { model: 'nanodet', precision: 'int8' }, analysis: { quietFps: 1 } };
   }
   return {
     detector: { model: 'nanodet', precision: 'fp32' },
-    cameraDefaults: { detectFps: 5, regions: { enabled: false }, adaptiveRate: false },
+    analysis: false,
+    cameraDefaults: { tensor: { regions: { enabled: false } } },
   };
 }
 
@@ -82,7 +86,7 @@ export async function benchDensityCommand(args: string[], print: (s: string) => 
   const cameras = args.includes('--cameras') ? num(args, '--cameras', 1, 1, 512, true) : undefined;
   const out = resolve(flag(args, '--out') ?? 'vigil-bench-density.json');
   const opts: DensityOptions = {
-    clips: sceneClips(flag(args, '--media')),
+    clips: sceneClips(flag(args, '--media'), args.includes('--substreams')),
     seconds,
     warmupSeconds: num(args, '--warmup', Math.min(15, seconds), 0, 600),
     busyShare: num(args, '--busy-share', 0.2, 0, 1),

@@ -22,13 +22,30 @@ import type { Logger } from '../log.js';
 
 export type PathVariant = 'optimized' | 'fp32-baseline';
 
-/** The scene mix's clips (made by scripts/setup.d/25-bench-media.sh into .cache/media). */
+/**
+ * The scene mix's clips (made by scripts/setup.d/25-bench-media.sh into .cache/media). With `busyMain` /
+ * `quietMain`, each camera detects on the clip above (a substream) and records the main stream untouched.
+ */
 export interface SceneClips {
   busy: string;
   quiet: string;
+  busyMain?: string;
+  quietMain?: string;
   fps: number;
   /** Loop period of the busy clip, seconds. */
   busyPeriodS: number;
+}
+
+function cameraFor(id: string, busy: boolean, clips: SceneClips, detectFps: number): Record<string, unknown> {
+  const detect = { kind: 'file', path: busy ? clips.busy : clips.quiet, loop: true };
+  const main = busy ? clips.busyMain : clips.quietMain;
+  if (!main) return { id, source: detect, detectFps };
+  return {
+    id,
+    inputs: [{ role: 'detect', source: detect }, { role: 'record', source: { kind: 'file', path: main, loop: true } }],
+    detectFps,
+    record: { mode: 'event', preRollS: 2, postRollS: 2 },
+  };
 }
 
 export interface MixResult {
@@ -193,11 +210,12 @@ export async function runMix(busy: number, quiet: number, variant: PathVariant, 
     const isBusy = i < busy;
     const id = `${isBusy ? 'busy' : 'quiet'}-${i}`;
     if (isBusy) busyIds.push(id);
-    cams.push({ id, source: { kind: 'file', path: isBusy ? opts.clips.busy : opts.clips.quiet, loop: true }, detectFps: opts.detectFps });
+    cams.push(cameraFor(id, isBusy, opts.clips, opts.detectFps));
   }
   const probe = await startProbe(cams, variant, opts, dataDir);
   try {
     await new Promise((r) => setTimeout(r, opts.warmupSeconds * 1000));
+    probe.server.scheduler?.resetShedStreaks();
     const m0 = await metrics(probe);
     const cpu0 = process.cpuUsage();
     const disk0 = dirBytes(dataDir);
@@ -214,6 +232,7 @@ export async function runMix(busy: number, quiet: number, variant: PathVariant, 
     await probe.server.store.flush();
     const disk1 = dirBytes(dataDir);
 
+    // Frames that reached the decoder's output (with substreams: the detect input's; the record input is never decoded).
     const decoded0 = metricByCamera(m0, 'vigil_camera_frames_decoded');
     const decoded1 = metricByCamera(m1, 'vigil_camera_frames_decoded');
     let decodeRatioMin = Infinity;

@@ -12,6 +12,7 @@ import type { CameraRecordingPolicy } from '../recording/recorder.js';
 import type { AuthConfig } from '../auth/service.js';
 import { parseIntegrations, type IntegrationsConfig } from './integrations.js';
 import { DEFAULT_MOTION, num, parseCameraSettings } from './cameras.js';
+import { cameraTensorFor, parseDetectorOptions, type DetectorOptions } from '../inference/detector-options.js';
 
 export { DEFAULT_MOTION };
 import { PACKAGE_ROOT } from '../package-root.js';
@@ -25,12 +26,20 @@ export interface VigilConfig {
    * null: http://localhost:<port>.
    */
   server: { host: string; port: number; corsOrigins: string[]; publicUrl: string | null };
-  /** Track and alert snapshots (JPEG quality 1-100). */
-  snapshots: { enabled: boolean; quality: number };
+  /**
+   * Track and alert snapshots: JPEG `quality` 1-100, scaled to at most `maxWidth` pixels wide (0: source size),
+   * `fsync` 'always' (a file is durable before the index names it) or 'never'.
+   */
+  snapshots: { enabled: boolean; quality: number; maxWidth: number; fsync: 'always' | 'never' };
   /** Appearance embeddings of ended tracks for POST /search; null model path: the one set-up converts. */
   search: { enabled: boolean; embedderModelPath: string | null };
-  /** Object detection on every camera's tensor stream. */
-  detector: { enabled: boolean; modelPath: string | null; scoreThreshold: number };
+  /** Object detection on every camera's tensor stream (src/inference/detector-options.ts); null: off. */
+  detector: DetectorOptions | null;
+  /**
+   * Adaptive analysis rate: a camera without live tracks is analysed at `quietFps` (frames with motion only), and
+   * rises to its detectFps from its first live track until `holdMs` after its last; null: always detectFps.
+   */
+  analysis: { quietFps: number; holdMs: number } | null;
   /** Rule definitions (validated by the rules module, with paths "rules[i]..."). */
   rules: unknown[];
   /** IANA time zone for rule schedules without their own. */
@@ -71,6 +80,16 @@ export function substituteEnv(text: string, env: NodeJS.ProcessEnv = process.env
   });
 }
 
+/** Argument errors of module parsers become config errors (same message, which names the key's path). */
+function rethrowAsConfig<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof VigilError && err.code === 'E_ARGUMENT') throw new VigilConfigError(err.message);
+    throw err;
+  }
+}
+
 function isObject(v: unknown): v is Raw {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -92,7 +111,12 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
   if (raw === null || raw === undefined) raw = {};
   if (!isObject(raw)) throw new VigilConfigError(`Expected a mapping at the top of the config but received ${JSON.stringify(raw)}`);
   const server = isObject(raw.server) ? raw.server : {};
-  const defaults = isObject(raw.cameraDefaults) ? raw.cameraDefaults : {};
+  const detector = rethrowAsConfig(() => parseDetectorOptions(raw.detector, 'detector', baseDir));
+  // Cameras letterbox into the detector's input (and into its crop size for motion regions) unless they say otherwise.
+  const userDefaults = isObject(raw.cameraDefaults) ? raw.cameraDefaults : {};
+  const defaults = detector
+    ? { ...userDefaults, tensor: { ...cameraTensorFor(detector), ...(isObject(userDefaults.tensor) ? userDefaults.tensor : {}) } }
+    : userDefaults;
   const camerasRaw = raw.cameras === undefined ? defaultCameras() : raw.cameras;
   if (!Array.isArray(camerasRaw)) throw new VigilConfigError(`Expected a list for cameras but received ${JSON.stringify(camerasRaw)}`);
   const dataDirRaw = typeof raw.dataDir === 'string' ? raw.dataDir : 'data';
@@ -118,10 +142,8 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
   if (!Array.isArray(cors) || !cors.every((o) => typeof o === 'string')) {
     throw new VigilConfigError(`Expected a list of origins for server.corsOrigins but received ${JSON.stringify(cors)}`);
   }
-  const det = raw.detector === false ? { enabled: false } : isObject(raw.detector) ? raw.detector : {};
-  if (det.modelPath !== undefined && typeof det.modelPath !== 'string') {
-    throw new VigilConfigError(`Expected a file path for detector.modelPath but received ${JSON.stringify(det.modelPath)}`);
-  }
+  const analysisRaw = raw.analysis === false ? null : isObject(raw.analysis) ? raw.analysis : raw.analysis === undefined ? {} : undefined;
+  if (analysisRaw === undefined) throw new VigilConfigError(`Expected an object or false for analysis but received ${JSON.stringify(raw.analysis)}`);
   const rulesRaw = raw.rules ?? [];
   if (!Array.isArray(rulesRaw)) throw new VigilConfigError(`Expected a list for rules but received ${JSON.stringify(rulesRaw)}`);
   const notify = isObject(raw.notify) ? raw.notify : {};
@@ -129,6 +151,10 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
     throw new VigilConfigError(`Expected an http(s) URL such as "https://vigil.example.com" for server.publicUrl but received ${JSON.stringify(server.publicUrl)}`);
   }
   const snaps = raw.snapshots === false ? { enabled: false } : isObject(raw.snapshots) ? raw.snapshots : {};
+  const snapsFsync = snaps.fsync ?? 'always';
+  if (snapsFsync !== 'always' && snapsFsync !== 'never') {
+    throw new VigilConfigError(`Expected "always" or "never" for snapshots.fsync but received ${JSON.stringify(snaps.fsync)}`);
+  }
   const search = raw.search === false ? { enabled: false } : isObject(raw.search) ? raw.search : {};
   if (search.embedderModelPath !== undefined && typeof search.embedderModelPath !== 'string') {
     throw new VigilConfigError(`Expected a file path for search.embedderModelPath but received ${JSON.stringify(search.embedderModelPath)}`);
@@ -140,15 +166,20 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
       corsOrigins: cors as string[],
       publicUrl: typeof server.publicUrl === 'string' ? server.publicUrl.replace(/\/+$/, '') : null,
     },
-    snapshots: { enabled: snaps.enabled !== false, quality: num(snaps.quality, 'snapshots.quality', 1, 100, 85) },
+    snapshots: {
+      enabled: snaps.enabled !== false,
+      quality: num(snaps.quality, 'snapshots.quality', 1, 100, 60),
+      maxWidth: snaps.maxWidth === 0 ? 0 : num(snaps.maxWidth, 'snapshots.maxWidth', 16, 16384, 640),
+      fsync: snapsFsync,
+    },
     search: {
       enabled: search.enabled !== false,
       embedderModelPath: typeof search.embedderModelPath === 'string' ? resolve(baseDir, search.embedderModelPath) : null,
     },
-    detector: {
-      enabled: det.enabled !== false,
-      modelPath: typeof det.modelPath === 'string' ? resolve(baseDir, det.modelPath) : null,
-      scoreThreshold: num(det.scoreThreshold, 'detector.scoreThreshold', 0, 1, 0.4, false),
+    detector,
+    analysis: analysisRaw === null ? null : {
+      quietFps: num(analysisRaw.quietFps, 'analysis.quietFps', 0.1, 30, 1, false),
+      holdMs: num(analysisRaw.holdS, 'analysis.holdS', 0, 600, 3, false) * 1000,
     },
     rules: rulesRaw,
     rulesTimezone: typeof raw.rulesTimezone === 'string' ? raw.rulesTimezone : 'UTC',

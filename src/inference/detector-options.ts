@@ -19,7 +19,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expected } from '../errors.js';
 import type { DetectorConfig } from './detector.js';
-import { COCO_CLASSES, centernetPreset, modelsDir, nanodetModel, nanodetPreset, type NanodetInputSize } from './models.js';
+import { COCO_CLASSES, NANODET_INPUT, centernetPreset, modelsDir, nanodetModel, nanodetPreset, type NanodetInputSize } from './models.js';
 import { PROVIDER_NAMES } from './providers.js';
 
 export type DetectorModelKind = 'nanodet' | 'centernet' | 'yolo';
@@ -193,4 +193,24 @@ export function tensorFor(c: DetectorConfig): { width: number; height: number; l
     std: [...c.std],
     padColor: c.padColor ?? [114, 114, 114],
   };
+}
+
+/**
+ * The camera tensor for a detector option set, without touching model files: the whole-frame input, plus motion
+ * regions at 320 when the model is the built-in NanoDet and set-up has made its 320 build (crops need a session of
+ * their size).
+ */
+export function cameraTensorFor(o: DetectorOptions): Record<string, unknown> {
+  if (o.model === 'nanodet') {
+    const crop = !o.path && existsSync(builtinModelFile(o, 320));
+    return {
+      width: o.inputSize, height: o.inputSize, layout: 'nchw-f32', colorOrder: NANODET_INPUT.colorOrder,
+      mean: [...NANODET_INPUT.mean], std: [...NANODET_INPUT.std], padColor: [114, 114, 114],
+      ...(crop ? { regions: { enabled: true, inputSize: 320 } } : {}),
+    };
+  }
+  if (o.model === 'centernet') {
+    return { width: 512, height: 512, layout: 'nhwc-f32', colorOrder: 'rgb', mean: [0, 0, 0], std: [1, 1, 1], padColor: [114, 114, 114] };
+  }
+  return { width: o.inputSize, height: o.inputSize, layout: 'nchw-f32', colorOrder: 'rgb', mean: [0, 0, 0], std: [255, 255, 255], padColor: [114, 114, 114] };
 }

@@ -285,6 +285,14 @@ export class InferenceScheduler {
     }
   }
 
+  /**
+   * Starts a new measurement window for the per-camera longest shed streak (a streak in progress keeps counting
+   * from its start): benchmarks read the longest streak of their window, not of the warm-up.
+   */
+  resetShedStreaks(): void {
+    for (const q of this.#queues.values()) q.maxShedStreakMs = 0;
+  }
+
   /** Per-camera counters; effective fps since the previous call. */
   stats(): { runs: number; cameras: Record<string, CameraInferenceStats>; latencyMs: { p50: number; p99: number } } {
     const now = performance.now();

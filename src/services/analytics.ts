@@ -47,7 +47,12 @@ export class AnalyticsService implements Service {
       rules: this.deps.rules.rules,
       store: ctx.db.detections,
       snapshots: this.deps.snapshots.snapshots,
-      tracker: { allocateId: (cameraId) => trackIds.next(cameraId) },
+      // New tracks start from what the detector reports (thresholds relative to its own), so low-scoring still
+      // objects such as parked vehicles are tracked once they persist.
+      tracker: {
+        allocateId: (cameraId) => trackIds.next(cameraId),
+        ...(ctx.config.detector ? { detectorThreshold: ctx.config.detector.scoreThreshold, classThresholds: ctx.config.detector.classThresholds } : {}),
+      },
       onError: (err) => ctx.log.error(`frame hook: ${(err as Error).message}`),
     });
     this.#path = path;

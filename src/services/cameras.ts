@@ -1,10 +1,14 @@
-/** Inference (detector and scheduler) and the configured cameras: the last services, so everything they feed is up. */
-import { existsSync } from 'node:fs';
-import { Gauge } from 'prom-client';
+/**
+ * Inference (detector, scheduler, adaptive analysis rate) and the configured cameras: the last services, so
+ * everything they feed is up.
+ */
+import { Gauge, type Registry } from 'prom-client';
 import type { CameraManager } from '../camera/manager.js';
 import type { Frame } from '../camera/frame.js';
+import { VigilError } from '../errors.js';
 import { Detector } from '../inference/detector.js';
-import { modelPath, nanodetPreset } from '../inference/models.js';
+import { cropDetector, wholeFrameDetector } from '../inference/detector-options.js';
+import { AnalysisRatePolicy } from '../inference/rate-policy.js';
 import { InferenceScheduler } from '../inference/scheduler.js';
 import type { AnalyticsService } from './analytics.js';
 import type { Service, ServiceContext } from './service.js';
@@ -13,7 +17,8 @@ export class DetectorService implements Service {
   readonly name = 'detector';
   #detector: Detector | null = null;
   #scheduler: InferenceScheduler | null = null;
-  #off: (() => void) | null = null;
+  #policy: AnalysisRatePolicy | null = null;
+  readonly #off: Array<() => void> = [];
 
   constructor(
     private readonly cameras: CameraManager,
@@ -25,42 +30,131 @@ export class DetectorService implements Service {
     return this.#detector;
   }
 
+  /** null: detection is off. */
+  get scheduler(): InferenceScheduler | null {
+    return this.#scheduler;
+  }
+
+  /** null: detection or the adaptive rate is off. */
+  get ratePolicy(): AnalysisRatePolicy | null {
+    return this.#policy;
+  }
+
   async start(ctx: ServiceContext): Promise<void> {
     const { config, log } = ctx;
-    const path = this.analytics.framePath;
-    if (config.detector.enabled) {
-      const file = config.detector.modelPath ?? modelPath('nanodet');
-      if (!existsSync(file)) {
-        log.warn(`detector model ${file} is missing: run \`bash scripts/setup.sh\`; cameras run without detection`);
-      } else {
-        this.#detector = await Detector.create(nanodetPreset({ modelPath: file, scoreThreshold: config.detector.scoreThreshold }));
-        this.#scheduler = new InferenceScheduler(this.#detector, {
-          onDetections: (r, frame) => path.process(r, frame),
-          onError: (err) => log.error(`inference: ${(err as Error).message}`),
+    const options = config.detector;
+    if (options) {
+      try {
+        const whole = wholeFrameDetector(options);
+        const crop = cropDetector(options);
+        this.#detector = await Detector.create({
+          ...whole,
+          ...(crop ? { crop: { modelPath: crop.modelPath, inputWidth: crop.inputWidth, inputHeight: crop.inputHeight } } : {}),
+          log: (line) => log.warn(line),
         });
-        const scheduler = this.#scheduler;
-        new Gauge({
-          name: 'vigil_inference_shed_frames',
-          help: 'Frames shed because inference fell behind, per camera',
-          labelNames: ['camera'],
-          registers: [ctx.metrics],
-          collect() {
-            this.reset();
-            for (const [id, s] of Object.entries(scheduler.stats().cameras)) this.set({ camera: id }, s.shed);
-          },
-        });
+        log.info('detector', { model: options.model, precision: options.precision, inputSize: options.inputSize, crops: crop ? `${crop.inputWidth}x${crop.inputHeight}` : 'off', providers: this.#detector.providers.join(',') });
+      } catch (err) {
+        // The built-in models come from set-up: without them cameras still run (and record) without detection.
+        if (!(err instanceof VigilError && err.code === 'E_MODEL_MISSING')) throw err;
+        log.warn(`${err.message}; cameras run without detection`);
       }
     }
+    if (this.#detector) this.#startInference(ctx, this.#detector);
     const scheduler = this.#scheduler;
-    const onFrame = (frame: Frame): void => (scheduler ? scheduler.submit(frame) : frame.release());
+    const policy = this.#policy;
+    const known = new Set<string>();
+    const onFrame = (frame: Frame): void => {
+      if (!scheduler) {
+        frame.release();
+        return;
+      }
+      if (policy) {
+        if (!known.has(frame.cameraId)) {
+          known.add(frame.cameraId);
+          policy.addCamera(frame.cameraId, { detectFps: this.cameras.get(frame.cameraId)?.settings.detectFps ?? 0, quietFps: config.analysis!.quietFps });
+        }
+        if (frame.motion) policy.motion(frame.cameraId);
+      }
+      scheduler.submit(frame);
+    };
     this.cameras.on('frame', onFrame);
-    this.#off = () => this.cameras.off('frame', onFrame);
+    this.#off.push(() => this.cameras.off('frame', onFrame));
+    if (policy) {
+      this.#off.push(
+        this.analytics.framePath.addHook({
+          onFrameAnalysed: (cameraId, liveTracks) => policy.tracks(cameraId, liveTracks),
+          onCameraStopped: (cameraId) => {
+            known.delete(cameraId);
+            policy.removeCamera(cameraId);
+          },
+        }),
+      );
+    }
+  }
+
+  #startInference(ctx: ServiceContext, detector: Detector): void {
+    const path = this.analytics.framePath;
+    const scheduler = new InferenceScheduler(detector, {
+      onDetections: (r, frame) => path.process(r, frame),
+      onError: (err) => ctx.log.error(`inference: ${(err as Error).message}`),
+    });
+    this.#scheduler = scheduler;
+    // While a camera has live tracks its tensors are whole frames (tracked objects may lie outside the motion).
+    this.#off.push(
+      path.addHook({
+        onFrameAnalysed: (cameraId, liveTracks) => this.cameras.get(cameraId)?.setFullFrame(liveTracks > 0),
+      }),
+    );
+    const analysis = ctx.config.analysis;
+    if (analysis) {
+      const policy = new AnalysisRatePolicy({
+        setRate: (id, fps) => this.cameras.get(id)?.setAnalysisRate(fps),
+        setPriority: (id, p) => scheduler.setPriority(id, p),
+        holdMs: analysis.holdMs,
+      });
+      policy.start(250);
+      this.#policy = policy;
+    }
+    registerInferenceMetrics(ctx.metrics, scheduler, this.#policy);
   }
 
   async stop(): Promise<void> {
-    this.#off?.();
+    for (const off of this.#off.splice(0)) off();
+    this.#policy?.close();
     await this.#scheduler?.close();
     await this.#detector?.close();
+  }
+}
+
+function registerInferenceMetrics(registry: Registry, scheduler: InferenceScheduler, policy: AnalysisRatePolicy | null): void {
+  const perCamera = [
+    ['vigil_inference_frames', 'Frames analysed by the detector, per camera', (s) => s.inferred],
+    ['vigil_inference_shed_frames', 'Frames shed because inference fell behind, per camera', (s) => s.shed],
+    ['vigil_inference_shed_streak_max_ms', 'Longest run of shed frames per camera (since start or the last resetShedStreaks()), ms of stream time', (s) => s.maxShedStreakMs],
+  ] as const satisfies ReadonlyArray<readonly [string, string, (s: ReturnType<InferenceScheduler['stats']>['cameras'][string]) => number]>;
+  for (const [name, help, value] of perCamera) {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['camera'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [id, s] of Object.entries(scheduler.stats().cameras)) this.set({ camera: id }, value(s));
+      },
+    });
+  }
+  if (policy) {
+    new Gauge({
+      name: 'vigil_analysis_rate_fps',
+      help: 'Current analysis rate per camera (adaptive: the quiet rate without live tracks, detectFps with)',
+      labelNames: ['camera'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [id, c] of Object.entries(policy.stats().cameras)) this.set({ camera: id }, c.rateFps);
+      },
+    });
   }
 }
 

@@ -1,4 +1,8 @@
-/** Track and alert snapshots, stored beside the detections (same environment, same retention ages). */
+/**
+ * Track and alert snapshots: JPEG files under <dataDir>/snapshots (scaled, one image shared by the tracks of a
+ * frame), indexed in a sub-database of the one Database, expired with the detections' retention ages.
+ */
+import { join } from 'node:path';
 import { Gauge, type Registry } from 'prom-client';
 import { sourceFrameStats } from '../camera/source-frame.js';
 import { SnapshotService } from '../media/snapshots.js';
@@ -31,8 +35,14 @@ export class SnapshotsService implements Service {
     const { config, log } = ctx;
     if (!config.snapshots.enabled) return;
     const snaps = new SnapshotService(
-      { snapshots: ctx.db.sub('snapshots'), times: ctx.db.sub('snapshot-times') },
-      { quality: config.snapshots.quality, uploader: this.integrations.integrations.alertSnapshotUploader(publicUrlOf(ctx)), embeddings: this.search.trackEmbeddings },
+      { index: ctx.db.sub('snapshot-index'), dir: join(config.dataDir, 'snapshots') },
+      {
+        quality: config.snapshots.quality,
+        maxWidth: config.snapshots.maxWidth,
+        fsync: config.snapshots.fsync,
+        uploader: this.integrations.integrations.alertSnapshotUploader(publicUrlOf(ctx)),
+        embeddings: this.search.trackEmbeddings,
+      },
     );
     this.#snapshots = snaps;
     registerSnapshotMetrics(ctx.metrics, snaps);
@@ -59,15 +69,17 @@ export class SnapshotsService implements Service {
 function registerSnapshotMetrics(registry: Registry, snapshots: SnapshotService): void {
   new Gauge({
     name: 'vigil_snapshots',
-    help: 'Track and alert snapshots by counter: captured, capture_refused (native memory budget), live_tracks, encoded, encode_failed, dropped (work queue full), stored, uploaded, upload_failed, expired',
+    help: 'Track and alert snapshots by counter: captured, capture_refused (native memory budget), live_tracks, encoded, encode_failed, dropped (work queue full), stored (references), shared (references to an image already stored), images, bytes_written, write_failed, uploaded, upload_failed, expired, images_deleted, missing, orphans_swept, dangling_dropped',
     labelNames: ['counter'],
     registers: [registry],
     collect() {
       const s = snapshots.stats();
       const rows: [string, number][] = [
         ['captured', s.captured], ['capture_refused', s.captureRefused], ['live_tracks', s.liveTracks], ['encoded', s.encoded],
-        ['encode_failed', s.encodeFailed], ['dropped', s.dropped], ['stored', s.stored], ['uploaded', s.uploaded],
-        ['upload_failed', s.uploadFailed], ['expired', s.expired],
+        ['encode_failed', s.encodeFailed], ['dropped', s.dropped], ['stored', s.stored], ['shared', s.shared], ['images', s.images],
+        ['bytes_written', s.bytesWritten], ['write_failed', s.writeFailed], ['uploaded', s.uploaded], ['upload_failed', s.uploadFailed],
+        ['expired', s.expired], ['images_deleted', s.imagesDeleted], ['missing', s.missing], ['orphans_swept', s.orphansSwept],
+        ['dangling_dropped', s.danglingDropped],
       ];
       for (const [counter, v] of rows) this.set({ counter }, v);
     },

@@ -180,7 +180,7 @@ export class RuleService {
       if (!stored) throw new RuleNotFoundError('alert', alertId);
       a = { ...stored, state: stored.state === 'cleared' ? 'cleared' : 'acknowledged', acknowledgedBy: user, updatedNs: now };
     }
-    await this.store.putAlert(a);
+    await this.persist(a);
     this.emit([{ type: 'acknowledged', alert: a }], false);
     return a;
   }
@@ -204,6 +204,11 @@ export class RuleService {
     return e;
   }
 
+  /** Stores an alert (with its event-log entry when the server wired `persistAlert`). */
+  private persist(alert: Alert): Promise<unknown> {
+    return this.persistAlert ? this.persistAlert(alert, this.store.alertWrite(alert)) : this.store.putAlert(alert);
+  }
+
   private reload(): void {
     const events = this.engine.setRules([...this.entries.values()].map((e) => e.rule), this.nowNs());
     this.emit(events);
@@ -212,7 +217,7 @@ export class RuleService {
   private emit(events: AlertEvent[], persist = true): void {
     for (const ev of events) {
       if (persist) {
-        const p = (this.persistAlert ? this.persistAlert(ev.alert, this.store.alertWrite(ev.alert)) : this.store.putAlert(ev.alert)).catch((err: unknown) => {
+        const p = this.persist(ev.alert).catch((err: unknown) => {
           this.writeError ??= err;
         });
         this.pending.add(p);

@@ -1,10 +1,13 @@
 /**
  * Rules and notifications. The rules open first: the channel names they may name come from the config (parsed by
  * the notification module's own parser), and the notifications find an alert's camera through them.
+ * The stream's event log is made here too: every alert transition is stored with its event-log entry in one
+ * transaction of the server's Database (both or neither), so a resuming client sees exactly the stored alerts.
  */
 import { NotificationService, registerNotifyMetrics, validateChannels } from '../integrations/notify/index.js';
 import type { StoredSnapshot } from '../media/snapshots.js';
 import { RuleService, type AlertEvent, type RuleDefinition } from '../rules/index.js';
+import { StoreEventLog } from '../stream/store-log.js';
 import type { Service, ServiceContext } from './service.js';
 import { started } from './service.js';
 import { publicUrlOf, type SnapshotsService } from './snapshots.js';
@@ -12,23 +15,39 @@ import { publicUrlOf, type SnapshotsService } from './snapshots.js';
 export class RulesService implements Service {
   readonly name = 'rules';
   #rules: RuleService | null = null;
+  #eventLog: StoreEventLog | null = null;
 
   get rules(): RuleService {
     return started(this.#rules, 'rules');
   }
 
+  /**
+   * The stream's log over the detection store: one sequence space for detections, tracks, alerts and camera
+   * status. Alerts reach it only through the rules' commits (publishing an alert to the stream adds nothing).
+   */
+  get eventLog(): StoreEventLog {
+    return started(this.#eventLog, 'rules.eventLog');
+  }
+
   async start(ctx: ServiceContext): Promise<void> {
     const { config } = ctx;
+    const eventLog = new StoreEventLog(ctx.db.detections);
+    this.#eventLog = eventLog;
     this.#rules = await RuleService.open({
       path: ctx.db.scope('rules'),
       timezone: config.rulesTimezone,
       configRules: config.rules,
       channels: new Set(validateChannels(config.notify.channels).keys()),
+      persistAlert: (alert, write) => eventLog.appendWith({ kind: 'alerts', alert }, write),
     });
   }
 
   async stop(): Promise<void> {
-    await this.#rules?.close();
+    try {
+      await this.#rules?.close();
+    } finally {
+      this.#eventLog?.close();
+    }
   }
 }
 

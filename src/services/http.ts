@@ -11,7 +11,6 @@ import { StoreDetectionSource, cameraListingFrom } from '../api/sources.js';
 import { AuthService } from '../auth/service.js';
 import type { CameraManager } from '../camera/manager.js';
 import type { StreamEvent } from '../stream/events.js';
-import { StoreEventLog } from '../stream/store-log.js';
 import type { RulesService } from './alerts.js';
 import type { IntegrationsService } from './integrations.js';
 import type { RecorderService } from './recorder.js';
@@ -31,7 +30,6 @@ export interface HttpServiceDeps {
 export class HttpService implements Service {
   readonly name = 'http';
   #auth: AuthService | null = null;
-  #eventLog: StoreEventLog | null = null;
   #http: ApiServer | null = null;
 
   constructor(private readonly deps: HttpServiceDeps) {}
@@ -41,8 +39,13 @@ export class HttpService implements Service {
     return this.#http;
   }
 
-  /** Publishes to the WebSocket stream (nothing when not listening). */
+  /**
+   * Publishes to the WebSocket stream (nothing when not listening). Alerts are skipped: each one is logged in the
+   * transaction that stores it (RulesService) and reaches the stream from that commit, so publishing it here would
+   * log it twice.
+   */
   publish(event: StreamEvent): void {
+    if (event.kind === 'alerts') return;
     this.#http?.publish(event);
   }
 
@@ -52,8 +55,8 @@ export class HttpService implements Service {
     const store = ctx.db.detections;
     this.#auth = await AuthService.open({ dataDir: join(config.dataDir, 'auth'), database: ctx.db.scope('auth'), ...config.auth });
     // One sequence space for the stream: detections are published once committed (the store numbers them) and
-    // the other events go through the store's event log, so a reconnecting client resumes from LMDB.
-    this.#eventLog = new StoreEventLog(store);
+    // the other events go through the store's event log (made by the rules, which log alerts with their commits),
+    // so a reconnecting client resumes from LMDB.
     const rules = d.rules.rules;
     const snapshots = d.snapshots.snapshots;
     const recorder = d.recorder.recorder;
@@ -62,7 +65,7 @@ export class HttpService implements Service {
       { host: config.server.host, port: config.server.port, corsOrigins: config.server.corsOrigins },
       {
         auth: this.#auth,
-        eventLog: this.#eventLog,
+        eventLog: d.rules.eventLog,
         registry: ctx.metrics,
         health: ctx.health,
         cameras: cameraListingFrom(cameras),
@@ -87,7 +90,6 @@ export class HttpService implements Service {
 
   async stop(): Promise<void> {
     await this.#http?.close();
-    await this.#eventLog?.close();
     await this.#auth?.close();
   }
 }

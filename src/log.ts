@@ -41,3 +41,12 @@ export function createLogger(scope: string, write: (line: string) => void = (l) 
     child: (s) => createLogger(`${scope}.${s}`, write),
   };
 }
+
+/** A Logger that writes nothing: the default of modules whose caller passes none (tests, tools). */
+export const silentLogger: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  child: () => silentLogger,
+};

@@ -234,7 +234,7 @@ export class Integrations {
       sink: createSink({
         ...q.sink,
         ...(q.format === 'flatbuffers' ? { encode: fb } : {}),
-        log: (level, m) => sinkLog[level](m),
+        log: sinkLog,
       }),
       kinds: new Set(q.publish),
       publishErrors: 0,
@@ -247,7 +247,7 @@ export class Integrations {
       this.#sync = new CameraSync({
         directory: this.#directory,
         sources: config.vms.map((v) => ({ adapter: createVmsAdapter(v.adapter), intervalMs: v.syncIntervalS * 1000 })),
-        log: (level, m) => vmsLog[level](m),
+        log: vmsLog,
       });
     } else {
       this.#directory = null;

@@ -4,6 +4,7 @@
  * (queue-proxy.ts) placed between the sink and the broker — gentler than restarting the shared services while
  * other engineers use them. Consumers connect to the brokers directly. Names are unique per run and cleaned up.
  */
+import { createLogger } from '../../src/log.js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
@@ -153,7 +154,9 @@ describe('Redis Streams sink (real Redis 127.0.0.1:6379)', () => {
 
   test('outage through the proxy: exact delivered, dropped and reconnect counts', async () => {
     const stream = `${prefix}:c`;
-    const sink = new RedisStreamSink({ name: 'redis-c', url: `redis://127.0.0.1:${proxy.port}`, streamPrefix: stream, capacity: 50, backoff: BACKOFF, connectTimeoutMs: 1000 });
+    const logs: string[] = [];
+    const log = createLogger('queue', (l) => logs.push(l.slice(l.indexOf(' ') + 1)));
+    const sink = new RedisStreamSink({ name: 'redis-c', url: `redis://127.0.0.1:${proxy.port}`, streamPrefix: stream, capacity: 50, backoff: BACKOFF, connectTimeoutMs: 1000, log });
     let seqs: number[] = [];
     const poll = setInterval(() => {
       void redis.xrange(`${stream}:event`, '-', '+').then((rows) => {
@@ -163,6 +166,8 @@ describe('Redis Streams sink (real Redis 127.0.0.1:6379)', () => {
     sink.start();
     try {
       await outage(sink, proxy, () => seqs);
+      // The sink logs to its own child logger: connected, lost once, connected again.
+      assert.deepEqual(logs.map((l) => l.replace(/connection lost.*/, 'connection lost')), ['INFO  queue.redis-c connected', 'WARN  queue.redis-c connection lost', 'INFO  queue.redis-c connected']);
     } finally {
       clearInterval(poll);
       await sink.close();

@@ -1,6 +1,7 @@
 /**
  * Camera sync against simulated VMS servers (see vms-simulators.ts: the real products cannot run here).
  */
+import { createLogger } from '../../src/log.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createVmsAdapter } from '../../src/integrations/vms/factory.js';
@@ -36,7 +37,7 @@ describe('camera sync', () => {
         { adapter: createVmsAdapter({ type: 'milestone', name: 'hq', baseUrl: ms.url, username: 'svc', password: PASSWORD }), intervalMs: 0 },
         { adapter: createVmsAdapter({ type: 'hikvision', name: 'nvr', baseUrl: hik.url, username: 'admin', password: PASSWORD }), intervalMs: 0 },
       ],
-      log: (level, m) => logs.push(`${level} ${m}`),
+      log: createLogger('vms', (l) => logs.push(l.slice(l.indexOf(' ') + 1))),
     });
     try {
       const first = await sync.syncNow();
@@ -98,6 +99,9 @@ describe('camera sync', () => {
       assert.ok(!shown.includes('svc:') && !shown.includes('admin'));
       assert.ok(logs.every((l) => !l.includes(PASSWORD)));
       assert.equal(logs.length, 5);
+      // One child logger per source: "LEVEL vms.<source> message".
+      assert.equal(logs[0], 'INFO  vms.hq 3 cameras (3 added, 0 changed, 0 removed)');
+      assert.deepEqual(logs.map((l) => l.split(' ').filter(Boolean).slice(0, 2).join(' ')).sort(), ['INFO vms.hq', 'INFO vms.hq', 'INFO vms.nvr', 'INFO vms.nvr', 'WARN vms.nvr']);
 
       await assert.rejects(sync.syncNow('nope'), { code: 'E_NOT_FOUND', message: 'No VMS source named "nope"' });
 

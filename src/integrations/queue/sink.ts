@@ -13,6 +13,7 @@
 import { VigilClosedError, VigilError, expected } from '../../errors.js';
 import type { Alert, CameraStatus, DetectionBatch } from '../../types.js';
 import { redactText } from '../../redact.js';
+import { silentLogger, type Logger } from '../../log.js';
 
 export type QueueKind = 'detections' | 'alert' | 'event' | 'status';
 
@@ -67,7 +68,8 @@ export interface SinkOptions {
   encode?: QueueEncoder;
   /** Content type announced where the protocol carries one (default per encoder). */
   contentType?: string;
-  log?: (level: 'info' | 'warn', message: string) => void;
+  /** The sink logs to a child named after it. */
+  log?: Logger;
 }
 
 export interface SinkItem {
@@ -142,7 +144,7 @@ export abstract class QueueSink {
   protected readonly encode: QueueEncoder;
   protected readonly contentType: string;
   protected readonly ackTimeoutMs: number;
-  protected readonly log: (level: 'info' | 'warn', message: string) => void;
+  protected readonly log: Logger;
   private readonly buffer: Ring<SinkItem>;
   private readonly batchSize: number;
   private readonly backoff: Required<BackoffOptions>;
@@ -187,7 +189,7 @@ export abstract class QueueSink {
     this.backoff = backoff;
     this.encode = options.encode ?? jsonEncode;
     this.contentType = options.contentType ?? (options.encode ? 'application/octet-stream' : 'application/json');
-    this.log = options.log ?? (() => undefined);
+    this.log = (options.log ?? silentLogger).child(options.name);
   }
 
   // ---- what each broker implements ----------------------------------------------------------------------------
@@ -329,7 +331,7 @@ export abstract class QueueSink {
     this.connected = false;
     this.notifyLost();
     if (err) this.lastError = this.redact(err instanceof Error ? err.message : String(err));
-    this.log('warn', `sink ${this.name}: connection lost${this.lastError ? `: ${this.lastError}` : ''}`);
+    this.log.warn(`connection lost${this.lastError ? `: ${this.lastError}` : ''}`);
     void this.closeConnection().finally(() => this.scheduleReconnect());
   }
 
@@ -429,7 +431,7 @@ export abstract class QueueSink {
     if (this.everConnected) this.counters.reconnects++;
     this.everConnected = true;
     this.attempt = 0;
-    this.log('info', `sink ${this.name}: connected`);
+    this.log.info('connected');
     this.schedulePump();
   }
 

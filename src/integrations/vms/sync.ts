@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import { VigilError, expected } from '../../errors.js';
 import { redactText } from '../../redact.js';
+import { silentLogger, type Logger } from '../../log.js';
 import type { RecordingResult, VmsAdapter, VmsAnalyticsEvent, VmsStreams, VmsType } from './types.js';
 
 export interface SyncedCamera {
@@ -110,8 +111,8 @@ export interface SyncSource {
 export interface CameraSyncOptions {
   directory: CameraDirectory;
   sources: SyncSource[];
-  /** Optional log sink; messages are redacted. */
-  log?: (level: 'info' | 'warn', message: string) => void;
+  /** Each source logs to a child named after it; messages are redacted. */
+  log?: Logger;
   /** Close the adapters on close() (default true). */
   closeAdapters?: boolean;
 }
@@ -149,7 +150,7 @@ function sameCamera(a: SyncedCamera, b: SyncedCamera): boolean {
 export class CameraSync {
   private readonly directory: CameraDirectory;
   private readonly states = new Map<string, SourceState>();
-  private readonly log: (level: 'info' | 'warn', message: string) => void;
+  private readonly log: Logger;
   private readonly closeAdapters: boolean;
   private started = false;
   private closed = false;
@@ -162,7 +163,7 @@ export class CameraSync {
     }
     if (!Array.isArray(options.sources)) throw expected('an array', 'options.sources', options.sources);
     this.directory = d;
-    this.log = options.log ?? (() => undefined);
+    this.log = options.log ?? silentLogger;
     this.closeAdapters = options.closeAdapters ?? true;
     for (const [i, s] of options.sources.entries()) {
       const a = s?.adapter;
@@ -333,16 +334,13 @@ export class CameraSync {
       st.lastResult = counts;
       st.lastError = null;
       st.lastSuccessAt = new Date().toISOString();
-      this.log(
-        'info',
-        `VMS source ${name}: ${seen.size} cameras (${counts.added} added, ${counts.changed} changed, ${counts.removed} removed)`,
-      );
+      this.log.child(name).info(`${seen.size} cameras (${counts.added} added, ${counts.changed} changed, ${counts.removed} removed)`);
       return { source: name, ok: true, error: null, ...counts };
     } catch (err) {
       const raw = err instanceof Error ? err.message : String(err);
       const message = redactText(raw, creds ? [creds.password] : []);
       st.lastError = message;
-      this.log('warn', `VMS source ${name}: sync failed: ${message}`);
+      this.log.child(name).warn(`sync failed: ${message}`);
       return { source: name, ok: false, error: message, ...counts };
     }
   }

@@ -39,7 +39,7 @@ const out: Record<string, unknown> = {};
 
 // 1. Native ingest only: three frames of a 320x240 test pattern, letterboxed into the detector's tensor.
 const ingest = new CameraManager();
-const [settings] = parseConfig({ cameras: [{ id: 'pattern', source: { kind: 'test', pattern: 'ball', width: 320, height: 240, fps: 30 }, detectFps: 0 }] }).cameras;
+const [settings] = parseConfig({ cameras: [{ id: 'pattern', source: { kind: 'test', pattern: 'ball', width: 320, height: 240, fps: 30 }, detectFps: 0, motion: false }] }).cameras;
 const frames = await new Promise<object[]>((resolve) => {
   const got: object[] = [];
   ingest.on('frame', (f: Frame) => {
@@ -157,7 +157,7 @@ test('npm pack -> install the tarball -> a TypeScript program embeds Vigil throu
     assert.ok(statSync(addon).mtimeMs > before, 'the install script rebuilt the addon from the tarball');
 
     // The CLI from the package runs the build (no TypeScript sources in the tarball).
-    // Models are not in the package: VIGIL_MODELS_DIR (or detector.modelPath in the config) says where they are.
+    // Models are not in the package: VIGIL_MODELS_DIR (or detector.path in the config) says where they are.
     const probe = execFileSync(process.execPath, [join(pkg, 'scripts', 'vigil.mjs'), 'probe'], {
       cwd: app,
       encoding: 'utf8',
@@ -176,7 +176,6 @@ test('npm pack -> install the tarball -> a TypeScript program embeds Vigil throu
     writeFileSync(join(app, 'vigil.yaml'), [
       `dataDir: ${join(dir, 'data')}`,
       'server: { host: 127.0.0.1, port: 0 }',
-      `detector: { modelPath: ${model} }`,
       'search: false',
       'recording: { minFreeGb: 0 }',
       'cameras:',
@@ -191,7 +190,12 @@ test('npm pack -> install the tarball -> a TypeScript program embeds Vigil throu
     const tsc = spawnSync(process.execPath, [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app], { cwd: app, encoding: 'utf8' });
     assert.equal(tsc.status, 0, `the program type-checks against the package's declarations:\n${tsc.stdout}${tsc.stderr}`);
 
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'main.ts', 'vigil.yaml'], { cwd: app, encoding: 'utf8', timeout: 120_000 });
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'main.ts', 'vigil.yaml'], {
+      cwd: app,
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, VIGIL_MODELS_DIR: dirname(model) },
+    });
     assert.equal(run.status, 0, `the program ran:\n${run.stdout}\n${run.stderr}`);
     const out = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as {
       frames: unknown[];

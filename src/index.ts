@@ -28,8 +28,11 @@ export type { Codec, DecoderKind } from './camera/decoders.js';
 // Detection on ONNX Runtime, with the presets of the models set-up converts.
 export { Detector, DETECTOR_DECODERS } from './inference/detector.js';
 export type { DetectorConfig, DetectorDecoder, DetectorInput } from './inference/detector.js';
-export { COCO_CLASSES, centernetPreset, modelPath, modelsDir, nanodetPreset } from './inference/models.js';
-export type { BuiltinModel } from './inference/models.js';
+export { COCO_CLASSES, centernetPreset, modelPath, modelsDir, nanodetModel, nanodetPreset } from './inference/models.js';
+export type { BuiltinModel, NanodetInputSize, NanodetOptions, NanodetPrecision } from './inference/models.js';
+// The config file's `detector:` section as a Detector's config: Detector.create(wholeFrameDetector(options)).
+export { DETECTOR_MODELS, parseDetectorOptions, wholeFrameDetector } from './inference/detector-options.js';
+export type { DetectorModelKind, DetectorOptions } from './inference/detector-options.js';
 export { listProviders, PROVIDER_NAMES } from './inference/providers.js';
 export type { ProviderInfo, ProviderName } from './inference/providers.js';
 

@@ -30,8 +30,8 @@ const npm = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): string =
 const PROGRAM = `
 import WebSocket from 'ws';
 import {
-  CameraManager, WireDetection, WireDetectionBatch, WirePayload, VigilConfigError, VigilError, addonPath, createServer,
-  loadConfig, parseConfig, readMessage, type DetectionBatch, type Frame, type Logger, type VigilServer,
+  CameraManager, Detector, WireDetection, WireDetectionBatch, WirePayload, VigilConfigError, VigilError, addonPath, createServer,
+  loadConfig, parseConfig, parseDetectorOptions, readMessage, wholeFrameDetector, type DetectionBatch, type Frame, type Logger, type VigilServer,
 } from 'vigil';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
@@ -54,7 +54,13 @@ ingest.close();
 out.frames = frames;
 out.addon = addonPath();
 
-// 2. Only the exports map is public: deep imports are refused.
+// 2. Detection alone: the config file's detector section made into a Detector (fp32 NanoDet 416 here).
+const det = await Detector.create(wholeFrameDetector(parseDetectorOptions({ precision: 'fp32' })!));
+const flat = new Uint8Array(320 * 240 * 3).fill(114);
+out.detector = [det.providers, det.inputSizes, (await det.detectImage(flat, { format: 'RGB', width: 320, height: 240 })).length];
+await det.close();
+
+// 3. Only the exports map is public: deep imports are refused.
 const deep: string = 'vigil/dist/src/server.js';
 try {
   await import(deep);
@@ -62,14 +68,14 @@ try {
   out.deepImport = (err as { code?: string }).code;
 }
 
-// 3. Errors are VigilErrors with stable codes.
+// 4. Errors are VigilErrors with stable codes.
 try {
   parseConfig({ cameras: [{ id: 'x', source: { kind: 'fax' } }] });
 } catch (err) {
   out.configError = [err instanceof VigilConfigError && err instanceof VigilError, (err as VigilError).code];
 }
 
-// 4. The whole server: detections in-process (committed batches) and over the WebSocket (FlatBuffers).
+// 5. The whole server: detections in-process (committed batches) and over the WebSocket (FlatBuffers).
 const config = loadConfig(process.argv[2]);
 let password = '';
 config.auth = { announceInitialAdmin: (_user: string, p: string) => (password = p) };
@@ -202,6 +208,7 @@ test('npm pack -> install the tarball -> a TypeScript program embeds Vigil throu
       addon: string;
       configError: [boolean, string];
       deepImport: string;
+      detector: unknown[];
       wire: Array<{ cameraId: string; frameSequence: number; size: number[]; detections: Array<{ className: string; box: number[] }> }>;
       committed: Array<{ cameraId: string; frameSequence: number; size: number[]; detections: Array<{ className: string; box: number[] }> }>;
       cameras: string[][];
@@ -213,6 +220,8 @@ test('npm pack -> install the tarball -> a TypeScript program embeds Vigil throu
     assert.equal(out.addon, addon);
     assert.deepEqual(out.configError, [true, 'E_CONFIG']);
     assert.equal(out.deepImport, 'ERR_PACKAGE_PATH_NOT_EXPORTED');
+    // A flat grey picture: nothing detected.
+    assert.deepEqual(out.detector, [['cpu'], [{ width: 416, height: 416 }], 0]);
     assert.deepEqual(out.cameras, [['clip', 'running'], ['pattern', 'running']]);
     assert.ok(out.framesAnalysed >= 3, `${out.framesAnalysed} frames analysed`);
     assert.equal(out.wire.length, 3);

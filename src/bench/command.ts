@@ -115,15 +115,17 @@ export async function benchDensityCommand(args: string[], print: (s: string) => 
   const vehicleIds = oneLoop.filter((t) => busyClasses.has(t.className)).length;
   print(`\n# one busy camera alone (${solo.windowS.toFixed(0)} s): latency p50 ${solo.latencyP50Ms.toFixed(1)} ms, p99 ${solo.latencyP99Ms.toFixed(1)} ms; ${personIds} person tracks, ${vehicleIds} vehicle tracks per loop`);
 
-  // CPU per camera kind, and disk per busy camera-day, from single-kind runs.
+  // CPU per camera kind (the marginal cost over the idle server's), and disk per busy camera-day, from
+  // single-kind runs.
   const nBusy = 2;
-  const nQuiet = Math.min(10, Math.max(2, cameras ?? 10));
+  const nQuiet = 6;
+  const idle = await runMix(0, 0, 'optimized', opts);
   const busyOnly = await runMix(nBusy, 0, 'optimized', opts);
   const quietOnly = await runMix(0, nQuiet, 'optimized', opts);
-  const cpuBusy = busyOnly.cpuPct / nBusy;
-  const cpuQuiet = quietOnly.cpuPct / nQuiet;
+  const cpuBusy = Math.max(0, busyOnly.cpuPct - idle.cpuPct) / nBusy;
+  const cpuQuiet = Math.max(0, quietOnly.cpuPct - idle.cpuPct) / nQuiet;
   const diskPerBusyDay = (busyOnly.diskBytes / nBusy / busyOnly.windowS) * 86400 / 1e9;
-  print(`# per camera: busy ${cpuBusy.toFixed(1)} % of a core, quiet ${cpuQuiet.toFixed(1)} %; disk ${diskPerBusyDay.toFixed(2)} GB per busy camera-day`);
+  print(`# per camera: busy ${cpuBusy.toFixed(1)} % of a core, quiet ${cpuQuiet.toFixed(1)} % (idle server ${idle.cpuPct.toFixed(1)} %); disk ${diskPerBusyDay.toFixed(2)} GB per busy camera-day`);
 
   print(`\n# density search (${seconds} s window after ${opts.warmupSeconds} s warm-up, busy share ${opts.busyShare})`);
   print(`variant        ${TABLE_HEADER}`);
@@ -141,6 +143,7 @@ export async function benchDensityCommand(args: string[], print: (s: string) => 
     latency_frame_to_ws_p99_ms_at_max: best.atMax?.latencyP99Ms ?? null,
     cpu_pct_per_quiet_camera: cpuQuiet,
     cpu_pct_per_busy_camera: cpuBusy,
+    cpu_pct_idle_server: idle.cpuPct,
     disk_gb_per_busy_camera_day: diskPerBusyDay,
     vtest_person_track_ids: personIds,
     vtest_vehicle_tracks: vehicleIds,

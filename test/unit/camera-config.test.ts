@@ -21,8 +21,28 @@ test('embedded defaults: one looping sample camera, port 8001, data in ./data', 
   assert.deepEqual(cam.source, { kind: 'file', path: SAMPLE_CLIP, codec: undefined, loop: true, realtime: true, rawFps: 25 });
   assert.equal(cam.detectFps, 5);
   assert.deepEqual(cam.decoder, { threads: 1 });
-  assert.deepEqual(cam.tensor, DEFAULT_TENSOR);
+  // The detector's input (INT8 NanoDet 416), with motion regions letterboxed into its 320 build (made by set-up).
+  assert.deepEqual(cam.tensor, { ...DEFAULT_TENSOR, regions: { enabled: true, inputSize: 320, maxShare: 0.35, fullFrameEvery: 30, minSide: 160 } });
   assert.deepEqual(cam.motion, { downscale: 8, sensitivity: 0.6, minChangedFraction: 0.002, learningRate: 0.05, masks: [] });
+  assert.equal(c.detector!.precision, 'int8');
+  assert.deepEqual(c.analysis, { quietFps: 1, holdMs: 3000 });
+  assert.deepEqual(c.snapshots, { enabled: true, quality: 60, maxWidth: 640, fsync: 'always' });
+});
+
+test('the camera tensor follows the detector; cameraDefaults.tensor keys override it; analysis can be off', () => {
+  const c = parseConfig({
+    detector: { model: 'centernet' },
+    analysis: false,
+    cameraDefaults: { tensor: { padColor: [0, 0, 0] } },
+    cameras: [{ id: 'a', source: 'test:ball' }],
+  });
+  assert.deepEqual(c.cameras[0]!.tensor, { width: 512, height: 512, layout: 'nhwc-f32', colorOrder: 'rgb', mean: [0, 0, 0], std: [1, 1, 1], padColor: [0, 0, 0] });
+  assert.equal(c.analysis, null);
+  assert.equal(parseConfig({ detector: false, cameras: [{ id: 'a', source: 'test:ball' }] }).detector, null);
+  assert.throws(() => parseConfig({ detector: { precision: 'int4' } }), { code: 'E_CONFIG', message: 'Expected "int8" or "fp32" for detector.precision but received "int4"' });
+  assert.throws(() => parseConfig({ analysis: { quietFps: 0 } }), { code: 'E_CONFIG', message: 'Expected a number from 0.1 to 30 for analysis.quietFps but received 0' });
+  assert.throws(() => parseConfig({ analysis: 3 }), { code: 'E_CONFIG', message: 'Expected an object or false for analysis but received 3' });
+  assert.throws(() => parseConfig({ snapshots: { fsync: 'sometimes' } }), { code: 'E_CONFIG', message: 'Expected "always" or "never" for snapshots.fsync but received "sometimes"' });
 });
 
 test('motion gate settings: off, defaults, masks validated', () => {

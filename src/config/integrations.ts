@@ -20,19 +20,17 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { VigilConfigError, VigilError } from '../errors.js';
 import { bool, fail, httpUrl, int, isObject, object as obj, oneOf, onlyKeys, optStr, str, url, type Raw } from '../validate.js';
-import { BROKER_PROTOCOLS } from '../integrations/queue/protocols.js';
 import type { CameraSettings } from '../camera/camera.js';
 import { parseSource, type RtspSource } from '../camera/source.js';
 import type { CameraRecordingPolicy } from '../recording/recorder.js';
 import { EVENT_KINDS, type EventKind } from '../stream/events.js';
 import { createVmsAdapter, VMS_TYPES } from '../integrations/vms/factory.js';
 import type { VmsConfig, VmsType } from '../integrations/vms/types.js';
-import { createSink, type SinkConfig } from '../integrations/queue/factory.js';
+import { parseSinkOptions, QUEUE_TYPES, SINK_COMMON_KEYS, SINK_TYPE_KEYS, type QueueType, type SinkConfig } from '../integrations/queue/options.js';
 import { createObjectStore, type StorageConfig } from '../integrations/storage/store.js';
 import { parseCameraSettings } from './cameras.js';
 
-export type QueueType = 'redis' | 'amqp' | 'mqtt' | 'kafka';
-export const QUEUE_TYPES: readonly QueueType[] = ['redis', 'amqp', 'mqtt', 'kafka'];
+export { QUEUE_TYPES, type QueueType };
 
 /** One VMS source. */
 export interface VmsSourceSettings {
@@ -265,20 +263,12 @@ function parseVms(v: unknown, i: number, ctx: TopContext): VmsSourceSettings {
 // ---------------------------------------------------------------------------------------------------------------
 // Queues
 
-const QUEUE_COMMON_KEYS = ['name', 'type', 'format', 'publish', 'capacity', 'batchSize', 'ackTimeoutMs', 'backoff'] as const;
-const QUEUE_TYPE_KEYS: Record<QueueType, readonly string[]> = {
-  redis: ['url', 'streamPrefix', 'maxLen', 'connectTimeoutMs'],
-  amqp: ['url', 'exchange', 'durable', 'connectTimeoutMs', 'heartbeatS'],
-  mqtt: ['url', 'username', 'password', 'topicPrefix', 'qos', 'clientId', 'connectTimeoutMs', 'keepaliveS'],
-  kafka: ['brokers', 'clientId', 'topicPrefix', 'ssl', 'sasl', 'connectTimeoutMs'],
-};
-
 function parseQueue(v: unknown, i: number): QueueSettings {
   const at = `integrations.queues[${i}]`;
   const r = obj(v, at);
   const name = str(r.name, `${at}.name`, { re: ID_RE, what: ID_WHAT });
   const type = oneOf(r.type, `${at}.type`, QUEUE_TYPES);
-  onlyKeys(r, at, [...QUEUE_COMMON_KEYS, ...QUEUE_TYPE_KEYS[type]]);
+  onlyKeys(r, at, [...SINK_COMMON_KEYS.slice(0, 2), 'format', 'publish', ...SINK_COMMON_KEYS.slice(2), ...SINK_TYPE_KEYS[type]]);
   const format = oneOf(r.format, `${at}.format`, ['json', 'flatbuffers'] as const, 'json');
   let publish: EventKind[] = [...EVENT_KINDS];
   if (r.publish !== undefined) {
@@ -286,98 +276,8 @@ function parseQueue(v: unknown, i: number): QueueSettings {
     publish = r.publish.map((k, j) => oneOf(k, `${at}.publish[${j}]`, EVENT_KINDS));
     publish = [...new Set(publish)];
   }
-  const common: Record<string, unknown> = { name };
-  if (r.capacity !== undefined) common.capacity = int(r.capacity, `${at}.capacity`, 1, 10_000_000, 10_000);
-  if (r.batchSize !== undefined) common.batchSize = int(r.batchSize, `${at}.batchSize`, 1, 10_000, 100);
-  if (r.ackTimeoutMs !== undefined) common.ackTimeoutMs = int(r.ackTimeoutMs, `${at}.ackTimeoutMs`, 10, 600_000, 10_000);
-  if (r.backoff !== undefined) {
-    const b = obj(r.backoff, `${at}.backoff`);
-    onlyKeys(b, `${at}.backoff`, ['initialMs', 'maxMs', 'factor', 'jitter']);
-    const backoff: Record<string, number> = {};
-    if (b.initialMs !== undefined) backoff.initialMs = int(b.initialMs, `${at}.backoff.initialMs`, 10, 600_000, 500);
-    if (b.maxMs !== undefined) backoff.maxMs = int(b.maxMs, `${at}.backoff.maxMs`, 10, 3_600_000, 30_000);
-    if (b.factor !== undefined) {
-      if (typeof b.factor !== 'number' || !(b.factor >= 1 && b.factor <= 10)) throw fail('a number from 1 to 10', `${at}.backoff.factor`, b.factor);
-      backoff.factor = b.factor;
-    }
-    if (b.jitter !== undefined) {
-      if (typeof b.jitter !== 'number' || !(b.jitter >= 0 && b.jitter <= 1)) throw fail('a number from 0 to 1', `${at}.backoff.jitter`, b.jitter);
-      backoff.jitter = b.jitter;
-    }
-    if ((backoff.maxMs ?? 30_000) < (backoff.initialMs ?? 500)) throw fail(`at least initialMs (${backoff.initialMs ?? 500})`, `${at}.backoff.maxMs`, backoff.maxMs);
-    common.backoff = backoff;
-  }
-  const timeout = (k: string): Record<string, number> =>
-    r[k] !== undefined ? { [k]: int(r[k], `${at}.${k}`, 100, 120_000, 5000) } : {};
-  let sink: SinkConfig;
-  switch (type) {
-    case 'redis':
-      sink = {
-        type,
-        ...(common as { name: string }),
-        ...(r.url !== undefined ? { url: url(r.url, `${at}.url`, BROKER_PROTOCOLS.redis, { allowCredentials: true }) } : {}),
-        ...(r.streamPrefix !== undefined ? { streamPrefix: str(r.streamPrefix, `${at}.streamPrefix`, { re: /^[A-Za-z0-9_.:-]{1,64}$/, what: 'a key prefix of letters, digits, "_", ".", ":" or "-"' }) } : {}),
-        ...(r.maxLen !== undefined ? { maxLen: int(r.maxLen, `${at}.maxLen`, 1, 1e9, 100_000) } : {}),
-        ...timeout('connectTimeoutMs'),
-      };
-      break;
-    case 'amqp':
-      sink = {
-        type,
-        ...(common as { name: string }),
-        ...(r.url !== undefined ? { url: url(r.url, `${at}.url`, BROKER_PROTOCOLS.amqp, { allowCredentials: true }) } : {}),
-        ...(r.exchange !== undefined ? { exchange: str(r.exchange, `${at}.exchange`, { re: /^[A-Za-z0-9_.:-]{1,127}$/, what: 'an exchange name' }) } : {}),
-        ...(r.durable !== undefined ? { durable: bool(r.durable, `${at}.durable`, true) } : {}),
-        ...(r.heartbeatS !== undefined ? { heartbeatS: int(r.heartbeatS, `${at}.heartbeatS`, 0, 3600, 10) } : {}),
-        ...timeout('connectTimeoutMs'),
-      };
-      break;
-    case 'mqtt':
-      sink = {
-        type,
-        ...(common as { name: string }),
-        ...(r.url !== undefined ? { url: url(r.url, `${at}.url`, BROKER_PROTOCOLS.mqtt) } : {}),
-        ...(r.username !== undefined ? { username: str(r.username, `${at}.username`) } : {}),
-        ...(r.password !== undefined ? { password: str(r.password, `${at}.password`, { secret: true, what: 'a string' }) } : {}),
-        ...(r.topicPrefix !== undefined
-          ? { topicPrefix: str(r.topicPrefix, `${at}.topicPrefix`, { re: /^[A-Za-z0-9_-]{1,64}(\/[A-Za-z0-9_-]{1,64}){0,3}$/, what: 'a topic prefix without wildcards' }) }
-          : {}),
-        ...(r.qos !== undefined ? { qos: int(r.qos, `${at}.qos`, 0, 2, 1) as 0 | 1 | 2 } : {}),
-        ...(r.clientId !== undefined ? { clientId: str(r.clientId, `${at}.clientId`, { re: /^[A-Za-z0-9_.:-]{1,128}$/, what: 'a client id' }) } : {}),
-        ...(r.keepaliveS !== undefined ? { keepaliveS: int(r.keepaliveS, `${at}.keepaliveS`, 0, 3600, 30) } : {}),
-        ...timeout('connectTimeoutMs'),
-      };
-      break;
-    case 'kafka': {
-      if (!Array.isArray(r.brokers) || r.brokers.length === 0) throw fail('a non-empty list of "host:port"', `${at}.brokers`, r.brokers);
-      const brokers = r.brokers.map((b, j) => str(b, `${at}.brokers[${j}]`, { re: /^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$|^\[[0-9A-Fa-f:]+\]:[0-9]{1,5}$/, what: '"host:port"' }));
-      let sasl: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | undefined;
-      if (r.sasl !== undefined) {
-        const s = obj(r.sasl, `${at}.sasl`);
-        onlyKeys(s, `${at}.sasl`, ['mechanism', 'username', 'password']);
-        sasl = {
-          mechanism: oneOf(s.mechanism, `${at}.sasl.mechanism`, ['plain', 'scram-sha-256', 'scram-sha-512'] as const),
-          username: str(s.username, `${at}.sasl.username`),
-          password: str(s.password, `${at}.sasl.password`, { secret: true, what: 'a string' }),
-        };
-      }
-      sink = {
-        type,
-        ...(common as { name: string }),
-        brokers,
-        ...(r.clientId !== undefined ? { clientId: str(r.clientId, `${at}.clientId`, { re: /^[A-Za-z0-9_.:-]{1,128}$/, what: 'a client id' }) } : {}),
-        ...(r.topicPrefix !== undefined ? { topicPrefix: str(r.topicPrefix, `${at}.topicPrefix`, { re: /^[A-Za-z0-9._-]{1,200}$/, what: 'a topic prefix of letters, digits, ".", "_" or "-"' }) } : {}),
-        ...(r.ssl !== undefined ? { ssl: bool(r.ssl, `${at}.ssl`, false) } : {}),
-        ...(sasl ? { sasl } : {}),
-        ...timeout('connectTimeoutMs'),
-      };
-      break;
-    }
-  }
-  // Built once (no connection is opened before start()) and closed: whatever the sink refuses is refused here.
-  const probe = checked(at, () => createSink(sink));
-  void probe.close(0);
-  return { name, type, format, publish, sink };
+  const { format: _format, publish: _publish, ...sinkRaw } = r;
+  return { name, type, format, publish, sink: parseSinkOptions(sinkRaw, at) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -4,22 +4,10 @@
  * channel closed before the confirm means "send again" (at-least-once).
  */
 import amqplib, { type ChannelModel, type ConfirmChannel } from 'amqplib';
-import { expected } from '../../errors.js';
-import { url as checkUrl } from '../../validate.js';
-import { BROKER_PROTOCOLS } from './protocols.js';
-import { QueueSink, topicLevel, type Outcome, type QueueMessage, type SinkItem, type SinkOptions } from './sink.js';
+import { parseTypedSinkOptions, type AmqpSinkOptions } from './options.js';
+import { QueueSink, topicLevel, type Outcome, type QueueMessage, type SinkItem } from './sink.js';
 
-export interface AmqpSinkOptions extends SinkOptions {
-  /** amqp://user:pass@host:port/vhost (default amqp://guest:guest@127.0.0.1:5672). */
-  url?: string;
-  /** Exchange name (default "vigil"), declared as a topic exchange. */
-  exchange?: string;
-  /** Durable exchange and persistent messages (default true). */
-  durable?: boolean;
-  connectTimeoutMs?: number;
-  /** AMQP heartbeat in seconds (default 10). */
-  heartbeatS?: number;
-}
+export type { AmqpSinkOptions };
 
 export class AmqpSink extends QueueSink {
   private readonly url: string;
@@ -30,16 +18,12 @@ export class AmqpSink extends QueueSink {
   private conn: ChannelModel | null = null;
   private channel: ConfirmChannel | null = null;
 
-  constructor(options: AmqpSinkOptions) {
+  constructor(raw: AmqpSinkOptions) {
+    const options = parseTypedSinkOptions('amqp', raw);
     super(options);
-    const where = `sinks.${options.name}`;
-    const url = options.url ?? 'amqp://guest:guest@127.0.0.1:5672';
-    const u = new URL(checkUrl(url, `${where}.url`, BROKER_PROTOCOLS.amqp, { allowCredentials: true }));
-    this.addSecret(decodeURIComponent(u.password));
-    const exchange = options.exchange ?? 'vigil';
-    if (typeof exchange !== 'string' || !/^[A-Za-z0-9_.:-]{1,127}$/.test(exchange)) throw expected('an exchange name', `${where}.exchange`, exchange);
-    this.url = url;
-    this.exchange = exchange;
+    this.url = options.url ?? 'amqp://guest:guest@127.0.0.1:5672';
+    this.addSecret(decodeURIComponent(new URL(this.url).password));
+    this.exchange = options.exchange ?? 'vigil';
     this.durable = options.durable ?? true;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     this.heartbeatS = options.heartbeatS ?? 10;

@@ -1,29 +1,26 @@
 /** Builds the sink a config names (the server passes `encode` for FlatBuffers sinks). */
 import { expected } from '../../errors.js';
-import { AmqpSink, type AmqpSinkOptions } from './amqp.js';
-import { KafkaSink, type KafkaSinkOptions } from './kafka.js';
-import { MqttSink, type MqttSinkOptions } from './mqtt.js';
-import { RedisStreamSink, type RedisSinkOptions } from './redis.js';
+import { AmqpSink } from './amqp.js';
+import { KafkaSink } from './kafka.js';
+import { MqttSink } from './mqtt.js';
+import { parseSinkOptions, sinkPath, type SinkConfig } from './options.js';
+import { RedisStreamSink } from './redis.js';
 import type { QueueSink, SinkStats } from './sink.js';
 
-export type SinkConfig =
-  | ({ type: 'redis' } & RedisSinkOptions)
-  | ({ type: 'amqp' } & AmqpSinkOptions)
-  | ({ type: 'mqtt' } & MqttSinkOptions)
-  | ({ type: 'kafka' } & KafkaSinkOptions);
+export type { SinkConfig };
 
-export function createSink(config: SinkConfig): QueueSink {
-  switch ((config as { type?: unknown } | null)?.type) {
+export function createSink(raw: SinkConfig): QueueSink {
+  // Parsed here to learn the type (and refuse a bad one); the constructor runs the same parser on its own input.
+  const config = parseSinkOptions(raw, sinkPath(raw));
+  switch (config.type) {
     case 'redis':
-      return new RedisStreamSink(config as RedisSinkOptions);
+      return new RedisStreamSink(config);
     case 'amqp':
-      return new AmqpSink(config as AmqpSinkOptions);
+      return new AmqpSink(config);
     case 'mqtt':
-      return new MqttSink(config as MqttSinkOptions);
+      return new MqttSink(config);
     case 'kafka':
-      return new KafkaSink(config as KafkaSinkOptions);
-    default:
-      throw expected('"redis", "amqp", "mqtt" or "kafka"', 'sink.type', (config as { type?: unknown } | null)?.type);
+      return new KafkaSink(config);
   }
 }
 

@@ -4,47 +4,22 @@
  * retries are off: the QueueSink buffer, backoff and counters apply as for the other brokers.
  */
 import { Kafka, logLevel, type Producer } from 'kafkajs';
-import { expected } from '../../errors.js';
-import { QueueSink, type Outcome, type QueueMessage, type SinkItem, type SinkOptions } from './sink.js';
+import { parseTypedSinkOptions, type KafkaSinkOptions } from './options.js';
+import { QueueSink, type Outcome, type QueueMessage, type SinkItem } from './sink.js';
 
-export interface KafkaSinkOptions extends SinkOptions {
-  /** host:port list. */
-  brokers: string[];
-  clientId?: string;
-  /** Topic prefix (default "vigil"). */
-  topicPrefix?: string;
-  ssl?: boolean;
-  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
-  connectTimeoutMs?: number;
-}
-
-const BROKER_RE = /^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$|^\[[0-9A-Fa-f:]+\]:[0-9]{1,5}$/;
+export type { KafkaSinkOptions };
 
 export class KafkaSink extends QueueSink {
   private readonly kafka: Kafka;
   readonly topicPrefix: string;
   private producer: Producer | null = null;
 
-  constructor(options: KafkaSinkOptions) {
+  constructor(raw: KafkaSinkOptions) {
+    const options = parseTypedSinkOptions('kafka', raw);
     super(options);
-    const where = `sinks.${options.name}`;
-    if (!Array.isArray(options.brokers) || options.brokers.length === 0) throw expected('a non-empty array of "host:port"', `${where}.brokers`, options.brokers);
-    options.brokers.forEach((b, i) => {
-      if (typeof b !== 'string' || !BROKER_RE.test(b) || Number(b.slice(b.lastIndexOf(':') + 1)) > 65535) {
-        throw expected('"host:port"', `${where}.brokers[${i}]`, b);
-      }
-    });
-    const prefix = options.topicPrefix ?? 'vigil';
-    if (typeof prefix !== 'string' || !/^[A-Za-z0-9._-]{1,200}$/.test(prefix)) throw expected('a topic prefix of [A-Za-z0-9._-]', `${where}.topicPrefix`, prefix);
     const sasl = options.sasl;
-    if (sasl !== undefined) {
-      if (!['plain', 'scram-sha-256', 'scram-sha-512'].includes(sasl?.mechanism)) {
-        throw expected('"plain", "scram-sha-256" or "scram-sha-512"', `${where}.sasl.mechanism`, sasl?.mechanism);
-      }
-      if (typeof sasl.username !== 'string' || typeof sasl.password !== 'string') throw expected('username and password strings', `${where}.sasl`, '(object)');
-      this.addSecret(sasl.password);
-    }
-    this.topicPrefix = prefix;
+    if (sasl) this.addSecret(sasl.password);
+    this.topicPrefix = options.topicPrefix ?? 'vigil';
     const timeout = options.connectTimeoutMs ?? 3000;
     this.kafka = new Kafka({
       clientId: options.clientId ?? `vigil-${options.name}`,

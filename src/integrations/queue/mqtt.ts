@@ -7,24 +7,11 @@
  * QoS 1 by default: a message leaves the buffer on PUBACK. mqtt.js's own reconnect is off (QueueSink reconnects).
  */
 import mqtt, { type MqttClient } from 'mqtt';
-import { expected } from '../../errors.js';
-import { url as checkUrl } from '../../validate.js';
-import { BROKER_PROTOCOLS } from './protocols.js';
+import { parseTypedSinkOptions, type MqttSinkOptions } from './options.js';
 import type { DetectionBatch } from '../../types.js';
-import { QueueSink, topicLevel, type Outcome, type QueueMessage, type SinkItem, type SinkOptions } from './sink.js';
+import { QueueSink, topicLevel, type Outcome, type QueueMessage, type SinkItem } from './sink.js';
 
-export interface MqttSinkOptions extends SinkOptions {
-  /** mqtt://host:port (default mqtt://127.0.0.1:1883); credentials in username/password. */
-  url?: string;
-  username?: string;
-  password?: string;
-  /** First topic level (default "vigil"). */
-  topicPrefix?: string;
-  qos?: 0 | 1 | 2;
-  clientId?: string;
-  connectTimeoutMs?: number;
-  keepaliveS?: number;
-}
+export type { MqttSinkOptions };
 
 export class MqttSink extends QueueSink {
   private readonly url: string;
@@ -37,23 +24,15 @@ export class MqttSink extends QueueSink {
   private readonly keepaliveS: number;
   private client: MqttClient | null = null;
 
-  constructor(options: MqttSinkOptions) {
+  constructor(raw: MqttSinkOptions) {
+    const options = parseTypedSinkOptions('mqtt', raw);
     super(options);
-    const where = `sinks.${options.name}`;
-    const url = options.url ?? 'mqtt://127.0.0.1:1883';
-    checkUrl(url, `${where}.url`, BROKER_PROTOCOLS.mqtt);
-    const prefix = options.topicPrefix ?? 'vigil';
-    if (typeof prefix !== 'string' || !/^[A-Za-z0-9_-]{1,64}(\/[A-Za-z0-9_-]{1,64}){0,3}$/.test(prefix)) {
-      throw expected('a topic prefix without wildcards', `${where}.topicPrefix`, prefix);
-    }
-    const qos = options.qos ?? 1;
-    if (qos !== 0 && qos !== 1 && qos !== 2) throw expected('0, 1 or 2', `${where}.qos`, qos);
-    this.url = url;
+    this.url = options.url ?? 'mqtt://127.0.0.1:1883';
     this.username = options.username;
     this.password = options.password;
     this.addSecret(options.password);
-    this.topicPrefix = prefix;
-    this.qos = qos;
+    this.topicPrefix = options.topicPrefix ?? 'vigil';
+    this.qos = options.qos ?? 1;
     this.clientId = options.clientId ?? `vigil-${options.name}-${process.pid}`;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     this.keepaliveS = options.keepaliveS ?? 30;

@@ -4,20 +4,10 @@
  * QueueSink buffer and backoff are the only ones, so counts stay exact.
  */
 import { Redis } from 'ioredis';
-import { expected } from '../../errors.js';
-import { url as checkUrl } from '../../validate.js';
-import { BROKER_PROTOCOLS } from './protocols.js';
-import { QueueSink, type Outcome, type QueueMessage, type SinkItem, type SinkOptions } from './sink.js';
+import { parseTypedSinkOptions, type RedisSinkOptions } from './options.js';
+import { QueueSink, type Outcome, type QueueMessage, type SinkItem } from './sink.js';
 
-export interface RedisSinkOptions extends SinkOptions {
-  /** redis://[:password@]host:port[/db] (default redis://127.0.0.1:6379). */
-  url?: string;
-  /** Stream key prefix (default "vigil"): streams are <prefix>:detections, :alert, :event, :status. */
-  streamPrefix?: string;
-  /** Approximate stream length cap (XADD MAXLEN ~), default 100 000. */
-  maxLen?: number;
-  connectTimeoutMs?: number;
-}
+export type { RedisSinkOptions };
 
 export class RedisStreamSink extends QueueSink {
   private readonly url: string;
@@ -26,19 +16,13 @@ export class RedisStreamSink extends QueueSink {
   private readonly connectTimeoutMs: number;
   private client: Redis | null = null;
 
-  constructor(options: RedisSinkOptions) {
+  constructor(raw: RedisSinkOptions) {
+    const options = parseTypedSinkOptions('redis', raw);
     super(options);
-    const where = `sinks.${options.name}`;
-    const url = options.url ?? 'redis://127.0.0.1:6379';
-    const u = new URL(checkUrl(url, `${where}.url`, BROKER_PROTOCOLS.redis, { allowCredentials: true }));
-    this.addSecret(decodeURIComponent(u.password));
-    const prefix = options.streamPrefix ?? 'vigil';
-    if (typeof prefix !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(prefix)) throw expected('a key prefix', `${where}.streamPrefix`, prefix);
-    const maxLen = options.maxLen ?? 100_000;
-    if (!Number.isInteger(maxLen) || maxLen < 1) throw expected('a positive integer', `${where}.maxLen`, maxLen);
-    this.url = url;
-    this.prefix = prefix;
-    this.maxLen = maxLen;
+    this.url = options.url ?? 'redis://127.0.0.1:6379';
+    this.addSecret(decodeURIComponent(new URL(this.url).password));
+    this.prefix = options.streamPrefix ?? 'vigil';
+    this.maxLen = options.maxLen ?? 100_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
   }
 

@@ -165,23 +165,12 @@ export abstract class QueueSink {
   private drainWaiters: (() => void)[] = [];
 
   constructor(options: SinkOptions) {
-    if (!options || typeof options !== 'object') throw expected('an object', 'sink options', options);
-    if (typeof options.name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(options.name)) {
-      throw expected('a name of 1-64 letters, digits, "_", "." or "-"', 'sink.name', options.name);
-    }
-    const where = `sinks.${options.name}`;
+    // Checked by the subclass's constructor (parseSinkOptions in options.ts) before it calls this one.
     const capacity = options.capacity ?? 10_000;
-    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 10_000_000) throw expected('an integer 1-10000000', `${where}.capacity`, capacity);
     const batchSize = options.batchSize ?? 100;
-    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw expected('an integer 1-10000', `${where}.batchSize`, batchSize);
     const ack = options.ackTimeoutMs ?? 10_000;
-    if (!Number.isFinite(ack) || ack <= 0) throw expected('a positive number of milliseconds', `${where}.ackTimeoutMs`, ack);
-    if (options.encode !== undefined && typeof options.encode !== 'function') throw expected('a function', `${where}.encode`, options.encode);
     const b = options.backoff ?? {};
     const backoff = { initialMs: b.initialMs ?? 500, maxMs: b.maxMs ?? 30_000, factor: b.factor ?? 2, jitter: b.jitter ?? 0.2 };
-    if (!(backoff.initialMs > 0) || !(backoff.maxMs >= backoff.initialMs) || !(backoff.factor >= 1) || !(backoff.jitter >= 0 && backoff.jitter <= 1)) {
-      throw expected('initialMs > 0, maxMs >= initialMs, factor >= 1, 0 <= jitter <= 1', `${where}.backoff`, options.backoff);
-    }
     this.name = options.name;
     this.buffer = new Ring(capacity);
     this.batchSize = batchSize;

@@ -27,7 +27,7 @@ import { EVENT_KINDS, type EventKind } from '../stream/events.js';
 import { createVmsAdapter, VMS_TYPES } from '../integrations/vms/factory.js';
 import type { VmsConfig, VmsType } from '../integrations/vms/types.js';
 import { parseSinkOptions, QUEUE_TYPES, SINK_COMMON_KEYS, SINK_TYPE_KEYS, type QueueType, type SinkConfig } from '../integrations/queue/options.js';
-import { createObjectStore, type StorageConfig } from '../integrations/storage/store.js';
+import { parseStorageOptions, type StorageConfig } from '../integrations/storage/options.js';
 import { parseCameraSettings } from './cameras.js';
 
 export { QUEUE_TYPES, type QueueType };
@@ -304,34 +304,29 @@ function parseStorage(v: unknown, ctx: TopContext): StorageSettings {
       baseUrl: baseUrl.replace(/\/+$/, ''),
       linkTtlS,
     };
-    checked(at, () => createObjectStore({ type: 'local', root: settings.directory, baseUrl: settings.baseUrl }).close());
+    parseStorageOptions(storageConfig(settings), at);
     return settings;
   }
   onlyKeys(r, at, ['type', 'bucket', 'prefix', 'region', 'endpoint', 'forcePathStyle', 'publicBaseUrl', 'credentials', 'linkTtlS']);
-  const c = obj(r.credentials, `${at}.credentials`);
-  onlyKeys(c, `${at}.credentials`, ['accessKeyId', 'secretAccessKey', 'sessionToken']);
-  const settings: StorageSettings = {
+  onlyKeys(obj(r.credentials, `${at}.credentials`), `${at}.credentials`, ['accessKeyId', 'secretAccessKey', 'sessionToken']);
+  const { linkTtlS: _ttl, ...storeRaw } = r;
+  const o = parseStorageOptions({ ...storeRaw, type }, at) as Extract<StorageConfig, { type: 's3' }>;
+  return {
     type,
-    bucket: str(r.bucket, `${at}.bucket`, { re: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, what: 'an S3 bucket name' }),
-    prefix: r.prefix === undefined ? '' : str(r.prefix, `${at}.prefix`, { re: /^([A-Za-z0-9][A-Za-z0-9_.=-]{0,100}\/){1,8}$/, what: 'a key prefix ending in "/" (e.g. "vigil/site1/")' }),
-    region: str(r.region, `${at}.region`, { re: /^[a-z0-9-]{2,32}$/, what: 'a region such as "us-east-1"' }),
-    endpoint: r.endpoint === undefined ? null : httpUrl(r.endpoint, `${at}.endpoint`),
-    forcePathStyle: r.forcePathStyle === undefined ? null : bool(r.forcePathStyle, `${at}.forcePathStyle`, true),
-    publicBaseUrl: r.publicBaseUrl === undefined ? null : httpUrl(r.publicBaseUrl, `${at}.publicBaseUrl`),
-    credentials: {
-      accessKeyId: str(c.accessKeyId, `${at}.credentials.accessKeyId`),
-      secretAccessKey: str(c.secretAccessKey, `${at}.credentials.secretAccessKey`, { secret: true }),
-      sessionToken: c.sessionToken === undefined ? null : str(c.sessionToken, `${at}.credentials.sessionToken`, { secret: true }),
-    },
+    bucket: o.bucket,
+    prefix: o.prefix ?? '',
+    region: o.region,
+    endpoint: o.endpoint ?? null,
+    forcePathStyle: o.forcePathStyle ?? null,
+    publicBaseUrl: o.publicBaseUrl ?? null,
+    credentials: { accessKeyId: o.credentials.accessKeyId, secretAccessKey: o.credentials.secretAccessKey, sessionToken: o.credentials.sessionToken ?? null },
     linkTtlS,
   };
-  checked(at, () => createObjectStore(storageConfig(settings)).close());
-  return settings;
 }
 
 /** The object-store options a storage setting stands for. */
 export function storageConfig(s: StorageSettings): StorageConfig {
-  if (s.type === 'local') return { type: 'local', root: s.directory, baseUrl: s.baseUrl };
+  if (s.type === 'local') return { type: 'local', directory: s.directory, baseUrl: s.baseUrl };
   return {
     type: 's3',
     bucket: s.bucket,
@@ -340,9 +335,11 @@ export function storageConfig(s: StorageSettings): StorageConfig {
     ...(s.endpoint ? { endpoint: s.endpoint } : {}),
     ...(s.forcePathStyle !== null ? { forcePathStyle: s.forcePathStyle } : {}),
     ...(s.publicBaseUrl ? { publicBaseUrl: s.publicBaseUrl } : {}),
-    accessKeyId: s.credentials.accessKeyId,
-    secretAccessKey: s.credentials.secretAccessKey,
-    ...(s.credentials.sessionToken ? { sessionToken: s.credentials.sessionToken } : {}),
+    credentials: {
+      accessKeyId: s.credentials.accessKeyId,
+      secretAccessKey: s.credentials.secretAccessKey,
+      ...(s.credentials.sessionToken ? { sessionToken: s.credentials.sessionToken } : {}),
+    },
   };
 }
 

@@ -157,7 +157,7 @@ describe('S3 upload (simulated S3 endpoint, SigV4 verified)', () => {
   });
 
   test('snapshot PutObject: path-style key, signed headers, body and link', async () => {
-    const store = new S3Store({ bucket: 'media-bucket', region: REGION, prefix: 'site1/', endpoint: sim.url, accessKeyId: AKID, secretAccessKey: SECRET });
+    const store = new S3Store({ bucket: 'media-bucket', region: REGION, prefix: 'site1/', endpoint: sim.url, credentials: { accessKeyId: AKID, secretAccessKey: SECRET } });
     const up = new MediaUploader(store);
     try {
       const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(5000, 7), Buffer.from([0xff, 0xd9])]);
@@ -181,7 +181,7 @@ describe('S3 upload (simulated S3 endpoint, SigV4 verified)', () => {
   });
 
   test('clip upload streams a file; content intact', async () => {
-    const store = new S3Store({ bucket: 'media-bucket', region: REGION, endpoint: sim.url, accessKeyId: AKID, secretAccessKey: SECRET });
+    const store = new S3Store({ bucket: 'media-bucket', region: REGION, endpoint: sim.url, credentials: { accessKeyId: AKID, secretAccessKey: SECRET } });
     const up = new MediaUploader(store);
     try {
       const file = path.join(dir, 'clip.mp4');
@@ -205,7 +205,7 @@ describe('S3 upload (simulated S3 endpoint, SigV4 verified)', () => {
   });
 
   test('a wrong secret is refused by the signature check; the error names no secret', async () => {
-    const store = new S3Store({ bucket: 'media-bucket', region: REGION, endpoint: sim.url, accessKeyId: AKID, secretAccessKey: 'not-the-right-secret-key' });
+    const store = new S3Store({ bucket: 'media-bucket', region: REGION, endpoint: sim.url, credentials: { accessKeyId: AKID, secretAccessKey: 'not-the-right-secret-key' } });
     try {
       await assert.rejects(store.put('x/y.jpg', Buffer.from([0xff, 0xd8, 1, 2]), 'image/jpeg'), (err: unknown) => {
         assert.ok(err instanceof StorageError);
@@ -219,7 +219,7 @@ describe('S3 upload (simulated S3 endpoint, SigV4 verified)', () => {
       store.close();
       sim.failures.length = 0;
     }
-    const wrongBucket = new S3Store({ bucket: 'other-bucket', region: REGION, endpoint: sim.url, accessKeyId: AKID, secretAccessKey: SECRET });
+    const wrongBucket = new S3Store({ bucket: 'other-bucket', region: REGION, endpoint: sim.url, credentials: { accessKeyId: AKID, secretAccessKey: SECRET } });
     try {
       await assert.rejects(wrongBucket.put('a.jpg', Buffer.from([1]), 'image/jpeg'), { code: 'E_STORAGE_UPLOAD', message: /NoSuchBucket \(HTTP 404\)/ });
     } finally {
@@ -229,7 +229,7 @@ describe('S3 upload (simulated S3 endpoint, SigV4 verified)', () => {
   });
 
   test('alert links are presigned GET URLs: the object opens until they expire; a tampered one is refused', async () => {
-    const store = new S3Store({ bucket: 'media-bucket', region: REGION, prefix: 'site1/', endpoint: sim.url, accessKeyId: AKID, secretAccessKey: SECRET });
+    const store = new S3Store({ bucket: 'media-bucket', region: REGION, prefix: 'site1/', endpoint: sim.url, credentials: { accessKeyId: AKID, secretAccessKey: SECRET } });
     const up = new LinkedMediaUploader(store, { signer: new LinkSigner(Buffer.alloc(32, 7)), defaultTtlS: 3600 });
     try {
       const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 0xff, 0xd9]);
@@ -261,21 +261,21 @@ describe('S3 upload (simulated S3 endpoint, SigV4 verified)', () => {
   });
 
   test('configuration and keys are validated; links per addressing style', () => {
-    assert.throws(() => new S3Store({ bucket: 'Bad_Bucket', region: REGION, accessKeyId: AKID, secretAccessKey: SECRET }), {
+    assert.throws(() => new S3Store({ bucket: 'Bad_Bucket', region: REGION, credentials: { accessKeyId: AKID, secretAccessKey: SECRET } }), {
       message: 'Expected an S3 bucket name for storage.s3.bucket but received "Bad_Bucket"',
     });
-    assert.throws(() => new S3Store({ bucket: 'b-1', region: REGION, accessKeyId: AKID, secretAccessKey: SECRET, prefix: '../x/' }), {
+    assert.throws(() => new S3Store({ bucket: 'b-1', region: REGION, credentials: { accessKeyId: AKID, secretAccessKey: SECRET }, prefix: '../x/' }), {
       message: 'Expected a key prefix ending in "/" (e.g. "vigil/site1/") for storage.s3.prefix but received "../x/"',
     });
-    assert.throws(() => new S3Store({ bucket: 'b-1', region: REGION, accessKeyId: AKID, secretAccessKey: SECRET, endpoint: 'http://k:s@minio:9000' }), {
-      message: 'Expected an http(s) URL without credentials for storage.s3.endpoint but received "http:"',
+    assert.throws(() => new S3Store({ bucket: 'b-1', region: REGION, credentials: { accessKeyId: AKID, secretAccessKey: SECRET }, endpoint: 'http://k:s@minio:9000' }), {
+      message: 'Expected a URL without user:password for storage.s3.endpoint (put credentials in username/password)',
     });
-    const aws = new S3Store({ bucket: 'media-bucket', region: REGION, accessKeyId: AKID, secretAccessKey: SECRET });
+    const aws = new S3Store({ bucket: 'media-bucket', region: REGION, credentials: { accessKeyId: AKID, secretAccessKey: SECRET } });
     assert.equal(aws.linkFor('a/b c.jpg'), 'https://media-bucket.s3.eu-west-3.amazonaws.com/a/b%20c.jpg');
-    const vhost = new S3Store({ bucket: 'media-bucket', region: REGION, accessKeyId: AKID, secretAccessKey: SECRET, endpoint: 'https://s3.example.net', forcePathStyle: false });
+    const vhost = new S3Store({ bucket: 'media-bucket', region: REGION, credentials: { accessKeyId: AKID, secretAccessKey: SECRET }, endpoint: 'https://s3.example.net', forcePathStyle: false });
     assert.equal(vhost.linkFor('a.jpg'), 'https://media-bucket.s3.example.net/a.jpg');
     vhost.close();
-    const cdn = new S3Store({ bucket: 'media-bucket', region: REGION, accessKeyId: AKID, secretAccessKey: SECRET, publicBaseUrl: 'https://cdn.example.net/v/' });
+    const cdn = new S3Store({ bucket: 'media-bucket', region: REGION, credentials: { accessKeyId: AKID, secretAccessKey: SECRET }, publicBaseUrl: 'https://cdn.example.net/v/' });
     assert.equal(cdn.linkFor('a.jpg'), 'https://cdn.example.net/v/a.jpg');
     cdn.close();
     const up = new MediaUploader(aws);

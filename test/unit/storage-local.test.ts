@@ -9,7 +9,7 @@ import { LocalFolderStore, MediaUploader, createObjectStore } from '../../src/in
 test('local folder store: snapshot and clip land under root with links; no temp files left', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-store-'));
   try {
-    const store = createObjectStore({ type: 'local', root: path.join(dir, 'media'), baseUrl: '/media/' }) as LocalFolderStore;
+    const store = createObjectStore({ type: 'local', directory: path.join(dir, 'media'), baseUrl: '/media/' }) as LocalFolderStore;
     const up = new MediaUploader(store);
     const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 0xff, 0xd9]);
     const snap = await up.uploadSnapshot('gate-1', 1_764_277_503_123_000_000n, jpeg, 'alert-7');
@@ -37,7 +37,7 @@ test('local folder store: snapshot and clip land under root with links; no temp 
     });
     await assert.rejects(store.put('../escape.jpg', jpeg, 'image/jpeg'), { code: 'E_STORAGE_KEY', message: 'Unusable object key "../escape.jpg"' });
     await assert.rejects(store.put('a//b.jpg', jpeg, 'image/jpeg'), { code: 'E_STORAGE_KEY' });
-    assert.throws(() => createObjectStore({ type: 'ftp' } as never), { message: 'Expected "local" or "s3" for storage.type but received "ftp"' });
+    assert.throws(() => createObjectStore({ type: 'ftp' } as never), { message: 'Expected one of "local", "s3" for storage.type but received "ftp"' });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -46,7 +46,7 @@ test('local folder store: snapshot and clip land under root with links; no temp 
 test('prefix and absolute base URL', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-store-'));
   try {
-    const store = new LocalFolderStore({ root: dir, baseUrl: 'https://vigil.example.net/media', prefix: 'site1/' });
+    const store = new LocalFolderStore({ directory: dir, baseUrl: 'https://vigil.example.net/media', prefix: 'site1/' });
     const o = await store.put('x/y.jpg', new Uint8Array([0xff, 0xd8]), 'image/jpeg');
     assert.equal(o.key, 'site1/x/y.jpg');
     assert.equal(o.url, 'https://vigil.example.net/media/site1/x/y.jpg');

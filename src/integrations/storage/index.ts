@@ -5,9 +5,7 @@ export {
   StorageError,
   checkKey,
   createObjectStore,
-  type LocalStoreOptions,
   type ObjectStore,
-  type S3StoreOptions,
-  type StorageConfig,
   type StoredObject,
 } from './store.js';
+export { parseStorageOptions, type LocalStoreOptions, type S3Credentials, type S3StoreOptions, type StorageConfig } from './options.js';

@@ -10,6 +10,7 @@ import { mkdir, rename, rm, stat, writeFile, copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { parseStorageOptions, type LocalStoreOptions, type S3StoreOptions, type StorageConfig } from './options.js';
 import { VigilError, expected } from '../../errors.js';
 import { redactText } from '../../redact.js';
 
@@ -50,23 +51,8 @@ function encodeKey(key: string): string {
   return key.split('/').map(encodeURIComponent).join('/');
 }
 
-function checkPrefix(prefix: unknown, where: string): string {
-  if (prefix === undefined || prefix === '') return '';
-  if (typeof prefix !== 'string' || !/^([A-Za-z0-9][A-Za-z0-9_.=-]{0,100}\/){1,8}$/.test(prefix) || prefix.includes('..')) {
-    throw expected('a key prefix ending in "/" (e.g. "vigil/site1/")', `${where}.prefix`, prefix);
-  }
-  return prefix;
-}
 
 // ---------------------------------------------------------------------------------------------------------------
-
-export interface LocalStoreOptions {
-  /** Folder that receives the objects (created if missing). */
-  root: string;
-  /** URL path or base the server serves `root` under (default "/media"). */
-  baseUrl?: string;
-  prefix?: string;
-}
 
 /** Files under a folder; written to a temporary name and renamed, so readers never see half a file. */
 export class LocalFolderStore implements ObjectStore {
@@ -75,13 +61,11 @@ export class LocalFolderStore implements ObjectStore {
   readonly prefix: string;
   private readonly baseUrl: string;
 
-  constructor(options: LocalStoreOptions) {
-    if (!options || typeof options.root !== 'string' || options.root === '') throw expected('a folder path', 'storage.local.root', options?.root);
-    this.root = path.resolve(options.root);
-    const base = options.baseUrl ?? '/media';
-    if (typeof base !== 'string' || !/^(\/|https?:\/\/)[^\s]*$/.test(base)) throw expected('a URL path or http(s) URL', 'storage.local.baseUrl', base);
-    this.baseUrl = base.replace(/\/+$/, '');
-    this.prefix = checkPrefix(options.prefix, 'storage.local');
+  constructor(raw: LocalStoreOptions) {
+    const options = parseStorageOptions({ ...(raw as object), type: 'local' }, 'storage.local') as LocalStoreOptions;
+    this.root = path.resolve(options.directory);
+    this.baseUrl = (options.baseUrl ?? '/media').replace(/\/+$/, '');
+    this.prefix = options.prefix ?? '';
   }
 
   /** Absolute path of a key inside root (for the server's static route). */
@@ -142,23 +126,6 @@ async function sha256File(p: string): Promise<string> {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-export interface S3StoreOptions {
-  bucket: string;
-  region: string;
-  /** Key prefix ending in "/", e.g. "vigil/site1/". */
-  prefix?: string;
-  /** For MinIO-style servers, e.g. http://minio.local:9000; AWS when absent. */
-  endpoint?: string;
-  /** Path-style addressing (endpoint/bucket/key), needed by most MinIO set-ups (default: true with an endpoint). */
-  forcePathStyle?: boolean;
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string;
-  /** Links are `<publicBaseUrl>/<key>` when set (a CDN or a public bucket URL). */
-  publicBaseUrl?: string;
-  timeoutMs?: number;
-}
-
 export class S3Store implements ObjectStore {
   readonly kind = 's3' as const;
   readonly bucket: string;
@@ -168,39 +135,20 @@ export class S3Store implements ObjectStore {
   private readonly publicLinks: boolean;
   private readonly secret: string;
 
-  constructor(o: S3StoreOptions) {
-    const where = 'storage.s3';
-    if (!o || typeof o !== 'object') throw expected('an object', where, o);
-    if (typeof o.bucket !== 'string' || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(o.bucket)) throw expected('an S3 bucket name', `${where}.bucket`, o.bucket);
-    if (typeof o.region !== 'string' || !/^[a-z0-9-]{2,32}$/.test(o.region)) throw expected('a region such as "us-east-1"', `${where}.region`, o.region);
-    if (typeof o.accessKeyId !== 'string' || o.accessKeyId === '') throw expected('a non-empty string', `${where}.accessKeyId`, o.accessKeyId);
-    if (typeof o.secretAccessKey !== 'string' || o.secretAccessKey === '') throw expected('a non-empty string', `${where}.secretAccessKey`, typeof o.secretAccessKey);
-    let endpoint: URL | null = null;
-    if (o.endpoint !== undefined) {
-      try {
-        endpoint = new URL(o.endpoint);
-      } catch {
-        throw expected('an http(s) URL', `${where}.endpoint`, '(unparseable URL)');
-      }
-      if ((endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:') || endpoint.username || endpoint.password) {
-        throw expected('an http(s) URL without credentials', `${where}.endpoint`, endpoint.protocol);
-      }
-    }
+  constructor(raw: S3StoreOptions) {
+    const o = parseStorageOptions({ ...(raw as object), type: 's3' }, 'storage.s3') as S3StoreOptions;
+    const endpoint = o.endpoint === undefined ? null : new URL(o.endpoint);
     this.bucket = o.bucket;
     this.publicLinks = false;
-    this.prefix = checkPrefix(o.prefix, where);
-    this.secret = o.secretAccessKey;
+    this.prefix = o.prefix ?? '';
+    this.secret = o.credentials.secretAccessKey;
     const pathStyle = o.forcePathStyle ?? endpoint !== null;
     const timeout = o.timeoutMs ?? 30_000;
     this.client = new S3Client({
       region: o.region,
       ...(endpoint ? { endpoint: endpoint.toString().replace(/\/$/, '') } : {}),
       forcePathStyle: pathStyle,
-      credentials: {
-        accessKeyId: o.accessKeyId,
-        secretAccessKey: o.secretAccessKey,
-        ...(o.sessionToken ? { sessionToken: o.sessionToken } : {}),
-      },
+      credentials: o.credentials,
       // Plain Content-Length uploads (no aws-chunked trailers): what MinIO-style servers accept everywhere.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
@@ -208,7 +156,6 @@ export class S3Store implements ObjectStore {
       requestHandler: { requestTimeout: timeout, connectionTimeout: Math.min(timeout, 5000) },
     });
     if (o.publicBaseUrl !== undefined) {
-      if (typeof o.publicBaseUrl !== 'string' || !/^https?:\/\/[^\s@]+$/.test(o.publicBaseUrl)) throw expected('an http(s) URL', `${where}.publicBaseUrl`, o.publicBaseUrl);
       this.linkBase = o.publicBaseUrl.replace(/\/+$/, '');
       this.publicLinks = true;
     } else if (endpoint && pathStyle) {
@@ -287,17 +234,9 @@ export class S3Store implements ObjectStore {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-export type StorageConfig = ({ type: 'local' } & LocalStoreOptions) | ({ type: 's3' } & S3StoreOptions);
-
-export function createObjectStore(config: StorageConfig): ObjectStore {
-  switch ((config as { type?: unknown } | null)?.type) {
-    case 'local':
-      return new LocalFolderStore(config as LocalStoreOptions);
-    case 's3':
-      return new S3Store(config as S3StoreOptions);
-    default:
-      throw expected('"local" or "s3"', 'storage.type', (config as { type?: unknown } | null)?.type);
-  }
+export function createObjectStore(raw: StorageConfig): ObjectStore {
+  const config = parseStorageOptions(raw, 'storage');
+  return config.type === 'local' ? new LocalFolderStore(config) : new S3Store(config);
 }
 
 function stamp(ns: bigint): { day: string; time: string } {

@@ -24,7 +24,7 @@ import type { CameraSettings } from '../camera/camera.js';
 import { parseSource, type RtspSource } from '../camera/source.js';
 import type { CameraRecordingPolicy } from '../recording/recorder.js';
 import { EVENT_KINDS, type EventKind } from '../stream/events.js';
-import { createVmsAdapter, VMS_TYPES } from '../integrations/vms/factory.js';
+import { parseVmsOptions, VMS_COMMON_OPTION_KEYS, VMS_TYPE_OPTION_KEYS, VMS_TYPES } from '../integrations/vms/options.js';
 import type { VmsConfig, VmsType } from '../integrations/vms/types.js';
 import { parseSinkOptions, QUEUE_TYPES, SINK_COMMON_KEYS, SINK_TYPE_KEYS, type QueueType, type SinkConfig } from '../integrations/queue/options.js';
 import { parseStorageOptions, type StorageConfig } from '../integrations/storage/options.js';
@@ -103,7 +103,6 @@ function checked<T>(at: string, fn: () => T): T {
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ID_WHAT = 'an id of 1-64 letters, digits, "_", "." or "-" (starting with a letter or digit)';
-const HOST_RE = /^[A-Za-z0-9.:[\]-]{1,253}$/;
 
 // ---------------------------------------------------------------------------------------------------------------
 // VMS
@@ -175,58 +174,25 @@ function parseVms(v: unknown, i: number, ctx: TopContext): VmsSourceSettings {
     }
     password = r.password;
   }
+  // What the loader owns: the source id (the adapter's name), `url`, the Milestone `secret` and `rtspPort: device`.
+  // Every other adapter key is passed under its own name to the adapter's parser, which checks it with this path.
   const rtspPortDevice = type === 'hikvision' && r.rtspPort === 'device';
-  const common = {
-    name: id,
-    baseUrl: url,
-    username,
-    password,
-    ...(r.rtspHost !== undefined ? { rtspHost: str(r.rtspHost, `${at}.rtspHost`, { re: HOST_RE, what: 'a host name or address' }) } : {}),
-    ...(r.rtspPort !== undefined && !rtspPortDevice ? { rtspPort: int(r.rtspPort, `${at}.rtspPort`, 1, 65535, 554) } : {}),
-    ...(r.timeoutMs !== undefined ? { timeoutMs: int(r.timeoutMs, `${at}.timeoutMs`, 100, 120_000, 10_000) } : {}),
-    ...(r.maxResponseBytes !== undefined ? { maxResponseBytes: int(r.maxResponseBytes, `${at}.maxResponseBytes`, 1024, 64 * 2 ** 20, 4 * 2 ** 20) } : {}),
-    ...(r.insecureTls !== undefined ? { insecureTls: bool(r.insecureTls, `${at}.insecureTls`, false) } : {}),
-  };
-  let adapter: VmsConfig;
-  switch (type) {
-    case 'milestone':
-      adapter = {
-        type,
-        ...common,
-        ...(clientId !== undefined ? { clientId } : {}),
-        ...(secret !== undefined ? { clientSecret: secret } : {}),
-        ...(r.pageSize !== undefined ? { pageSize: int(r.pageSize, `${at}.pageSize`, 1, 1000, 100) } : {}),
-        ...(r.eventTypeId !== undefined
-          ? { eventTypeId: str(r.eventTypeId, `${at}.eventTypeId`, { re: /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/, what: 'an event type GUID' }) }
-          : {}),
-        ...(r.rtspTemplate !== undefined
-          ? { rtspTemplate: str(r.rtspTemplate, `${at}.rtspTemplate`, { re: /^rtsps?:\/\/[^\s@]*\{id\}[^\s@]*$/, what: 'an rtsp:// URL template containing {id} and no credentials' }) }
-          : {}),
-      };
-      break;
-    case 'hikvision':
-      adapter = {
-        type,
-        ...common,
-        ...(r.deviceKind !== undefined ? { deviceKind: oneOf(r.deviceKind, `${at}.deviceKind`, ['nvr', 'camera'] as const) } : {}),
-        ...(rtspPortDevice ? { rtspPortFromDevice: true } : {}),
-      };
-      break;
-    case 'axis':
-      adapter = {
-        type,
-        ...common,
-        ...(r.diskId !== undefined ? { diskId: str(r.diskId, `${at}.diskId`, { re: /^[A-Za-z0-9_]{1,32}$/, what: 'a disk id such as "SD_DISK"' }) } : {}),
-        ...(r.subResolution !== undefined ? { subResolution: str(r.subResolution, `${at}.subResolution`, { re: /^[0-9]{2,4}x[0-9]{2,4}$/, what: 'a resolution such as "640x360"' }) } : {}),
-        ...(r.virtualInputPort !== undefined ? { virtualInputPort: int(r.virtualInputPort, `${at}.virtualInputPort`, 1, 32, 1) } : {}),
-      };
-      break;
-    case 'dahua':
-      adapter = { type, ...common };
-      break;
-  }
-  // Whatever the adapter would refuse at start-up is refused now, with this path.
-  checked(at, () => createVmsAdapter(adapter).close());
+  const passed: Raw = {};
+  for (const k of [...VMS_COMMON_OPTION_KEYS, ...VMS_TYPE_OPTION_KEYS[type]]) if (r[k] !== undefined && !(k === 'rtspPort' && rtspPortDevice)) passed[k] = r[k];
+  const adapter = parseVmsOptions(
+    {
+      ...passed,
+      type,
+      name: id,
+      baseUrl: url,
+      username,
+      password,
+      ...(clientId !== undefined ? { clientId } : {}),
+      ...(secret !== undefined ? { clientSecret: secret } : {}),
+      ...(rtspPortDevice ? { rtspPortFromDevice: true } : {}),
+    },
+    at,
+  );
 
   const syncIntervalS = int(r.syncIntervalS, `${at}.syncIntervalS`, 0, 7 * 86_400, 300);
   if (syncIntervalS > 0 && syncIntervalS < 10) throw fail('0 (on demand only) or from 10 to 604800', `${at}.syncIntervalS`, syncIntervalS);

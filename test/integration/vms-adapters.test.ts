@@ -502,13 +502,13 @@ describe('adapter configuration', () => {
     });
     assert.throws(
       () => createVmsAdapter({ type: 'axis', name: 'a', baseUrl: 'http://root:secret@10.0.0.1', username: 'root', password: 'x' }),
-      { message: 'Expected a URL without user:password (use username/password) for vms.a.baseUrl but received "(URL with credentials)"' },
+      { message: 'Expected a URL without user:password for vms.a.baseUrl (put credentials in username/password)' },
     );
     assert.throws(() => createVmsAdapter({ type: 'axis', name: 'a', baseUrl: 'ftp://10.0.0.1', username: 'root', password: 'x' }), {
       message: 'Expected an http(s) URL for vms.a.baseUrl but received "ftp:"',
     });
     assert.throws(() => createVmsAdapter({ type: 'dahua', name: 'bad name!', baseUrl: 'http://h', username: 'u', password: 'p' }), {
-      message: 'Expected a name of 1-64 letters, digits, "_", "." or "-" for vms.name but received "bad name!"',
+      message: 'Expected an id of 1-64 letters, digits, "_", "." or "-" (starting with a letter or digit) for vms.name but received "bad name!"',
     });
     assert.throws(
       () => createVmsAdapter({ type: 'milestone', name: 'm', baseUrl: 'http://h', username: 'u', password: 'p', eventTypeId: 'nope' }),

@@ -10,8 +10,8 @@
  *  - Events: virtual inputs, `GET /axis-cgi/virtualinput/activate.cgi?schemaversion=1&port=P` (an action rule on
  *    the camera reacts to it), deactivated one second later; the response is `<VirtualInputResponse>` XML.
  */
-import { expected } from '../../errors.js';
-import { BaseVmsAdapter, checkCommonConfig } from './base.js';
+import { BaseVmsAdapter } from './base.js';
+import { parseTypedVmsOptions } from './options.js';
 import {
   VmsError,
   type AxisConfig,
@@ -39,23 +39,12 @@ export class AxisAdapter extends BaseVmsAdapter {
   private readonly subResolution: string;
   private readonly virtualInputPort: number;
 
-  constructor(config: AxisConfig) {
-    checkCommonConfig(config, 'axis');
+  constructor(raw: AxisConfig) {
+    const config = parseTypedVmsOptions('axis', raw);
     super(config);
-    const where = `vms.${config.name}`;
-    if (config.diskId !== undefined && (typeof config.diskId !== 'string' || !/^[A-Za-z0-9_]{1,32}$/.test(config.diskId))) {
-      throw expected('a disk id such as "SD_DISK"', `${where}.diskId`, config.diskId);
-    }
-    if (config.subResolution !== undefined && (typeof config.subResolution !== 'string' || !/^[0-9]{2,4}x[0-9]{2,4}$/.test(config.subResolution))) {
-      throw expected('a resolution such as "640x360"', `${where}.subResolution`, config.subResolution);
-    }
-    const port = config.virtualInputPort;
-    if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 32)) {
-      throw expected('an integer 1-32', `${where}.virtualInputPort`, port);
-    }
     this.diskId = config.diskId ?? 'SD_DISK';
     this.subResolution = config.subResolution ?? '640x360';
-    this.virtualInputPort = port ?? 1;
+    this.virtualInputPort = config.virtualInputPort ?? 1;
   }
 
   async listCameras(): Promise<VmsCamera[]> {

@@ -13,42 +13,8 @@ import {
   type VmsType,
 } from './types.js';
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Longest recording or bookmark one call may ask for (1 hour). */
 export const MAX_RECORDING_S = 3600;
-
-export function checkCommonConfig(c: VmsCommonConfig, type: string): void {
-  if (!c || typeof c !== 'object') throw expected('an object', `vms config (${type})`, c);
-  if (typeof c.name !== 'string' || !NAME_RE.test(c.name)) {
-    throw expected('a name of 1-64 letters, digits, "_", "." or "-"', 'vms.name', c.name);
-  }
-  const where = `vms.${c.name}`;
-  if (typeof c.baseUrl !== 'string') throw expected('an http(s) URL', `${where}.baseUrl`, c.baseUrl);
-  let u: URL;
-  try {
-    u = new URL(c.baseUrl);
-  } catch {
-    throw expected('an http(s) URL', `${where}.baseUrl`, '(unparseable URL)');
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw expected('an http(s) URL', `${where}.baseUrl`, u.protocol);
-  }
-  if (u.username || u.password) {
-    // Do not echo the URL: it holds the credentials.
-    throw expected('a URL without user:password (use username/password)', `${where}.baseUrl`, '(URL with credentials)');
-  }
-  if (typeof c.username !== 'string' || c.username === '') throw expected('a non-empty string', `${where}.username`, c.username);
-  if (typeof c.password !== 'string') throw expected('a string', `${where}.password`, typeof c.password);
-  if (c.rtspPort !== undefined && (!Number.isInteger(c.rtspPort) || c.rtspPort < 1 || c.rtspPort > 65535)) {
-    throw expected('a port number 1-65535', `${where}.rtspPort`, c.rtspPort);
-  }
-  if (c.rtspHost !== undefined && (typeof c.rtspHost !== 'string' || !/^[A-Za-z0-9.:[\]-]+$/.test(c.rtspHost))) {
-    throw expected('a host name or address', `${where}.rtspHost`, c.rtspHost);
-  }
-  if (c.timeoutMs !== undefined && (!Number.isFinite(c.timeoutMs) || c.timeoutMs <= 0)) {
-    throw expected('a positive number of milliseconds', `${where}.timeoutMs`, c.timeoutMs);
-  }
-}
 
 export abstract class BaseVmsAdapter implements VmsAdapter {
   abstract readonly type: VmsType;

@@ -8,7 +8,8 @@
  *    to 0 (automatic / schedule) when the duration ends. Failures answer `Error` (HTTP 200 or 400).
  *  - The CGI API has no call to inject a third-party analytics event: pushEvent is unsupported.
  */
-import { BaseVmsAdapter, checkCommonConfig } from './base.js';
+import { BaseVmsAdapter } from './base.js';
+import { parseTypedVmsOptions } from './options.js';
 import { parseKeyValueLines } from './xml.js';
 import { VmsError, type DahuaConfig, type RecordingResult, type VmsCamera, type VmsCapabilities, type VmsStreams } from './types.js';
 
@@ -25,9 +26,8 @@ export class DahuaAdapter extends BaseVmsAdapter {
   readonly type = 'dahua' as const;
   readonly capabilities: VmsCapabilities = { recording: 'recording', events: false };
 
-  constructor(config: DahuaConfig) {
-    checkCommonConfig(config, 'dahua');
-    super(config);
+  constructor(raw: DahuaConfig) {
+    super(parseTypedVmsOptions('dahua', raw));
   }
 
   async listCameras(): Promise<VmsCamera[]> {

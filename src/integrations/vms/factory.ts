@@ -1,25 +1,24 @@
 /** Builds the adapter a config names. */
-import { expected } from '../../errors.js';
 import { AxisAdapter } from './axis.js';
 import { DahuaAdapter } from './dahua.js';
 import { HikvisionAdapter } from './hikvision.js';
 import { MilestoneAdapter } from './milestone.js';
+import { parseVmsOptions, vmsPath, VMS_TYPES } from './options.js';
 import type { VmsAdapter, VmsConfig } from './types.js';
 
-export const VMS_TYPES = ['milestone', 'hikvision', 'axis', 'dahua'] as const;
+export { VMS_TYPES };
 
-export function createVmsAdapter(config: VmsConfig): VmsAdapter {
-  const type = (config as { type?: unknown } | null)?.type;
-  switch (type) {
+export function createVmsAdapter(raw: VmsConfig): VmsAdapter {
+  // Parsed here to learn the type (and refuse a bad one); the constructor runs the same parser on its own input.
+  const config = parseVmsOptions(raw, vmsPath(raw));
+  switch (config.type) {
     case 'milestone':
-      return new MilestoneAdapter(config as Extract<VmsConfig, { type: 'milestone' }>);
+      return new MilestoneAdapter(config);
     case 'hikvision':
-      return new HikvisionAdapter(config as Extract<VmsConfig, { type: 'hikvision' }>);
+      return new HikvisionAdapter(config);
     case 'axis':
-      return new AxisAdapter(config as Extract<VmsConfig, { type: 'axis' }>);
+      return new AxisAdapter(config);
     case 'dahua':
-      return new DahuaAdapter(config as Extract<VmsConfig, { type: 'dahua' }>);
-    default:
-      throw expected(`one of ${VMS_TYPES.map((t) => `"${t}"`).join(', ')}`, 'vms.type', type);
+      return new DahuaAdapter(config);
   }
 }

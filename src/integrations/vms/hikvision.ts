@@ -12,9 +12,9 @@
  *    Operation</statusString><subStatusCode>..</subStatusCode></ResponseStatus>` with HTTP 4xx.
  *  - ISAPI has no way to inject a third-party analytics event: pushEvent is unsupported.
  */
-import { expected } from '../../errors.js';
 import type { HttpResponse } from '../http-client.js';
-import { BaseVmsAdapter, checkCommonConfig } from './base.js';
+import { BaseVmsAdapter } from './base.js';
+import { parseTypedVmsOptions } from './options.js';
 import { VmsError, type HikvisionConfig, type RecordingResult, type VmsCamera, type VmsCapabilities, type VmsStreams } from './types.js';
 import { asArray, child, parseXml, textOf } from './xml.js';
 
@@ -26,16 +26,10 @@ export class HikvisionAdapter extends BaseVmsAdapter {
   private readonly deviceKind: 'nvr' | 'camera';
   private readonly rtspPortFromDevice: boolean;
 
-  constructor(config: HikvisionConfig) {
-    checkCommonConfig(config, 'hikvision');
+  constructor(raw: HikvisionConfig) {
+    const config = parseTypedVmsOptions('hikvision', raw);
     super(config);
-    if (config.deviceKind !== undefined && config.deviceKind !== 'nvr' && config.deviceKind !== 'camera') {
-      throw expected('"nvr" or "camera"', `vms.${config.name}.deviceKind`, config.deviceKind);
-    }
     this.deviceKind = config.deviceKind ?? 'nvr';
-    if (config.rtspPortFromDevice !== undefined && typeof config.rtspPortFromDevice !== 'boolean') {
-      throw expected('true or false', `vms.${config.name}.rtspPortFromDevice`, config.rtspPortFromDevice);
-    }
     this.rtspPortFromDevice = config.rtspPortFromDevice ?? false;
   }
 

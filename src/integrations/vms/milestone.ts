@@ -11,8 +11,8 @@
  *  - Events: `POST /api/rest/v1/events` `{ type: <event type id>, source: "cameras/<id>", time }` when an event
  *    type id is configured (a user-defined or analytics event created in the Management Client).
  */
-import { expected } from '../../errors.js';
-import { BaseVmsAdapter, checkCommonConfig } from './base.js';
+import { BaseVmsAdapter } from './base.js';
+import { parseTypedVmsOptions } from './options.js';
 import {
   VmsError,
   type MilestoneConfig,
@@ -37,25 +37,9 @@ export class MilestoneAdapter extends BaseVmsAdapter {
   private token: { value: string; expiresAt: number } | null = null;
   private tokenPromise: Promise<string> | null = null;
 
-  constructor(config: MilestoneConfig) {
-    checkCommonConfig(config, 'milestone');
+  constructor(raw: MilestoneConfig) {
+    const config = parseTypedVmsOptions('milestone', raw);
     super(config);
-    const where = `vms.${config.name}`;
-    if (config.pageSize !== undefined && (!Number.isInteger(config.pageSize) || config.pageSize < 1 || config.pageSize > 1000)) {
-      throw expected('an integer 1-1000', `${where}.pageSize`, config.pageSize);
-    }
-    if (config.eventTypeId !== undefined && (typeof config.eventTypeId !== 'string' || !GUID_RE.test(config.eventTypeId))) {
-      throw expected('an event type GUID', `${where}.eventTypeId`, config.eventTypeId);
-    }
-    if (config.rtspTemplate !== undefined && (typeof config.rtspTemplate !== 'string' || !config.rtspTemplate.includes('{id}'))) {
-      throw expected('an rtsp URL template containing {id}', `${where}.rtspTemplate`, config.rtspTemplate);
-    }
-    if (config.clientSecret !== undefined && (typeof config.clientSecret !== 'string' || config.clientSecret === '')) {
-      throw expected('a non-empty string', `${where}.clientSecret`, typeof config.clientSecret);
-    }
-    if (config.clientSecret !== undefined && config.clientId === undefined) {
-      throw expected('an OAuth client id with clientSecret', `${where}.clientId`, config.clientId);
-    }
     this.clientId = config.clientId ?? 'GrantValidatorClient';
     this.clientSecret = config.clientSecret ?? null;
     this.pageSize = config.pageSize ?? 100;

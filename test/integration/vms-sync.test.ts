@@ -5,7 +5,8 @@ import { createLogger } from '../../src/log.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createVmsAdapter } from '../../src/integrations/vms/factory.js';
-import { CameraSync, InMemoryCameraDirectory, vigilCameraId } from '../../src/integrations/vms/sync.js';
+import { CameraSync, vigilCameraId } from '../../src/integrations/vms/sync.js';
+import { InMemoryCameraDirectory } from '../helpers/camera-directory.js';
 import { HikvisionSim, MilestoneSim } from './vms-simulators.js';
 
 const PASSWORD = 'Sync-Secret-42';

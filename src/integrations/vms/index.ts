@@ -6,7 +6,6 @@ export { MilestoneAdapter } from './milestone.js';
 export { createVmsAdapter, VMS_TYPES } from './factory.js';
 export {
   CameraSync,
-  InMemoryCameraDirectory,
   vigilCameraId,
   type CameraCredentials,
   type CameraDirectory,

@@ -4,9 +4,9 @@
  * new ones are added, changed ones (name, enabled, model, stream URLs, stream credentials) updated, and ones the
  * VMS no longer lists removed. A failed listing changes nothing (a VMS that is down does not empty the list).
  *
- * The camera list itself is an interface (CameraDirectory) the server implements over its camera manager;
- * InMemoryCameraDirectory is the embedded / test implementation. Credentials travel to the directory separately
- * from the camera record and never appear in status() or in errors.
+ * The camera list itself is an interface (CameraDirectory) the server implements over its camera manager
+ * (ManagedCameraDirectory in src/integrations/runtime.ts). Credentials travel to the directory separately from the
+ * camera record and never appear in status() or in errors.
  */
 import { createHash } from 'node:crypto';
 import { VigilError, expected } from '../../errors.js';
@@ -37,42 +37,6 @@ export interface CameraDirectory {
   /** Adds or replaces a camera; credentials are for its streams (null when none). */
   upsert(camera: SyncedCamera, credentials: CameraCredentials | null): Promise<void> | void;
   remove(cameraId: string): Promise<void> | void;
-}
-
-/** The embedded camera list: a Map. `list()` returns copies without credentials. */
-export class InMemoryCameraDirectory implements CameraDirectory {
-  private readonly cameras = new Map<string, { camera: SyncedCamera; credentials: CameraCredentials | null }>();
-
-  listBySource(source: string): SyncedCamera[] {
-    return [...this.cameras.values()].filter((e) => e.camera.origin.source === source).map((e) => structuredClone(e.camera));
-  }
-
-  upsert(camera: SyncedCamera, credentials: CameraCredentials | null): void {
-    this.cameras.set(camera.id, { camera: structuredClone(camera), credentials: credentials ? { ...credentials } : null });
-  }
-
-  remove(cameraId: string): void {
-    this.cameras.delete(cameraId);
-  }
-
-  list(): SyncedCamera[] {
-    return [...this.cameras.values()].map((e) => structuredClone(e.camera)).sort((a, b) => a.id.localeCompare(b.id));
-  }
-
-  get(cameraId: string): SyncedCamera | undefined {
-    const e = this.cameras.get(cameraId);
-    return e ? structuredClone(e.camera) : undefined;
-  }
-
-  /** For the camera manager only (to open the stream); never for API responses. */
-  credentialsFor(cameraId: string): CameraCredentials | null {
-    const e = this.cameras.get(cameraId);
-    return e?.credentials ? { ...e.credentials } : null;
-  }
-
-  get size(): number {
-    return this.cameras.size;
-  }
 }
 
 export interface SyncCounts {

@@ -2,12 +2,15 @@
  * The OpenAPI 3.1 document served at GET /openapi.json. Its component schemas are JSON Schema 2020-12, and the
  * tests validate real responses against them (ajv), so this document is the contract, not decoration.
  */
-const error = { $ref: '#/components/schemas/Error' };
-const errResp = (description: string) => ({ description, content: { 'application/json': { schema: error } } });
+/** A component schema by name. */
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const jsonResp = (description: string, schema: object) => ({
   description,
   content: { 'application/json': { schema } },
 });
+const errResp = (description: string) => jsonResp(description, ref('Error'));
+/** A required JSON request body. */
+const jsonBody = (schema: object) => ({ required: true, content: { 'application/json': { schema } } });
 /** The `{id}` path parameter of the routes on one resource. */
 const idParam = [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }];
 const authErrors = {
@@ -34,8 +37,8 @@ export const openApiDocument = {
         tags: ['System'],
         security: [],
         responses: {
-          '200': jsonResp('Healthy or degraded', { $ref: '#/components/schemas/HealthStatus' }),
-          '503': jsonResp('Unhealthy', { $ref: '#/components/schemas/HealthStatus' }),
+          '200': jsonResp('Healthy or degraded', ref('HealthStatus')),
+          '503': jsonResp('Unhealthy', ref('HealthStatus')),
         },
       },
     },
@@ -44,12 +47,9 @@ export const openApiDocument = {
         summary: 'Log in with a local or LDAP user',
         tags: ['Authentication'],
         security: [],
-        requestBody: {
-          required: true,
-          content: { 'application/json': { schema: { $ref: '#/components/schemas/LoginRequest' } } },
-        },
+        requestBody: jsonBody(ref('LoginRequest')),
         responses: {
-          '200': jsonResp('Authenticated', { $ref: '#/components/schemas/LoginResponse' }),
+          '200': jsonResp('Authenticated', ref('LoginResponse')),
           '400': errResp('Malformed request'),
           '401': errResp('Invalid username or password'),
           '403': errResp('Authenticated but mapped to no role'),
@@ -64,12 +64,9 @@ export const openApiDocument = {
         summary: 'Rotate a refresh token (a reused one revokes its whole session)',
         tags: ['Authentication'],
         security: [],
-        requestBody: {
-          required: true,
-          content: { 'application/json': { schema: { $ref: '#/components/schemas/RefreshRequest' } } },
-        },
+        requestBody: jsonBody(ref('RefreshRequest')),
         responses: {
-          '200': jsonResp('New token pair', { $ref: '#/components/schemas/TokenPair' }),
+          '200': jsonResp('New token pair', ref('TokenPair')),
           '400': errResp('Malformed request'),
           '401': errResp('Invalid, expired, revoked or reused refresh token'),
         },
@@ -80,10 +77,7 @@ export const openApiDocument = {
         summary: 'Revoke the session of a refresh token (its access tokens stop working too)',
         tags: ['Authentication'],
         security: [],
-        requestBody: {
-          required: true,
-          content: { 'application/json': { schema: { $ref: '#/components/schemas/RefreshRequest' } } },
-        },
+        requestBody: jsonBody(ref('RefreshRequest')),
         responses: {
           '204': { description: 'Session revoked' },
           '400': errResp('Malformed request'),
@@ -107,7 +101,7 @@ export const openApiDocument = {
           },
         ],
         responses: {
-          '200': jsonResp('Cameras', { type: 'array', items: { $ref: '#/components/schemas/Camera' } }),
+          '200': jsonResp('Cameras', { type: 'array', items: ref('Camera') }),
           '400': errResp('Bad parameter'),
           ...authErrors,
         },
@@ -119,7 +113,7 @@ export const openApiDocument = {
         tags: ['Cameras'],
         parameters: idParam,
         responses: {
-          '200': jsonResp('Camera', { $ref: '#/components/schemas/Camera' }),
+          '200': jsonResp('Camera', ref('Camera')),
           ...authErrors,
           '404': errResp('No such camera'),
         },
@@ -144,7 +138,7 @@ export const openApiDocument = {
           { name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
         ],
         responses: {
-          '200': jsonResp('A page of detections', { $ref: '#/components/schemas/DetectionList' }),
+          '200': jsonResp('A page of detections', ref('DetectionList')),
           '400': errResp('Bad parameter'),
           ...authErrors,
         },
@@ -168,12 +162,12 @@ export const openApiDocument = {
         requestBody: {
           required: true,
           content: {
-            'application/json': { schema: { $ref: '#/components/schemas/SearchRequest' } },
+            'application/json': { schema: ref('SearchRequest') },
             'image/jpeg': { schema: { type: 'string', format: 'binary' }, description: 'At most 4 MiB and 16 000 000 pixels' },
           },
         },
         responses: {
-          '200': jsonResp('Most similar tracks first', { $ref: '#/components/schemas/SearchResults' }),
+          '200': jsonResp('Most similar tracks first', ref('SearchResults')),
           '400': errResp('Malformed body, bad filter, vector of the wrong size, or an image that does not decode'),
           ...authErrors,
           '404': errResp('No embedding stored for the example track'),
@@ -202,7 +196,7 @@ export const openApiDocument = {
             required: ['alerts', 'next_cursor'],
             additionalProperties: false,
             properties: {
-              alerts: { type: 'array', items: { $ref: '#/components/schemas/Alert' } },
+              alerts: { type: 'array', items: ref('Alert') },
               next_cursor: { type: ['string', 'null'] },
             },
           }),
@@ -217,7 +211,7 @@ export const openApiDocument = {
         tags: ['Alerts'],
         parameters: idParam,
         responses: {
-          '200': jsonResp('The alert', { $ref: '#/components/schemas/Alert' }),
+          '200': jsonResp('The alert', ref('Alert')),
           ...authErrors,
           '404': errResp('No such alert'),
         },
@@ -260,7 +254,7 @@ export const openApiDocument = {
             type: 'object',
             required: ['users'],
             additionalProperties: false,
-            properties: { users: { type: 'array', items: { $ref: '#/components/schemas/LocalUser' } } },
+            properties: { users: { type: 'array', items: ref('LocalUser') } },
           }),
           ...authErrors,
         },
@@ -268,12 +262,9 @@ export const openApiDocument = {
       post: {
         summary: 'Create a local user (admin)',
         tags: ['Users'],
-        requestBody: {
-          required: true,
-          content: { 'application/json': { schema: { $ref: '#/components/schemas/NewUser' } } },
-        },
+        requestBody: jsonBody(ref('NewUser')),
         responses: {
-          '201': jsonResp('Created', { $ref: '#/components/schemas/LocalUser' }),
+          '201': jsonResp('Created', ref('LocalUser')),
           '400': errResp('Invalid user'),
           '409': errResp('User exists'),
           ...authErrors,
@@ -374,7 +365,7 @@ export const openApiDocument = {
           token_type: { const: 'Bearer' },
           expires_in: { type: 'integer' },
           refresh_expires_in: { type: 'integer' },
-          user: { $ref: '#/components/schemas/User' },
+          user: ref('User'),
         },
       },
       CameraScope: {
@@ -388,7 +379,7 @@ export const openApiDocument = {
           id: { type: 'string' },
           username: { type: 'string' },
           roles: { type: 'array', items: { enum: ['admin', 'operator', 'viewer'] } },
-          cameras: { $ref: '#/components/schemas/CameraScope' },
+          cameras: ref('CameraScope'),
           source: { enum: ['local', 'ldap'] },
         },
       },
@@ -399,7 +390,7 @@ export const openApiDocument = {
         properties: {
           username: { type: 'string' },
           role: { enum: ['admin', 'operator', 'viewer'] },
-          cameras: { $ref: '#/components/schemas/CameraScope' },
+          cameras: ref('CameraScope'),
           created: { type: 'string', format: 'date-time' },
         },
       },
@@ -411,7 +402,7 @@ export const openApiDocument = {
           username: { type: 'string', pattern: '^[A-Za-z0-9._@-]{3,50}$' },
           password: { type: 'string', minLength: 8, maxLength: 1024 },
           role: { enum: ['admin', 'operator', 'viewer'] },
-          cameras: { $ref: '#/components/schemas/CameraScope' },
+          cameras: ref('CameraScope'),
         },
       },
       Camera: {
@@ -475,7 +466,7 @@ export const openApiDocument = {
         required: ['detections', 'total', 'page', 'page_size'],
         additionalProperties: false,
         properties: {
-          detections: { type: 'array', items: { $ref: '#/components/schemas/Detection' } },
+          detections: { type: 'array', items: ref('Detection') },
           total: { type: 'integer', minimum: 0 },
           page: { type: 'integer', minimum: 1 },
           page_size: { type: 'integer', minimum: 1 },
@@ -542,7 +533,7 @@ export const openApiDocument = {
         additionalProperties: false,
         properties: {
           k: { type: 'integer', minimum: 1, maximum: 100 },
-          results: { type: 'array', items: { $ref: '#/components/schemas/SearchHit' } },
+          results: { type: 'array', items: ref('SearchHit') },
         },
       },
     },

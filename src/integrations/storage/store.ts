@@ -79,39 +79,36 @@ export class LocalFolderStore implements ObjectStore {
     return `${this.baseUrl}/${encodeKey(key)}`;
   }
 
-  async put(key: string, body: Buffer | Uint8Array, contentType: string): Promise<StoredObject> {
-    const full = this.prefix + key;
+  /** Writes a key's file under a temporary name, then renames it into place; returns the final path. */
+  private async writeAtomically(full: string, write: (tmp: string) => Promise<void>): Promise<string> {
     const dest = this.pathOf(full);
     await mkdir(path.dirname(dest), { recursive: true });
     const tmp = `${dest}.${randomBytes(6).toString('hex')}.tmp`;
     try {
-      await writeFile(tmp, body);
+      await write(tmp);
       await rename(tmp, dest);
     } catch (err) {
       await rm(tmp, { force: true });
       throw new StorageError('E_STORAGE_UPLOAD', `Could not write ${full}: ${(err as Error).message}`, { cause: err });
     }
+    return dest;
+  }
+
+  async put(key: string, body: Buffer | Uint8Array, contentType: string): Promise<StoredObject> {
+    const full = this.prefix + key;
+    await this.writeAtomically(full, (tmp) => writeFile(tmp, body));
     return { key: full, url: this.link(full), size: body.byteLength, contentType, sha256: createHash('sha256').update(body).digest('hex') };
   }
 
   async putFile(key: string, filePath: string, contentType: string): Promise<StoredObject> {
     const full = this.prefix + key;
-    const dest = this.pathOf(full);
     let size: number;
     try {
       size = (await stat(filePath)).size;
     } catch (err) {
       throw new StorageError('E_STORAGE_SOURCE', `Cannot read ${path.basename(filePath)}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
     }
-    await mkdir(path.dirname(dest), { recursive: true });
-    const tmp = `${dest}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      await copyFile(filePath, tmp);
-      await rename(tmp, dest);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw new StorageError('E_STORAGE_UPLOAD', `Could not write ${full}: ${(err as Error).message}`, { cause: err });
-    }
+    const dest = await this.writeAtomically(full, (tmp) => copyFile(filePath, tmp));
     return { key: full, url: this.link(full), size, contentType, sha256: await sha256File(dest) };
   }
 

@@ -82,10 +82,7 @@ export class AxisAdapter extends BaseVmsAdapter {
   }
 
   async getStreamUrls(vmsCameraId: string): Promise<VmsStreams> {
-    const id = this.checkCameraId(vmsCameraId, CAMERA_RE);
-    const cams = await this.listCameras();
-    if (!cams.some((c) => c.vmsCameraId === id)) throw new VmsError('E_VMS_NOT_FOUND', `axis source ${this.name}: no camera ${id}`);
-    return this.streams(id);
+    return this.listedStreams(vmsCameraId, CAMERA_RE, 'camera');
   }
 
   async triggerRecording(vmsCameraId: string, durationS: number): Promise<RecordingResult> {

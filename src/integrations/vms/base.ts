@@ -79,6 +79,17 @@ export abstract class BaseVmsAdapter implements VmsAdapter {
     return id;
   }
 
+  /**
+   * Stream URLs of a camera the device lists right now (E_VMS_NOT_FOUND otherwise), for devices that have no
+   * per-camera query: the listing is the only authority on which channels exist.
+   */
+  protected async listedStreams(vmsCameraId: string, re: RegExp, noun: 'camera' | 'channel'): Promise<VmsStreams> {
+    const id = this.checkCameraId(vmsCameraId, re);
+    const cam = (await this.listCameras()).find((c) => c.vmsCameraId === id);
+    if (!cam) throw new VmsError('E_VMS_NOT_FOUND', `${this.type} source ${this.name}: no ${noun} ${id}`);
+    return cam.streams;
+  }
+
   protected checkDuration(durationS: unknown): number {
     if (typeof durationS !== 'number' || !Number.isInteger(durationS) || durationS < 1 || durationS > MAX_RECORDING_S) {
       throw expected(`an integer number of seconds 1-${MAX_RECORDING_S}`, 'durationS', durationS);

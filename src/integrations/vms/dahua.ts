@@ -55,10 +55,7 @@ export class DahuaAdapter extends BaseVmsAdapter {
   }
 
   async getStreamUrls(vmsCameraId: string): Promise<VmsStreams> {
-    const id = this.checkCameraId(vmsCameraId, CHANNEL_RE);
-    const cams = await this.listCameras();
-    if (!cams.some((c) => c.vmsCameraId === id)) throw new VmsError('E_VMS_NOT_FOUND', `dahua source ${this.name}: no channel ${id}`);
-    return this.streams(id);
+    return this.listedStreams(vmsCameraId, CHANNEL_RE, 'channel');
   }
 
   private async setRecordMode(index: number, mode: 0 | 1): Promise<void> {

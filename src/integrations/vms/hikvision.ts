@@ -126,10 +126,7 @@ export class HikvisionAdapter extends BaseVmsAdapter {
   }
 
   async getStreamUrls(vmsCameraId: string): Promise<VmsStreams> {
-    const id = this.checkCameraId(vmsCameraId, CHANNEL_RE);
-    const cam = (await this.listCameras()).find((c) => c.vmsCameraId === id);
-    if (!cam) throw new VmsError('E_VMS_NOT_FOUND', `hikvision source ${this.name}: no channel ${id}`);
-    return cam.streams;
+    return this.listedStreams(vmsCameraId, CHANNEL_RE, 'channel');
   }
 
   async triggerRecording(vmsCameraId: string, durationS: number): Promise<RecordingResult> {

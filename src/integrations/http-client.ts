@@ -384,11 +384,16 @@ export class HttpClient {
     const lib = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
       let settled = false;
-      const fail = (err: HttpClientError): void => {
-        if (settled) return;
+      /** True the first time only: the request ends once, by a failure or by its response. */
+      const settle = (): boolean => {
+        if (settled) return false;
         settled = true;
         clearTimeout(timer);
         req.signal?.removeEventListener('abort', onAbort);
+        return true;
+      };
+      const fail = (err: HttpClientError): void => {
+        if (!settle()) return;
         r.destroy();
         reject(err);
       };
@@ -432,10 +437,7 @@ export class HttpClient {
           res.on('error', (err) => fail(new HttpClientError('E_HTTP_NETWORK', `${this.redact(err.message)}: ${where}`, status, { cause: err })));
           res.on('aborted', () => fail(new HttpClientError('E_HTTP_NETWORK', `Connection closed mid-response: ${where}`, status)));
           res.on('end', () => {
-            if (settled) return;
-            settled = true;
-            clearTimeout(timer);
-            req.signal?.removeEventListener('abort', onAbort);
+            if (!settle()) return;
             const buf = Buffer.concat(chunks, size);
             resolve({
               status,

@@ -81,17 +81,11 @@ export interface CameraSyncOptions {
   closeAdapters?: boolean;
 }
 
-interface SourceState {
+/** What status() shows of a source, plus what only the sync needs. */
+interface SourceState extends Omit<SourceStatus, 'source' | 'type' | 'running'> {
   adapter: VmsAdapter;
-  intervalMs: number;
   timer: NodeJS.Timeout | null;
   inFlight: Promise<SyncReport> | null;
-  lastSyncAt: string | null;
-  lastSuccessAt: string | null;
-  nextSyncAt: string | null;
-  lastError: string | null;
-  cameras: number;
-  lastResult: SyncCounts | null;
   credentialFingerprint: string | null;
 }
 

@@ -4,7 +4,7 @@
  * The stream's event log is made here too: every alert transition is stored with its event-log entry in one
  * transaction of the server's Database (both or neither), so a resuming client sees exactly the stored alerts.
  */
-import { NotificationService, registerNotifyMetrics, validateChannels } from '../integrations/notify/index.js';
+import { NotificationService, registerNotifyMetrics, parseChannelOptions } from '../integrations/notify/index.js';
 import type { StoredSnapshot } from '../media/snapshots.js';
 import { RuleService, type AlertEvent, type RuleDefinition } from '../rules/index.js';
 import { StoreEventLog } from '../stream/store-log.js';
@@ -37,7 +37,7 @@ export class RulesService implements Service {
       path: ctx.db.scope('rules'),
       timezone: config.rulesTimezone,
       configRules: config.rules,
-      channels: new Set(validateChannels(config.notify.channels).keys()),
+      channels: new Set(parseChannelOptions(config.notify.channels).keys()),
       persistAlert: (alert, write) => eventLog.appendWith({ kind: 'alerts', alert }, write),
     });
   }

@@ -19,7 +19,8 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import nodemailer from 'nodemailer';
-import { VigilConfigError, describeValue } from '../../errors.js';
+import { VigilConfigError, VigilError } from '../../errors.js';
+import { at, bool, fail as failArg, httpUrl, int, isObject, str } from '../../validate.js';
 import { OutboundPolicy, VigilOutboundError, VigilUrlPolicyError, policyRequest, responseOf } from '../../net/outbound.js';
 
 export interface WebhookChannel {
@@ -56,28 +57,30 @@ export interface SmsChannel {
 export type ChannelConfig = WebhookChannel | SlackChannel | EmailChannel | SmsChannel;
 
 const fail = (what: string, path: string, value: unknown): never => {
-  throw new VigilConfigError(`Expected ${what} for ${path} but received ${describeValue(value)}`);
+  throw failArg(what, path, value);
 };
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown, path: string, what = 'a non-empty string'): string => (typeof v === 'string' && v !== '' ? v : fail(what, path, v));
-const url = (v: unknown, path: string): string => {
-  const s = str(v, path, 'an http(s) URL');
-  let u: URL;
-  try {
-    u = new URL(s);
-  } catch {
-    return fail('an http(s) URL', path, '(not a URL)');
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') fail('an http(s) URL', path, `${u.protocol} URL`);
-  return s;
-};
+const isObj = isObject;
+const url = httpUrl;
 const list = (v: unknown, path: string): string[] => {
   if (!Array.isArray(v) || v.length === 0) return fail('a non-empty array of strings', path, v);
-  return v.map((x, i) => str(x, `${path}[${i}]`));
+  return v.map((x, i) => str(x, at(path, i)));
 };
 
-/** Validates the `notify.channels` map of the config; messages carry the key path (never secret values). */
-export function validateChannels(raw: unknown, path = 'notify.channels'): Map<string, ChannelConfig> {
+/**
+ * The one parser of the notification channels (`notify.channels` of the config, or NotificationService's
+ * `channels`): messages carry the key path and never a secret value. Raises VigilConfigError (E_CONFIG): channels
+ * come from the config file.
+ */
+export function parseChannelOptions(raw: unknown, path = 'notify.channels'): Map<string, ChannelConfig> {
+  try {
+    return parseChannels(raw, path);
+  } catch (err) {
+    if (err instanceof VigilError && err.code === 'E_ARGUMENT') throw new VigilConfigError(err.message);
+    throw err;
+  }
+}
+
+function parseChannels(raw: unknown, path: string): Map<string, ChannelConfig> {
   const out = new Map<string, ChannelConfig>();
   if (raw === undefined || raw === null) return out;
   if (!isObj(raw)) return fail('a map of channel name to channel', path, raw);
@@ -93,36 +96,34 @@ export function validateChannels(raw: unknown, path = 'notify.channels'): Map<st
           if (!isObj(ch.headers)) fail('a map of header names to strings', `${p}.headers`, ch.headers);
           for (const [k, v] of Object.entries(ch.headers as object)) headers[k.toLowerCase()] = str(v, `${p}.headers.${k}`);
         }
-        out.set(name, { type: 'webhook', url: url(ch.url, `${p}.url`), secret: ch.secret === undefined ? null : str(ch.secret, `${p}.secret`), headers });
+        out.set(name, { type: 'webhook', url: url(ch.url, `${p}.url`), secret: ch.secret === undefined ? null : str(ch.secret, `${p}.secret`, { secret: true }), headers });
         break;
       }
       case 'slack':
         out.set(name, { type: 'slack', url: url(ch.url, `${p}.url`) });
         break;
       case 'email': {
-        const port = ch.port ?? 587;
-        if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) fail('a port from 1 to 65535', `${p}.port`, port);
-        const secure = ch.secure ?? port === 465;
-        if (typeof secure !== 'boolean') fail('a boolean', `${p}.secure`, secure);
+        const port = int(ch.port, `${p}.port`, 1, 65535, 587);
+        const secure = bool(ch.secure, `${p}.secure`, port === 465);
         let auth: EmailChannel['auth'] = null;
         if (ch.auth !== undefined) {
           if (!isObj(ch.auth)) fail('an object { user, pass }', `${p}.auth`, ch.auth);
           const a = ch.auth as Record<string, unknown>;
-          auth = { user: str(a.user, `${p}.auth.user`), pass: str(a.pass, `${p}.auth.pass`) };
+          auth = { user: str(a.user, `${p}.auth.user`), pass: str(a.pass, `${p}.auth.pass`, { secret: true }) };
         }
-        out.set(name, { type: 'email', host: str(ch.host, `${p}.host`), port: port as number, secure: secure as boolean, auth, from: str(ch.from, `${p}.from`), to: list(ch.to, `${p}.to`) });
+        out.set(name, { type: 'email', host: str(ch.host, `${p}.host`), port, secure, auth, from: str(ch.from, `${p}.from`), to: list(ch.to, `${p}.to`) });
         break;
       }
       case 'sms': {
         const provider = ch.provider ?? 'twilio';
         if (provider !== 'twilio') fail('"twilio"', `${p}.provider`, provider);
-        const sid = str(ch.accountSid, `${p}.accountSid`);
+        const sid = str(ch.accountSid, `${p}.accountSid`, { secret: true });
         if (!/^AC[0-9a-fA-F]{32}$/.test(sid)) fail('a Twilio Account SID (AC + 32 hex digits)', `${p}.accountSid`, '(malformed)');
         out.set(name, {
           type: 'sms',
           provider: 'twilio',
           accountSid: sid,
-          authToken: str(ch.authToken, `${p}.authToken`),
+          authToken: str(ch.authToken, `${p}.authToken`, { secret: true }),
           from: str(ch.from, `${p}.from`),
           to: list(ch.to, `${p}.to`),
           baseUrl: ch.baseUrl === undefined ? 'https://api.twilio.com' : url(ch.baseUrl, `${p}.baseUrl`).replace(/\/+$/, ''),

@@ -21,7 +21,7 @@ import { VigilClosedError, VigilConfigError, expected } from '../../errors.js';
 import { OutboundPolicy, type OutboundPolicyOptions } from '../../net/outbound.js';
 import type { AlertEvent, NotifySpec, RuleDefinition } from '../../rules/types.js';
 import type { Alert } from '../../types.js';
-import { PermanentDeliveryError, RetryableDeliveryError, send, validateChannels, type ChannelConfig, type Payload } from './channels.js';
+import { PermanentDeliveryError, RetryableDeliveryError, send, parseChannelOptions, type ChannelConfig, type Payload } from './channels.js';
 import { DEFAULT_SMS, DEFAULT_SUBJECT, DEFAULT_TEXT, makeContext, render } from './template.js';
 
 export interface OutboxEntry {
@@ -115,7 +115,7 @@ export class NotificationService {
   constructor(opts: NotificationServiceOptions) {
     if (opts?.database !== undefined && !(opts.database instanceof DatabaseScope)) throw expected('a DatabaseScope', 'notify.database', opts.database);
     if (opts?.database === undefined && (typeof opts?.path !== 'string' || opts.path === '')) throw expected('a folder path', 'notify.path', opts?.path);
-    this.channels = validateChannels(opts.channels);
+    this.channels = parseChannelOptions(opts.channels);
     this.policy = opts.policy instanceof OutboundPolicy ? opts.policy : new OutboundPolicy(opts.policy ?? {});
     const o = {
       maxAttempts: opts.maxAttempts ?? 8,

@@ -50,7 +50,8 @@ export interface AnalysedFrame {
  * reported through `onError` and does not stop the others.
  */
 export interface FrameHook {
-  onFrameAnalysed(cameraId: string, liveTracks: number, frame: AnalysedFrame): void;
+  /** `movingTracks`: the camera's live tracks that are not stationary (Tracker.moving). */
+  onFrameAnalysed(cameraId: string, movingTracks: number, frame: AnalysedFrame): void;
   /** The camera stopped: forget its state. */
   onCameraStopped?(cameraId: string): void;
 }
@@ -179,7 +180,8 @@ export class FramePath extends EventEmitter<FramePathEvents> {
     if (this.#store?.offer(out)) this.#stats.detections += out.detections.length;
     this.emit('detections', out);
     const analysed: AnalysedFrame = { batch: out, tracked, alerts };
-    const live = this.trackers.get(batch.cameraId)?.size ?? 0;
+    // Hooks get the moving tracks: a stationary object needs neither full-rate analysis nor whole frames.
+    const live = this.trackers.get(batch.cameraId)?.moving ?? 0;
     for (const h of this.#hooks) {
       try {
         h.onFrameAnalysed(batch.cameraId, live, analysed);

@@ -212,7 +212,10 @@ export async function runMix(busy: number, quiet: number, variant: PathVariant, 
     if (isBusy) busyIds.push(id);
     cams.push(cameraFor(id, isBusy, opts.clips, opts.detectFps));
   }
+  const debug = process.env.VIGIL_BENCH_DEBUG ? (m: string) => opts.log(`  [${new Date().toISOString()}] ${m}`) : () => {};
+  debug(`starting ${busy} busy + ${quiet} quiet (${variant})`);
   const probe = await startProbe(cams, variant, opts, dataDir);
+  debug('started');
   try {
     await new Promise((r) => setTimeout(r, opts.warmupSeconds * 1000));
     probe.server.scheduler?.resetShedStreaks();
@@ -226,6 +229,7 @@ export async function runMix(busy: number, quiet: number, variant: PathVariant, 
     probe.recording = true;
     await new Promise((r) => setTimeout(r, opts.seconds * 1000));
     probe.recording = false;
+    debug('window done');
     const windowS = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const m1 = await metrics(probe);
@@ -285,7 +289,9 @@ export async function runMix(busy: number, quiet: number, variant: PathVariant, 
     return { ...result, busyTracks };
   } finally {
     probe.ws.close();
+    debug('stopping');
     await probe.server.stop();
+    debug('stopped');
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -47,6 +47,9 @@ export class StoreWriter {
   private queuedDetections = 0;
   private queuedEvents = 0;
   private flushing: Promise<void> | null = null;
+  /** Queue items handed to commits so far, and of those, the ones whose commit has finished (in order). */
+  private taken = 0;
+  private settled = 0;
   private scheduled = false;
   private stopped = false;
   private counters = { droppedDetections: 0, droppedBatches: 0, committedDetections: 0, commits: 0, writeErrors: 0, droppedEvents: 0, committedEvents: 0 };
@@ -120,8 +123,13 @@ export class StoreWriter {
     });
   }
 
+  /**
+   * Resolves once everything queued at the call has been committed (or failed). Only what is queued now: with
+   * cameras writing continuously the queue is never empty, and waiting for that would never end.
+   */
   async flush(): Promise<void> {
-    while (this.queue.length > 0 || this.flushing) {
+    const target = this.taken + this.queue.length;
+    while (this.settled < target) {
       if (this.flushing) await this.flushing;
       else this.pump();
     }
@@ -154,6 +162,8 @@ export class StoreWriter {
     }
     // one splice, not a shift per frame (shift is O(queue length))
     const take = this.queue.splice(0, n);
+    this.taken += n;
+    const takenAfter = this.taken;
     this.queuedDetections -= rows;
     this.queuedEvents -= events;
     const firstSeq = layout.nextSeq;
@@ -255,6 +265,7 @@ export class StoreWriter {
         const err = new VigilStoreError('E_STORE_WRITE', `Commit of ${rows} detections${events ? ` and ${events} events` : ''} failed: ${(cause as Error).message}`, { cause });
         for (const p of take) p.reject(err);
       } finally {
+        this.settled = takenAfter;
         this.flushing = null;
         if (this.queue.length > 0) this.schedule();
       }

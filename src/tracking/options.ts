@@ -70,6 +70,16 @@ export interface TrackerOptions {
    * numbers jump, e.g. behind a detect-fps cap). Default: no time limit.
    */
   maxLostSeconds?: number | null;
+  /**
+   * A track is stationary once it has stayed within `stationaryIou` of where it last moved for this many seconds of
+   * frame time (default 3); it moves again when a match falls below that IoU. Stationary tracks do not count as
+   * `moving` (cameras drop to their quiet analysis rate) and end only after `stationaryMaxLostSeconds`.
+   */
+  stationarySeconds?: number;
+  /** Default 0.7. */
+  stationaryIou?: number;
+  /** A stationary track unmatched for longer than this (seconds of frame time) ends. Default 120. */
+  stationaryMaxLostSeconds?: number;
   /** Filter gains: how much of the innovation goes into position (alpha) and velocity (beta). Defaults 0.6 / 0.3. */
   alpha?: number;
   beta?: number;
@@ -114,11 +124,17 @@ export function resolveTrackerOptions(o: TrackerOptions): ResolvedTrackerOptions
     duplicateIou: o.duplicateIou ?? 0.7,
     maxLostFrames: o.maxLostFrames ?? 30,
     maxLostSeconds: o.maxLostSeconds ?? null,
+    stationarySeconds: o.stationarySeconds ?? 3,
+    stationaryIou: o.stationaryIou ?? 0.7,
+    stationaryMaxLostSeconds: o.stationaryMaxLostSeconds ?? 120,
     alpha: o.alpha ?? 0.6,
     beta: o.beta ?? 0.3,
     allocateId: o.allocateId ?? null,
   };
-  for (const k of ['highThreshold', 'lowThreshold', 'newTrackThreshold', 'startThreshold', 'matchIou', 'lowMatchIou', 'tentativeMatchIou', 'duplicateIou', 'alpha', 'beta'] as const) {
+  for (const k of ['stationarySeconds', 'stationaryMaxLostSeconds'] as const) {
+    if (typeof r[k] !== 'number' || !(r[k] > 0 && Number.isFinite(r[k]))) throw expected('a positive number of seconds', `tracker.${k}`, r[k]);
+  }
+  for (const k of ['highThreshold', 'lowThreshold', 'newTrackThreshold', 'startThreshold', 'matchIou', 'lowMatchIou', 'tentativeMatchIou', 'duplicateIou', 'stationaryIou', 'alpha', 'beta'] as const) {
     unit(r[k], k);
   }
   for (const k of ['matchBuffer', 'wideMatchBuffer'] as const) {

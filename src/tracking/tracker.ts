@@ -106,6 +106,9 @@ interface Track {
   startNs: bigint;
   best: TrackObservation;
   predicted: Box;
+  /** Where the object was when it last moved (its box then, and when): stationary once it stays near it long enough. */
+  anchor: Box;
+  anchorNs: bigint;
 }
 
 /** Tracks the objects of one camera. */
@@ -116,11 +119,15 @@ export class Tracker {
   private tracks: Track[] = [];
   private nextId = 1;
   private lastSeq: number | null = null;
+  private readonly stationaryNs: bigint;
+  private readonly stationaryMaxLostNs: bigint;
 
   constructor(cameraId: string, options: TrackerOptions = {}) {
     if (typeof cameraId !== 'string' || cameraId === '') throw expected('a non-empty string', 'cameraId', cameraId);
     this.cameraId = cameraId;
     this.o = resolveTrackerOptions(options);
+    this.stationaryNs = BigInt(Math.round(this.o.stationarySeconds * 1e9));
+    this.stationaryMaxLostNs = BigInt(Math.round(this.o.stationaryMaxLostSeconds * 1e9));
     this.groupOf = new Map();
     this.o.classGroups.forEach((g, i) => {
       for (const n of g) this.groupOf.set(n, `group:${i}`);
@@ -152,6 +159,16 @@ export class Tracker {
   /** Number of live tracks (tentative, active and lost). */
   get size(): number {
     return this.tracks.length;
+  }
+
+  /**
+   * Live tracks of objects that move (or have not been seen long enough to call still): what needs frames at
+   * the full rate. Stationary objects (a parked car, a person standing) stay tracked without it.
+   */
+  get moving(): number {
+    let n = 0;
+    for (const t of this.tracks) if (!this.isStationary(t)) n++;
+    return n;
   }
 
   update(batch: DetectionBatch): TrackerFrameResult {
@@ -246,7 +263,12 @@ export class Tracker {
         t.phase = 'lost';
         events.push(this.event('lost', t, seq, ns));
       }
-      if (seq - t.lastSeq > o.maxLostFrames || (maxLostNs !== null && ns - t.lastNs > maxLostNs)) {
+      // A stationary object is expected to go unseen between whole frames at a quiet camera's low analysis rate:
+      // it ends only after stationaryMaxLostSeconds, however many frames went by.
+      const ends = this.isStationary(t)
+        ? ns - t.lastNs > this.stationaryMaxLostNs
+        : seq - t.lastSeq > o.maxLostFrames || (maxLostNs !== null && ns - t.lastNs > maxLostNs);
+      if (ends) {
         events.push(this.endEvent(t, seq, ns));
         endedTrackIds.push(t.id);
         continue;
@@ -330,7 +352,14 @@ export class Tracker {
       startNs: ns,
       best: { box: { ...b }, confidence: d.confidence, frameSequence: seq, timestampNs: ns },
       predicted: { ...b },
+      anchor: { ...b },
+      anchorNs: ns,
     };
+  }
+
+  /** Stationary: matched within `stationaryIou` of where it last moved for at least `stationarySeconds`. */
+  private isStationary(t: Track): boolean {
+    return t.lastNs - t.anchorNs >= this.stationaryNs;
   }
 
   private predict(t: Track, seq: number): void {
@@ -392,6 +421,10 @@ export class Tracker {
     }
     t.lastSeq = seq;
     t.lastNs = ns;
+    if (iou(b, t.anchor) < this.o.stationaryIou) {
+      t.anchor = { ...b };
+      t.anchorNs = ns;
+    }
     if (d.confidence > t.best.confidence) {
       t.best = { box: { ...b }, confidence: d.confidence, frameSequence: seq, timestampNs: ns };
     }

@@ -272,3 +272,31 @@ test('argument errors of the relative options', () => {
   assert.throws(() => new Tracker('c', { maxPredictFrames: 1.5 }), { message: 'Expected an integer >= 0 for tracker.maxPredictFrames but received 1.5' });
   assert.throws(() => new Tracker('c', { classGroups: [[]] }), { message: 'Expected a non-empty array of class names for tracker.classGroups[0] but received an array of length 0' });
 });
+
+test('stationary objects: not moving after 3 s still, kept unseen up to stationaryMaxLostSeconds, moving again when they move', () => {
+  // 10 frames a second (batch(): 100 ms per sequence unit).
+  const tr = new Tracker('cam1', { maxLostFrames: 5 });
+  const moving: number[] = [];
+  for (let f = 1; f <= 40; f++) {
+    tr.update(batch(f, [car(600, 50), person(10 + 10 * f, 300)]));
+    moving.push(tr.moving);
+  }
+  // Both move for the first 3 s of frame time (30 units); then the parked car is still, the person still walks.
+  assert.deepEqual([moving[0], moving[29], moving[30], moving[39]], [2, 2, 1, 1]);
+  assert.equal(tr.size, 2);
+  // The car goes unseen for 100 s (1000 units, far past maxLostFrames): still tracked, not moving.
+  let r = tr.update(batch(1040, []));
+  assert.deepEqual(brief(r.events.filter((e) => e.type === 'end')), ['end:2@1040']); // the person (id 2) ended
+  assert.deepEqual([tr.size, tr.moving], [1, 0]);
+  r = tr.update(batch(1041, [car(600, 50)]));
+  assert.deepEqual(r.objects.map((o) => o.trackId), [1]);
+  // It drives off: moving again at once.
+  tr.update(batch(1042, [car(640, 50)]));
+  assert.equal(tr.moving, 1);
+  // Unseen for more than 120 s after it stopped again: it ends.
+  for (let f = 1043; f <= 1075; f++) tr.update(batch(f, [car(640, 50)]));
+  assert.equal(tr.moving, 0);
+  r = tr.update(batch(1075 + 1201, []));
+  assert.deepEqual(brief(r.events), ['lost:1@2276', 'end:1@2276']);
+  assert.throws(() => new Tracker('cam1', { stationarySeconds: 0 }), { message: 'Expected a positive number of seconds for tracker.stationarySeconds but received 0' });
+});

@@ -7,6 +7,7 @@
 import { CameraManager } from './camera/manager.js';
 import type { VigilConfig } from './config/index.js';
 import type { Detector } from './inference/detector.js';
+import type { WorkerDetector } from './inference/worker-detector.js';
 import type { InferenceScheduler } from './inference/scheduler.js';
 import { createLogger, type Logger } from './log.js';
 import type { Recorder } from './recording/recorder.js';
@@ -32,7 +33,8 @@ export interface VigilServer {
   readonly store: DetectionStore;
   readonly rules: RuleService;
   readonly http: ApiServer | null;
-  readonly detector: Detector | null;
+  /** The detector (on its inference thread unless `detector.workers` is 0); null when detection is off. */
+  readonly detector: Detector | WorkerDetector | null;
   /** Inference scheduling across cameras (per-camera analysed / shed counts, latency); null without a detector. */
   readonly scheduler: InferenceScheduler | null;
   readonly recorder: Recorder | null;

@@ -14,6 +14,7 @@
  *     only: [person, car, truck]          # report only these classes
  *     providers: [tensorrt, cuda, openvino, cpu]   # tried in order, unavailable ones fall back (one log line)
  *     threads: 1                # intra-op threads per session
+ *     workers: 1                # inference threads (0: on the JS thread, which session.run then blocks)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -38,9 +39,11 @@ export interface DetectorOptions {
   only: string[] | null;
   providers: string[];
   threads: number;
+  /** Inference worker threads, each with its own sessions; 0 runs session.run on the JS thread. */
+  workers: number;
 }
 
-const KEYS = ['model', 'precision', 'inputSize', 'path', 'classes', 'classesFile', 'scoreThreshold', 'classThresholds', 'only', 'providers', 'threads', 'enabled', 'modelPath'];
+const KEYS = ['model', 'precision', 'inputSize', 'path', 'classes', 'classesFile', 'scoreThreshold', 'classThresholds', 'only', 'providers', 'threads', 'workers', 'enabled', 'modelPath'];
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -130,7 +133,9 @@ export function parseDetectorOptions(raw: unknown, path = 'detector', baseDir = 
   const threads = raw.threads ?? 1;
   if (!Number.isInteger(threads) || (threads as number) < 1 || (threads as number) > 64) throw expected('an integer from 1 to 64', `${path}.threads`, raw.threads);
 
-  return { model, precision, inputSize, path: file, classNames, scoreThreshold, classThresholds, only, providers, threads: threads as number };
+  const workers = raw.workers ?? 1;
+  if (!Number.isInteger(workers) || (workers as number) < 0 || (workers as number) > 8) throw expected('an integer from 0 to 8', `${path}.workers`, raw.workers);
+  return { model, precision, inputSize, path: file, classNames, scoreThreshold, classThresholds, only, providers, threads: threads as number, workers: workers as number };
 }
 
 /** The built-in file a NanoDet option set names (whether or not set-up has made it yet). */

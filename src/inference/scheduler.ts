@@ -43,6 +43,11 @@ export interface SchedulerOptions {
   /** Cameras whose frames share one session.run (default 4; 1 disables batching). */
   maxBatch?: number;
   /**
+   * Batches in flight at once (default 1). 2 keeps an inference worker busy while the JS thread handles the
+   * previous batch's results; a camera never has two frames in flight, so its frames reach the tracker in order.
+   */
+  concurrency?: number;
+  /**
    * A camera whose current run of shed frames has lasted this long (ms of stream time) is served before any
    * priority (default 750: under the 1 s a camera may go unanalysed). Infinity: strict priorities.
    */
@@ -90,6 +95,8 @@ interface CameraQueue {
   /** Capture time (ns) of the first frame of the current shed run; null when the last frame was not shed. */
   streakStartNs: number | null;
   maxShedStreakMs: number;
+  /** Frames of this camera in a batch being inferred. */
+  inFlight: number;
 }
 
 const LATENCY_WINDOW = 1024;
@@ -102,8 +109,10 @@ function streamTimeNs(f: Frame): number {
 export class InferenceScheduler {
   #detector: DetectorLike;
   #queues = new Map<string, CameraQueue>();
-  #running = false;
-  #pumping: Promise<void> = Promise.resolve();
+  /** Pump loops running (each has at most one batch in flight); at most #concurrency. */
+  #active = 0;
+  #pumps = new Set<Promise<void>>();
+  #concurrency: number;
   #closed = false;
   #queuePerCamera: number;
   #maxBatch: number;
@@ -126,6 +135,7 @@ export class InferenceScheduler {
     };
     this.#queuePerCamera = count(o.queuePerCamera, 'queuePerCamera', 2);
     this.#maxBatch = count(o.maxBatch, 'maxBatch', 4);
+    this.#concurrency = count(o.concurrency, 'concurrency', 1);
     const streak = o.maxShedStreakMs ?? 750;
     if (typeof streak !== 'number' || !(streak >= 0)) throw expected('a number >= 0 or Infinity', 'scheduler.maxShedStreakMs', streak);
     this.#maxShedStreakNs = streak * 1e6;
@@ -144,7 +154,7 @@ export class InferenceScheduler {
     if (!q) {
       q = {
         id: cameraId, index: this.#queues.size, priority: null, frames: [], submitted: 0, inferred: 0, shed: 0,
-        lastInferred: 0, servedAt: -1, streakStartNs: null, maxShedStreakMs: 0,
+        lastInferred: 0, servedAt: -1, streakStartNs: null, maxShedStreakMs: 0, inFlight: 0,
       };
       this.#queues.set(cameraId, q);
     }
@@ -180,7 +190,11 @@ export class InferenceScheduler {
       f.release();
       q.shed++;
     }
-    if (!this.#running) this.#pumping = this.#pump();
+    if (this.#active < this.#concurrency) {
+      const p = this.#pump();
+      this.#pumps.add(p);
+      void p.finally(() => this.#pumps.delete(p));
+    }
   }
 
   /** The current shed run of a camera, ns of stream time up to its newest frame (0 when none). */
@@ -223,6 +237,8 @@ export class InferenceScheduler {
     let h = 0;
     for (const q of this.#order()) {
       if (batch.length >= this.#maxBatch) break;
+      // With several batches in flight, a camera waits for its previous frame's results: frames reach the tracker in order.
+      if (q.inFlight > 0) continue;
       const f = q.frames[0]!;
       if (batch.length === 0) {
         w = f.tensorWidth;
@@ -240,13 +256,14 @@ export class InferenceScheduler {
   }
 
   async #pump(): Promise<void> {
-    this.#running = true;
+    this.#active++;
     try {
       for (;;) {
         const batch = this.#takeBatch();
         if (batch.length === 0) return;
         let results: Detection[][];
         try {
+          for (const f of batch) this.#queues.get(f.cameraId)!.inFlight++;
           results = await this.#detector.detect(batch.map(frameInput));
         } catch (err) {
           for (const f of batch) f.release();
@@ -254,6 +271,7 @@ export class InferenceScheduler {
           continue;
         } finally {
           this.#runs++;
+          for (const f of batch) this.#queues.get(f.cameraId)!.inFlight--;
         }
         const doneNs = BigInt(Date.now()) * 1_000_000n;
         batch.forEach((f, k) => {
@@ -281,7 +299,7 @@ export class InferenceScheduler {
         });
       }
     } finally {
-      this.#running = false;
+      this.#active--;
     }
   }
 
@@ -324,6 +342,6 @@ export class InferenceScheduler {
   async close(): Promise<void> {
     this.#closed = true;
     for (const q of this.#queues.values()) for (const f of q.frames.splice(0)) f.release();
-    await this.#pumping;
+    await Promise.all([...this.#pumps]);
   }
 }

@@ -6,7 +6,8 @@ import { Gauge, type Registry } from 'prom-client';
 import type { CameraManager } from '../camera/manager.js';
 import type { Frame } from '../camera/frame.js';
 import { VigilError } from '../errors.js';
-import { Detector } from '../inference/detector.js';
+import { Detector, type DetectorConfig } from '../inference/detector.js';
+import { WorkerDetector } from '../inference/worker-detector.js';
 import { cropDetector, wholeFrameDetector } from '../inference/detector-options.js';
 import { AnalysisRatePolicy } from '../inference/rate-policy.js';
 import { InferenceScheduler } from '../inference/scheduler.js';
@@ -15,7 +16,7 @@ import type { Service, ServiceContext } from './service.js';
 
 export class DetectorService implements Service {
   readonly name = 'detector';
-  #detector: Detector | null = null;
+  #detector: Detector | WorkerDetector | null = null;
   #scheduler: InferenceScheduler | null = null;
   #policy: AnalysisRatePolicy | null = null;
   readonly #off: Array<() => void> = [];
@@ -26,7 +27,7 @@ export class DetectorService implements Service {
   ) {}
 
   /** null: detection is off or its model is missing. */
-  get detector(): Detector | null {
+  get detector(): Detector | WorkerDetector | null {
     return this.#detector;
   }
 
@@ -47,11 +48,13 @@ export class DetectorService implements Service {
       try {
         const whole = wholeFrameDetector(options);
         const crop = cropDetector(options);
-        this.#detector = await Detector.create({
+        const detectorConfig: DetectorConfig = {
           ...whole,
           ...(crop ? { crop: { modelPath: crop.modelPath, inputWidth: crop.inputWidth, inputHeight: crop.inputHeight } } : {}),
           log: (line) => log.warn(line),
-        });
+        };
+        // On its own thread: session.run blocks the thread that calls it.
+        this.#detector = options.workers > 0 ? await WorkerDetector.create(detectorConfig) : await Detector.create(detectorConfig);
         log.info('detector', { model: options.model, precision: options.precision, inputSize: options.inputSize, crops: crop ? `${crop.inputWidth}x${crop.inputHeight}` : 'off', providers: this.#detector.providers.join(',') });
       } catch (err) {
         // The built-in models come from set-up: without them cameras still run (and record) without detection.
@@ -92,9 +95,12 @@ export class DetectorService implements Service {
     }
   }
 
-  #startInference(ctx: ServiceContext, detector: Detector): void {
+  #startInference(ctx: ServiceContext, detector: Detector | WorkerDetector): void {
     const path = this.analytics.framePath;
     const scheduler = new InferenceScheduler(detector, {
+      // With inference on worker threads, one batch more than workers keeps them busy while this thread handles
+      // the previous results.
+      concurrency: (ctx.config.detector?.workers ?? 0) + 1,
       onDetections: (r, frame) => path.process(r, frame),
       onError: (err) => ctx.log.error(`inference: ${(err as Error).message}`),
     });

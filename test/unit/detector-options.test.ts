@@ -24,7 +24,7 @@ test('defaults: INT8 NanoDet 416 on the CPU, one thread', () => {
   const o = parseDetectorOptions(undefined)!;
   assert.deepEqual(
     { ...o, classNames: o.classNames.length },
-    { model: 'nanodet', precision: 'int8', inputSize: 416, path: null, classNames: 80, scoreThreshold: 0.4, classThresholds: {}, only: null, providers: ['cpu'], threads: 1 },
+    { model: 'nanodet', precision: 'int8', inputSize: 416, path: null, classNames: 80, scoreThreshold: 0.4, classThresholds: {}, only: null, providers: ['cpu'], threads: 1, workers: 1 },
   );
   assert.equal(builtinModelFile(o), join(modelsDir(), 'nanodet-int8.onnx'));
   assert.equal(builtinModelFile({ ...o, precision: 'fp32' }, 320), join(modelsDir(), 'nanodet-320.onnx'));
@@ -45,7 +45,8 @@ test('bad settings are refused with the path of the key', () => {
     [{ only: ['person', 'dragon'] }, 'Expected a class name of the model for detector.only[1] but received "dragon"'],
     [{ providers: ['cuda', 'gpu'] }, 'Expected one of cpu, cuda, tensorrt, openvino, webgpu, dml, coreml, qnn for detector.providers[1] but received "gpu"'],
     [{ threads: 0 }, 'Expected an integer from 1 to 64 for detector.threads but received 0'],
-    [{ scoreThresold: 0.3 }, 'Expected one of model, precision, inputSize, path, classes, classesFile, scoreThreshold, classThresholds, only, providers, threads, enabled, modelPath for detector key but received "scoreThresold"'],
+    [{ workers: 9 }, 'Expected an integer from 0 to 8 for detector.workers but received 9'],
+    [{ scoreThresold: 0.3 }, 'Expected one of model, precision, inputSize, path, classes, classesFile, scoreThreshold, classThresholds, only, providers, threads, workers, enabled, modelPath for detector key but received "scoreThresold"'],
     ['fast', 'Expected an object or false for detector but received "fast"'],
   ];
   for (const [raw, message] of cases) assert.throws(() => parseDetectorOptions(raw), { name: 'VigilArgumentError', message });

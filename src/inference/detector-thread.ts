@@ -1,0 +1,35 @@
+/**
+ * The inference worker thread (src/inference/worker-detector.ts starts it): one Detector, run off the JS thread.
+ * onnxruntime-node's session.run is synchronous on the thread that calls it, so on the main thread it would
+ * stall the event loop (frame events, the tracker, the stream) for the whole run.
+ *
+ * Messages in: { id, inputs } (tensors transferred), { close: true }. Out: { ready }, { id, out } | { id, error },
+ * { log }, { closed }.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Detector, type DetectorConfig, type DetectorInput } from './detector.js';
+import { VigilError } from '../errors.js';
+
+const port = parentPort!;
+const config = workerData as DetectorConfig;
+
+try {
+  const detector = await Detector.create({ ...config, log: (line) => port.postMessage({ log: line }) });
+  port.postMessage({ ready: { providers: detector.providers, inputSizes: detector.inputSizes, batchSize: detector.batchSize, inputName: detector.inputName } });
+  port.on('message', (m: { id: number; inputs: DetectorInput[] } | { close: true }) => {
+    if ('close' in m) {
+      void detector.close().then(() => port.postMessage({ closed: true }));
+      return;
+    }
+    detector.detect(m.inputs).then(
+      (out) => port.postMessage({ id: m.id, out }),
+      (err: unknown) => port.postMessage({ id: m.id, error: errorShape(err) }),
+    );
+  });
+} catch (err) {
+  port.postMessage({ failed: errorShape(err) });
+}
+
+function errorShape(err: unknown): { message: string; code: string } {
+  return { message: err instanceof Error ? err.message : String(err), code: err instanceof VigilError ? err.code : 'E_INFERENCE' };
+}

@@ -63,6 +63,8 @@ export interface MixResult {
   shedFrames: number;
   sinkDroppedFrames: number;
   inferencesPerS: number;
+  /** Share of the window with an inference call pending on the detector thread (0-1; NaN on the JS thread). */
+  detectorBusyShare: number;
   latencyP50Ms: number;
   latencyP99Ms: number;
   latencySamples: number;
@@ -195,6 +197,11 @@ async function metrics(p: Probe): Promise<string> {
   return res.text();
 }
 
+function detectorBusyMs(server: VigilServer): number {
+  const d = server.detector;
+  return d && 'busyMs' in d.stats() ? (d.stats() as { busyMs: number }).busyMs : Number.NaN;
+}
+
 function sum(m: Map<string, number>): number {
   let s = 0;
   for (const v of m.values()) s += v;
@@ -219,6 +226,7 @@ export async function runMix(busy: number, quiet: number, variant: PathVariant, 
   try {
     await new Promise((r) => setTimeout(r, opts.warmupSeconds * 1000));
     probe.server.scheduler?.resetShedStreaks();
+    const busy0 = detectorBusyMs(probe.server);
     const m0 = await metrics(probe);
     const cpu0 = process.cpuUsage();
     const disk0 = dirBytes(dataDir);
@@ -231,6 +239,7 @@ export async function runMix(busy: number, quiet: number, variant: PathVariant, 
     probe.recording = false;
     debug('window done');
     const windowS = (performance.now() - t0) / 1000;
+    const detectorBusyShare = (detectorBusyMs(probe.server) - busy0) / (windowS * 1000);
     const cpu = process.cpuUsage(cpu0);
     const m1 = await metrics(probe);
     await probe.server.store.flush();
@@ -272,6 +281,7 @@ export async function runMix(busy: number, quiet: number, variant: PathVariant, 
       shedFrames,
       sinkDroppedFrames,
       inferencesPerS: inferred / windowS,
+      detectorBusyShare,
       latencyP50Ms: percentile(lat, 0.5),
       latencyP99Ms: percentile(lat, 0.99),
       latencySamples: lat.length,

@@ -53,6 +53,9 @@ export class WorkerDetector {
   #closing: Promise<void> | null = null;
   #runs = 0;
   #frames = 0;
+  /** Wall time with at least one call pending: how busy the thread is kept. */
+  #busyMs = 0;
+  #busySince = 0;
 
   private constructor(config: DetectorConfig, worker: Worker, ready: { providers: ProviderName[]; inputSizes: Array<{ width: number; height: number }>; batchSize: number; inputName: string }) {
     this.config = config;
@@ -66,6 +69,7 @@ export class WorkerDetector {
       const p = this.#pending.get(m.id);
       if (!p) return;
       this.#pending.delete(m.id);
+      if (this.#pending.size === 0) this.#busyMs += performance.now() - this.#busySince;
       if (m.error) p.reject(new VigilError(m.error.code, m.error.message));
       else p.resolve(m.out!);
     });
@@ -105,14 +109,16 @@ export class WorkerDetector {
     this.#runs++;
     this.#frames += inputs.length;
     return new Promise((resolve, reject) => {
+      if (this.#pending.size === 0) this.#busySince = performance.now();
       this.#pending.set(id, { resolve, reject });
       this.#worker.postMessage({ id, inputs: copies }, copies.map((c) => bufferOf(c.tensor)));
     });
   }
 
-  /** Calls made and frames they covered. */
-  stats(): { runs: number; frames: number } {
-    return { runs: this.#runs, frames: this.#frames };
+  /** Calls made, frames they covered, and ms of wall time with a call pending. */
+  stats(): { runs: number; frames: number; busyMs: number } {
+    const open = this.#pending.size > 0 ? performance.now() - this.#busySince : 0;
+    return { runs: this.#runs, frames: this.#frames, busyMs: this.#busyMs + open };
   }
 
   get closed(): boolean {

@@ -85,7 +85,7 @@ export class DetectorService implements Service {
     if (policy) {
       this.#off.push(
         this.analytics.framePath.addHook({
-          onFrameAnalysed: (cameraId, liveTracks) => policy.tracks(cameraId, liveTracks),
+          onFrameAnalysed: (cameraId, movingTracks) => policy.tracks(cameraId, movingTracks),
           onCameraStopped: (cameraId) => {
             known.delete(cameraId);
             policy.removeCamera(cameraId);

@@ -162,12 +162,18 @@ export class Tracker {
   }
 
   /**
-   * Live tracks of objects that move (or have not been seen long enough to call still): what needs frames at
-   * the full rate. Stationary objects (a parked car, a person standing) stay tracked without it.
+   * Live tracks of objects that move (or have not been seen long enough to call still), and high-scoring new
+   * ones: what needs frames at the full rate. Stationary objects (a parked car, a person standing) and low-score
+   * tentative tracks stay tracked without it.
    */
   get moving(): number {
     let n = 0;
-    for (const t of this.tracks) if (!this.isStationary(t)) n++;
+    for (const t of this.tracks) {
+      // A tentative track that only persistence can confirm (it never scored high) is mostly detector flicker on
+      // clutter; it confirms at whatever rate the camera runs and must not hold the camera at full rate meanwhile.
+      if (t.phase === 'tentative' && this.hitsNeeded(t) > this.o.minHits) continue;
+      if (!this.isStationary(t)) n++;
+    }
     return n;
   }
 

@@ -42,3 +42,13 @@ test('a missed walker and a box in the wrong place are not found', () => {
   assert.deepEqual([m.reference, m.found], [2, 1]);
   assert.equal(m.ratio, 0.5);
 });
+
+test('a walker the mix tracked under two ids is still found', () => {
+  const r1 = walker(1, 1, 5, 0);
+  const first = walker(100, 1, 2.4, 0, 3);
+  const second = { trackId: 101, className: 'person', points: walker(0, 1, 5, 0, 3).points.filter((p) => p.t > 3 + 1 + 2.5) };
+  const m = matchTracks([r1], [first, second], { periodS: PERIOD, windowStartS: 0, windowEndS: 20 });
+  assert.deepEqual([m.reference, m.found], [1, 1]);
+  // Only the first half seen: not found.
+  assert.deepEqual(matchTracks([r1], [walker(100, 1, 2, 0, 3)], { periodS: PERIOD, windowStartS: 0, windowEndS: 20 }).found, 0);
+});

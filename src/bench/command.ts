@@ -97,6 +97,7 @@ export async function benchDensityCommand(args: string[], print: (s: string) => 
     baseline: !args.includes('--no-baseline'),
     detectFps: num(args, '--detect-fps', 5, 1, 30),
     log: print,
+    trackMatchFloor: 1,
     variantConfig,
   };
 
@@ -109,6 +110,10 @@ export async function benchDensityCommand(args: string[], print: (s: string) => 
   const soloSeconds = cameras !== undefined ? seconds : Math.max(seconds, Math.ceil(opts.clips.busyPeriodS) + 5);
   const solo = await runMix(1, 0, 'optimized', { ...opts, seconds: soloSeconds });
   const reference = solo.busyTracks[0] ?? [];
+  // A second run alone: how many of the reference tracks the same clip finds again with nothing else running.
+  const control = await runMix(1, 0, 'optimized', opts, reference);
+  opts.trackMatchFloor = control.trackMatch.ratio;
+  print(`# a second run alone finds ${control.trackMatch.found}/${control.trackMatch.reference} of those person tracks: the track-match bar is 95 % of ${(control.trackMatch.ratio * 100).toFixed(1)} %`);
   const period = opts.clips.busyPeriodS;
   const oneLoop = reference.filter((t) => t.points[0]!.t < (reference[0]?.points[0]?.t ?? 0) + period);
   const personIds = oneLoop.filter((t) => t.className === 'person').length;
@@ -147,6 +152,7 @@ export async function benchDensityCommand(args: string[], print: (s: string) => 
     disk_gb_per_busy_camera_day: diskPerBusyDay,
     vtest_person_track_ids: personIds,
     vtest_vehicle_tracks: vehicleIds,
+    track_match_floor_alone: control.trackMatch.ratio,
     window_s: seconds,
     warmup_s: opts.warmupSeconds,
     models,

@@ -91,6 +91,11 @@ export interface DensityOptions {
   baseline: boolean;
   detectFps: number;
   log: (line: string) => void;
+  /**
+   * Share of the reference's person tracks that a second run of the busy clip alone finds (1 until measured): the
+   * track-match criterion is 95 % of it.
+   */
+  trackMatchFloor: number;
   /** Extra config merged into every server (e.g. detector options). */
   variantConfig: (variant: PathVariant) => Record<string, unknown>;
 }
@@ -292,7 +297,10 @@ export async function runMix(busy: number, quiet: number, variant: PathVariant, 
     };
     if (decodeRatioMin < 0.97) result.failures.push(`decode ratio ${decodeRatioMin.toFixed(3)} < 0.97`);
     if (maxShedStreakMs > 1000) result.failures.push(`shed streak ${maxShedStreakMs.toFixed(0)} ms > 1000`);
-    if (result.trackMatch.ratio < 0.95) result.failures.push(`busy person tracks found ${found}/${ref} < 95 %`);
+    // Two runs of the same clip alone already differ (5 fps sampling lands on other frames): the bar is 95 % of
+    // what a second run alone finds (opts.trackMatchFloor), not of an ideal 100 %.
+    const bar = 0.95 * opts.trackMatchFloor;
+    if (result.trackMatch.ratio < bar) result.failures.push(`busy person tracks found ${found}/${ref} < ${(bar * 100).toFixed(1)} %`);
     if (result.latencyP99Ms >= 500) result.failures.push(`latency p99 ${result.latencyP99Ms.toFixed(0)} ms >= 500`);
     if (lat.length === 0 && busy > 0) result.failures.push('no detection batch reached the WebSocket client');
     result.realtime = result.failures.length === 0;

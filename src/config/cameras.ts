@@ -27,7 +27,8 @@ export function num(v: unknown, name: string, min: number, max: number, dflt: nu
   return v;
 }
 
-function rethrowAsConfig<T>(fn: () => T): T {
+/** Argument errors of module parsers become config errors (same message, which names the key's path). */
+export function rethrowAsConfig<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {

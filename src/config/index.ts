@@ -11,7 +11,7 @@ import type { CameraSettings } from '../camera/camera.js';
 import type { CameraRecordingPolicy } from '../recording/recorder.js';
 import type { AuthConfig } from '../auth/service.js';
 import { parseIntegrations, type IntegrationsConfig } from './integrations.js';
-import { DEFAULT_MOTION, num, parseCameraSettings } from './cameras.js';
+import { DEFAULT_MOTION, num, parseCameraSettings, rethrowAsConfig } from './cameras.js';
 import { cameraTensorFor, parseDetectorOptions, type DetectorOptions } from '../inference/detector-options.js';
 
 export { DEFAULT_MOTION };
@@ -78,16 +78,6 @@ export function substituteEnv(text: string, env: NodeJS.ProcessEnv = process.env
     if (dflt !== undefined) return dflt;
     throw new VigilConfigError(`The config uses \${${name}} but it is not set in the environment`);
   });
-}
-
-/** Argument errors of module parsers become config errors (same message, which names the key's path). */
-function rethrowAsConfig<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof VigilError && err.code === 'E_ARGUMENT') throw new VigilConfigError(err.message);
-    throw err;
-  }
 }
 
 function isObject(v: unknown): v is Raw {

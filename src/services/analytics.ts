@@ -3,7 +3,8 @@
  * notifications and the recorder, detections to the queues (the stream gets them from the store's commits).
  * Camera state changes are wired here too, before any camera (configured or imported) is added.
  */
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { perCameraGauge } from './metrics.js';
 import { FramePath, motionBypassHook } from '../analytics/index.js';
 import type { CameraManager } from '../camera/manager.js';
 import { TrackIdAllocator } from '../tracking/track-ids.js';
@@ -115,25 +116,7 @@ function registerCameraMetrics(registry: Registry, cameras: CameraManager): void
     ['restarts', 'vigil_camera_restarts', 'Pipeline restarts per camera'],
   ] as const;
   for (const [key, name, help] of counters) {
-    new Gauge({
-      name,
-      help,
-      labelNames: ['camera'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const { id, counters: c } of cameras.counters()) this.set({ camera: id }, c[key]);
-      },
-    });
+    perCameraGauge(registry, name, help, () => cameras.counters().map(({ id, counters: c }) => [id, c[key]] as const));
   }
-  new Gauge({
-    name: 'vigil_camera_up',
-    help: '1 while the camera is running',
-    labelNames: ['camera'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const { id, state } of cameras.counters()) this.set({ camera: id }, state === 'running' ? 1 : 0);
-    },
-  });
+  perCameraGauge(registry, 'vigil_camera_up', '1 while the camera is running', () => cameras.counters().map(({ id, state }) => [id, state === 'running' ? 1 : 0] as const));
 }

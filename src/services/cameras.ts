@@ -2,7 +2,8 @@
  * Inference (detector, scheduler, adaptive analysis rate) and the configured cameras: the last services, so
  * everything they feed is up.
  */
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { perCameraGauge } from './metrics.js';
 import type { CameraManager } from '../camera/manager.js';
 import type { Frame } from '../camera/frame.js';
 import { VigilError } from '../errors.js';
@@ -133,34 +134,18 @@ export class DetectorService implements Service {
 }
 
 function registerInferenceMetrics(registry: Registry, scheduler: InferenceScheduler, policy: AnalysisRatePolicy | null): void {
-  const perCamera = [
+  type Stats = ReturnType<InferenceScheduler['stats']>['cameras'][string];
+  const perCamera: ReadonlyArray<readonly [string, string, (s: Stats) => number]> = [
     ['vigil_inference_frames', 'Frames analysed by the detector, per camera', (s) => s.inferred],
     ['vigil_inference_shed_frames', 'Frames shed because inference fell behind, per camera', (s) => s.shed],
     ['vigil_inference_shed_streak_max_ms', 'Longest run of shed frames per camera (since start or the last resetShedStreaks()), ms of stream time', (s) => s.maxShedStreakMs],
-  ] as const satisfies ReadonlyArray<readonly [string, string, (s: ReturnType<InferenceScheduler['stats']>['cameras'][string]) => number]>;
+  ];
   for (const [name, help, value] of perCamera) {
-    new Gauge({
-      name,
-      help,
-      labelNames: ['camera'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [id, s] of Object.entries(scheduler.stats().cameras)) this.set({ camera: id }, value(s));
-      },
-    });
+    perCameraGauge(registry, name, help, () => Object.entries(scheduler.stats().cameras).map(([id, s]) => [id, value(s)] as const));
   }
   if (policy) {
-    new Gauge({
-      name: 'vigil_analysis_rate_fps',
-      help: 'Current analysis rate per camera (adaptive: the quiet rate without live tracks, detectFps with)',
-      labelNames: ['camera'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [id, c] of Object.entries(policy.stats().cameras)) this.set({ camera: id }, c.rateFps);
-      },
-    });
+    perCameraGauge(registry, 'vigil_analysis_rate_fps', 'Current analysis rate per camera (adaptive: the quiet rate without moving tracks, detectFps with)',
+      () => Object.entries(policy.stats().cameras).map(([id, c]) => [id, c.rateFps] as const));
   }
 }
 

@@ -17,8 +17,9 @@ import { parseConfig } from '../config/index.js';
 import { createServer, type VigilServer } from '../server.js';
 import { readMessage } from '../stream/codec.js';
 import { vigil_wire_DetectionBatch as WireBatch, vigil_wire_Payload as Payload, vigil_wire_Detection as WireDetection } from '../stream/generated/message_generated.js';
-import { matchTracks, type ObservedTrack } from './match.js';
+import { clipTimeOf, matchTracks, type ClipTimeLine, type ObservedTrack } from './match.js';
 import type { Logger } from '../log.js';
+import type { Frame } from '../camera/frame.js';
 
 export type PathVariant = 'optimized' | 'fp32-baseline';
 
@@ -130,8 +131,10 @@ interface Probe {
   base: string;
   token: string;
   ws: WebSocket;
-  /** Per camera: detection observations (track id -> points), times in s since the camera's first batch. */
+  /** Per camera: detection observations (track id -> points), times on the camera's clip time line (clipTimes). */
   tracks: Map<string, Map<number, ObservedTrack>>;
+  /** Per camera: where each analysed frame lies in the looping clip (see clipTimeOf). */
+  clipTimes: Map<string, ClipTimeLine>;
   firstBatchAt: Map<string, number>;
   latencies: number[];
   recording: boolean;
@@ -163,7 +166,13 @@ async function startProbe(cameras: unknown[], variant: PathVariant, opts: Densit
     ws.once('open', () => resolve());
     ws.once('error', reject);
   });
-  const probe: Probe = { server, base, token, ws, tracks: new Map(), firstBatchAt: new Map(), latencies: [], recording: false };
+  const probe: Probe = { server, base, token, ws, tracks: new Map(), clipTimes: new Map(), firstBatchAt: new Map(), latencies: [], recording: false };
+  server.cameras.on('frame', (f: Frame) => {
+    if (f.ptsNs < 0) return;
+    let line = probe.clipTimes.get(f.cameraId);
+    if (!line) probe.clipTimes.set(f.cameraId, (line = { loop: 0, lastPtsNs: -1, byCapture: new Map(), lastS: 0 }));
+    clipTimeOf(line, f.ptsNs, f.wallClockNs, opts.clips.busyPeriodS);
+  });
   const det = new WireDetection();
   ws.on('message', (data: Buffer) => {
     const arrivedNs = (performance.timeOrigin + performance.now()) * 1e6;
@@ -171,11 +180,15 @@ async function startProbe(cameras: unknown[], variant: PathVariant, opts: Densit
     if (msg.payloadType() !== Payload.DetectionBatch) return;
     const b = msg.payload(new WireBatch()) as WireBatch;
     const cam = b.cameraId()!;
-    const ts = Number(b.timestampNs());
+    const captureNs = b.timestampNs();
+    const ts = Number(captureNs);
     if (!probe.firstBatchAt.has(cam)) probe.firstBatchAt.set(cam, ts);
+    const line = probe.clipTimes.get(cam);
+    const t = line?.byCapture.get(captureNs);
+    line?.byCapture.delete(captureNs);
     if (!probe.recording) return;
     probe.latencies.push((arrivedNs - ts) / 1e6);
-    const t = (ts - probe.firstBatchAt.get(cam)!) / 1e9;
+    if (t === undefined) return;
     let perCam = probe.tracks.get(cam);
     if (!perCam) probe.tracks.set(cam, (perCam = new Map()));
     const names = new Map<number, string>();
@@ -237,11 +250,12 @@ export async function runMix(busy: number, quiet: number, variant: PathVariant, 
     const disk0 = dirBytes(dataDir);
     const t0 = performance.now();
     const windowStartS = new Map<string, number>();
-    const nowNs = (performance.timeOrigin + performance.now()) * 1e6;
-    for (const id of busyIds) windowStartS.set(id, (nowNs - (probe.firstBatchAt.get(id) ?? nowNs)) / 1e9);
+    for (const id of busyIds) windowStartS.set(id, probe.clipTimes.get(id)?.lastS ?? 0);
     probe.recording = true;
     await new Promise((r) => setTimeout(r, opts.seconds * 1000));
     probe.recording = false;
+    const windowEndS = new Map<string, number>();
+    for (const id of busyIds) windowEndS.set(id, probe.clipTimes.get(id)?.lastS ?? 0);
     debug('window done');
     const windowS = (performance.now() - t0) / 1000;
     const detectorBusyShare = (detectorBusyMs(probe.server) - busy0) / (windowS * 1000);
@@ -269,7 +283,7 @@ export async function runMix(busy: number, quiet: number, variant: PathVariant, 
     if (reference) {
       busyIds.forEach((id, k) => {
         const w0 = windowStartS.get(id) ?? 0;
-        const r = matchTracks(reference, busyTracks[k]!, { periodS: opts.clips.busyPeriodS, windowStartS: w0, windowEndS: w0 + windowS });
+        const r = matchTracks(reference, busyTracks[k]!, { periodS: opts.clips.busyPeriodS, windowStartS: w0, windowEndS: windowEndS.get(id) ?? w0, maxOffsetS: 1 });
         ref += r.reference;
         found += r.found;
       });

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alignOffset, iou, matchTracks, type ObservedTrack } from '../../src/bench/match.js';
+import { alignOffset, clipTimeOf, iou, matchTracks, type ObservedTrack } from '../../src/bench/match.js';
 
 /** A person walking right at 20 px/s from t0 for `dur` seconds, sampled at 5 fps. */
 function walker(id: number, t0: number, dur: number, y: number, shift = 0): ObservedTrack {
@@ -51,4 +51,25 @@ test('a walker the mix tracked under two ids is still found', () => {
   assert.deepEqual([m.reference, m.found], [1, 1]);
   // Only the first half seen: not found.
   assert.deepEqual(matchTracks([r1], [walker(100, 1, 2, 0, 3)], { periodS: PERIOD, windowStartS: 0, windowEndS: 20 }).found, 0);
+});
+
+test('the clip time line counts a loop when the stream time goes back, and maps capture times to it', () => {
+  const line = { loop: 0, lastPtsNs: -1, byCapture: new Map<bigint, number>(), lastS: 0 };
+  // 5 fps over a 2 s clip; the loop restart takes 0.7 s of wall time, which the clip time line does not see.
+  const frames: Array<[number, bigint]> = [[0, 1000n], [1.2e9, 2200n], [1.8e9, 2800n], [0.2e9, 3700n], [1.0e9, 4500n]];
+  for (const [pts, capture] of frames) clipTimeOf(line, pts, capture, 2);
+  assert.deepEqual([...line.byCapture.entries()], [[1000n, 0], [2200n, 1.2], [2800n, 1.8], [3700n, 2.2], [4500n, 3]]);
+  assert.deepEqual([line.loop, line.lastS], [1, 3]);
+  // A small step back (B-frame reordering, a PTS jitter) is not a loop.
+  clipTimeOf(line, 0.9e9, 4600n, 2);
+  assert.equal(line.loop, 1);
+});
+
+test('the phase offset is searched only near zero when maxOffsetS is given', () => {
+  const mix = reference.map((r) => walker(r.trackId + 10, r.points[0]!.t, r.points.at(-1)!.t - r.points[0]!.t, r.points[0]!.box.y1, 0.4));
+  assert.equal(Number(alignOffset(reference, mix, PERIOD, 1).toFixed(6)), PERIOD - 0.4);
+  // 3 s away is out of reach: the best within +-1 s is taken instead.
+  const far = reference.map((r) => walker(r.trackId + 10, r.points[0]!.t, r.points.at(-1)!.t - r.points[0]!.t, r.points[0]!.box.y1, 3));
+  assert.equal(Number(alignOffset(reference, far, PERIOD, 1).toFixed(6)), PERIOD - 1 + 0.6);
+  assert.equal(alignOffset(reference, far, PERIOD), PERIOD - 3);
 });

@@ -22,7 +22,7 @@ import type { DecoderChoice, DecoderPreferences } from './decoders.js';
 import type { Frame } from './frame.js';
 import { CameraPipeline, RecordPipeline } from './pipeline.js';
 import type { CameraSource } from './source.js';
-import type { NativeMotionOptions, NativeSegmentEvent } from '../../bindings/index.js';
+import type { NativeLiveEvent, NativeMotionOptions, NativeSegmentEvent } from '../../bindings/index.js';
 import type { RecordingBranch } from './templates.js';
 import type { TensorSpec } from './tensor.js';
 
@@ -106,6 +106,8 @@ export interface CameraEvents {
   segment: [event: SegmentEvent];
   recordState: [state: RecordInputState, previous: RecordInputState];
   recordError: [error: VigilPipelineError];
+  /** Encoded access units of the detect input while setLiveTap(true) (web console live view); `run` as in segment. */
+  live: [sample: NativeLiveEvent, run: number];
 }
 
 const PERMANENT_ALWAYS = new Set(['E_ELEMENT_MISSING', 'E_DECODER_MISSING', 'E_PIPELINE_PARSE', 'E_ARGUMENT']);
@@ -129,6 +131,7 @@ export class Camera extends EventEmitter<CameraEvents> {
   #base = { framesDecoded: 0, framesHandedOn: 0, framesDropped: 0, framesSkippedNoMotion: 0, skippedRate: 0, framesCropped: 0 };
   #motionBypass = false;
   #fullFrame = false;
+  #liveTap = false;
   #analysisIntervalMs = 0;
   #run = 0;
   #counters: CameraCounters = {
@@ -182,6 +185,17 @@ export class Camera extends EventEmitter<CameraEvents> {
 
   get decoder(): DecoderChoice | null {
     return this.#pipeline?.decoder ?? null;
+  }
+
+  /**
+   * Live tap on or off (kept across restarts): while on, every encoded access unit of the detect input is emitted
+   * as 'live', copied at the decoder's input (no decode, no re-encode). Sources without an encoded stream (test
+   * patterns) emit nothing.
+   */
+  setLiveTap(enabled: boolean): void {
+    if (typeof enabled !== 'boolean') throw expected('true or false', 'enabled', enabled);
+    this.#liveTap = enabled;
+    if (this.#pipeline && !this.#pipeline.closed) this.#pipeline.setLiveTap(enabled);
   }
 
   /** Source for display: credentials removed. */
@@ -444,6 +458,9 @@ export class Camera extends EventEmitter<CameraEvents> {
         motion: this.settings.motion,
         ...(tee ? { recording: tee } : {}),
         onSegment: (e) => this.emit('segment', { ...e, cameraId: this.id, run }),
+        onLive: (sample) => {
+          if (pipeline === this.#pipeline) this.emit('live', sample, run);
+        },
         onFrame: (frame) => this.#onFrame(pipeline, frame),
         onError: (err) => this.#onError(pipeline, err),
         onEos: () => this.#onEos(pipeline),
@@ -459,6 +476,7 @@ export class Camera extends EventEmitter<CameraEvents> {
     this.#pipeline = pipeline;
     if (this.#motionBypass) pipeline.setMotionBypass(true);
     if (this.#fullFrame) pipeline.setFullFrame(true);
+    if (this.#liveTap) pipeline.setLiveTap(true);
     if (this.#analysisIntervalMs > 0) pipeline.setAnalysisInterval(this.#analysisIntervalMs);
     pipeline.start();
   }

@@ -7,7 +7,8 @@ import type { AuthService } from '../auth/service.js';
 import { authorize, canSeeCamera, isRole, scopeCameras } from '../auth/policy.js';
 import { HttpError, jsonObject, queryInt } from '../http/index.js';
 import type { HealthRegistry } from '../services/health.js';
-import type { CameraInfo, CameraStatus, StoredDetection } from '../types.js';
+import { publicCameraStatus } from '../camera/status.js';
+import type { CameraInfo, StoredDetection } from '../types.js';
 import { expected, timeNs } from '../validate.js';
 import type { ApiRoutes } from './auth.js';
 import { openApiJson } from './openapi.js';
@@ -34,17 +35,101 @@ function str(body: Record<string, unknown>, name: string, min: number, max: numb
   return v;
 }
 
+/**
+ * A camera as the API shows it: the integration document's fields (`location`, `status` as active / inactive /
+ * error, `stream_url` without credentials, `last_seen`) beside Vigil's finer `state`, the decoded size from the
+ * negotiated caps, and where the camera is defined (`origin`: only `api` cameras can be changed over the API).
+ */
 export function cameraJson(c: CameraInfo) {
   return {
     id: c.id,
     name: c.name,
-    status: c.status,
+    location: c.location ?? null,
+    status: publicCameraStatus(c.status),
+    state: c.status,
+    stream_url: c.streamUrl ?? c.source,
     source: c.source,
     width: c.width,
     height: c.height,
     fps: c.fps,
+    last_seen: c.lastSeenMs === undefined || c.lastSeenMs === null ? null : new Date(c.lastSeenMs).toISOString(),
     last_error: c.lastError,
+    origin: c.origin ?? 'config',
+    detection: c.detection ?? true,
   };
+}
+
+/** What the camera write routes change: the REST camera catalog (src/camera/catalog.ts). */
+export interface CameraWriter {
+  add(raw: unknown): Promise<unknown>;
+  replace(id: string, raw: unknown): Promise<unknown>;
+  remove(id: string): Promise<void>;
+}
+
+const CATALOG_STATUS: Record<string, [number, string]> = {
+  E_CAMERA_EXISTS: [409, 'E_CONFLICT'],
+  E_CAMERA_READONLY: [409, 'E_CAMERA_READONLY'],
+  E_CAMERA_ID_MISMATCH: [409, 'E_CAMERA_ID_MISMATCH'],
+  E_CAMERA_NOT_FOUND: [404, 'E_NOT_FOUND'],
+  E_CONFIG: [400, 'E_VALIDATION'],
+  E_ARGUMENT: [400, 'E_VALIDATION'],
+};
+
+async function catalogCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    const mapped = typeof code === 'string' ? CATALOG_STATUS[code] : undefined;
+    if (mapped) throw new HttpError(mapped[0], mapped[1], (err as Error).message);
+    throw err;
+  }
+}
+
+/**
+ * POST /cameras, PUT /cameras/{id}, DELETE /cameras/{id} (admin): a camera mapping exactly as under `cameras:` in
+ * the config file (same parser, defaults and messages), persisted, started at once and again after a restart.
+ * `cameras` lists the result (the camera's view after the change).
+ */
+export function cameraWriteRoutes(deps: { writer: CameraWriter; cameras: CameraListing }): ApiRoutes {
+  const view = async (id: string) => {
+    const cam = await deps.cameras.get(id);
+    if (!cam) throw new HttpError(404, 'E_NOT_FOUND', `No camera ${JSON.stringify(id)}`);
+    return cameraJson(cam);
+  };
+  return (withAuth) => [
+    {
+      method: 'post',
+      pattern: '/cameras',
+      body: true,
+      handler: withAuth('cameras:write', async (ctx) => {
+        const b = jsonObject(ctx);
+        await catalogCall(() => deps.writer.add(b));
+        return { status: 201, json: await view(b['id'] as string) };
+      }),
+    },
+    {
+      method: 'put',
+      pattern: '/cameras/:id',
+      params: ['id'],
+      body: true,
+      handler: withAuth('cameras:write', async (ctx) => {
+        const id = ctx.params['id']!;
+        const b = jsonObject(ctx);
+        await catalogCall(() => deps.writer.replace(id, b));
+        return { status: 200, json: await view(id) };
+      }),
+    },
+    {
+      method: 'del',
+      pattern: '/cameras/:id',
+      params: ['id'],
+      handler: withAuth('cameras:write', async (ctx) => {
+        await catalogCall(() => deps.writer.remove(ctx.params['id']!));
+        return { status: 204 };
+      }),
+    },
+  ];
 }
 
 export function detectionJson(d: StoredDetection) {
@@ -63,8 +148,9 @@ export function detectionJson(d: StoredDetection) {
   };
 }
 
-const ACTIVE: ReadonlySet<CameraStatus> = new Set(['starting', 'running', 'stalled', 'reconnecting']);
-const STATUS_FILTERS = new Set(['all', 'active', 'inactive', 'starting', 'running', 'stalled', 'reconnecting', 'stopped', 'failed']);
+// The document's status values (active, inactive, error) and Vigil's finer states both filter GET /cameras.
+const PUBLIC_STATUS: ReadonlySet<string> = new Set(['active', 'inactive', 'error']);
+const STATUS_FILTERS = new Set(['all', 'active', 'inactive', 'error', 'starting', 'running', 'stalled', 'reconnecting', 'stopped', 'failed']);
 
 export function coreRoutes(deps: CoreRouteDeps): ApiRoutes {
   return (withAuth) => [
@@ -123,11 +209,7 @@ export function coreRoutes(deps: CoreRouteDeps): ApiRoutes {
         const all = await deps.cameras.list();
         const out = all
           .filter((c) => canSeeCamera(p, c.id))
-          .filter(
-            (c) =>
-              status === 'all' ||
-              (status === 'active' ? ACTIVE.has(c.status) : status === 'inactive' ? !ACTIVE.has(c.status) : c.status === status),
-          )
+          .filter((c) => status === 'all' || (PUBLIC_STATUS.has(status) ? publicCameraStatus(c.status) === status : c.status === status))
           .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
           .map(cameraJson);
         return { status: 200, json: out };

@@ -34,7 +34,9 @@ export type Action =
   /** VMS sources' and queue sinks' status (GET /integrations/...). */
   | 'integrations:read'
   /** Run a VMS camera sync now: it adds, restarts and removes cameras (POST /integrations/vms/{id}/sync). */
-  | 'integrations:write';
+  | 'integrations:write'
+  /** Add, change and remove cameras over the API (POST/PUT/DELETE /cameras). */
+  | 'cameras:write';
 
 const GRANTS: Record<Role, ReadonlySet<Action>> = {
   viewer: new Set<Action>(['cameras:read', 'detections:read', 'stream:subscribe', 'rules:read', 'alerts:read', 'recordings:read']),
@@ -63,6 +65,7 @@ const GRANTS: Record<Role, ReadonlySet<Action>> = {
     'recordings:read',
     'integrations:read',
     'integrations:write',
+    'cameras:write',
   ]),
 };
 

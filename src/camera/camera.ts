@@ -13,6 +13,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { CameraStatus } from '../types.js';
 import { VigilClosedError, VigilPipelineError, expected } from '../errors.js';
@@ -29,6 +30,10 @@ import type { TensorSpec } from './tensor.js';
 export interface CameraSettings {
   id: string;
   name: string;
+  /** Where the camera is (free text shown in the API, e.g. "Gate A, north fence"); absent: not given. */
+  location?: string;
+  /** Where the camera was defined: the config file (default), the REST API (persisted), or a VMS sync. */
+  origin?: CameraOrigin;
   source: CameraSource;
   tensor: TensorSpec;
   /** Frames per second handed on as tensors; 0 = every decoded frame. */
@@ -53,6 +58,10 @@ export interface CameraSettings {
    */
   recordSource?: CameraSource | null;
 }
+
+export type CameraOrigin = 'config' | 'api' | 'vms';
+
+export { publicCameraStatus, type PublicCameraStatus } from './status.js';
 
 /** State of a camera's separate record input; 'off' when the camera has none. */
 export type RecordInputState = 'off' | 'starting' | 'running' | 'reconnecting' | 'stopped' | 'failed';
@@ -132,6 +141,13 @@ export class Camera extends EventEmitter<CameraEvents> {
   #motionBypass = false;
   #fullFrame = false;
   #liveTap = false;
+  // Frames reach 'frame' listeners (detection) only while true; switched at run time (MQTT detect/set).
+  #detect = true;
+  // The decoded size of the last frame (the negotiated caps of the decoder's output) and when it arrived (wall
+  // clock ms): kept after the camera stops, so the API shows the last known values.
+  #frameWidth: number | null = null;
+  #frameHeight: number | null = null;
+  #lastSeenMs: number | null = null;
   #analysisIntervalMs = 0;
   #run = 0;
   #counters: CameraCounters = {
@@ -187,6 +203,30 @@ export class Camera extends EventEmitter<CameraEvents> {
     return this.#pipeline?.decoder ?? null;
   }
 
+  /** Decoded frame size (from the caps the decoder negotiated), null before the first frame. */
+  get frameSize(): { width: number; height: number } | null {
+    return this.#frameWidth === null || this.#frameHeight === null ? null : { width: this.#frameWidth, height: this.#frameHeight };
+  }
+
+  /** Wall-clock ms of the last decoded frame handed on; null before the first. */
+  get lastSeenMs(): number | null {
+    return this.#lastSeenMs;
+  }
+
+  /** Whether frames go on to detection ('frame' listeners); see setDetection. */
+  get detection(): boolean {
+    return this.#detect;
+  }
+
+  /**
+   * Switches detection for this camera at run time: while off, frames are released as they arrive (the camera
+   * keeps decoding, recording and reporting its state), so nothing of it reaches the detector.
+   */
+  setDetection(enabled: boolean): void {
+    if (typeof enabled !== 'boolean') throw expected('true or false', 'enabled', enabled);
+    this.#detect = enabled;
+  }
+
   /**
    * Live tap on or off (kept across restarts): while on, every encoded access unit of the detect input is emitted
    * as 'live', copied at the decoder's input (no decode, no re-encode). Sources without an encoded stream (test
@@ -196,6 +236,14 @@ export class Camera extends EventEmitter<CameraEvents> {
     if (typeof enabled !== 'boolean') throw expected('true or false', 'enabled', enabled);
     this.#liveTap = enabled;
     if (this.#pipeline && !this.#pipeline.closed) this.#pipeline.setLiveTap(enabled);
+  }
+
+  /** The source as a URI for the API: credentials removed (`rtsp://***@host/...`), files as file:// URIs. */
+  get streamUrl(): string {
+    const s = this.settings.source;
+    if (s.kind === 'rtsp') return redactUrl(s.url);
+    if (s.kind === 'file') return pathToFileURL(s.path).href;
+    return `test:${s.pattern}`;
   }
 
   /** Source for display: credentials removed. */
@@ -486,11 +534,14 @@ export class Camera extends EventEmitter<CameraEvents> {
       frame.release();
       return;
     }
+    this.#frameWidth = frame.sourceWidth;
+    this.#frameHeight = frame.sourceHeight;
+    this.#lastSeenMs = Date.now();
     if (this.#state !== 'running') {
       this.#runningSince = performance.now();
       this.#setState('running');
     }
-    if (this.listenerCount('frame') === 0) frame.release();
+    if (!this.#detect || this.listenerCount('frame') === 0) frame.release();
     else this.emit('frame', frame);
   }
 

@@ -64,10 +64,15 @@ export class CameraManager extends EventEmitter<CameraManagerEvents> {
       name: camera.settings.name,
       status: camera.state,
       source: camera.displaySource,
-      width: null,
-      height: null,
+      width: camera.frameSize?.width ?? null,
+      height: camera.frameSize?.height ?? null,
       fps: Math.round(c.fps * 10) / 10,
       lastError: c.lastError?.message ?? null,
+      location: camera.settings.location ?? null,
+      streamUrl: camera.streamUrl,
+      lastSeenMs: camera.lastSeenMs,
+      origin: camera.settings.origin ?? 'config',
+      detection: camera.detection,
     };
   }
 

@@ -193,6 +193,7 @@ class ManagedCameraDirectory implements CameraDirectory {
       ...structuredClone(src.camera),
       id: camera.id,
       name: camera.name,
+      origin: 'vms',
       source,
       recording: rec ? { directory: path.join(rec.directory, camera.id), prefix: camera.id, format: rec.format, segmentSeconds: rec.segmentSeconds } : null,
     };

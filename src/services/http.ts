@@ -8,6 +8,8 @@ import { mediaRoutes } from '../api/routes-media.js';
 import { searchRoutes } from '../api/routes-search.js';
 import { createApiServer, type ApiServer } from '../api/server.js';
 import { StoreDetectionSource, cameraListingFrom } from '../api/sources.js';
+import { cameraWriteRoutes } from '../api/routes.js';
+import type { CameraCatalogService } from './camera-catalog.js';
 import { AuthService } from '../auth/service.js';
 import type { CameraManager } from '../camera/manager.js';
 import type { StreamEvent } from '../stream/events.js';
@@ -25,6 +27,8 @@ export interface HttpServiceDeps {
   integrations: IntegrationsService;
   snapshots: SnapshotsService;
   rules: RulesService;
+  /** Cameras added, changed and removed over the API; absent: the camera list is read-only. */
+  catalog?: CameraCatalogService;
 }
 
 export class HttpService implements Service {
@@ -75,6 +79,7 @@ export class HttpService implements Service {
         routes: {
           ...(snapshots ? { media: mediaRoutes({ snapshots, rules }) } : {}),
           integrations: integrationRoutes(d.integrations.integrations),
+          ...(d.catalog ? { cameras: cameraWriteRoutes({ writer: d.catalog.catalog, cameras: cameraListingFrom(cameras) }) } : {}),
           search: searchRoutes({ index: d.search.vectors, embedder: d.search.embedder, snapshotUrl: (c, t) => `/tracks/${encodeURIComponent(c)}:${t}/snapshot.jpg` }),
         },
         trackSpan: (cameraId, trackId) => {

@@ -133,10 +133,13 @@ test('cameras: list with status filter and scope; one camera; 403 out of scope; 
   let r = await checked('GET', '/cameras', '/cameras', { token: h.tokens.admin.access_token });
   assert.deepEqual((r.body as Array<{ id: string }>).map((c) => c.id), ['cam-1', 'cam-2', 'cam-3']);
   assert.deepEqual((r.body as unknown[])[1], {
-    id: 'cam-2', name: 'Lobby', status: 'reconnecting', source: 'rtsp://10.0.0.6/stream1', width: 1280, height: 720, fps: 15, last_error: 'EOS',
+    id: 'cam-2', name: 'Lobby', location: null, status: 'error', state: 'reconnecting', stream_url: 'rtsp://10.0.0.6/stream1', source: 'rtsp://10.0.0.6/stream1',
+    width: 1280, height: 720, fps: 15, last_seen: null, last_error: 'EOS', origin: 'config', detection: true,
   });
   r = await checked('GET', '/cameras?status=active', '/cameras', { token: h.tokens.admin.access_token });
-  assert.deepEqual((r.body as Array<{ id: string }>).map((c) => c.id), ['cam-1', 'cam-2']);
+  assert.deepEqual((r.body as Array<{ id: string }>).map((c) => c.id), ['cam-1']);
+  r = await checked('GET', '/cameras?status=error', '/cameras', { token: h.tokens.admin.access_token });
+  assert.deepEqual((r.body as Array<{ id: string }>).map((c) => c.id), ['cam-2']);
   r = await checked('GET', '/cameras?status=inactive', '/cameras', { token: h.tokens.admin.access_token });
   assert.deepEqual((r.body as Array<{ id: string }>).map((c) => c.id), ['cam-3']);
   r = await checked('GET', '/cameras?status=running', '/cameras', { token: h.tokens.olga.access_token });
@@ -144,7 +147,7 @@ test('cameras: list with status filter and scope; one camera; 403 out of scope; 
   r = await checked('GET', '/cameras?status=broken', '/cameras', { token: h.tokens.admin.access_token });
   assert.deepEqual(errOf(r), {
     code: 'E_VALIDATION',
-    message: 'Expected all, active, inactive, starting, running, stalled, reconnecting, stopped, failed for status but received "broken"',
+    message: 'Expected all, active, inactive, error, starting, running, stalled, reconnecting, stopped, failed for status but received "broken"',
   });
   r = await checked('GET', '/cameras', '/cameras', { token: h.tokens.vera.access_token });
   assert.deepEqual((r.body as Array<{ id: string }>).map((c) => c.id), ['cam-1']);

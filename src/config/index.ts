@@ -13,6 +13,7 @@ import type { AuthConfig } from '../auth/service.js';
 import { parseIntegrations, type IntegrationsConfig } from './integrations.js';
 import { DEFAULT_MOTION, num, parseCameraSettings, rethrowAsConfig } from './cameras.js';
 import { cameraTensorFor, parseDetectorOptions, type DetectorOptions } from '../inference/detector-options.js';
+import { parseClusterOptions, type ClusterOptions } from '../cluster/options.js';
 
 export { DEFAULT_MOTION };
 import { PACKAGE_ROOT } from '../package-root.js';
@@ -63,6 +64,8 @@ export interface VigilConfig {
   statusIntervalS: number;
   /** VMS sources, message-queue sinks and the media store (src/config/integrations.ts). */
   integrations: IntegrationsConfig;
+  /** One node of a NATS JetStream cluster (src/cluster/options.ts); null or absent: a single server, no NATS. */
+  cluster?: ClusterOptions | null;
 }
 
 type Raw = Record<string, unknown>;
@@ -185,6 +188,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
     },
     statusIntervalS: num(raw.statusIntervalS, 'statusIntervalS', 1, 3600, 10),
     integrations: parseIntegrations(raw.integrations, { raw, dataDir, baseDir }),
+    cluster: rethrowAsConfig(() => parseClusterOptions(raw.cluster, 'cluster')),
     detectionsMaxAgeMs: raw.detectionsMaxAgeDays === undefined ? 30 * 86_400_000 : num(raw.detectionsMaxAgeDays, 'detectionsMaxAgeDays', 0, 36500, 30, false) * 86_400_000 || null,
   };
 }

@@ -3,7 +3,7 @@
  */
 import { loadAddon } from '../bindings/index.js';
 import { probeDecoders, hasElement } from './camera/decoders.js';
-import { loadConfig, substituteEnv } from './config/index.js';
+import { configFiles, loadConfig, substituteEnv } from './config/index.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -20,7 +20,8 @@ const log = createLogger('vigil');
 function usage(): never {
   process.stderr.write(
     [
-      'usage: vigil serve [--config FILE]',
+      'usage: vigil serve [--config FILE|DIR]',
+      '       vigil config check [FILE|DIR]      (default: VIGIL_CONFIG, or config/default.yaml + config/$VIGIL_ENV.yaml)',
       '       vigil probe',
       '       vigil bench density [--cameras N | --start N --step N --max N] [--seconds S] [--warmup S] [--busy-share F]',
       '                           [--substreams] [--no-baseline] [--detect-fps F] [--out FILE]',
@@ -82,6 +83,34 @@ export async function rulesTest(args: string[]): Promise<string[]> {
     }
   }
   return formatReplay(replayInput(rules, text, timezone ? { timezone } : {}));
+}
+
+/**
+ * `vigil config check [FILE|DIR]`: loads and validates the configuration exactly as `serve` would (the same
+ * messages: unknown keys with the likely intended one, missing keys, a camera tensor the detector cannot take)
+ * without opening cameras, models or the data folder. `ok` false: the lines are the error.
+ */
+export function configCheck(args: string[], env: NodeJS.ProcessEnv = process.env): { ok: boolean; lines: string[] } {
+  const path = args[0] ?? env.VIGIL_CONFIG;
+  let files: string[] = [];
+  try {
+    files = configFiles(path, env).files;
+    const c = loadConfig(path, env);
+    const d = c.detector;
+    return {
+      ok: true,
+      lines: [
+        `${files.length ? files.join(' + ') : '(embedded defaults)'}: OK${env.VIGIL_ENV ? ` (VIGIL_ENV=${env.VIGIL_ENV})` : ''}`,
+        `  cameras: ${c.cameras.length} (${c.cameras.map((x) => x.id).join(', ')})`,
+        `  detector: ${d ? `${d.model} ${d.precision} ${d.inputSize}` : 'off'}`,
+        `  server: ${c.server.host}:${c.server.port}, data: ${c.dataDir}`,
+        `  rules: ${c.rules.length}, VMS sources: ${c.integrations.vms.length}, queues: ${c.integrations.queues.length}, storage: ${c.integrations.storage.type}`,
+      ],
+    };
+  } catch (err) {
+    if (!(err instanceof VigilError)) throw err;
+    return { ok: false, lines: [`${files.length ? `${files.join(' + ')}: ` : ''}${err.message}`] };
+  }
 }
 
 function argValue(args: string[], flag: string): string | undefined {
@@ -184,6 +213,13 @@ async function main(argv: string[]): Promise<void> {
       if (rest[0] === 'density') await benchDensityCommand(rest.slice(1), print);
       else if (rest[0] === 'inference') await benchInferenceCommand(rest.slice(1), print);
       else usage();
+      return;
+    }
+    case 'config': {
+      if (rest[0] !== 'check') usage();
+      const r = configCheck(rest.slice(1));
+      (r.ok ? process.stdout : process.stderr).write(`${r.lines.join('\n')}\n`);
+      if (!r.ok) process.exit(1);
       return;
     }
     case 'rules':

@@ -29,9 +29,52 @@ export function optObject(v: unknown, path: string): Raw {
   return v === undefined ? {} : object(v, path);
 }
 
-export function onlyKeys(o: Raw, path: string, known: readonly string[]): void {
+/**
+ * Edit distance (optimal string alignment: insertions, deletions, substitutions and swaps of neighbours), compared
+ * case-insensitively and without "_" / "-", so `bind_dn` is 0 from `bindDN` and `camras` 1 from `cameras`.
+ */
+export function keyDistance(a: string, b: string): number {
+  const x = a.toLowerCase().replace(/[_-]/g, '');
+  const y = b.toLowerCase().replace(/[_-]/g, '');
+  const d: number[][] = Array.from({ length: x.length + 1 }, (_, i) => Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= x.length; i++) {
+    for (let j = 1; j <= y.length; j++) {
+      const cost = x[i - 1] === y[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[x.length]![y.length]!;
+}
+
+/** The known key a typo most likely meant: the closest within a third of its length (at least 1 edit), or null. */
+export function closestKey(key: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const k of known) {
+    const dist = keyDistance(key, k);
+    if (dist < bestD) {
+      best = k;
+      bestD = dist;
+    }
+  }
+  return best !== null && bestD <= Math.max(1, Math.floor(key.length / 3)) ? best : null;
+}
+
+/**
+ * The one unknown-key check every parser of a config mapping calls with the keys it reads: a typo is an error
+ * naming its path and, where one is close, the key it most likely meant (`Unknown key cameras[2].source.uri (did
+ * you mean url?)`); otherwise the known keys are listed. `hints` maps a foreign spelling to what stands for it in
+ * Vigil (the integration document's `server_url` -> "url"), shown instead of a guess.
+ */
+export function onlyKeys(o: Raw, path: string, known: readonly string[], hints: Readonly<Record<string, string>> = {}): void {
   for (const k of Object.keys(o)) {
-    if (!known.includes(k)) throw new VigilArgumentError(`Unknown key ${path}.${k} (known keys: ${known.join(', ')})`);
+    if (known.includes(k)) continue;
+    const where = path === '' ? k : `${path}.${k}`;
+    const hint = Object.prototype.hasOwnProperty.call(hints, k) ? hints[k]! : null;
+    const guess = hint === null ? closestKey(k, known) : null;
+    const why = hint !== null ? `in Vigil: ${hint}` : guess !== null ? `did you mean ${guess}?` : `known keys: ${known.join(', ')}`;
+    throw new VigilArgumentError(`Unknown key ${where} (${why})`);
   }
 }
 

@@ -20,7 +20,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import { VigilConfigError, VigilError } from '../../errors.js';
-import { at, bool, fail as failArg, httpUrl, int, isObject, str } from '../../validate.js';
+import { at, bool, fail as failArg, httpUrl, int, isObject, onlyKeys, str } from '../../validate.js';
 import { OutboundPolicy, VigilOutboundError, VigilUrlPolicyError, policyRequest, responseOf } from '../../net/outbound.js';
 
 export interface WebhookChannel {
@@ -80,6 +80,14 @@ export function parseChannelOptions(raw: unknown, path = 'notify.channels'): Map
   }
 }
 
+/** The keys of each channel type (unknown keys are refused with a suggestion). */
+const CHANNEL_KEYS: Record<string, readonly string[]> = {
+  webhook: ['type', 'url', 'secret', 'headers'],
+  slack: ['type', 'url'],
+  email: ['type', 'host', 'port', 'secure', 'auth', 'from', 'to'],
+  sms: ['type', 'provider', 'accountSid', 'authToken', 'from', 'to', 'baseUrl'],
+};
+
 function parseChannels(raw: unknown, path: string): Map<string, ChannelConfig> {
   const out = new Map<string, ChannelConfig>();
   if (raw === undefined || raw === null) return out;
@@ -89,6 +97,7 @@ function parseChannels(raw: unknown, path: string): Map<string, ChannelConfig> {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) fail('a channel name of letters, digits, "_", "." or "-"', p, name);
     if (!isObj(c)) fail('a channel object with a type', p, c);
     const ch = c as Record<string, unknown>;
+    if (typeof ch.type === 'string' && Object.hasOwn(CHANNEL_KEYS, ch.type)) onlyKeys(ch, p, CHANNEL_KEYS[ch.type]!);
     switch (ch.type) {
       case 'webhook': {
         const headers: Record<string, string> = {};
@@ -109,6 +118,7 @@ function parseChannels(raw: unknown, path: string): Map<string, ChannelConfig> {
         if (ch.auth !== undefined) {
           if (!isObj(ch.auth)) fail('an object { user, pass }', `${p}.auth`, ch.auth);
           const a = ch.auth as Record<string, unknown>;
+          onlyKeys(a, `${p}.auth`, ['user', 'pass']);
           auth = { user: str(a.user, `${p}.auth.user`), pass: str(a.pass, `${p}.auth.pass`, { secret: true }) };
         }
         out.set(name, { type: 'email', host: str(ch.host, `${p}.host`), port, secure, auth, from: str(ch.from, `${p}.from`), to: list(ch.to, `${p}.to`) });

@@ -162,6 +162,11 @@ export class CamerasService implements Service {
 
   async start(ctx: ServiceContext): Promise<void> {
     const camLog = ctx.log.child('camera');
+    if (ctx.config.cluster) {
+      // A cluster node runs only the cameras the cluster places on it: ClusterService (src/cluster/) starts them.
+      camLog.info('cluster node: cameras start where the cluster places them');
+      return;
+    }
     for (const settings of ctx.config.cameras) {
       const camera = this.cameras.add(settings);
       camLog.info(`${camera.id} added`, { source: camera.displaySource, detectFps: settings.detectFps });

@@ -16,6 +16,7 @@ import type { DetectionStore } from './store/index.js';
 import type { ApiServer } from './api/server.js';
 import { NotificationsService, RulesService } from './services/alerts.js';
 import { AnalyticsService } from './services/analytics.js';
+import { ClusterService } from './cluster/service.js';
 import { CameraCatalogService } from './services/camera-catalog.js';
 import { CamerasService, DetectorService } from './services/cameras.js';
 import { DatabaseService } from './services/database.js';
@@ -76,6 +77,8 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
     new VmsSyncService(integrations), // imported cameras
     new CamerasService(cameras, catalog), // configured cameras, then the stored API ones
   ];
+  // A cluster node (config `cluster:`) places cameras, bridges events and shares config; without it, nothing.
+  services.push(new ClusterService({ cameras, analytics, rules }));
   const running = await startServices(services, ctx);
   let stopping: Promise<void> | null = null;
 

@@ -13,6 +13,7 @@ const errResp = (description: string) => jsonResp(description, ref('Error'));
 const jsonBody = (schema: object) => ({ required: true, content: { 'application/json': { schema } } });
 /** The `{id}` path parameter of the routes on one resource. */
 const idParam = [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }];
+const usernameParam = { name: 'username', in: 'path', required: true, schema: { type: 'string' } };
 const authErrors = {
   '401': errResp('Missing, invalid, expired or revoked access token'),
   '403': errResp('Role or camera scope does not allow this'),
@@ -33,9 +34,13 @@ export const openApiDocument = {
   paths: {
     '/health': {
       get: {
-        summary: 'Health of the server and its services',
+        summary: 'Health of the server; its services only for operators and admins',
+        description:
+          'Without a token (or with a viewer\'s, or a bad one) only the overall status and time; with an operator\'s or ' +
+          'admin\'s access token also each service\'s status, response time and detail (camera-scoped callers do not ' +
+          'get site-wide integrations). A load balancer needs no token.',
         tags: ['System'],
-        security: [],
+        security: [{}, { bearerAuth: [] }],
         responses: {
           '200': jsonResp('Healthy or degraded', ref('HealthStatus')),
           '503': jsonResp('Unhealthy', ref('HealthStatus')),
@@ -297,6 +302,9 @@ export const openApiDocument = {
       },
       post: {
         summary: 'Create a local user (admin)',
+        description:
+          'The new user\'s cameras must lie within the caller\'s own scope (403 E_FORBIDDEN_CAMERA otherwise); without ' +
+          '`cameras` the user gets the caller\'s scope. A camera-scoped admin lists only users within its scope.',
         tags: ['Users'],
         requestBody: jsonBody(ref('NewUser')),
         responses: {
@@ -304,6 +312,52 @@ export const openApiDocument = {
           '400': errResp('Invalid user'),
           '409': errResp('User exists'),
           ...authErrors,
+        },
+      },
+    },
+    '/users/{username}': {
+      patch: {
+        summary: 'Change a local user\'s role, cameras, e-mail or disabled flag (admin)',
+        description:
+          'Users outside the caller\'s scope answer 404. A change of role or cameras, or disabling, ends the user\'s ' +
+          'sessions (their tokens and open streams). The last enabled admin with all cameras cannot be demoted, ' +
+          'narrowed or disabled (409 E_LAST_ADMIN).',
+        tags: ['Users'],
+        parameters: [usernameParam],
+        requestBody: jsonBody(ref('UserChanges')),
+        responses: {
+          '200': jsonResp('Changed', ref('LocalUser')),
+          '400': errResp('Invalid change'),
+          ...authErrors,
+          '404': errResp('No such user (or outside the caller\'s scope)'),
+          '409': errResp('It is the last enabled admin with all cameras'),
+        },
+      },
+      delete: {
+        summary: 'Delete a local user (admin); its sessions end',
+        tags: ['Users'],
+        parameters: [usernameParam],
+        responses: {
+          '204': { description: 'Deleted' },
+          ...authErrors,
+          '404': errResp('No such user (or outside the caller\'s scope)'),
+          '409': errResp('It is the last enabled admin with all cameras'),
+        },
+      },
+    },
+    '/users/{username}/password': {
+      post: {
+        summary: 'Set a local user\'s password: one\'s own (any role, with current_password) or another\'s (admin)',
+        description: 'Every other session of the user ends; a self-service change keeps the caller\'s own session.',
+        tags: ['Users'],
+        parameters: [usernameParam],
+        requestBody: jsonBody(ref('PasswordChange')),
+        responses: {
+          '204': { description: 'Changed' },
+          '400': errResp('Invalid new password, or current_password missing on a self-service change'),
+          '401': errResp('Missing, invalid, expired or revoked access token'),
+          '403': errResp('Wrong current password (E_AUTH_BAD_CREDENTIALS), or not an admin changing another user'),
+          '404': errResp('No such user (or outside the caller\'s scope)'),
         },
       },
     },
@@ -344,7 +398,7 @@ export const openApiDocument = {
       },
       HealthStatus: {
         type: 'object',
-        required: ['status', 'timestamp', 'services'],
+        required: ['status', 'timestamp'],
         additionalProperties: false,
         properties: {
           status: { type: 'string', enum: ['healthy', 'degraded', 'unhealthy'] },
@@ -414,6 +468,7 @@ export const openApiDocument = {
         properties: {
           id: { type: 'string' },
           username: { type: 'string' },
+          email: { type: 'string', format: 'email', description: 'When known' },
           roles: { type: 'array', items: { enum: ['admin', 'operator', 'viewer'] } },
           cameras: ref('CameraScope'),
           source: { enum: ['local', 'ldap'] },
@@ -421,13 +476,34 @@ export const openApiDocument = {
       },
       LocalUser: {
         type: 'object',
-        required: ['username', 'role', 'cameras', 'created'],
+        required: ['username', 'role', 'cameras', 'disabled', 'created'],
         additionalProperties: false,
         properties: {
           username: { type: 'string' },
           role: { enum: ['admin', 'operator', 'viewer'] },
           cameras: ref('CameraScope'),
+          email: { type: 'string', format: 'email' },
+          disabled: { type: 'boolean' },
           created: { type: 'string', format: 'date-time' },
+        },
+      },
+      UserChanges: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          role: { enum: ['admin', 'operator', 'viewer'] },
+          cameras: ref('CameraScope'),
+          email: { type: ['string', 'null'], format: 'email', description: 'null removes it' },
+          disabled: { type: 'boolean' },
+        },
+      },
+      PasswordChange: {
+        type: 'object',
+        required: ['new_password'],
+        additionalProperties: false,
+        properties: {
+          current_password: { type: 'string', description: 'Required when changing one\'s own password' },
+          new_password: { type: 'string', minLength: 8, maxLength: 1024 },
         },
       },
       NewUser: {
@@ -439,6 +515,7 @@ export const openApiDocument = {
           password: { type: 'string', minLength: 8, maxLength: 1024 },
           role: { enum: ['admin', 'operator', 'viewer'] },
           cameras: ref('CameraScope'),
+          email: { type: 'string', format: 'email' },
         },
       },
       Camera: {

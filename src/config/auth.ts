@@ -5,11 +5,12 @@
  * checked here is guaranteed. A key the auth module starts to read must be added to its list below.
  */
 import type { AuthConfig } from '../auth/service.js';
+import { parseTrustedProxies } from '../auth/proxies.js';
 import { ROLES } from '../auth/policy.js';
 import { fail, int, object, oneOf, onlyKeys, optObject, str, url, type Raw } from '../validate.js';
 import { JWT_HINTS, LDAP_HINTS } from './doc-keys.js';
 
-export const AUTH_KEYS = ['jwt', 'ldap', 'rateLimits'];
+export const AUTH_KEYS = ['jwt', 'ldap', 'rateLimits', 'trustedProxies'];
 export const JWT_KEYS = ['secret', 'issuer', 'audience', 'accessTtlS', 'refreshTtlS'];
 export const LDAP_KEYS = ['url', 'bindDN', 'bindPassword', 'userSearchBase', 'userFilter', 'groupSearchBase', 'groups', 'defaultRole', 'timeoutMs'];
 const RATE_KEYS = ['loginPerIp', 'loginFailuresPerUser'];
@@ -67,5 +68,6 @@ export function parseAuthSettings(raw: unknown, path = 'auth'): Omit<AuthConfig,
     onlyKeys(r, p, RATE_KEYS);
     for (const k of RATE_KEYS) rate(r[k], `${p}.${k}`);
   }
+  if (a.trustedProxies !== undefined) parseTrustedProxies(a.trustedProxies, `${path}.trustedProxies`);
   return a as Omit<AuthConfig, 'dataDir'>;
 }

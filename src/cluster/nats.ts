@@ -114,6 +114,29 @@ export async function connectCluster(opts: Pick<ClusterOptions, 'servers' | 'pre
   }
 }
 
+/** An operator's connection (`vigil cluster ...`): binds to the buckets a node made, creates nothing. */
+export async function connectAdmin(servers: string[], prefix: string): Promise<ClusterBackend> {
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers, name: 'vigil-admin', maxReconnectAttempts: 2, timeout: 5000 });
+  } catch (err) {
+    throw new ClusterUnavailableError(`No NATS server reachable at ${servers.join(', ')}: ${(err as Error).message}`, err);
+  }
+  try {
+    const names = clusterNames(prefix);
+    const js = jetstream(nc, { timeout: 5000 });
+    const jsm = await jetstreamManager(nc, { timeout: 5000 });
+    const kvm = new Kvm(js);
+    const [members, leases, control, config] = await Promise.all([names.members, names.leases, names.control, names.config].map((n) => kvm.open(n)));
+    // open() binds lazily: a cluster that never ran has no buckets, which status() would find out late.
+    await members!.status();
+    return { nc, js, jsm, names, members: members!, leases: leases!, control: control!, config: config! };
+  } catch (err) {
+    await nc.close().catch(() => {});
+    throw new ClusterUnavailableError(`No Vigil cluster "${prefix}" at ${servers.join(', ')} (${(err as Error).message})`, err);
+  }
+}
+
 async function ensureStream(jsm: JetStreamManager, cfg: Parameters<JetStreamManager['streams']['add']>[0]): Promise<void> {
   try {
     await jsm.streams.info(cfg.name!);

@@ -13,6 +13,7 @@ import { timeNs } from './validate.js';
 import { VigilError } from './errors.js';
 import { createLogger } from './log.js';
 import { createServer } from './server.js';
+import { CLUSTER_USAGE, clusterCommand } from './cluster/cli.js';
 import { probeInference } from './inference/probe.js';
 
 const log = createLogger('vigil');
@@ -27,6 +28,7 @@ function usage(): never {
       '                           [--substreams] [--no-baseline] [--detect-fps F] [--out FILE]',
       '       vigil bench inference [--seconds S] [--out FILE]',
       '       vigil rules test (--rules FILE | --config FILE) (--input NDJSON | --data DIR --camera ID [--start T] [--end T]) [--timezone TZ]',
+      ...CLUSTER_USAGE,
       '',
     ].join('\n'),
   );
@@ -222,6 +224,9 @@ async function main(argv: string[]): Promise<void> {
       if (!r.ok) process.exit(1);
       return;
     }
+    case 'cluster':
+      process.stdout.write(`${(await clusterCommand(rest)).join('\n')}\n`);
+      return;
     case 'rules':
       if (rest[0] !== 'test') usage();
       process.stdout.write(`${(await rulesTest(rest.slice(1))).join('\n')}\n`);

@@ -300,10 +300,24 @@ export function configFiles(path: string | undefined = process.env.VIGIL_CONFIG,
   return { files, environment };
 }
 
+/** Whether a decoded document reaches one of its own ancestors (shared, non-recursive aliases are fine). */
+function containsItself(v: unknown, ancestors = new Set<object>()): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  if (ancestors.has(v)) return true;
+  ancestors.add(v);
+  for (const x of Object.values(v)) if (containsItself(x, ancestors)) return true;
+  ancestors.delete(v);
+  return false;
+}
+
 /** One file decoded (after ${...} substitution); errors name the file. */
 function readConfigFile(file: string, env: NodeJS.ProcessEnv): unknown {
   try {
-    return parseYaml(substituteEnv(readFileSync(file, 'utf8'), env, dirname(resolve(file))));
+    const doc: unknown = parseYaml(substituteEnv(readFileSync(file, 'utf8'), env, dirname(resolve(file))));
+    // `a: &x [*x]` decodes to a structure that contains itself: every later check (and JSON.stringify in their
+    // messages) would fail with a TypeError instead of naming the file (found by test/fuzz/config.test.ts).
+    if (containsItself(doc)) throw new VigilConfigError(`Config file ${file} uses a YAML alias inside its own anchor (a recursive structure)`);
+    return doc;
   } catch (err) {
     if (err instanceof VigilError) throw err;
     throw new VigilConfigError(`Config file ${file} is not valid YAML: ${(err as Error).message}`);

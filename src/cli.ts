@@ -11,7 +11,7 @@ import { formatReplay, replayInput } from './rules/index.js';
 import { DetectionStore } from './store/index.js';
 import { timeNs } from './validate.js';
 import { VigilError } from './errors.js';
-import { createLogger } from './log.js';
+import { configureLogging, createLogger } from './log.js';
 import { createServer } from './server.js';
 import { CLUSTER_USAGE, clusterCommand } from './cluster/cli.js';
 import { probeInference } from './inference/probe.js';
@@ -146,6 +146,7 @@ export function probe(): string {
 
 export async function serve(configPath?: string): Promise<() => Promise<void>> {
   const config = loadConfig(configPath);
+  if (config.log) configureLogging(config.log); // the file's log: section (VIGIL_LOG_* still override it)
   const server = await createServer(config, { log });
   const camLog = log.child('camera');
   let last = { at: performance.now(), detections: 0, frames: 0 };

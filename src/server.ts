@@ -18,6 +18,7 @@ import { NotificationsService, RulesService } from './services/alerts.js';
 import { AnalyticsService } from './services/analytics.js';
 import { ClusterService } from './cluster/service.js';
 import { CameraCatalogService } from './services/camera-catalog.js';
+import { FrigateService } from './services/frigate.js';
 import { CamerasService, DetectorService } from './services/cameras.js';
 import { DatabaseService } from './services/database.js';
 import { HttpService } from './services/http.js';
@@ -74,6 +75,7 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
     ...(http ? [http] : []),
     analytics, // camera and alert listeners: attached before any camera exists
     detector,
+    new FrigateService({ cameras, analytics, detector, recorder, snapshots }), // frigate: MQTT, sees every camera added
     new VmsSyncService(integrations), // imported cameras
     new CamerasService(cameras, catalog), // configured cameras, then the stored API ones
   ];

@@ -97,9 +97,13 @@ export function parseCameraSettings(raw: unknown, at: string, defaults: Raw, pat
   if (c.name !== undefined && (typeof c.name !== 'string' || c.name.length < 1 || c.name.length > 200)) {
     throw new VigilConfigError(`Expected a string of 1-200 characters for ${at}.name but received ${JSON.stringify(c.name)}`);
   }
+  if (c.location !== undefined && (typeof c.location !== 'string' || c.location.length < 1 || c.location.length > 200)) {
+    throw new VigilConfigError(`Expected a string of 1-200 characters for ${pathOf('location')} but received ${JSON.stringify(c.location)}`);
+  }
   return {
     id: c.id,
     name: typeof c.name === 'string' ? c.name : c.id,
+    ...(typeof c.location === 'string' ? { location: c.location } : {}),
     ...rethrowAsConfig(() => parseCameraInputs(c, at)),
     tensor: rethrowAsConfig(() => parseTensorSpec(c.tensor, `${pathOf('tensor')}`)),
     detectFps: num(c.detectFps, `${pathOf('detectFps')}`, 0, 240, 5),

@@ -14,6 +14,8 @@ import { parseIntegrations, type IntegrationsConfig } from './integrations.js';
 import { DEFAULT_MOTION, checkCameraDefaults, finishCamera, num, parseCameraSettings, rethrowAsConfig } from './cameras.js';
 import { cameraTensorFor, parseDetectorOptions, type DetectorOptions } from '../inference/detector-options.js';
 import { parseClusterOptions, type ClusterOptions } from '../cluster/options.js';
+import { parseLogOptions, type LogOptions } from '../log.js';
+import { parseFrigateOptions, type FrigateOptions } from '../integrations/mqtt-frigate/options.js';
 import { onlyKeys } from '../validate.js';
 import { parseAuthSettings } from './auth.js';
 import { TOP_HINTS } from './doc-keys.js';
@@ -67,6 +69,10 @@ export interface VigilConfig {
   statusIntervalS: number;
   /** VMS sources, message-queue sinks and the media store (src/config/integrations.ts). */
   integrations: IntegrationsConfig;
+  /** `log: { level, format }` (src/log.ts); VIGIL_LOG_LEVEL / VIGIL_LOG_FORMAT override it. */
+  log?: LogOptions;
+  /** Frigate-compatible MQTT and Home Assistant discovery (src/integrations/mqtt-frigate/options.ts); null: off. */
+  frigate?: FrigateOptions | null;
   /** One node of a NATS JetStream cluster (src/cluster/options.ts); null or absent: a single server, no NATS. */
   cluster?: ClusterOptions | null;
   /** `cameraDefaults` as cameras are parsed with (the detector's tensor included): REST-added cameras use it too. */
@@ -265,6 +271,8 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
     },
     statusIntervalS: num(raw.statusIntervalS, 'statusIntervalS', 1, 3600, 10),
     integrations: parseIntegrations(raw.integrations, { raw, dataDir, baseDir }),
+    log: rethrowAsConfig(() => parseLogOptions(raw.log, 'log')),
+    frigate: rethrowAsConfig(() => parseFrigateOptions(raw.frigate, 'frigate')),
     cluster: rethrowAsConfig(() => parseClusterOptions(raw.cluster, 'cluster')),
     cameraDefaults: defaults,
     baseDir,

@@ -14,6 +14,7 @@ import { AnalysisRatePolicy } from '../inference/rate-policy.js';
 import { ErrorTally } from './error-tally.js';
 import { InferenceScheduler } from '../inference/scheduler.js';
 import type { AnalyticsService } from './analytics.js';
+import type { CameraCatalogService } from './camera-catalog.js';
 import type { Service, ServiceContext } from './service.js';
 
 export class DetectorService implements Service {
@@ -158,7 +159,10 @@ function registerInferenceMetrics(registry: Registry, scheduler: InferenceSchedu
 
 export class CamerasService implements Service {
   readonly name = 'cameras';
-  constructor(private readonly cameras: CameraManager) {}
+  constructor(
+    private readonly cameras: CameraManager,
+    private readonly catalog: CameraCatalogService | null = null,
+  ) {}
 
   async start(ctx: ServiceContext): Promise<void> {
     const camLog = ctx.log.child('camera');
@@ -171,6 +175,8 @@ export class CamerasService implements Service {
       const camera = this.cameras.add(settings);
       camLog.info(`${camera.id} added`, { source: camera.displaySource, detectFps: settings.detectFps });
     }
+    const stored = this.catalog?.catalog.load() ?? 0;
+    if (stored > 0) camLog.info(`${stored} camera(s) added over the API started`);
   }
 
   async stop(): Promise<void> {

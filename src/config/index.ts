@@ -13,15 +13,17 @@ import type { AuthConfig } from '../auth/service.js';
 import { parseIntegrations, type IntegrationsConfig } from './integrations.js';
 import { DEFAULT_MOTION, checkCameraDefaults, finishCamera, num, parseCameraSettings, rethrowAsConfig } from './cameras.js';
 import { cameraTensorFor, parseDetectorOptions, type DetectorOptions } from '../inference/detector-options.js';
-import { parseClusterOptions, type ClusterOptions } from '../cluster/options.js';
-import { parseLogOptions, type LogOptions } from '../log.js';
-import { parseFrigateOptions, type FrigateOptions } from '../integrations/mqtt-frigate/options.js';
 import { onlyKeys } from '../validate.js';
+import { parseChannelOptions } from '../integrations/notify/channels.js';
+import { validateRules } from '../rules/validate.js';
 import { parseAuthSettings } from './auth.js';
 import { TOP_HINTS } from './doc-keys.js';
+import { parseClusterOptions, type ClusterOptions } from '../cluster/options.js';
 
 export { DEFAULT_MOTION };
 import { PACKAGE_ROOT } from '../package-root.js';
+import { parseLogOptions, type LogOptions } from '../log.js';
+import { parseFrigateOptions, type FrigateOptions } from '../integrations/mqtt-frigate/options.js';
 
 export const PROJECT_ROOT = PACKAGE_ROOT;
 export const SAMPLE_CLIP = join(PROJECT_ROOT, '.cache', 'media', 'vtest-h264.mp4');
@@ -69,16 +71,16 @@ export interface VigilConfig {
   statusIntervalS: number;
   /** VMS sources, message-queue sinks and the media store (src/config/integrations.ts). */
   integrations: IntegrationsConfig;
+  /** `cameraDefaults` as cameras are parsed with (the detector's tensor included): REST-added cameras use it too. */
+  cameraDefaults?: Record<string, unknown>;
+  /** Folder relative paths of the config resolve against (the config file's folder). */
+  baseDir?: string;
   /** `log: { level, format }` (src/log.ts); VIGIL_LOG_LEVEL / VIGIL_LOG_FORMAT override it. */
   log?: LogOptions;
   /** Frigate-compatible MQTT and Home Assistant discovery (src/integrations/mqtt-frigate/options.ts); null: off. */
   frigate?: FrigateOptions | null;
   /** One node of a NATS JetStream cluster (src/cluster/options.ts); null or absent: a single server, no NATS. */
   cluster?: ClusterOptions | null;
-  /** `cameraDefaults` as cameras are parsed with (the detector's tensor included): REST-added cameras use it too. */
-  cameraDefaults?: Record<string, unknown>;
-  /** Folder relative paths of the config resolve against (the config file's folder). */
-  baseDir?: string;
 }
 
 type Raw = Record<string, unknown>;
@@ -223,6 +225,14 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
   const rulesRaw = raw.rules ?? [];
   if (!Array.isArray(rulesRaw)) throw new VigilConfigError(`Expected a list for rules but received ${JSON.stringify(rulesRaw)}`);
   const notify = isObject(raw.notify) ? raw.notify : {};
+  // Checked here too (the services parse them again at start) so that `vigil config check` sees every typo.
+  const channelNames = new Set(parseChannelOptions(notify.channels ?? {}, 'notify.channels').keys());
+  try {
+    validateRules(rulesRaw, { channels: channelNames });
+  } catch (err) {
+    if (err instanceof VigilError && err.code !== 'E_CONFIG') throw new VigilConfigError(err.message);
+    throw err;
+  }
   if (server.publicUrl !== undefined && (typeof server.publicUrl !== 'string' || !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(server.publicUrl))) {
     throw new VigilConfigError(`Expected an http(s) URL such as "https://vigil.example.com" for server.publicUrl but received ${JSON.stringify(server.publicUrl)}`);
   }
@@ -271,11 +281,11 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
     },
     statusIntervalS: num(raw.statusIntervalS, 'statusIntervalS', 1, 3600, 10),
     integrations: parseIntegrations(raw.integrations, { raw, dataDir, baseDir }),
+    cameraDefaults: defaults,
+    baseDir,
     log: rethrowAsConfig(() => parseLogOptions(raw.log, 'log')),
     frigate: rethrowAsConfig(() => parseFrigateOptions(raw.frigate, 'frigate')),
     cluster: rethrowAsConfig(() => parseClusterOptions(raw.cluster, 'cluster')),
-    cameraDefaults: defaults,
-    baseDir,
     detectionsMaxAgeMs: raw.detectionsMaxAgeDays === undefined ? 30 * 86_400_000 : num(raw.detectionsMaxAgeDays, 'detectionsMaxAgeDays', 0, 36500, 30, false) * 86_400_000 || null,
   };
 }

@@ -62,6 +62,16 @@ export function patternMatches(pattern: string, path: string): boolean {
   return p.length === s.length;
 }
 
+/** Is `origin` (`http://host:port`) the server's own, as the request's Host header names it? */
+export function sameOrigin(origin: string, host: string | undefined): boolean {
+  if (!host) return false;
+  try {
+    return new URL(origin).host === host.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
 function ab2str(ab: ArrayBuffer): string {
   return Buffer.from(ab).toString('utf8');
 }
@@ -396,7 +406,8 @@ export async function createHttpServer(options: HttpServerOptions, mounts: HttpM
         };
         if (headerBytes > maxHeader) return refuse(errorReply(new HttpError(431, 'E_HEADERS_TOO_LARGE', `Request headers exceed ${maxHeader} bytes`)));
         const origin = headers['origin'];
-        if (origin !== undefined && !origins.has(origin)) return refuse({ status: 403, json: { error: { code: 'E_CORS_ORIGIN', message: 'Origin not allowed' } } });
+        // A page served by this server (the web console) sends its own origin: same host as the request.
+        if (origin !== undefined && !origins.has(origin) && !sameOrigin(origin, headers['host'])) return refuse({ status: 403, json: { error: { code: 'E_CORS_ORIGIN', message: 'Origin not allowed' } } });
         let decision: ReturnType<typeof ep.upgrade>;
         try {
           decision = ep.upgrade(headers, offered);

@@ -11,6 +11,7 @@ import { StoreDetectionSource, cameraListingFrom } from '../api/sources.js';
 import { cameraWriteRoutes } from '../api/routes.js';
 import type { CameraCatalogService } from './camera-catalog.js';
 import { AuthService } from '../auth/service.js';
+import { createConsole, type WebConsole } from '../console/index.js';
 import type { CameraManager } from '../camera/manager.js';
 import type { StreamEvent } from '../stream/events.js';
 import type { RulesService } from './alerts.js';
@@ -35,6 +36,7 @@ export class HttpService implements Service {
   readonly name = 'http';
   #auth: AuthService | null = null;
   #http: ApiServer | null = null;
+  #console: WebConsole | null = null;
 
   constructor(private readonly deps: HttpServiceDeps) {}
 
@@ -65,6 +67,8 @@ export class HttpService implements Service {
     const snapshots = d.snapshots.snapshots;
     const recorder = d.recorder.recorder;
     const cameras = d.cameras;
+    // The web console (web/dist, live video, latest.jpg, cookie session): src/console/.
+    this.#console = createConsole({ auth: this.#auth, cameras, registry: ctx.metrics, detections: store, timezone: config.rulesTimezone });
     this.#http = await createApiServer(
       { host: config.server.host, port: config.server.port, corsOrigins: config.server.corsOrigins },
       {
@@ -76,7 +80,9 @@ export class HttpService implements Service {
         detections: new StoreDetectionSource(store),
         rules,
         ...(recorder ? { recordings: recorder } : {}),
+        websockets: [this.#console.live],
         routes: {
+          console: this.#console.routes,
           ...(snapshots ? { media: mediaRoutes({ snapshots, rules }) } : {}),
           integrations: integrationRoutes(d.integrations.integrations),
           ...(d.catalog ? { cameras: cameraWriteRoutes({ writer: d.catalog.catalog, cameras: cameraListingFrom(cameras) }) } : {}),
@@ -95,6 +101,7 @@ export class HttpService implements Service {
 
   async stop(): Promise<void> {
     await this.#http?.close();
+    this.#console?.close();
     await this.#auth?.close();
   }
 }

@@ -160,18 +160,28 @@ export function httpUrl(v: unknown, path: string): string {
 const ISO = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
 const TIME_WHAT = 'nanoseconds since the Unix epoch or an ISO 8601 date-time with a zone';
 
-/** A time: integer nanoseconds since the epoch (number or decimal string), or ISO 8601 with a zone and up to 9 fractional digits. */
+/** The last nanosecond a stored timestamp (unsigned 64 bits, year 2554) can name. */
+export const MAX_TIME_NS = (1n << 64n) - 1n;
+
+/**
+ * A time: integer nanoseconds since the epoch (number or decimal string), or ISO 8601 with a zone and up to 9
+ * fractional digits. A valid time past MAX_TIME_NS (a date after 2554, 20 digits above 2^64 - 1) is clamped to it:
+ * as a query bound it means "from after everything stored", not an error and never a failure in the key encoding.
+ */
 export function timeNs(v: unknown, path: string): bigint {
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
   if (typeof v === 'string') {
     if (/^\d{1,20}$/.test(v)) {
       const n = BigInt(v);
-      if (n < 1n << 64n) return n;
+      return n > MAX_TIME_NS ? MAX_TIME_NS : n;
     }
     const m = ISO.exec(v);
     if (m) {
       const ms = Date.parse(`${m[1]}${m[3]}`);
-      if (Number.isFinite(ms) && ms >= 0) return BigInt(ms) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0') || '0');
+      if (Number.isFinite(ms) && ms >= 0) {
+        const ns = BigInt(ms) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0') || '0');
+        return ns > MAX_TIME_NS ? MAX_TIME_NS : ns;
+      }
     }
   }
   throw fail(TIME_WHAT, path, v);

@@ -28,6 +28,18 @@ export interface HttpServerOptions {
   maxHeaderBytes?: number;
   /** Longest close() waits for requests in flight (default 10 s). */
   drainTimeoutMs?: number;
+  /**
+   * Where refusals and failures are logged: every 4xx (401, 403 and 429 as warnings, others as info) and every 5xx
+   * (error, with the cause the client is not told). Lines name the method, the route pattern (never the URL or
+   * headers), the status, the error code and the client address. Default: not logged.
+   */
+  log?: HttpLog;
+}
+
+export interface HttpLog {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
 }
 
 export interface HttpMounts {
@@ -72,6 +84,12 @@ export function sameOrigin(origin: string, host: string | undefined): boolean {
   }
 }
 
+/** The stable code of an error reply body ({error:{code}}), or ''. */
+function replyCode(reply: Reply): string {
+  const e = (reply.json as { error?: { code?: unknown } } | undefined)?.error;
+  return typeof e?.code === 'string' ? e.code : '';
+}
+
 function ab2str(ab: ArrayBuffer): string {
   return Buffer.from(ab).toString('utf8');
 }
@@ -101,6 +119,18 @@ export async function createHttpServer(options: HttpServerOptions, mounts: HttpM
       })
     : null;
   const app = uWS.App();
+  const log = options.log ?? null;
+  /** One line per refusal (4xx) or failure (5xx); `cause` is the error behind a 500 (logged, never sent). */
+  function logAnswer(method: string, route: string, reply: Reply, ip: string, cause?: unknown): void {
+    if (!log || reply.status < 400) return;
+    const fields: Record<string, unknown> = { status: reply.status, code: replyCode(reply), ip };
+    const line = `${method} ${route} ${reply.status}`;
+    if (reply.status >= 500) {
+      if (cause !== undefined) fields.cause = cause instanceof Error ? (cause instanceof VigilError ? `${cause.code}: ${cause.message}` : (cause.stack ?? cause.message)) : String(cause);
+      log.error(line, fields);
+    } else if (reply.status === 401 || reply.status === 403 || reply.status === 429) log.warn(line, fields);
+    else log.info(line, fields);
+  }
   let inFlight = 0;
   let drained: (() => void) | null = null;
   const begin = (): void => {
@@ -310,14 +340,17 @@ export async function createHttpServer(options: HttpServerOptions, mounts: HttpM
       try {
         ({ ctx, headerBytes } = readRequest(res, req, route.params ?? []));
       } catch {
-        send(res, { status: 400, json: { error: { code: 'E_VALIDATION', message: 'Malformed request path' } } }, {});
+        const reply: Reply = { status: 400, json: { error: { code: 'E_VALIDATION', message: 'Malformed request path' } } };
+        logAnswer(METHOD_NAME[route.method], route.pattern, reply, ab2str(res.getRemoteAddressAsText()));
+        send(res, reply, {});
         done();
         return;
       }
       const range = ctx.headers['range'];
       const cors = corsHeaders(ctx.headers['origin']);
-      const finish = (reply: Reply, close = false): void => {
+      const finish = (reply: Reply, close = false, cause?: unknown): void => {
         requests?.inc({ route: route.pattern, status: String(reply.status) });
+        logAnswer(ctx.method, route.pattern, reply, ctx.ip, cause);
         latency?.observe({ route: route.pattern }, (performance.now() - t0) / 1000);
         if (state.aborted) {
           reply.file?.done?.();
@@ -355,7 +388,7 @@ export async function createHttpServer(options: HttpServerOptions, mounts: HttpM
           }
           finish(await route.handler(ctx));
         } catch (err) {
-          finish(errorReply(err));
+          finish(errorReply(err), false, err);
         }
       })();
     });
@@ -375,7 +408,9 @@ export async function createHttpServer(options: HttpServerOptions, mounts: HttpM
         'access-control-max-age': '600',
       });
     } else {
-      send(res, { status: 403, json: { error: { code: 'E_CORS_ORIGIN', message: 'Origin not allowed' } } }, {});
+      const reply: Reply = { status: 403, json: { error: { code: 'E_CORS_ORIGIN', message: 'Origin not allowed' } } };
+      logAnswer('OPTIONS', '/*', reply, ab2str(res.getRemoteAddressAsText()));
+      send(res, reply, {});
     }
   });
 
@@ -399,9 +434,11 @@ export async function createHttpServer(options: HttpServerOptions, mounts: HttpM
         const key = headers['sec-websocket-key'] ?? '';
         const extensions = headers['sec-websocket-extensions'] ?? '';
         const offered = (headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-        const refuse = (reply: Reply): void => {
+        const ip = ab2str(res.getRemoteAddressAsText());
+        const refuse = (reply: Reply, cause?: unknown): void => {
           ep.onAnswer?.(reply.status);
           requests?.inc({ route: ep.pattern, status: String(reply.status) });
+          logAnswer('GET', ep.pattern, reply, ip, cause);
           send(res, reply, {});
         };
         if (headerBytes > maxHeader) return refuse(errorReply(new HttpError(431, 'E_HEADERS_TOO_LARGE', `Request headers exceed ${maxHeader} bytes`)));
@@ -412,7 +449,7 @@ export async function createHttpServer(options: HttpServerOptions, mounts: HttpM
         try {
           decision = ep.upgrade(headers, offered);
         } catch (err) {
-          return refuse(errorReply(err));
+          return refuse(errorReply(err), err);
         }
         if ('refuse' in decision) return refuse(decision.refuse);
         ep.onAnswer?.(101);
@@ -433,6 +470,8 @@ export async function createHttpServer(options: HttpServerOptions, mounts: HttpM
     const reply = known
       ? { status: 405, json: { error: { code: 'E_METHOD_NOT_ALLOWED', message: `${req.getMethod().toUpperCase()} not allowed on ${path}` } }, headers: { allow: methodsOf(path).join(', ') } }
       : { status: 404, json: { error: { code: 'E_NOT_FOUND', message: 'No such route' } } };
+    // The pattern, not the path: a URL may carry what does not belong in a log.
+    logAnswer(req.getMethod().toUpperCase(), '/*', reply, ab2str(res.getRemoteAddressAsText()));
     send(res, reply, corsHeaders(origin || undefined));
   });
 

@@ -70,7 +70,7 @@ export class HttpService implements Service {
     // The web console (web/dist, live video, latest.jpg, cookie session): src/console/.
     this.#console = createConsole({ auth: this.#auth, cameras, registry: ctx.metrics, detections: store, timezone: config.rulesTimezone });
     this.#http = await createApiServer(
-      { host: config.server.host, port: config.server.port, corsOrigins: config.server.corsOrigins },
+      { host: config.server.host, port: config.server.port, corsOrigins: config.server.corsOrigins, log: ctx.log.child('http') },
       {
         auth: this.#auth,
         eventLog: d.rules.eventLog,
@@ -97,6 +97,8 @@ export class HttpService implements Service {
       },
     );
     ctx.log.info('listening', { port: this.#http.port });
+    // stream sockets closed for ended sessions and oversized frames are logged here
+    this.#http.hub.setLogger(ctx.log.child('stream'));
   }
 
   async stop(): Promise<void> {

@@ -65,7 +65,10 @@ test('Frigate-style MQTT: events, counts, snapshots, stats, set commands and Hom
   const sub = await mqtt.connectAsync(url, { clientId: `frigate-test-sub-${RUN}`, reconnectPeriod: 0 });
   sub.on('message', (topic, payload) => messages.push({ topic, payload: Buffer.from(payload), at: Date.now() }));
   await sub.subscribeAsync([`${PREFIX}/#`, `${DISCOVERY}/#`], { qos: 1 });
-  const last = (topic: string): Msg | undefined => messages.findLast((m) => m.topic === topic);
+  const last = (topic: string): Msg | undefined => {
+    for (let i = messages.length - 1; i >= 0; i--) if (messages[i]!.topic === topic) return messages[i];
+    return undefined;
+  };
   const text = (topic: string): string | undefined => last(topic)?.payload.toString('utf8');
   const events = () =>
     messages.filter((m) => m.topic === `${PREFIX}/events`).map((m) => JSON.parse(m.payload.toString('utf8')) as { type: string; before: Record<string, unknown>; after: Record<string, unknown> });

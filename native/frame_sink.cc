@@ -210,9 +210,15 @@ GstPadProbeReturn FrameSink::OnDecoded(GstPad*, GstPadProbeInfo*, gpointer self)
 }
 
 GstFlowReturn FrameSink::OnNewSample(GstElement* appsink, gpointer self) {
-  SamplePtr sample(gst_app_sink_pull_sample(GST_APP_SINK(appsink)));
-  if (!sample) return GST_FLOW_FLUSHING;
-  return static_cast<FrameSink*>(self)->Push(std::move(sample));
+  SamplePtr pulled(gst_app_sink_pull_sample(GST_APP_SINK(appsink)));
+  if (!pulled) return GST_FLOW_FLUSHING;
+  // appsink hands out one GstSample it keeps and reuses, and sets new caps on it in place (a file camera's loop
+  // restart, a renegotiation): a reference held here past this call (queue, pool slot, capture) makes that a
+  // GStreamer-CRITICAL "gst_sample_is_writable" failure. Our own sample of the same buffer and caps leaves
+  // appsink's free; it costs one small allocation per frame, no copy.
+  SamplePtr own(gst_sample_new(gst_sample_get_buffer(pulled.get()), gst_sample_get_caps(pulled.get()), nullptr, nullptr));
+  pulled.reset();
+  return static_cast<FrameSink*>(self)->Push(std::move(own));
 }
 
 // Streaming thread. The timeline is the buffer's PTS (so file runs are deterministic), else the arrival time; a

@@ -83,6 +83,7 @@ const busyClasses = new Set(['car', 'truck', 'bus']);
 
 export async function benchDensityCommand(args: string[], print: (s: string) => void): Promise<Record<string, unknown>> {
   const seconds = num(args, '--seconds', 120, 5, 3600);
+  const prelimSeconds = num(args, '--prelim-seconds', Math.min(seconds, 60), 5, 3600);
   const cameras = args.includes('--cameras') ? num(args, '--cameras', 1, 1, 512, true) : undefined;
   const out = resolve(flag(args, '--out') ?? 'vigil-bench-density.json');
   const opts: DensityOptions = {
@@ -107,7 +108,9 @@ export async function benchDensityCommand(args: string[], print: (s: string) => 
   print(inferenceTable(models));
 
   // The busy clip alone: the reference tracks, the single-camera latency and the vtest track counts.
-  const soloSeconds = cameras !== undefined ? seconds : Math.max(seconds, Math.ceil(opts.clips.busyPeriodS) + 5);
+  // The single-kind runs (reference tracks, per-camera CPU, disk) need less than the search's window.
+  const prelim = { ...opts, seconds: prelimSeconds };
+  const soloSeconds = cameras !== undefined ? seconds : Math.max(prelimSeconds, Math.ceil(opts.clips.busyPeriodS) + 5);
   const solo = await runMix(1, 0, 'optimized', { ...opts, seconds: soloSeconds });
   // One loop's worth of the clip alone (tracks starting within one period of the window's first): a longer solo
   // window would otherwise hold some tracks twice.
@@ -115,7 +118,7 @@ export async function benchDensityCommand(args: string[], print: (s: string) => 
   const soloStartS = Math.min(...soloTracks.map((t) => t.points[0]!.t));
   const reference = soloTracks.filter((t) => t.points[0]!.t < soloStartS + opts.clips.busyPeriodS);
   // A second run alone: how many of the reference tracks the same clip finds again with nothing else running.
-  const control = await runMix(1, 0, 'optimized', opts, reference);
+  const control = await runMix(1, 0, 'optimized', prelim, reference);
   opts.trackMatchFloor = control.trackMatch.ratio;
   print(`# a second run alone finds ${control.trackMatch.found}/${control.trackMatch.reference} of those person tracks: the track-match bar is 95 % of ${(control.trackMatch.ratio * 100).toFixed(1)} %`);
   const personIds = reference.filter((t) => t.className === 'person').length;
@@ -126,9 +129,9 @@ export async function benchDensityCommand(args: string[], print: (s: string) => 
   // single-kind runs.
   const nBusy = 2;
   const nQuiet = 6;
-  const idle = await runMix(0, 0, 'optimized', opts);
-  const busyOnly = await runMix(nBusy, 0, 'optimized', opts);
-  const quietOnly = await runMix(0, nQuiet, 'optimized', opts);
+  const idle = await runMix(0, 0, 'optimized', prelim);
+  const busyOnly = await runMix(nBusy, 0, 'optimized', prelim);
+  const quietOnly = await runMix(0, nQuiet, 'optimized', prelim);
   const cpuBusy = Math.max(0, busyOnly.cpuPct - idle.cpuPct) / nBusy;
   const cpuQuiet = Math.max(0, quietOnly.cpuPct - idle.cpuPct) / nQuiet;
   const diskPerBusyDay = (busyOnly.diskBytes / nBusy / busyOnly.windowS) * 86400 / 1e9;
@@ -156,6 +159,7 @@ export async function benchDensityCommand(args: string[], print: (s: string) => 
     vtest_vehicle_tracks: vehicleIds,
     track_match_floor_alone: control.trackMatch.ratio,
     window_s: seconds,
+    prelim_window_s: prelimSeconds,
     warmup_s: opts.warmupSeconds,
     models,
     trials: [...best.trials, ...(baseline?.trials ?? [])],

@@ -9,7 +9,7 @@
  * fails, then narrows between the last pass and the first failure. The float32 whole-frame path (the server's
  * path before motion-region crops, INT8 and adaptive rates) is measured on the same mix as the baseline.
  */
-import { mkdtempSync, rmSync, statSync, readdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, readdirSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -71,6 +71,12 @@ export interface MixResult {
   latencySamples: number;
   /** Process CPU over the window, % of one core. */
   cpuPct: number;
+  /**
+   * Where that CPU went, % of one core (Linux; all 0 elsewhere): the JS thread (frame events, tracker, store,
+   * stream), the inference thread, GStreamer's streaming threads (demux, decode, convert, motion, preprocessing;
+   * named after their elements) and the rest (V8 helpers, libuv pool, ONNX Runtime's pool).
+   */
+  cpuThreads: ThreadCpu;
   trackMatch: { reference: number; found: number; ratio: number };
   /** Data folder growth over the window, bytes. */
   diskBytes: number;
@@ -99,6 +105,49 @@ export interface DensityOptions {
   trackMatchFloor: number;
   /** Extra config merged into every server (e.g. detector options). */
   variantConfig: (variant: PathVariant) => Record<string, unknown>;
+}
+
+export interface ThreadCpu {
+  js: number;
+  inference: number;
+  gstreamer: number;
+  other: number;
+}
+
+/** CPU ticks per thread of this process (Linux /proc; empty elsewhere). */
+function threadTicks(): Map<number, { comm: string; ticks: number }> {
+  const out = new Map<number, { comm: string; ticks: number }>();
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  for (const t of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const fields = stat.slice(close + 2).split(' ');
+      // Fields after the command: state is [0], utime [11], stime [12] (proc(5)).
+      out.set(Number(t), { comm: stat.slice(stat.indexOf('(') + 1, close), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+/** Ticks are USER_HZ, 100 on Linux. GStreamer names its threads after elements; Node's own are all "node". */
+function threadCpu(before: Map<number, { comm: string; ticks: number }>, after: Map<number, { comm: string; ticks: number }>, windowS: number, inferenceTid: number | null): ThreadCpu {
+  const out: ThreadCpu = { js: 0, inference: 0, gstreamer: 0, other: 0 };
+  for (const [tid, a] of after) {
+    const pct = ((a.ticks - (before.get(tid)?.ticks ?? 0)) / 100 / windowS) * 100;
+    if (tid === process.pid) out.js += pct;
+    else if (tid === inferenceTid) out.inference += pct;
+    else if (a.comm !== 'node') out.gstreamer += pct;
+    else out.other += pct;
+  }
+  return out;
 }
 
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {}, child() { return SILENT; } };
@@ -244,11 +293,12 @@ export async function runMix(busy: number, quiet: number, variant: PathVariant, 
   try {
     await new Promise((r) => setTimeout(r, opts.warmupSeconds * 1000));
     probe.server.scheduler?.resetShedStreaks();
-    const busy0 = detectorBusyMs(probe.server);
     const m0 = await metrics(probe);
-    const cpu0 = process.cpuUsage();
     const disk0 = dirBytes(dataDir);
     const t0 = performance.now();
+    const busy0 = detectorBusyMs(probe.server);
+    const cpu0 = process.cpuUsage();
+    const threads0 = threadTicks();
     const windowStartS = new Map<string, number>();
     for (const id of busyIds) windowStartS.set(id, probe.clipTimes.get(id)?.lastS ?? 0);
     probe.recording = true;
@@ -260,6 +310,8 @@ export async function runMix(busy: number, quiet: number, variant: PathVariant, 
     const windowS = (performance.now() - t0) / 1000;
     const detectorBusyShare = (detectorBusyMs(probe.server) - busy0) / (windowS * 1000);
     const cpu = process.cpuUsage(cpu0);
+    const det = probe.server.detector;
+    const cpuThreads = threadCpu(threads0, threadTicks(), windowS, det && 'osThreadId' in det ? det.osThreadId : null);
     const m1 = await metrics(probe);
     await probe.server.store.flush();
     const disk1 = dirBytes(dataDir);
@@ -305,6 +357,7 @@ export async function runMix(busy: number, quiet: number, variant: PathVariant, 
       latencyP99Ms: percentile(lat, 0.99),
       latencySamples: lat.length,
       cpuPct: ((cpu.user + cpu.system) / 1e6 / windowS) * 100,
+      cpuThreads,
       trackMatch: { reference: ref, found, ratio: ref === 0 ? 1 : found / ref },
       diskBytes: Math.max(0, disk1 - disk0),
       windowS,
@@ -344,11 +397,13 @@ function fmt(r: MixResult): string {
     r.latencyP99Ms.toFixed(1).padStart(7),
     `${r.trackMatch.found}/${r.trackMatch.reference}`.padStart(7),
     r.cpuPct.toFixed(0).padStart(6),
+    [r.cpuThreads.js, r.cpuThreads.inference, r.cpuThreads.gstreamer, r.cpuThreads.other].map((v) => v.toFixed(0)).join('/').padStart(15),
+    (r.detectorBusyShare * 100).toFixed(0).padStart(5),
     r.realtime ? 'yes' : `no (${r.failures.join('; ')})`,
   ].join(' ');
 }
 
-export const TABLE_HEADER = '   N  busy/q  decode  shed ms  inf/s  p50 ms  p99 ms  tracks  cpu %  real time';
+export const TABLE_HEADER = '   N  busy/q  decode  shed ms  inf/s  p50 ms  p99 ms  tracks  cpu %  js/inf/gst/oth  inf %  real time';
 
 /** Largest N that stays real time for one path variant, searched upward by `step`, then narrowed. */
 export async function searchMax(variant: PathVariant, opts: DensityOptions, reference: ObservedTrack[], start: number, step: number): Promise<{ max: number; atMax: MixResult | null; trials: MixResult[] }> {

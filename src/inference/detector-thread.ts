@@ -6,6 +6,7 @@
  * Messages in: { id, inputs } (tensors transferred), { close: true }. Out: { ready }, { id, out } | { id, error },
  * { log }, { closed }.
  */
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Detector, type DetectorConfig, type DetectorInput } from './detector.js';
 import { VigilError } from '../errors.js';
@@ -15,7 +16,7 @@ const config = workerData as DetectorConfig;
 
 try {
   const detector = await Detector.create({ ...config, log: (line) => port.postMessage({ log: line }) });
-  port.postMessage({ ready: { providers: detector.providers, inputSizes: detector.inputSizes, batchSize: detector.batchSize, inputName: detector.inputName } });
+  port.postMessage({ ready: { providers: detector.providers, inputSizes: detector.inputSizes, batchSize: detector.batchSize, inputName: detector.inputName, tid: osThreadId() } });
   port.on('message', (m: { id: number; inputs: DetectorInput[] } | { close: true }) => {
     if ('close' in m) {
       void detector.close().then(() => port.postMessage({ closed: true }));
@@ -28,6 +29,16 @@ try {
   });
 } catch (err) {
   port.postMessage({ failed: errorShape(err) });
+}
+
+/** This thread's id in the OS (Linux: /proc/thread-self -> "<pid>/task/<tid>"), so tools can attribute its CPU; null elsewhere. */
+function osThreadId(): number | null {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    return Number.isInteger(tid) && tid > 0 ? tid : null;
+  } catch {
+    return null;
+  }
 }
 
 function errorShape(err: unknown): { message: string; code: string } {

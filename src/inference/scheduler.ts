@@ -255,52 +255,78 @@ export class InferenceScheduler {
     return batch;
   }
 
+  /** Marks the batch's cameras in flight and starts its run. */
+  #start(batch: Frame[]): Promise<Detection[][]> {
+    for (const f of batch) this.#queues.get(f.cameraId)!.inFlight++;
+    try {
+      return this.#detector.detect(batch.map(frameInput));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * One loop of runs. When a run's detections arrive, the next run is taken and started BEFORE the detections are
+   * handed on (tracker, store, stream: the JS thread's share of a frame), so the inference thread has its next
+   * input while this thread works; otherwise it idles for that share of every frame. A camera's frames still
+   * reach the tracker in order: its in-flight mark is lifted and its detections handed on in one synchronous step,
+   * so a later frame of it (in the next run of this or another loop) is handed on in a later tick.
+   */
   async #pump(): Promise<void> {
     this.#active++;
     try {
-      for (;;) {
-        const batch = this.#takeBatch();
-        if (batch.length === 0) return;
-        let results: Detection[][];
+      let batch = this.#takeBatch();
+      let running = batch.length > 0 ? this.#start(batch) : null;
+      while (running) {
+        let results: Detection[][] | null = null;
         try {
-          for (const f of batch) this.#queues.get(f.cameraId)!.inFlight++;
-          results = await this.#detector.detect(batch.map(frameInput));
+          results = await running;
         } catch (err) {
-          for (const f of batch) f.release();
           this.#onError(err);
-          continue;
-        } finally {
-          this.#runs++;
-          for (const f of batch) this.#queues.get(f.cameraId)!.inFlight--;
         }
-        const doneNs = BigInt(Date.now()) * 1_000_000n;
-        batch.forEach((f, k) => {
-          const q = this.#queues.get(f.cameraId)!;
-          q.inferred++;
-          const latencyMs = Number(doneNs - f.wallClockNs) / 1e6;
-          this.#latencies.push(latencyMs);
-          if (this.#latencies.length > LATENCY_WINDOW) this.#latencies.shift();
-          const result: FrameDetections = {
-            cameraId: f.cameraId,
-            frameSequence: f.sequence,
-            timestampNs: f.wallClockNs,
-            frameWidth: f.sourceWidth,
-            frameHeight: f.sourceHeight,
-            detections: results[k] ?? [],
-            latencyMs,
-          };
-          try {
-            this.#onDetections(result, f);
-          } catch (err) {
-            this.#onError(err);
-          } finally {
-            f.release();
-          }
-        });
+        this.#runs++;
+        for (const f of batch) this.#queues.get(f.cameraId)!.inFlight--;
+        const done = batch;
+        batch = this.#takeBatch();
+        running = batch.length > 0 ? this.#start(batch) : null;
+        if (results) this.#handOn(done, results);
+        else for (const f of done) f.release();
+        if (!running) {
+          // The hand-on may have queued frames (or freed cameras) that the take above could not see.
+          batch = this.#takeBatch();
+          running = batch.length > 0 ? this.#start(batch) : null;
+        }
       }
     } finally {
       this.#active--;
     }
+  }
+
+  #handOn(batch: Frame[], results: Detection[][]): void {
+    const doneNs = BigInt(Date.now()) * 1_000_000n;
+    batch.forEach((f, k) => {
+      const q = this.#queues.get(f.cameraId)!;
+      q.inferred++;
+      const latencyMs = Number(doneNs - f.wallClockNs) / 1e6;
+      this.#latencies.push(latencyMs);
+      if (this.#latencies.length > LATENCY_WINDOW) this.#latencies.shift();
+      const result: FrameDetections = {
+        cameraId: f.cameraId,
+        frameSequence: f.sequence,
+        timestampNs: f.wallClockNs,
+        frameWidth: f.sourceWidth,
+        frameHeight: f.sourceHeight,
+        detections: results[k] ?? [],
+        latencyMs,
+      };
+      try {
+        this.#onDetections(result, f);
+      } catch (err) {
+        this.#onError(err);
+      } finally {
+        f.release();
+      }
+    });
   }
 
   /**

@@ -14,6 +14,14 @@ import type { Detection } from '../types.js';
 import type { DetectorConfig, DetectorInput } from './detector.js';
 import type { ProviderName } from './providers.js';
 
+interface Ready {
+  providers: ProviderName[];
+  inputSizes: Array<{ width: number; height: number }>;
+  batchSize: number;
+  inputName: string;
+  tid?: number | null;
+}
+
 interface Pending {
   resolve: (out: Detection[][]) => void;
   reject: (err: Error) => void;
@@ -47,6 +55,8 @@ export class WorkerDetector {
   readonly inputSizes: ReadonlyArray<{ width: number; height: number }>;
   readonly batchSize: number;
   readonly inputName: string;
+  /** The inference thread's OS thread id (Linux; null elsewhere): what per-thread CPU accounting looks for. */
+  readonly osThreadId: number | null;
   #worker: Worker;
   #pending = new Map<number, Pending>();
   #nextId = 1;
@@ -57,13 +67,14 @@ export class WorkerDetector {
   #busyMs = 0;
   #busySince = 0;
 
-  private constructor(config: DetectorConfig, worker: Worker, ready: { providers: ProviderName[]; inputSizes: Array<{ width: number; height: number }>; batchSize: number; inputName: string }) {
+  private constructor(config: DetectorConfig, worker: Worker, ready: Ready) {
     this.config = config;
     this.#worker = worker;
     this.providers = ready.providers;
     this.inputSizes = ready.inputSizes;
     this.batchSize = ready.batchSize;
     this.inputName = ready.inputName;
+    this.osThreadId = ready.tid ?? null;
     worker.on('message', (m: { id?: number; out?: Detection[][]; error?: { message: string; code: string } }) => {
       if (m.id === undefined) return;
       const p = this.#pending.get(m.id);
@@ -82,7 +93,7 @@ export class WorkerDetector {
     const { log, ...serializable } = config;
     const say = log ?? ((line: string) => console.warn(line));
     const worker = startThread(serializable);
-    const ready = await new Promise<{ providers: ProviderName[]; inputSizes: Array<{ width: number; height: number }>; batchSize: number; inputName: string }>((resolve, reject) => {
+    const ready = await new Promise<Ready>((resolve, reject) => {
       const onMessage = (m: { ready?: never; failed?: { message: string; code: string }; log?: string }): void => {
         if (m.log !== undefined) return;
         worker.off('message', onMessage);

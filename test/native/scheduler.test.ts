@@ -163,7 +163,9 @@ test('overloaded cameras of one priority are served in turn and shed alike; shed
   const { frames, manager } = await collectFrames(3, N);
   try {
     const det = new SteppedDetector(frames);
-    const s = new InferenceScheduler(det, { queuePerCamera: 1, maxBatch: 1, onDetections: () => {} });
+    // Strict round robin: with the starvation guard on, a test source slowed by a loaded machine can space its
+    // stream times past the 750 ms guard and reorder service (the guard has its own test below).
+    const s = new InferenceScheduler(det, { queuePerCamera: 1, maxBatch: 1, maxShedStreakMs: Infinity, onDetections: () => {} });
     const cams = ['c0', 'c1', 'c2'].map((id) => framesOf(frames, id));
     // Stream time: the test source's (30 fps, frames handed on as fast as the test takes them, so not evenly spaced).
     for (const c of cams) for (let k = 1; k < N; k++) assert.ok(c[k]!.ptsNs > c[k - 1]!.ptsNs);
@@ -243,6 +245,32 @@ test('one run batches only frames whose tensors have the same size', async () =>
     ]);
     assert.ok(frames.every((f) => f.released));
     assert.throws(() => new InferenceScheduler(det, { maxBatch: 0, onDetections: () => {} }), { message: 'Expected an integer >= 1 for scheduler.maxBatch but received 0' });
+  } finally {
+    manager.close();
+  }
+});
+
+test('the next run starts before a run\'s detections are handed on; a camera\'s frames are handed on in order', async () => {
+  const { frames, manager } = await collectFrames(2, 3);
+  try {
+    const det = new SteppedDetector(frames);
+    const handed: string[] = [];
+    const s = new InferenceScheduler(det, {
+      queuePerCamera: 3,
+      maxBatch: 1,
+      concurrency: 2,
+      // Runs in flight while this frame's detections are handed on: the inference thread already has its next input.
+      onDetections: (r, f) => handed.push(`${r.cameraId}#${framesOf(frames, r.cameraId).indexOf(f)}:${det.inFlight}`),
+    });
+    const [c0, c1] = ['c0', 'c1'].map((id) => framesOf(frames, id));
+    for (const f of [...c0!, ...c1!]) s.submit(f);
+    // Two loops: c0#0 and c1#0 in flight at once (a camera never has two frames in flight).
+    assert.deepEqual(det.runs.map((r) => r.cameras.join()), ['c0#0', 'c1#0']);
+    while (det.inFlight) await det.finish();
+    assert.deepEqual(det.runs.map((r) => r.cameras.join()), ['c0#0', 'c1#0', 'c0#1', 'c1#1', 'c0#2', 'c1#2']);
+    // Each hand-on sees the run that replaced it already started (2 in flight) until the queues run dry.
+    assert.deepEqual(handed, ['c0#0:2', 'c1#0:2', 'c0#1:2', 'c1#1:2', 'c0#2:1', 'c1#2:0']);
+    assert.ok(frames.every((f) => f.released));
   } finally {
     manager.close();
   }

@@ -76,42 +76,54 @@ export async function connectCluster(opts: Pick<ClusterOptions, 'servers' | 'pre
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       reconnectJitter: 100,
-      pingInterval: c.pingIntervalMs ?? Math.max(500, Math.round(opts.heartbeatMs)),
+      pingInterval: c.pingIntervalMs ?? Math.max(2000, Math.round(opts.heartbeatMs * 2)),
       maxPingOut: 2,
       timeout: 5000,
     });
   } catch (err) {
     throw new ClusterUnavailableError(`No NATS server reachable at ${opts.servers.join(', ')}: ${(err as Error).message}`, err);
   }
-  try {
-    const names = clusterNames(opts.prefix);
-    const js = jetstream(nc, { timeout: 5000 });
-    const jsm = await jetstreamManager(nc, { timeout: 5000 });
-    const kvm = new Kvm(js);
-    const replicas = opts.replicas;
-    const [members, leases, control, config] = await Promise.all([
-      // Members: a heartbeat per node; entries of nodes gone for good age out of the bucket.
-      kvm.create(names.members, { history: 1, replicas, ttl: Math.max(60_000, Math.round(opts.heartbeatMs * 30)) }),
-      kvm.create(names.leases, { history: 1, replicas }),
-      kvm.create(names.control, { history: 1, replicas }),
-      kvm.create(names.config, { history: 1, replicas }),
-    ]);
-    await ensureStream(jsm, {
-      name: names.stream,
-      subjects: [names.eventsWildcard],
-      retention: RetentionPolicy.Limits,
-      storage: StorageType.File,
-      discard: DiscardPolicy.Old,
-      num_replicas: replicas,
-      max_age: opts.events.maxAgeMs * 1_000_000,
-      max_bytes: opts.events.maxBytes,
-      duplicate_window: 120 * 1_000_000_000,
-    });
-    return { nc, js, jsm, names, members, leases, control, config };
-  } catch (err) {
-    await nc.close().catch(() => {});
-    throw new ClusterUnavailableError(`JetStream is not usable at ${opts.servers.join(', ')}: ${(err as Error).message}`, err);
+  // Creating replicated buckets takes a Raft round per resource; nodes starting together race for the same ones
+  // and a loaded broker may answer late: retry for a while before giving up.
+  const deadline = Date.now() + 30_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await makeResources(nc, opts);
+    } catch (err) {
+      if (Date.now() > deadline) {
+        await nc.close().catch(() => {});
+        throw new ClusterUnavailableError(`JetStream is not usable at ${opts.servers.join(', ')}: ${(err as Error).message}`, err);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(2000, 250 * attempt)));
+    }
   }
+}
+
+async function makeResources(nc: NatsConnection, opts: Pick<ClusterOptions, 'prefix' | 'replicas' | 'heartbeatMs' | 'events'>): Promise<ClusterBackend> {
+  const names = clusterNames(opts.prefix);
+  const js = jetstream(nc, { timeout: 10_000 });
+  const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+  const kvm = new Kvm(js);
+  const replicas = opts.replicas;
+  const [members, leases, control, config] = await Promise.all([
+    // Members: a heartbeat per node; entries of nodes gone for good age out of the bucket.
+    kvm.create(names.members, { history: 1, replicas, ttl: Math.max(60_000, Math.round(opts.heartbeatMs * 30)) }),
+    kvm.create(names.leases, { history: 1, replicas }),
+    kvm.create(names.control, { history: 1, replicas }),
+    kvm.create(names.config, { history: 1, replicas }),
+  ]);
+  await ensureStream(jsm, {
+    name: names.stream,
+    subjects: [names.eventsWildcard],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    num_replicas: replicas,
+    max_age: opts.events.maxAgeMs * 1_000_000,
+    max_bytes: opts.events.maxBytes,
+    duplicate_window: 120 * 1_000_000_000,
+  });
+  return { nc, js, jsm, names, members, leases, control, config };
 }
 
 /** An operator's connection (`vigil cluster ...`): binds to the buckets a node made, creates nothing. */

@@ -13,14 +13,14 @@ export interface Camera {
 }
 
 interface Alert {
-  alert_id: string;
-  rule_id: string;
-  rule_name: string;
-  camera_id: string;
+  alertId: string;
+  ruleId: string;
+  ruleName: string;
+  cameraId: string;
   state: string;
   message: string;
-  raised_ns: string;
-  acknowledged_by?: string | null;
+  raisedNs: string;
+  acknowledgedBy?: string | null;
   links: { snapshot: string; clip: string };
 }
 
@@ -84,8 +84,11 @@ export function useCameras(): Camera[] | null {
   return cams;
 }
 
+/** GET /rules answers `[{source, rule}]` (config or api rules). */
+const listRules = (): Promise<Array<Rule & { source: string }>> => api<Array<{ source: string; rule: Rule }>>('/rules').then((l) => l.map((e) => ({ ...e.rule, source: e.source })));
+
 export function useRules(): Rule[] {
-  const [rules] = useData(() => api<Rule[]>('/rules').catch(() => [] as Rule[]));
+  const [rules] = useData(() => listRules().catch(() => [] as Rule[]));
   return rules ?? [];
 }
 
@@ -112,14 +115,14 @@ function AlertRow(props: { a: Alert; onPlay: (a: Alert) => void; onAck: () => vo
   const a = props.a;
   const [err, setErr] = useState<string | null>(null);
   return (
-    <li class={`alert ${a.state}`} data-alert={a.alert_id}>
-      <AuthImage src={a.links.snapshot} alt={`Snapshot of ${a.rule_name}`} class="thumb" />
+    <li class={`alert ${a.state}`} data-alert={a.alertId}>
+      <AuthImage src={a.links.snapshot} alt={`Snapshot of ${a.ruleName}`} class="thumb" />
       <div>
-        <strong>{a.rule_name || a.rule_id}</strong> · {a.camera_id} · {fmt(nsToDate(a.raised_ns))}
+        <strong>{a.ruleName || a.ruleId}</strong> · {a.cameraId} · {fmt(nsToDate(a.raisedNs))}
         <div class="muted">{a.message}</div>
         <div class="muted">
           {a.state}
-          {a.acknowledged_by ? ` by ${a.acknowledged_by}` : ''}
+          {a.acknowledgedBy ? ` by ${a.acknowledgedBy}` : ''}
         </div>
         {err && <div class="error">{err}</div>}
       </div>
@@ -129,7 +132,7 @@ function AlertRow(props: { a: Alert; onPlay: (a: Alert) => void; onAck: () => vo
           <button
             onClick={async () => {
               try {
-                await api(`/alerts/${encodeURIComponent(a.alert_id)}/acknowledge`, { method: 'POST' });
+                await api(`/alerts/${encodeURIComponent(a.alertId)}/acknowledge`, { method: 'POST' });
                 props.onAck();
               } catch (e) {
                 setErr((e as Error).message);
@@ -160,7 +163,7 @@ export function AlertList(props: { cameraId?: string }) {
       ) : (
         <ul class="alerts">
           {alerts.map((a) => (
-            <AlertRow key={a.alert_id} a={a} onPlay={setPlaying} onAck={reload} />
+            <AlertRow key={a.alertId} a={a} onPlay={setPlaying} onAck={reload} />
           ))}
         </ul>
       )}
@@ -337,10 +340,11 @@ type Draft = { kind: 'tripwire' | 'zone_enter' | 'zone_presence' | 'dwell' | 'oc
 export function Rules() {
   const cams = useCameras();
   const [camera, setCamera] = useState<string>('');
-  const [rules, rulesErr, reload] = useData(() => api<Rule[]>('/rules'));
+  const [rules, rulesErr, reload] = useData(listRules);
   const [draft, setDraft] = useState<Draft>({ kind: 'tripwire', points: [] });
   const [preview, setPreview] = useState<string | null>(null);
   const [msg, setMsg] = useState<string | null>(null);
+  const [tick, setTick] = useState(0);
   const form = useRef<HTMLFormElement>(null);
   const imgBox = useRef<HTMLDivElement>(null);
   useEffect(() => {
@@ -372,7 +376,7 @@ export function Rules() {
     const end = String(d.get('end') || '');
     if (start && end) r['schedule'] = { windows: [{ start, end }] };
     return r;
-  }, [draft, camera, needed, preview, msg]);
+  }, [draft, camera, needed, tick]);
   const click = (e: MouseEvent) => {
     const el = imgBox.current?.querySelector('img');
     if (!el) return;
@@ -389,7 +393,7 @@ export function Rules() {
         {(rules ?? []).map((r) => (
           <li key={r.id} data-rule={r.id}>
             <strong>{r.name ?? r.id}</strong> · {r.kind} · {(r.cameras ?? ['all']).join(', ')}
-            {can('rules') && (
+            {can('rules') && r.source === 'api' && (
               <button
                 onClick={async () => {
                   try {
@@ -407,7 +411,7 @@ export function Rules() {
         ))}
       </ul>
       <h3>New rule</h3>
-      <form ref={form} class="rule-form" onInput={() => setMsg((m) => m)} onSubmit={(e) => e.preventDefault()}>
+      <form ref={form} class="rule-form" onInput={() => setTick((t) => t + 1)} onChange={() => setTick((t) => t + 1)} onSubmit={(e) => e.preventDefault()}>
         <div class="row">
           <label>
             Camera{' '}

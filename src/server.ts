@@ -65,7 +65,7 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
   const integrations = new IntegrationsService(cameras, recorder);
   const snapshots = new SnapshotsService(integrations, search);
   const rules = new RulesService();
-  const notifications = new NotificationsService(rules, snapshots);
+  const notifications = new NotificationsService(rules, snapshots, integrations); // integrations: vms channels
   const catalog = new CameraCatalogService(cameras, recorder); // cameras added over the API (persisted)
   const http = options.listen === false ? null : new HttpService({ cameras, search, recorder, integrations, snapshots, rules, catalog });
   const analytics = new AnalyticsService({ cameras, rules, notifications, snapshots, integrations, recorder, stream: http });

@@ -14,6 +14,11 @@
  *   To/From/Body, HTTP basic auth (Account SID : Auth Token); 201 with the message resource. One delivery per
  *   recipient, so a retry never re-sends to the others.
  *
+ * - vms: an action in a VMS source of `integrations.vms` (src/integrations/runtime.ts vmsAction): `record` starts a
+ *   recording (Hikvision, Axis, Dahua) or places a bookmark (Milestone) of `durationS` on the alert's camera;
+ *   `event` pushes an analytics event (Milestone user-defined event, Axis virtual input). The VMS camera is the
+ *   one an imported camera came from, or `cameras: { <vigil camera id>: <VMS camera id> }` for configured ones.
+ *
  * Every URL goes through the outbound policy (src/net): webhooks, Slack, Twilio; the SMTP host too (resolved,
  * checked, and connected to by address with the name kept for TLS).
  */
@@ -54,7 +59,17 @@ export interface SmsChannel {
   /** Default https://api.twilio.com — configurable for tests and regional endpoints. */
   baseUrl: string;
 }
-export type ChannelConfig = WebhookChannel | SlackChannel | EmailChannel | SmsChannel;
+export interface VmsChannel {
+  type: 'vms';
+  /** Id of a VMS source under integrations.vms. */
+  source: string;
+  action: 'record' | 'event';
+  /** Recording length or bookmark span (record). */
+  durationS: number;
+  /** Vigil camera id -> VMS camera id, for cameras not imported from this source. */
+  cameras: Record<string, string>;
+}
+export type ChannelConfig = WebhookChannel | SlackChannel | EmailChannel | SmsChannel | VmsChannel;
 
 const fail = (what: string, path: string, value: unknown): never => {
   throw failArg(what, path, value);
@@ -86,6 +101,7 @@ const CHANNEL_KEYS: Record<string, readonly string[]> = {
   slack: ['type', 'url'],
   email: ['type', 'host', 'port', 'secure', 'auth', 'from', 'to'],
   sms: ['type', 'provider', 'accountSid', 'authToken', 'from', 'to', 'baseUrl'],
+  vms: ['type', 'source', 'action', 'durationS', 'cameras'],
 };
 
 function parseChannels(raw: unknown, path: string): Map<string, ChannelConfig> {
@@ -140,8 +156,25 @@ function parseChannels(raw: unknown, path: string): Map<string, ChannelConfig> {
         });
         break;
       }
+      case 'vms': {
+        const action = ch.action ?? 'record';
+        if (action !== 'record' && action !== 'event') fail('"record" or "event"', `${p}.action`, action);
+        const cameras: Record<string, string> = {};
+        if (ch.cameras !== undefined) {
+          if (!isObj(ch.cameras)) fail('a map of Vigil camera ids to VMS camera ids', `${p}.cameras`, ch.cameras);
+          for (const [k, v] of Object.entries(ch.cameras as object)) cameras[k] = str(v, `${p}.cameras.${k}`, { max: 256 });
+        }
+        out.set(name, {
+          type: 'vms',
+          source: str(ch.source, `${p}.source`, { max: 64 }),
+          action: action as VmsChannel['action'],
+          durationS: int(ch.durationS, `${p}.durationS`, 1, 3600, 60),
+          cameras,
+        });
+        break;
+      }
       default:
-        fail('a channel type ("webhook", "slack", "email", "sms")', `${p}.type`, ch.type);
+        fail('a channel type ("webhook", "slack", "email", "sms", "vms")', `${p}.type`, ch.type);
     }
   }
   return out;
@@ -170,7 +203,11 @@ export type Payload =
   | { kind: 'webhook'; body: string; event: string }
   | { kind: 'slack'; body: string }
   | { kind: 'email'; subject: string; text: string; attachSnapshotOf: string | null }
-  | { kind: 'sms'; to: string; body: string };
+  | { kind: 'sms'; to: string; body: string }
+  | { kind: 'vms'; cameraId: string; label: string; message: string; time: string };
+
+/** Runs a `vms` channel's action (the server's Integrations.vmsAction); throws Permanent/RetryableDeliveryError. */
+export type VmsActionRunner = (channel: VmsChannel, payload: Extract<Payload, { kind: 'vms' }>) => Promise<SendResult>;
 
 /** A failure retrying cannot fix (refused URL, 4xx other than 408/429, SMTP 5xx): dead-lettered at once. */
 export class PermanentDeliveryError extends Error {}
@@ -181,6 +218,8 @@ export interface SendContext {
   timeoutMs: number;
   /** For email attachments: the JPEG of an alert's snapshot, when the server can make one. */
   snapshotJpeg?: ((alertId: string) => Promise<Buffer | null>) | undefined;
+  /** For vms channels: the server's VMS sources; absent: such deliveries are dead-lettered. */
+  vms?: VmsActionRunner | undefined;
 }
 
 export interface SendResult {
@@ -216,6 +255,11 @@ function classifyHttp(err: unknown): never {
 
 export async function send(ch: ChannelConfig, payload: Payload, ctx: SendContext): Promise<SendResult> {
   switch (ch.type) {
+    case 'vms': {
+      if (payload.kind !== 'vms') throw new PermanentDeliveryError('payload does not match the channel');
+      if (!ctx.vms) throw new PermanentDeliveryError('no VMS sources are configured (integrations.vms)');
+      return ctx.vms(ch, payload);
+    }
     case 'webhook': {
       if (payload.kind !== 'webhook') throw new PermanentDeliveryError('payload does not match the channel');
       const ts = Math.floor(Date.now() / 1000);

@@ -13,7 +13,7 @@ import type { AuthConfig } from '../auth/service.js';
 import { parseIntegrations, type IntegrationsConfig } from './integrations.js';
 import { DEFAULT_MOTION, checkCameraDefaults, finishCamera, num, parseCameraSettings, rethrowAsConfig } from './cameras.js';
 import { cameraTensorFor, parseDetectorOptions, type DetectorOptions } from '../inference/detector-options.js';
-import { onlyKeys } from '../validate.js';
+import { bool, onlyKeys } from '../validate.js';
 import { parseChannelOptions } from '../integrations/notify/channels.js';
 import { validateRules } from '../rules/validate.js';
 import { parseAuthSettings } from './auth.js';
@@ -33,7 +33,14 @@ export interface VigilConfig {
    * `publicUrl`: how people reach this server (links in notifications), e.g. "https://vigil.example.com";
    * null: http://localhost:<port>.
    */
-  server: { host: string; port: number; corsOrigins: string[]; publicUrl: string | null };
+  server: {
+    host: string;
+    port: number;
+    corsOrigins: string[];
+    publicUrl: string | null;
+    /** Answer HTTP/1.0 requests (health checks of load balancers) through a local relay (src/http/server.ts); default false. */
+    http10: boolean;
+  };
   /**
    * Track and alert snapshots: JPEG `quality` 1-100, scaled to at most `maxWidth` pixels wide (0: source size),
    * `fsync` 'always' (a file is durable before the index names it) or 'never'.
@@ -144,7 +151,7 @@ export const TOP_KEYS = [
   'cameras', 'cameraDefaults', 'recording', 'detectionsMaxAgeDays', 'statusIntervalS', 'integrations', 'log', 'frigate', 'cluster',
 ];
 const SECTION_KEYS: Record<string, readonly string[]> = {
-  server: ['host', 'port', 'corsOrigins', 'publicUrl'],
+  server: ['host', 'port', 'corsOrigins', 'publicUrl', 'http10'],
   snapshots: ['enabled', 'quality', 'maxWidth', 'fsync'],
   search: ['enabled', 'embedderModelPath'],
   analysis: ['quietFps', 'holdS'],
@@ -251,6 +258,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
       port: num(server.port, 'server.port', 0, 65535, 8001),
       corsOrigins: cors as string[],
       publicUrl: typeof server.publicUrl === 'string' ? server.publicUrl.replace(/\/+$/, '') : null,
+      http10: rethrowAsConfig(() => bool(server.http10, 'server.http10', false)),
     },
     snapshots: {
       enabled: snaps.enabled !== false,

@@ -70,7 +70,7 @@ export class HttpService implements Service {
     // The web console (web/dist, live video, latest.jpg, cookie session): src/console/.
     this.#console = createConsole({ auth: this.#auth, cameras, registry: ctx.metrics, detections: store, timezone: config.rulesTimezone });
     this.#http = await createApiServer(
-      { host: config.server.host, port: config.server.port, corsOrigins: config.server.corsOrigins, log: ctx.log.child('http') },
+      { host: config.server.host, port: config.server.port, corsOrigins: config.server.corsOrigins, log: ctx.log.child('http'), http10: config.server.http10 },
       {
         auth: this.#auth,
         eventLog: d.rules.eventLog,

@@ -19,6 +19,10 @@
  *   `event` pushes an analytics event (Milestone user-defined event, Axis virtual input). The VMS camera is the
  *   one an imported camera came from, or `cameras: { <vigil camera id>: <VMS camera id> }` for configured ones.
  *
+ * - sns: AWS SNS Publish (Query API, POST form, SigV4-signed with the channel's credentials) to a topic ARN, the
+ *   rendered text as Message and the subject line as Subject; `endpoint` defaults to https://sns.<region>.amazonaws.com
+ *   (the ARN's region). Throttling and 5xx retry; other refusals (bad signature, unknown topic) are permanent.
+ *
  * Every URL goes through the outbound policy (src/net): webhooks, Slack, Twilio; the SMTP host too (resolved,
  * checked, and connected to by address with the name kept for TLS).
  */
@@ -27,6 +31,7 @@ import nodemailer from 'nodemailer';
 import { VigilConfigError, VigilError } from '../../errors.js';
 import { at, bool, fail as failArg, httpUrl, int, isObject, onlyKeys, str } from '../../validate.js';
 import { OutboundPolicy, VigilOutboundError, VigilUrlPolicyError, policyRequest, responseOf } from '../../net/outbound.js';
+import { signV4, type AwsCredentials } from './sigv4.js';
 
 export interface WebhookChannel {
   type: 'webhook';
@@ -69,7 +74,14 @@ export interface VmsChannel {
   /** Vigil camera id -> VMS camera id, for cameras not imported from this source. */
   cameras: Record<string, string>;
 }
-export type ChannelConfig = WebhookChannel | SlackChannel | EmailChannel | SmsChannel | VmsChannel;
+export interface SnsChannel {
+  type: 'sns';
+  topicArn: string;
+  region: string;
+  endpoint: string;
+  credentials: AwsCredentials;
+}
+export type ChannelConfig = WebhookChannel | SlackChannel | EmailChannel | SmsChannel | VmsChannel | SnsChannel;
 
 const fail = (what: string, path: string, value: unknown): never => {
   throw failArg(what, path, value);
@@ -102,7 +114,10 @@ const CHANNEL_KEYS: Record<string, readonly string[]> = {
   email: ['type', 'host', 'port', 'secure', 'auth', 'from', 'to'],
   sms: ['type', 'provider', 'accountSid', 'authToken', 'from', 'to', 'baseUrl'],
   vms: ['type', 'source', 'action', 'durationS', 'cameras'],
+  sns: ['type', 'topicArn', 'region', 'endpoint', 'credentials'],
 };
+// arn:aws:sns:<region>:<account>:<topic> (also the aws-cn and aws-us-gov partitions)
+const SNS_ARN = /^arn:aws(?:-cn|-us-gov)?:sns:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):([A-Za-z0-9_-]{1,256}(?:\.fifo)?)$/;
 
 function parseChannels(raw: unknown, path: string): Map<string, ChannelConfig> {
   const out = new Map<string, ChannelConfig>();
@@ -173,8 +188,27 @@ function parseChannels(raw: unknown, path: string): Map<string, ChannelConfig> {
         });
         break;
       }
+      case 'sns': {
+        const arn = str(ch.topicArn, `${p}.topicArn`, { re: SNS_ARN, what: 'an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)' });
+        const region = str(ch.region, `${p}.region`, { dflt: SNS_ARN.exec(arn)![1]!, re: /^[a-z]{2}(-[a-z]+)+-\d$/, what: 'an AWS region such as "eu-west-1"' });
+        if (!isObj(ch.credentials)) fail('an object { accessKeyId, secretAccessKey[, sessionToken] }', `${p}.credentials`, ch.credentials);
+        const c = ch.credentials as Record<string, unknown>;
+        onlyKeys(c, `${p}.credentials`, ['accessKeyId', 'secretAccessKey', 'sessionToken']);
+        out.set(name, {
+          type: 'sns',
+          topicArn: arn,
+          region,
+          endpoint: (ch.endpoint === undefined ? `https://sns.${region}.amazonaws.com` : url(ch.endpoint, `${p}.endpoint`)).replace(/\/+$/, ''),
+          credentials: {
+            accessKeyId: str(c.accessKeyId, `${p}.credentials.accessKeyId`),
+            secretAccessKey: str(c.secretAccessKey, `${p}.credentials.secretAccessKey`, { secret: true }),
+            ...(c.sessionToken !== undefined ? { sessionToken: str(c.sessionToken, `${p}.credentials.sessionToken`, { secret: true }) } : {}),
+          },
+        });
+        break;
+      }
       default:
-        fail('a channel type ("webhook", "slack", "email", "sms", "vms")', `${p}.type`, ch.type);
+        fail('a channel type ("webhook", "slack", "email", "sms", "vms", "sns")', `${p}.type`, ch.type);
     }
   }
   return out;
@@ -204,7 +238,8 @@ export type Payload =
   | { kind: 'slack'; body: string }
   | { kind: 'email'; subject: string; text: string; attachSnapshotOf: string | null }
   | { kind: 'sms'; to: string; body: string }
-  | { kind: 'vms'; cameraId: string; label: string; message: string; time: string };
+  | { kind: 'vms'; cameraId: string; label: string; message: string; time: string }
+  | { kind: 'sns'; subject: string; message: string; attributes: Record<string, string> };
 
 /** Runs a `vms` channel's action (the server's Integrations.vmsAction); throws Permanent/RetryableDeliveryError. */
 export type VmsActionRunner = (channel: VmsChannel, payload: Extract<Payload, { kind: 'vms' }>) => Promise<SendResult>;
@@ -255,6 +290,32 @@ function classifyHttp(err: unknown): never {
 
 export async function send(ch: ChannelConfig, payload: Payload, ctx: SendContext): Promise<SendResult> {
   switch (ch.type) {
+    case 'sns': {
+      if (payload.kind !== 'sns') throw new PermanentDeliveryError('payload does not match the channel');
+      const form = new URLSearchParams({ Action: 'Publish', Version: '2010-03-31', TopicArn: ch.topicArn, Message: payload.message, Subject: payload.subject });
+      let i = 0;
+      for (const [k, v] of Object.entries(payload.attributes)) {
+        i++;
+        form.set(`MessageAttributes.entry.${i}.Name`, k);
+        form.set(`MessageAttributes.entry.${i}.Value.DataType`, 'String');
+        form.set(`MessageAttributes.entry.${i}.Value.StringValue`, v);
+      }
+      const body = form.toString();
+      const target = `${ch.endpoint}/`;
+      const headers = signV4(
+        { method: 'POST', url: target, headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, body },
+        { credentials: ch.credentials, region: ch.region, service: 'sns' },
+      );
+      try {
+        const res = await policyRequest(ctx.policy, target, { method: 'POST', headers, body, timeoutMs: ctx.timeoutMs });
+        return { remoteId: /<MessageId>([^<]{1,128})<\/MessageId>/.exec(res.body)?.[1] ?? null };
+      } catch (err) {
+        // SNS says Throttling with 400: retry that one; other 4xx cannot succeed as sent.
+        const code = /<Code>([^<]{1,64})<\/Code>/.exec(responseOf(err)?.body ?? '')?.[1];
+        if (code === 'Throttling' || code === 'ThrottlingException') throw new RetryableDeliveryError(`SNS: ${code}`, retryAfterMs(err));
+        return classifyHttp(err);
+      }
+    }
     case 'vms': {
       if (payload.kind !== 'vms') throw new PermanentDeliveryError('payload does not match the channel');
       if (!ctx.vms) throw new PermanentDeliveryError('no VMS sources are configured (integrations.vms)');

@@ -272,6 +272,14 @@ export class NotificationService {
         return [{ kind: 'email', subject: render(DEFAULT_SUBJECT, ctx), text, attachSnapshotOf: spec.snapshot === 'attach' ? event.alert.alertId : null }];
       case 'sms':
         return ch.to.map((to) => ({ kind: 'sms' as const, to, body: text.slice(0, 1600) }));
+      case 'sns':
+        return [{
+          kind: 'sns',
+          // SNS subjects: at most 100 printable ASCII characters, no line breaks.
+          subject: render(DEFAULT_SUBJECT, ctx).replace(/[^\x20-\x7e]/g, '?').slice(0, 100),
+          message: text,
+          attributes: { event: event.type, camera: event.alert.cameraId, rule: rule.id, severity: rule.severity, alert: event.alert.alertId },
+        }];
       case 'vms':
         return [{ kind: 'vms', cameraId: event.alert.cameraId, label: rule.name, message: text, time: new Date(Number(event.alert.raisedNs / 1_000_000n)).toISOString() }];
     }

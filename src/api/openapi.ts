@@ -270,6 +270,51 @@ export const openApiDocument = {
         },
       },
     },
+    '/cameras/{id}/latest.jpg': {
+      get: {
+        summary: "The camera's newest analysed frame (JPEG, at most 960 px wide); x-frame-age-ms gives its age (web console, src/console/)",
+        tags: ['Cameras'],
+        parameters: idParam,
+        responses: {
+          '200': { description: 'JPEG', content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } } } },
+          ...authErrors,
+          '404': errResp('No such camera, or it has given no frame yet (E_NO_FRAME)'),
+        },
+      },
+    },
+    '/console/rules/replay': {
+      post: {
+        summary: "What rules would have fired on a camera's stored detections (the replay of `vigil rules test`; nothing is saved)",
+        tags: ['Rules'],
+        requestBody: jsonBody({
+          type: 'object',
+          required: ['rules', 'camera_id'],
+          additionalProperties: false,
+          properties: { rules: { type: 'array', items: { type: 'object' } }, camera_id: { type: 'string' }, start_time: { type: 'string', description: 'ISO 8601 or ns; default end_time - 1 h' }, end_time: { type: 'string', description: 'ISO 8601 or ns; default now' } },
+        }),
+        responses: {
+          '200': {
+            description: 'Replay result',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: {
+                    frames: { type: 'integer' },
+                    detections: { type: 'integer' },
+                    raised_by_rule: { type: 'object', additionalProperties: { type: 'integer' } },
+                    tripwire_counts: { type: 'object' },
+                    events: { type: 'array', items: { type: 'object' } },
+                  },
+                },
+              },
+            },
+          },
+          '400': errResp('Invalid rules or body'),
+          ...authErrors,
+        },
+      },
+    },
     '/tracks/{ref}/snapshot.jpg': {
       get: {
         summary: "A track's best frame (highest score): live while the track lasts, stored after it ended",

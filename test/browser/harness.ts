@@ -15,6 +15,8 @@ export const CHROMIUM = process.env.VIGIL_CHROMIUM ?? '/usr/bin/chromium';
 export interface Vigil {
   url: string;
   port: number;
+  /** The server process (for CPU measurements). */
+  pid: number;
   adminPassword: string;
   dir: string;
   log: () => string;
@@ -61,6 +63,7 @@ export async function startVigil(yaml: string[]): Promise<Vigil> {
   return {
     url,
     port,
+    pid: child.pid!,
     adminPassword: password,
     dir,
     log: () => out,

@@ -16,10 +16,12 @@ type Handler = {
 export interface LiveStats {
   /** ms between the tap and the append, per fragment (newest last, at most 2000). */
   latencies: number[];
+  /** ms between the tap and the frame's presentation on screen (requestVideoFrameCallback), at most 2000. */
+  glass: number[];
   fragments: number;
 }
 
-export const liveStats: LiveStats = { latencies: [], fragments: 0 };
+export const liveStats: LiveStats = { latencies: [], glass: [], fragments: 0 };
 (globalThis as { __vigilLive?: LiveStats }).__vigilLive = liveStats;
 
 class LiveSocket {
@@ -115,8 +117,10 @@ export class LivePlayer {
   #map: Array<[number, number]> = [];
   #pendingWall: number[] = [];
   #url: string | null = null;
+  #closed = false;
 
   constructor(readonly cameraId: string, readonly video: HTMLVideoElement, private readonly onFail: (reason: string) => void) {
+    this.#watchFrames();
     this.#unwatch = liveSocket.watch(cameraId, {
       onInit: (mime, seg) => this.#init(mime, seg),
       onFragment: (wall, frag) => this.#fragment(wall, frag),
@@ -200,6 +204,28 @@ export class LivePlayer {
     if (v.paused) void v.play().catch(() => {});
   }
 
+  /** Source-to-screen latency per presented frame, where the browser reports presentation (Chromium does). */
+  #watchFrames(): void {
+    const v = this.video as HTMLVideoElement & { requestVideoFrameCallback?: (cb: (now: number, meta: { mediaTime: number }) => void) => number };
+    if (!v.requestVideoFrameCallback) return;
+    const onFrame = (_now: number, meta: { mediaTime: number }): void => {
+      if (this.#closed) return;
+      const wall = this.#wallAt(meta.mediaTime);
+      if (wall !== null) {
+        liveStats.glass.push(Date.now() - wall);
+        if (liveStats.glass.length > 2000) liveStats.glass.shift();
+      }
+      v.requestVideoFrameCallback!(onFrame);
+    };
+    v.requestVideoFrameCallback(onFrame);
+  }
+
+  #wallAt(t: number): number | null {
+    let best: [number, number] | null = null;
+    for (const m of this.#map) if (m[0] <= t + 0.001) best = m;
+    return best ? best[1] + (t - best[0]) * 1000 : null;
+  }
+
   /** Wall-clock ms of the frame on screen now (null before the first fragment). */
   wallClockNow(): number | null {
     const t = this.video.currentTime;
@@ -210,6 +236,7 @@ export class LivePlayer {
   }
 
   close(): void {
+    this.#closed = true;
     this.#unwatch();
     this.#ms = null;
     this.#sb = null;

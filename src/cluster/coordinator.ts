@@ -146,9 +146,14 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     return this.#draining;
   }
 
-  /** The fencing token under which `cameraId` runs here; undefined when it does not run here. */
+  /**
+   * The fencing token under which `cameraId` runs here; undefined when it does not run here, or when its lease could
+   * have expired already (a starved event loop can run a frame callback before the timer that stops the camera):
+   * nothing is published under a token past its deadline.
+   */
   fenceOf(cameraId: string): number | undefined {
-    return this.#held.get(cameraId)?.fence;
+    const h = this.#held.get(cameraId);
+    return h && performance.now() < h.deadline ? h.fence : undefined;
   }
 
   /** Cameras running here with their tokens. */

@@ -11,6 +11,17 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import { ROOT } from '../helpers/media.js';
 
+/** Every child started here, killed when the test process exits however it ends (a timed-out test skips finally). */
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+function track(c: ChildProcess): ChildProcess {
+  children.add(c);
+  c.once('exit', () => children.delete(c));
+  return c;
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function until<T>(check: () => T | Promise<T>, timeoutMs: number, what: string): Promise<NonNullable<T>> {
@@ -81,7 +92,7 @@ export async function startNatsCluster(dir: string, n = 3): Promise<NatsCluster>
   }
   const log: string[] = [];
   const start = (i: number): void => {
-    const p = spawn('nats-server', ['-c', confs[i]!], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = track(spawn('nats-server', ['-c', confs[i]!], { stdio: ['ignore', 'ignore', 'pipe'] }));
     p.stderr!.on('data', (d: Buffer) => log.push(`[s${i}] ${d.toString()}`));
     procs[i] = p;
   };
@@ -220,11 +231,11 @@ export class VigilNode {
       rules: s.rules ?? [],
     };
     writeFileSync(this.config, JSON.stringify(doc, null, 1));
-    const p = spawn(process.execPath, [join(ROOT, 'scripts', 'vigil.mjs'), 'serve', '--config', this.config], {
+    const p = track(spawn(process.execPath, [join(ROOT, 'scripts', 'vigil.mjs'), 'serve', '--config', this.config], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, VIGIL_LOG_FORMAT: 'json', VIGIL_LOG_LEVEL: 'info' },
-    });
+    }));
     this.proc = p;
     const from = this.lines.length;
     let partial = '';
@@ -242,7 +253,7 @@ export class VigilNode {
         }
       }
     });
-    await until(() => this.lines.slice(from).some((l) => l.msg === 'cluster node started') || p.exitCode !== null, 60_000, `node ${s.id} to start:\n${this.stderr.slice(-3000)}`);
+    await until(() => this.lines.slice(from).some((l) => l.msg === 'cluster node started') || p.exitCode !== null, 150_000, `node ${s.id} to start:\n${this.stderr.slice(-3000)}`);
     if (p.exitCode !== null) throw new Error(`node ${s.id} exited with ${p.exitCode}:\n${this.stderr.slice(-3000)}`);
   }
 

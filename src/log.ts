@@ -5,7 +5,8 @@
  * VIGIL_LOG_FORMAT override it (a unit file or a container can switch without editing the file).
  * Callers pass already-redacted text; nothing here sees a camera URL with credentials.
  */
-import { expected, VigilArgumentError } from './errors.js';
+import { expected } from './errors.js';
+import { onlyKeys } from './validate.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'text' | 'json';
@@ -27,9 +28,7 @@ export function parseLogOptions(raw: unknown, path = 'log'): LogOptions {
   if (raw === undefined || raw === null) return { ...DEFAULT_LOG_OPTIONS };
   if (typeof raw !== 'object' || Array.isArray(raw)) throw expected('a mapping', path, raw);
   const o = raw as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (k !== 'level' && k !== 'format') throw new VigilArgumentError(`Unknown key ${path}.${k} (known keys: level, format)`);
-  }
+  onlyKeys(o, path, ['level', 'format']);
   const level = o.level ?? DEFAULT_LOG_OPTIONS.level;
   if (typeof level !== 'string' || !(LEVELS as string[]).includes(level)) throw expected('one of debug, info, warn, error', `${path}.level`, o.level);
   const format = o.format ?? DEFAULT_LOG_OPTIONS.format;

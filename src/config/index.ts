@@ -187,6 +187,12 @@ function checkTensorFits(c: CameraSettings, detector: DetectorOptions, path: str
   );
 }
 
+/** The raw `integrations.vms` list (for error paths), or []. */
+function rawVmsList(raw: Raw): unknown[] {
+  const i = raw.integrations;
+  return isObject(i) && Array.isArray(i.vms) ? i.vms : [];
+}
+
 /** Parses a config object (already YAML-decoded). `baseDir` resolves relative paths. */
 export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig {
   if (raw === null || raw === undefined) raw = {};
@@ -232,6 +238,15 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
   const rulesRaw = raw.rules ?? [];
   if (!Array.isArray(rulesRaw)) throw new VigilConfigError(`Expected a list for rules but received ${JSON.stringify(rulesRaw)}`);
   const notify = isObject(raw.notify) ? raw.notify : {};
+  // VMS-imported cameras start from the same defaults (the detector's tensor included), and must fit it as well.
+  const integrations = parseIntegrations(raw.integrations, { raw, dataDir, baseDir, cameraDefaults: defaults });
+  if (detector) {
+    integrations.vms.forEach((v, i) => {
+      const src = rawVmsList(raw)[i];
+      const overridden = isObject(src) && isObject(src.camera) && src.camera.tensor !== undefined;
+      checkTensorFits({ ...v.camera, id: `${v.id}-*` } as CameraSettings, detector, overridden ? `integrations.vms[${i}].camera.tensor` : 'cameraDefaults.tensor');
+    });
+  }
   // Checked here too (the services parse them again at start) so that `vigil config check` sees every typo.
   const channelNames = new Set(parseChannelOptions(notify.channels ?? {}, 'notify.channels').keys());
   try {
@@ -288,7 +303,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
       maxBytes: Math.round(num(recRaw.maxGb, 'recording.maxGb', 0, 1e6, 0, false) * 2 ** 30),
     },
     statusIntervalS: num(raw.statusIntervalS, 'statusIntervalS', 1, 3600, 10),
-    integrations: parseIntegrations(raw.integrations, { raw, dataDir, baseDir }),
+    integrations,
     cameraDefaults: defaults,
     baseDir,
     log: rethrowAsConfig(() => parseLogOptions(raw.log, 'log')),

@@ -127,6 +127,8 @@ interface TopContext {
   raw: Raw;
   baseDir: string;
   dataDir: string;
+  /** cameraDefaults as configured cameras get them (the detector's tensor included); absent: the file's. */
+  cameraDefaults?: Raw;
 }
 
 /**
@@ -135,7 +137,7 @@ interface TopContext {
  * `cameraDefaults`.
  */
 function cameraTemplate(ctx: TopContext, overrides: Raw, fromSource: ReadonlySet<string>, at: string): { camera: CameraSettings; policy: CameraRecordingPolicy | undefined } {
-  const defaults = isObject(ctx.raw.cameraDefaults) ? ctx.raw.cameraDefaults : {};
+  const defaults = ctx.cameraDefaults ?? (isObject(ctx.raw.cameraDefaults) ? ctx.raw.cameraDefaults : {});
   const pathOf = (key: string): string => (fromSource.has(key) ? `${at}.${key}` : key in overrides ? `${at}.camera.${key}` : `cameraDefaults.${key}`);
   const { record, ...camera } = parseCameraSettings({ id: TEMPLATE_ID, source: 'test:black', ...overrides }, at, defaults, pathOf);
   const policy = record.mode === 'off' ? undefined : { mode: record.mode, maxAgeS: record.maxAgeS, preRollS: record.preRollS, postRollS: record.postRollS };
@@ -315,12 +317,12 @@ export function storageConfig(s: StorageSettings): StorageConfig {
  * Parses `integrations` (already YAML-decoded and env-substituted). `top` is the whole config mapping (for
  * cameraDefaults and recording), `dataDir` the resolved data folder, `baseDir` what relative paths resolve against.
  */
-export function parseIntegrations(v: unknown, ctx: { raw: Record<string, unknown>; dataDir: string; baseDir: string }): IntegrationsConfig {
+export function parseIntegrations(v: unknown, ctx: { raw: Record<string, unknown>; dataDir: string; baseDir: string; cameraDefaults?: Record<string, unknown> }): IntegrationsConfig {
   return asConfigError(() => parseIntegrationsRaw(v, ctx));
 }
 
-function parseIntegrationsRaw(v: unknown, ctx: { raw: Record<string, unknown>; dataDir: string; baseDir: string }): IntegrationsConfig {
-  const top: TopContext = { raw: ctx.raw, dataDir: ctx.dataDir, baseDir: ctx.baseDir };
+function parseIntegrationsRaw(v: unknown, ctx: { raw: Record<string, unknown>; dataDir: string; baseDir: string; cameraDefaults?: Record<string, unknown> }): IntegrationsConfig {
+  const top: TopContext = { raw: ctx.raw, dataDir: ctx.dataDir, baseDir: ctx.baseDir, ...(ctx.cameraDefaults ? { cameraDefaults: ctx.cameraDefaults } : {}) };
   if (v === undefined || v === null) return { vms: [], queues: [], storage: parseStorage(undefined, top) };
   const r = obj(v, 'integrations');
   onlyKeys(r, 'integrations', ['vms', 'queues', 'storage']);

@@ -211,3 +211,14 @@ test('vigil config check prints the same errors without starting, and exits non-
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('VMS-imported cameras get the detector\'s tensor; one of theirs that does not fit is refused', () => {
+  const vms = { id: 'hq', type: 'hikvision', url: 'http://10.0.0.20', username: 'admin', password: 'pw' };
+  const c = parseConfig({ detector: { inputSize: 320 }, cameras: [], integrations: { vms: [vms] } }, '/tmp');
+  const t = c.integrations.vms[0]!.camera.tensor;
+  assert.deepEqual([t.width, t.height, t.layout], [320, 320, 'nchw-f32']);
+  refused(
+    { cameras: [], integrations: { vms: [{ ...vms, camera: { tensor: { width: 640, height: 640 } } }] } },
+    'Expected the detector\'s 416x416 nchw-f32 tensor (detector.model nanodet) for integrations.vms[0].camera.tensor of camera hq-* but received 640x640 nchw-f32 (leave tensor out: cameras get the detector\'s)',
+  );
+});

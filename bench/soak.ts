@@ -12,6 +12,8 @@
  * server's return.
  *
  *   nice -n 19 node --import tsx bench/soak.ts --minutes 30
+ *   ... --server-env MALLOC_ARENA_MAX=2   (repeatable) extra environment for the server: A/B runs of allocator
+ *                                         settings when looking for what grows
  *
  * Writes bench/results/soak.json ({minutes, rss_slope_mb_per_h, fd_slope_per_h, camera_restarts, recovered,
  * errors, date, machine, command, ...details and samples}); --out another path.
@@ -45,6 +47,13 @@ const SAMPLE_S = flag('sample-s', 10);
 const RESTART_EVERY_S = flag('restart-every-s', 120);
 const WARMUP_S = Math.min(flag('warmup-s', 120), (MINUTES * 60) / 5);
 const RETENTION_S = flag('retention-s', 120);
+const SERVER_ENV: Record<string, string> = {};
+process.argv.forEach((a, i) => {
+  if (a !== '--server-env') return;
+  const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(process.argv[i + 1] ?? '');
+  if (!m) throw new Error(`Expected NAME=VALUE for --server-env but received ${process.argv[i + 1]}`);
+  SERVER_ENV[m[1]!] = m[2]!;
+});
 const OUT = resolve(flagStr('out', join(ROOT, 'bench', 'results', 'soak.json')));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -123,7 +132,7 @@ async function main(): Promise<void> {
   const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'scripts', 'vigil.mjs'), 'serve', '--config', configFile], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, VIGIL_LOG_LEVEL: 'info' },
+    env: { ...process.env, VIGIL_LOG_LEVEL: 'info', ...SERVER_ENV },
   });
   let exited = false;
   child.once('exit', (code, sig) => {
@@ -133,8 +142,12 @@ async function main(): Promise<void> {
   let stopping = false;
   let password = '';
   const logCounts: Record<string, number> = {};
-  const onLog = (d: Buffer) => {
-    for (const line of d.toString().split('\n')) {
+  const partial: Record<string, string> = { out: '', err: '' };
+  // Whole lines only: a chunk can end inside one (the admin password line included).
+  const onLog = (which: 'out' | 'err') => (d: Buffer) => {
+    const lines = (partial[which] + d.toString()).split('\n');
+    partial[which] = lines.pop()!;
+    for (const line of lines) {
       const pw = /created user "admin" with password (\S+)/.exec(line);
       if (pw) password = pw[1]!;
       const lvl = /^\S+ (ERROR|WARN)\s/.exec(line);
@@ -145,8 +158,8 @@ async function main(): Promise<void> {
       }
     }
   };
-  child.stdout!.on('data', onLog);
-  child.stderr!.on('data', onLog);
+  child.stdout!.on('data', onLog('out'));
+  child.stderr!.on('data', onLog('err'));
 
   // Up: the port answers and the admin password was printed.
   for (let i = 0; ; i++) {
@@ -165,7 +178,7 @@ async function main(): Promise<void> {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username: 'admin', password }),
   });
-  if (login.status !== 200) throw new Error(`login failed: HTTP ${login.status}`);
+  if (login.status !== 200) throw new Error(`login failed: HTTP ${login.status} ${await login.text()}`);
   let token = ((await login.json()) as { access_token: string }).access_token;
   const auth = () => ({ authorization: `Bearer ${token}` });
   console.log(`[soak] vigil serve pid ${child.pid} on ${base} after ${elapsedS().toFixed(0)} s, ${MINUTES} min, data ${dataDir}`);
@@ -212,10 +225,14 @@ async function main(): Promise<void> {
     await rest('GET', paths[restTick % paths.length]!);
   });
   // Token refresh well before expiry (the soak outlives a default access token).
-  every(5 * 60_000, async () => {
-    const r = await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password }) });
-    if (r.status === 200) token = ((await r.json()) as { access_token: string }).access_token;
-    else error(`re-login -> ${r.status}`);
+  every(4 * 60_000, async () => {
+    try {
+      const r = await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password }) });
+      if (r.status === 200) token = ((await r.json()) as { access_token: string }).access_token;
+      else error(`re-login -> ${r.status}`);
+    } catch (err) {
+      if (!stopping) error(`re-login failed: ${(err as Error).message}`);
+    }
   });
   // Rule edits: a presence rule per camera group, created once, then its zone moved and re-enabled in turn.
   let ruleTick = 0;
@@ -397,6 +414,7 @@ async function main(): Promise<void> {
     thread_slope_per_h: round(perHour((s) => s.threads)),
     lmdb_slope_mb_per_h: round(perHour((s) => s.lmdbMb)),
     warmup_s: WARMUP_S,
+    server_env: SERVER_ENV,
     recovery_s: recoveryTimes,
     gstreamer_objects: 'not sampled: GStreamer counts objects only with the leaks tracer (GST_TRACERS=leaks), which reports at exit; threads are sampled instead',
     counts,

@@ -8,6 +8,8 @@
 #   scripts/fuzz.sh run TARGET [SECONDS] [-- libFuzzer args]   fuzz one target (default 60 s) from its seeds
 #   scripts/fuzz.sh all [SECONDS]              every target in turn (default 60 s each)
 #   scripts/fuzz.sh seeds                      replay the committed seeds only (a quick regression check)
+#   scripts/fuzz.sh js [RUNS] [FILES...]       the JS property tests (test/fuzz/*.test.ts) with RUNS inputs per
+#                                              target (default 1000000) instead of CI's few thousand
 #
 # Seeds: native/fuzz/corpus/<target>/ (committed, small). New corpus entries go to .cache/fuzz/corpus/<target>/,
 # crashes to .cache/fuzz/crashes/<target>/. Runs at nice 19: the machine is shared.
@@ -65,7 +67,7 @@ run() {
   mkdir -p "$OUT/corpus/$t" "$OUT/crashes/$t" "native/fuzz/corpus/$t"
   echo "[fuzz] $t for ${secs}s"
   # ASan's leak check at exit stays on: a leak in a target's one run is reported like a crash.
-  (cd "$OUT/crashes/$t" && UBSAN_OPTIONS=print_stacktrace=1 nice -n 19 "$OUT/$t" -max_total_time="$secs" -timeout=20 \
+  (cd "$OUT/crashes/$t" && UBSAN_OPTIONS=print_stacktrace=1 ASAN_OPTIONS="${ASAN_OPTIONS:-fast_unwind_on_malloc=0:malloc_context_size=30}" LSAN_OPTIONS="suppressions=$ROOT/native/fuzz/lsan.supp" nice -n 19 "$OUT/$t" -max_total_time="$secs" -timeout=20 \
     -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 "$@" "$OUT/corpus/$t" "$ROOT/native/fuzz/corpus/$t")
 }
 
@@ -73,6 +75,11 @@ case "${1:-}" in
   build) build ;;
   run) shift; run "$@" ;;
   all) build; for t in "${TARGETS[@]}"; do run "$t" "${2:-60}"; done ;;
+  js)
+    shift
+    runs="${1:-1000000}"; shift || true
+    if [ "$#" -gt 0 ]; then files=("$@"); else files=(test/fuzz/control.test.ts test/fuzz/query.test.ts test/fuzz/rules.test.ts test/fuzz/config.test.ts test/fuzz/api.test.ts); fi
+    VIGIL_FUZZ_RUNS="$runs" nice -n 19 node --import tsx --test --test-concurrency=1 --test-timeout=0 --test-reporter=spec "${files[@]}" ;;
   seeds) build; for t in "${TARGETS[@]}"; do "$OUT/$t" -runs=0 "native/fuzz/corpus/$t"; done ;;
-  *) sed -n '2,14p' "$0"; exit 2 ;;
+  *) sed -n '2,15p' "$0"; exit 2 ;;
 esac

@@ -318,6 +318,11 @@ export class Tracker {
   }
 
   /** Ends every confirmed track (camera stopped); returns their end events. */
+  /** The last frame sequence this tracker accepted (null before the first). */
+  get lastSequence(): number | null {
+    return this.lastSeq;
+  }
+
   flush(timestampNs: bigint): TrackEvent[] {
     const seq = this.lastSeq ?? 0;
     const events = this.tracks.filter((t) => t.phase !== 'tentative').map((t) => this.endEvent(t, seq, timestampNs));
@@ -470,13 +475,26 @@ export class TrackerRegistry {
   constructor(private readonly options: TrackerOptions = {}) {
     resolveTrackerOptions(options);
   }
+  /**
+   * A frame sequence at or below the camera's last one is a new pipeline run (a reconnected camera numbers its
+   * frames from 0 again): the old run's tracks end (their events come first in the result) and a new tracker
+   * starts. The frame path also resets a camera when it reconnects, but frames of the old run still queued for
+   * inference arrive after that (found by bench/soak.ts).
+   */
   update(batch: DetectionBatch): TrackerFrameResult {
     let t = this.trackers.get(batch.cameraId);
+    let ended: TrackEvent[] = [];
+    if (t && t.lastSequence !== null && Number.isInteger(batch.frameSequence) && batch.frameSequence <= t.lastSequence) {
+      ended = t.flush(batch.timestampNs);
+      t = undefined;
+    }
     if (!t) {
       t = new Tracker(batch.cameraId, this.options);
       this.trackers.set(batch.cameraId, t);
     }
-    return t.update(batch);
+    const result = t.update(batch);
+    if (ended.length > 0) result.events.unshift(...ended);
+    return result;
   }
   /** Ends a camera's tracks (camera stopped or removed) and forgets its tracker. */
   remove(cameraId: string, timestampNs: bigint): TrackEvent[] {

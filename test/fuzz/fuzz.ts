@@ -1,6 +1,6 @@
 /**
  * Shared settings of the property-based fuzz tests (issue 17). In CI each target runs a few seconds' worth of
- * inputs; scripts/fuzz-js.sh sets VIGIL_FUZZ_RUNS (e.g. 1000000) for the long run. VIGIL_FUZZ_SEED replays a run.
+ * inputs; `scripts/fuzz.sh js RUNS` sets VIGIL_FUZZ_RUNS (default 1000000) for the long run. VIGIL_FUZZ_SEED replays a run.
  * A target passes when every input is either accepted or refused with a VigilError (a named, coded error): any
  * other exception (TypeError, RangeError...) is a crash.
  */

@@ -719,7 +719,8 @@ export async function createHttpServer(options: HttpServerOptions, mounts: HttpM
     listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
       app.listen_unix((ls) => (ls ? resolve(ls) : reject(new VigilError('E_LISTEN', `Could not listen on ${upstream}`))), upstream);
     });
-    const node = createNodeHttpServer({ maxHeaderSize: Math.max(maxHeader * 2, 16 * 1024), keepAliveTimeout: 10_000 }, handleNode);
+    // Headers within 10 s (uWS's idle limit: a slow-header client holds no socket longer than it would there).
+    const node = createNodeHttpServer({ maxHeaderSize: Math.max(maxHeader * 2, 16 * 1024), keepAliveTimeout: 10_000, headersTimeout: 10_000, requestTimeout: 60_000 }, handleNode);
     const sockets = new Set<Socket>();
     const server = createNetServer((sock) => {
       sockets.add(sock);

@@ -109,7 +109,7 @@ const ID_WHAT = 'an id of 1-64 letters, digits, "_", "." or "-" (starting with a
 
 const VMS_COMMON_KEYS = [
   'id', 'type', 'url', 'username', 'password', 'syncIntervalS', 'stream', 'detectFps', 'record',
-  'camera', 'rtsp', 'rtspHost', 'rtspPort', 'timeoutMs', 'maxResponseBytes', 'insecureTls',
+  'camera', 'rtsp', 'rtspHost', 'rtspPort', 'timeoutMs', 'maxResponseBytes', 'insecureTls', 'allow',
 ] as const;
 const VMS_TYPE_KEYS: Record<VmsType, readonly string[]> = {
   milestone: ['clientId', 'secret', 'pageSize', 'eventTypeId', 'rtspTemplate'],

@@ -2,8 +2,10 @@
  * Classification of IP addresses for the outbound URL policy. Every address that is not globally routable
  * unicast is refused by default: loopback, private, carrier-grade NAT, link-local (cloud metadata lives at
  * 169.254.169.254 and fd00:ec2::254), multicast, unspecified, broadcast, reserved, benchmarking and documentation
- * ranges. IPv6 forms that embed an IPv4 address (IPv4-mapped ::ffff:a.b.c.d, IPv4-compatible ::a.b.c.d, NAT64
- * 64:ff9b::/96, 6to4 2002::/16) are judged by the embedded IPv4 address as well.
+ * ranges. IPv6 forms that embed an IPv4 address (IPv4-mapped ::ffff:a.b.c.d, IPv4-translated (SIIT)
+ * ::ffff:0:a.b.c.d, IPv4-compatible ::a.b.c.d, NAT64 64:ff9b::/96, 6to4 2002::/16) are judged by the embedded IPv4
+ * address as well; the local-use NAT64 prefix 64:ff9b:1::/48 (RFC 8215: a site's own translator, which reaches
+ * its private IPv4 networks, with the IPv4 address at a prefix-length dependent place) is refused outright.
  */
 import { isIP } from 'node:net';
 
@@ -78,6 +80,7 @@ const V6_RANGES: [bigint, number, string][] = [
   [v6ToBigInt('100::'), 64, 'discard-only'],
   [v6ToBigInt('2001:db8::'), 32, 'documentation'],
   [v6ToBigInt('2001::'), 23, 'IETF protocol assignments'],
+  [v6ToBigInt('64:ff9b:1::'), 48, 'local-use NAT64 (RFC 8215)'],
 ];
 
 const V6_TABLE = V6_RANGES.map(([base, bits, label]) => {
@@ -90,6 +93,7 @@ export function embeddedV4(v: bigint): string | null {
   const top96 = v >> 32n;
   const low32 = Number(v & 0xffffffffn);
   if (top96 === 0xffffn) return intToV4(low32); // ::ffff:a.b.c.d (IPv4-mapped)
+  if (top96 === 0xffff0000n) return intToV4(low32); // ::ffff:0:a.b.c.d (IPv4-translated, SIIT)
   if (top96 === 0n && low32 > 1) return intToV4(low32); // ::a.b.c.d (IPv4-compatible, deprecated)
   if (top96 === 0x64ff9b0000000000000000n) return intToV4(low32); // 64:ff9b::/96 NAT64
   if (v >> 112n === 0x2002n) return intToV4(Number((v >> 80n) & 0xffffffffn)); // 2002:aabb:ccdd::/48 6to4

@@ -1,5 +1,6 @@
 /** Shared plumbing for VMS adapters: config checks, the HTTP client, error mapping, recording-stop timers. */
 import { expected } from '../../errors.js';
+import { OutboundPolicy } from '../../net/outbound.js';
 import { HttpClient, HttpClientError, type HttpAuth, type HttpResponse } from '../http-client.js';
 import {
   VmsError,
@@ -15,6 +16,18 @@ import {
 
 /** Longest recording or bookmark one call may ask for (1 hour). */
 export const MAX_RECORDING_S = 3600;
+
+/**
+ * The outbound URL policy (src/net/outbound.ts) for a VMS source: loopback, private, link-local... refused unless
+ * listed in `allow`; the request connects to the address that was checked (no DNS rebinding).
+ */
+export function vmsUrlGuard(allow: readonly string[]): (url: URL) => Promise<{ address: string; family: 4 | 6 }> {
+  const policy = new OutboundPolicy({ allow: [...allow] });
+  return async (url) => {
+    const t = await policy.check(url);
+    return { address: t.address, family: t.family };
+  };
+}
 
 export abstract class BaseVmsAdapter implements VmsAdapter {
   abstract readonly type: VmsType;
@@ -46,7 +59,7 @@ export abstract class BaseVmsAdapter implements VmsAdapter {
       insecureTls: config.insecureTls ?? false,
       // A client secret (Milestone client-credentials login) is a configured secret too: never rotated out.
       secrets: [config.password, (config as { clientSecret?: unknown }).clientSecret].filter((s): s is string => typeof s === 'string' && s !== ''),
-      ...(config.checkUrl ? { checkUrl: config.checkUrl } : {}),
+      ...(config.checkUrl ? { checkUrl: config.checkUrl } : config.allow !== undefined ? { checkUrl: vmsUrlGuard(config.allow) } : {}),
     });
   }
 

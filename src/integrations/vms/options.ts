@@ -6,6 +6,7 @@
  */
 import { at, bool, fail, httpUrl, int, isObject, object, oneOf, str, type Raw } from '../../validate.js';
 import type { VmsCommonConfig, VmsConfig, VmsType } from './types.js';
+import { OutboundPolicy } from '../../net/outbound.js';
 
 export const VMS_TYPES = ['milestone', 'hikvision', 'axis', 'dahua'] as const satisfies readonly VmsType[];
 
@@ -16,7 +17,7 @@ export const VMS_TYPE_OPTION_KEYS: Record<VmsType, readonly string[]> = {
   axis: ['diskId', 'subResolution', 'virtualInputPort'],
   dahua: [],
 };
-export const VMS_COMMON_OPTION_KEYS = ['rtspHost', 'rtspPort', 'timeoutMs', 'maxResponseBytes', 'insecureTls'] as const;
+export const VMS_COMMON_OPTION_KEYS = ['rtspHost', 'rtspPort', 'timeoutMs', 'maxResponseBytes', 'insecureTls', 'allow'] as const;
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const NAME_WHAT = 'an id of 1-64 letters, digits, "_", "." or "-" (starting with a letter or digit)';
@@ -28,6 +29,23 @@ export const CLIENT_ID = { re: /^[A-Za-z0-9_.:-]{1,128}$/, what: 'an OAuth clien
 export function vmsPath(raw: unknown): string {
   const name = isObject(raw) ? raw.name : undefined;
   return typeof name === 'string' && NAME_RE.test(name) ? `vms.${name}` : 'vms';
+}
+
+/**
+ * `allow`: the outbound URL policy's exceptions for this source ("address", "address:port", "[v6]:port"), as
+ * `notify.allow` for webhooks. Given (even empty), every request of the adapter goes through the policy (SSRF
+ * guard): an on-site VMS on a private address must be listed.
+ */
+function allowList(v: unknown, path: string): string[] {
+  if (!Array.isArray(v)) throw fail('a list of "address", "address:port" or "[v6]:port" entries', path, v);
+  v.forEach((e, i) => {
+    try {
+      new OutboundPolicy({ allow: [e as string] });
+    } catch {
+      throw fail('an "address", "address:port" or "[v6]:port" entry', `${path}[${i}]`, e);
+    }
+  });
+  return [...(v as string[])];
 }
 
 function common(r: Raw, path: string): VmsCommonConfig {
@@ -43,6 +61,7 @@ function common(r: Raw, path: string): VmsCommonConfig {
     ...opt('timeoutMs', (v, p) => int(v, p, 100, 120_000)),
     ...opt('maxResponseBytes', (v, p) => int(v, p, 1024, 64 * 2 ** 20)),
     ...opt('insecureTls', (v, p) => bool(v, p)),
+    ...opt('allow', (v, p) => allowList(v, p)),
     ...(r.checkUrl !== undefined ? { checkUrl: r.checkUrl as VmsCommonConfig['checkUrl'] } : {}),
   } as VmsCommonConfig;
 }

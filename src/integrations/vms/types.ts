@@ -92,6 +92,11 @@ export interface VmsCommonConfig {
    * the connection to it.
    */
   checkUrl?: CheckUrl;
+  /**
+   * Outbound URL policy exceptions ("address", "address:port"); given (even empty), requests go through the SSRF
+   * guard unless `checkUrl` replaces it. The config loader always gives it.
+   */
+  allow?: string[];
 }
 
 export interface MilestoneConfig extends VmsCommonConfig {

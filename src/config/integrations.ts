@@ -27,7 +27,7 @@ import { EVENT_KINDS, type EventKind } from '../stream/events.js';
 import { parseVmsOptions, VMS_COMMON_OPTION_KEYS, VMS_TYPE_OPTION_KEYS, VMS_TYPES } from '../integrations/vms/options.js';
 import type { VmsConfig, VmsType } from '../integrations/vms/types.js';
 import { parseSinkOptions, QUEUE_TYPES, SINK_COMMON_KEYS, SINK_TYPE_KEYS, type QueueType, type SinkConfig } from '../integrations/queue/options.js';
-import { parseStorageOptions, type StorageConfig } from '../integrations/storage/options.js';
+import { parseStorageOptions, type AzureStoreOptions, type StorageConfig } from '../integrations/storage/options.js';
 import { parseCameraSettings } from './cameras.js';
 
 export { QUEUE_TYPES, type QueueType };
@@ -73,7 +73,8 @@ export type StorageSettings =
       publicBaseUrl: string | null;
       credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string | null };
       linkTtlS: number;
-    };
+    }
+  | ({ type: 'azure'; linkTtlS: number } & AzureStoreOptions);
 
 export interface IntegrationsConfig {
   vms: VmsSourceSettings[];
@@ -260,7 +261,7 @@ function parseStorage(v: unknown, ctx: TopContext): StorageSettings {
   const defaultBase = typeof server.publicUrl === 'string' ? `${server.publicUrl.replace(/\/+$/, '')}/media` : '/media';
   if (v === undefined) return { type: 'local', directory: join(ctx.dataDir, 'media'), baseUrl: defaultBase, linkTtlS: DEFAULT_LINK_TTL_S };
   const r = obj(v, at);
-  const type = oneOf(r.type, `${at}.type`, ['local', 's3'] as const, 'local');
+  const type = oneOf(r.type, `${at}.type`, ['local', 's3', 'azure'] as const, 'local');
   const linkTtlS = int(r.linkTtlS, `${at}.linkTtlS`, 60, 7 * 86_400, DEFAULT_LINK_TTL_S);
   if (type === 'local') {
     onlyKeys(r, at, ['type', 'directory', 'baseUrl', 'linkTtlS']);
@@ -274,6 +275,12 @@ function parseStorage(v: unknown, ctx: TopContext): StorageSettings {
     };
     parseStorageOptions(storageConfig(settings), at);
     return settings;
+  }
+  if (type === 'azure') {
+    onlyKeys(r, at, ['type', 'account', 'accountKey', 'container', 'prefix', 'endpoint', 'publicBaseUrl', 'timeoutMs', 'linkTtlS']);
+    const { linkTtlS: _t, type: _type, ...azureRaw } = r;
+    const o = parseStorageOptions({ ...azureRaw, type }, at) as Extract<StorageConfig, { type: 'azure' }>;
+    return { ...o, linkTtlS };
   }
   onlyKeys(r, at, ['type', 'bucket', 'prefix', 'region', 'endpoint', 'forcePathStyle', 'publicBaseUrl', 'credentials', 'linkTtlS']);
   onlyKeys(obj(r.credentials, `${at}.credentials`), `${at}.credentials`, ['accessKeyId', 'secretAccessKey', 'sessionToken']);
@@ -295,6 +302,10 @@ function parseStorage(v: unknown, ctx: TopContext): StorageSettings {
 /** The object-store options a storage setting stands for. */
 export function storageConfig(s: StorageSettings): StorageConfig {
   if (s.type === 'local') return { type: 'local', directory: s.directory, baseUrl: s.baseUrl };
+  if (s.type === 'azure') {
+    const { linkTtlS: _ttl, ...azure } = s;
+    return azure;
+  }
   return {
     type: 's3',
     bucket: s.bucket,

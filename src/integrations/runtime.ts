@@ -28,7 +28,7 @@ import { redactText } from '../redact.js';
 import { createSink } from './queue/factory.js';
 import { PermanentDeliveryError, RetryableDeliveryError, type SendResult, type VmsChannel } from './notify/channels.js';
 import type { QueueEncoder, QueueMessage, QueueSink, SinkStats } from './queue/sink.js';
-import { createObjectStore } from './storage/store.js';
+import { createObjectStore } from './storage/factory.js';
 import { LinkedMediaUploader, LinkSigner, loadLinkSecret } from './storage/links.js';
 import { createVmsAdapter } from './vms/factory.js';
 import { CameraSync, type CameraCredentials, type CameraDirectory, type SourceStatus, type SyncedCamera, type SyncReport } from './vms/sync.js';
@@ -71,7 +71,7 @@ export interface SinkView extends SinkStats {
 export interface IntegrationsStats {
   sinks: SinkView[];
   vms: VmsSourceView[];
-  media: { kind: 'local' | 's3' };
+  media: { kind: 'local' | 's3' | 'azure' };
 }
 
 interface SinkEntry {

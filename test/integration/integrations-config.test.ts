@@ -145,7 +145,7 @@ const cases: Array<[string, unknown, string]> = [
   ["q capacity", { integrations: { queues: [{ name: 'q', type: 'redis', capacity: 0 }] } }, "Expected an integer from 1 to 10000000 for integrations.queues[0].capacity but received 0"],
   ["q backoff", { integrations: { queues: [{ name: 'q', type: 'redis', backoff: { initialMs: 1000, maxMs: 100 } }] } }, "Expected at least initialMs (1000) for integrations.queues[0].backoff.maxMs but received 100"],
   ["q dup", { integrations: { queues: [{ name: 'q', type: 'redis' }, { name: 'q', type: 'mqtt' }] } }, "Queue name q is used twice (integrations.queues[1].name)"],
-  ["st type", { integrations: { storage: { type: 'gcs' } } }, "Expected one of \"local\", \"s3\" for integrations.storage.type but received \"gcs\""],
+  ["st type", { integrations: { storage: { type: 'gcs' } } }, "Expected one of \"local\", \"s3\", \"azure\" for integrations.storage.type but received \"gcs\""],
   ["st baseUrl", { integrations: { storage: { type: 'local', baseUrl: '/files' } } }, "Expected the path \"/media\" or an http(s) URL ending in /media (how clients reach this server) for integrations.storage.baseUrl but received \"/files\""],
   ["st ttl", { integrations: { storage: { linkTtlS: 700000 } } }, "Expected an integer from 60 to 604800 for integrations.storage.linkTtlS but received 700000"],
   ["st s3 bucket", { integrations: { storage: { type: 's3', bucket: 'B', region: 'eu-west-3', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } } } }, "Expected an S3 bucket name for integrations.storage.bucket but received \"B\""],

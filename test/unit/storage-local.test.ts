@@ -4,7 +4,8 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { LocalFolderStore, MediaUploader, createObjectStore } from '../../src/integrations/storage/store.js';
+import { LocalFolderStore, MediaUploader } from '../../src/integrations/storage/store.js';
+import { createObjectStore } from '../../src/integrations/storage/factory.js';
 
 test('local folder store: snapshot and clip land under root with links; no temp files left', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vigil-store-'));
@@ -37,7 +38,7 @@ test('local folder store: snapshot and clip land under root with links; no temp 
     });
     await assert.rejects(store.put('../escape.jpg', jpeg, 'image/jpeg'), { code: 'E_STORAGE_KEY', message: 'Unusable object key "../escape.jpg"' });
     await assert.rejects(store.put('a//b.jpg', jpeg, 'image/jpeg'), { code: 'E_STORAGE_KEY' });
-    assert.throws(() => createObjectStore({ type: 'ftp' } as never), { message: 'Expected one of "local", "s3" for storage.type but received "ftp"' });
+    assert.throws(() => createObjectStore({ type: 'ftp' } as never), { message: 'Expected one of "local", "s3", "azure" for storage.type but received "ftp"' });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

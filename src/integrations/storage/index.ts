@@ -4,8 +4,9 @@ export {
   S3Store,
   StorageError,
   checkKey,
-  createObjectStore,
   type ObjectStore,
   type StoredObject,
 } from './store.js';
-export { parseStorageOptions, type LocalStoreOptions, type S3Credentials, type S3StoreOptions, type StorageConfig } from './options.js';
+export { AzureBlobStore } from './azure.js';
+export { createObjectStore } from './factory.js';
+export { parseStorageOptions, type AzureStoreOptions, type LocalStoreOptions, type S3Credentials, type S3StoreOptions, type StorageConfig } from './options.js';

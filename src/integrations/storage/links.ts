@@ -12,6 +12,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { VigilError, expected } from '../../errors.js';
+import { AzureBlobStore } from './azure.js';
 import { checkKey, LocalFolderStore, MediaUploader, S3Store, type ObjectStore, type StoredObject } from './store.js';
 
 export const LINK_KEY_FILE = 'media-link.key';
@@ -88,6 +89,7 @@ export class LinkedMediaUploader extends MediaUploader {
     checkKey(key);
     if (!Number.isInteger(ttlS) || ttlS < 1 || ttlS > 604_800) throw expected('an integer number of seconds 1-604800', 'ttlS', ttlS);
     if (this.store instanceof S3Store) return this.store.presignGet(key, ttlS);
+    if (this.store instanceof AzureBlobStore) return this.store.presignGet(key, ttlS);
     const exp = nowS + ttlS;
     return `${this.#baseUrl}/${encodeKey(key)}?exp=${exp}&sig=${this.#signer.sign(key, exp)}`;
   }

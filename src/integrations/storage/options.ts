@@ -35,7 +35,20 @@ export interface S3StoreOptions {
   timeoutMs?: number;
 }
 
-export type StorageConfig = ({ type: 'local' } & LocalStoreOptions) | ({ type: 's3' } & S3StoreOptions);
+export interface AzureStoreOptions {
+  /** Storage account name. */
+  account: string;
+  /** Storage account key (base64), the Shared Key the blobs and the SAS links are signed with. */
+  accountKey: string;
+  container: string;
+  prefix?: string;
+  /** Blob service URL (Azurite: http://127.0.0.1:10000/devstoreaccount1); default https://<account>.blob.core.windows.net. */
+  endpoint?: string;
+  publicBaseUrl?: string;
+  timeoutMs?: number;
+}
+
+export type StorageConfig = ({ type: 'local' } & LocalStoreOptions) | ({ type: 's3' } & S3StoreOptions) | ({ type: 'azure' } & AzureStoreOptions);
 
 const PREFIX_RE = /^([A-Za-z0-9][A-Za-z0-9_.=-]{0,100}\/){1,8}$/;
 
@@ -71,12 +84,25 @@ function parseS3(r: Raw, path: string): S3StoreOptions {
   };
 }
 
+function parseAzure(r: Raw, path: string): AzureStoreOptions {
+  return {
+    account: str(r.account, at(path, 'account'), { re: /^[a-z0-9]{3,24}$/, what: 'a storage account name (3-24 lower-case letters and digits)' }),
+    accountKey: str(r.accountKey, at(path, 'accountKey'), { re: /^[A-Za-z0-9+/]{20,}={0,2}$/, what: 'a base64 storage account key', secret: true }),
+    container: str(r.container, at(path, 'container'), { re: /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/, what: 'a container name (3-63 lower-case letters, digits and single hyphens)' }),
+    ...(r.prefix !== undefined && r.prefix !== '' ? { prefix: prefix(r.prefix, at(path, 'prefix')) } : {}),
+    ...(r.endpoint !== undefined ? { endpoint: httpUrl(r.endpoint, at(path, 'endpoint')) } : {}),
+    ...(r.publicBaseUrl !== undefined ? { publicBaseUrl: httpUrl(r.publicBaseUrl, at(path, 'publicBaseUrl')) } : {}),
+    ...(r.timeoutMs !== undefined ? { timeoutMs: int(r.timeoutMs, at(path, 'timeoutMs'), 100, 600_000) } : {}),
+  };
+}
+
 /**
  * Checks an object store's options (`type` picks the store) and returns the fields given, typed. Throws
  * VigilArgumentError "Expected X for <path>.<field> but received V"; secrets are never echoed.
  */
 export function parseStorageOptions(raw: unknown, path: string): StorageConfig {
   const r = object(raw, path);
-  const type = oneOf(r.type, at(path, 'type'), ['local', 's3'] as const);
+  const type = oneOf(r.type, at(path, 'type'), ['local', 's3', 'azure'] as const);
+  if (type === 'azure') return { type, ...parseAzure(r, path) };
   return type === 'local' ? { type, ...parseLocal(r, path) } : { type, ...parseS3(r, path) };
 }

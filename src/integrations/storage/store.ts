@@ -28,7 +28,7 @@ export interface StoredObject {
 }
 
 export interface ObjectStore {
-  readonly kind: 'local' | 's3';
+  readonly kind: 'local' | 's3' | 'azure';
   put(key: string, body: Buffer | Uint8Array, contentType: string): Promise<StoredObject>;
   putFile(key: string, filePath: string, contentType: string): Promise<StoredObject>;
   close(): void;
@@ -115,7 +115,7 @@ export class LocalFolderStore implements ObjectStore {
   close(): void {}
 }
 
-async function sha256File(p: string): Promise<string> {
+export async function sha256File(p: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(p)) h.update(chunk as Buffer);
   return h.digest('hex');
@@ -230,11 +230,6 @@ export class S3Store implements ObjectStore {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-
-export function createObjectStore(raw: StorageConfig): ObjectStore {
-  const config = parseStorageOptions(raw, 'storage');
-  return config.type === 'local' ? new LocalFolderStore(config) : new S3Store(config);
-}
 
 function stamp(ns: bigint): { day: string; time: string } {
   const ms = Number(ns / 1_000_000n);

@@ -377,13 +377,29 @@ export function Rules() {
     if (start && end) r['schedule'] = { windows: [{ start, end }] };
     return r;
   }, [draft, camera, needed, tick]);
+  // Keyboard drawing: arrows move a cursor over the picture (Shift: bigger steps), Enter or Space adds a point.
+  const [cursor, setCursor] = useState<[number, number]>([0.5, 0.5]);
+  const addPoint = (x: number, y: number) =>
+    setDraft((d) => ({ ...d, points: d.kind === 'tripwire' && d.points.length >= 2 ? [[round(x), round(y)]] : [...d.points, [round(x), round(y)]] }));
+  const onKey = (e: KeyboardEvent) => {
+    const step = e.shiftKey ? 0.1 : 0.02;
+    const moves: Record<string, [number, number]> = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+    const m = moves[e.key];
+    if (m) {
+      e.preventDefault();
+      setCursor(([x, y]) => [Math.min(1, Math.max(0, x + m[0])), Math.min(1, Math.max(0, y + m[1]))]);
+    } else if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      addPoint(cursor[0], cursor[1]);
+    }
+  };
   const click = (e: MouseEvent) => {
     const el = imgBox.current?.querySelector('img');
     if (!el) return;
     const b = el.getBoundingClientRect();
     const x = Math.min(1, Math.max(0, (e.clientX - b.left) / b.width));
     const y = Math.min(1, Math.max(0, (e.clientY - b.top) / b.height));
-    setDraft((d) => ({ ...d, points: d.kind === 'tripwire' && d.points.length >= 2 ? [[x, y]] : [...d.points, [round(x), round(y)]] }));
+    addPoint(x, y);
   };
   return (
     <section>
@@ -469,7 +485,7 @@ export function Rules() {
           </button>
         </p>
         {camera && (
-          <div class="draw" ref={imgBox} onClick={click} data-testid="draw">
+          <div class="draw" ref={imgBox} onClick={click} onKeyDown={onKey} tabIndex={0} role="application" aria-label="Drawing area: arrow keys move the cursor, Enter adds a point" data-testid="draw">
             <AuthImage src={`/cameras/${encodeURIComponent(camera)}/latest.jpg`} alt={`Latest frame of ${camera}`} />
             <svg viewBox="0 0 1 1" preserveAspectRatio="none" aria-hidden="true">
               {draft.kind === 'tripwire' && draft.points.length === 2 ? (
@@ -480,6 +496,7 @@ export function Rules() {
               {draft.points.map((p, i) => (
                 <circle key={i} cx={p[0]} cy={p[1]} r="0.008" />
               ))}
+              <circle class="cursor" cx={cursor[0]} cy={cursor[1]} r="0.012" />
             </svg>
           </div>
         )}

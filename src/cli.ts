@@ -12,7 +12,6 @@ import { DetectionStore } from './store/index.js';
 import { timeNs } from './validate.js';
 import { VigilError } from './errors.js';
 import { configureLogging, createLogger } from './log.js';
-import { createServer } from './server.js';
 import { CLUSTER_USAGE, clusterCommand } from './cluster/cli.js';
 import { probeInference } from './inference/probe.js';
 
@@ -146,6 +145,8 @@ export function probe(): string {
 
 export async function serve(configPath?: string): Promise<() => Promise<void>> {
   const config = loadConfig(configPath);
+  // Loaded here, not at the top: `vigil config check` and the other light commands need none of the server's modules.
+  const { createServer } = await import('./server.js');
   if (config.log) configureLogging(config.log); // the file's log: section (VIGIL_LOG_* still override it)
   const server = await createServer(config, { log });
   const camLog = log.child('camera');

@@ -131,7 +131,24 @@ test('WebSocket and REST on one node see another node\'s camera; a cluster rule 
     await nc.close();
     step('broker');
 
-    // 5. Every event carries its camera's token; none overlap.
+    // 5. `vigil cluster drain` the producer: its camera moves, it stays a member with nothing.
+    const drain = spawnSync(process.execPath, [join(ROOT, 'scripts', 'vigil.mjs'), 'cluster', 'drain', owner, '--servers', nats.urls.join(',')], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(drain.status, 0, drain.stderr);
+    assert.equal(drain.stdout.trim(), `${owner}: draining (its cameras move to the other nodes)`);
+    await until(() => producer.find(/^cluster: people released: drained$/)[0], 20_000, 'people released by the drained node');
+    const drained = await until(async () => {
+      const s = await clusterStatus(admin!, 2000);
+      const c = s.cameras.find((x) => x.id === 'people');
+      return c?.node && c.node !== owner && c.state === 'running' ? s : null;
+    }, 30_000, 'people running on another node');
+    assert.deepEqual(drained.nodes.filter((n) => n.node === owner).map((n) => [n.draining, n.cameras]), [[true, 0]]);
+    const text = spawnSync(process.execPath, [join(ROOT, 'scripts', 'vigil.mjs'), 'cluster', 'status', '--config', reader.config], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, /^NODE {12}CAMERAS {2}CAPACITY {2}DRAINING/);
+    assert.match(text.stdout, new RegExp(`\\n${owner} +0 +4 +yes `));
+    step('drain');
+
+    // 6. Every event carries its camera's token; none overlap.
     const events = await readEvents(nats.urls);
     assert.ok(events.some((e) => e.kind === 'detections' && e.camera === 'people'));
     assert.ok(events.every((e) => e.fence > 0 && (e.node === 'A' || e.node === 'B' || e.node === 'C')));

@@ -88,7 +88,8 @@ export class DetectorService implements Service {
     if (policy) {
       this.#off.push(
         this.analytics.framePath.addHook({
-          onFrameAnalysed: (cameraId, movingTracks) => policy.tracks(cameraId, movingTracks),
+          // A frame analysed after its camera was removed (in flight at remove: cluster hand-off, REST delete) is not the policy's.
+          onFrameAnalysed: (cameraId, movingTracks) => void (known.has(cameraId) && policy.tracks(cameraId, movingTracks)),
           onCameraStopped: (cameraId) => {
             known.delete(cameraId);
             policy.removeCamera(cameraId);

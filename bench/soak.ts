@@ -395,7 +395,9 @@ async function main(): Promise<void> {
   for (const s of rtsp) await s.kill();
 
   const after = samples.filter((s) => s.t >= WARMUP_S);
-  const perHour = (f: (s: Sample) => number) => slope(after.map((s) => [s.t / 3600, f(s)]));
+  // Samples without a value (a /metrics answer that timed out) are left out of that series' slope.
+  const perHour = (f: (s: Sample) => number | null) =>
+    slope(after.filter((s) => f(s) !== null && Number.isFinite(f(s))).map((s) => [s.t / 3600, f(s)!]));
   const errorLogs = Object.entries(logCounts).filter(([k]) => k.startsWith('ERROR'));
   for (const [k, n] of errorLogs) errors.push(`server log x${n}: ${k}`);
   const result = {
@@ -409,8 +411,8 @@ async function main(): Promise<void> {
     machine: `${hostname()}: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
     command: `node --import tsx bench/soak.ts ${process.argv.slice(2).join(' ')}`.trim(),
     anon_slope_mb_per_h: round(perHour((s) => s.anonMb)),
-    heap_slope_mb_per_h: round(perHour((s) => s.heapMb ?? NaN)),
-    external_slope_mb_per_h: round(perHour((s) => s.externalMb ?? NaN)),
+    heap_slope_mb_per_h: round(perHour((s) => s.heapMb)),
+    external_slope_mb_per_h: round(perHour((s) => s.externalMb)),
     thread_slope_per_h: round(perHour((s) => s.threads)),
     lmdb_slope_mb_per_h: round(perHour((s) => s.lmdbMb)),
     warmup_s: WARMUP_S,

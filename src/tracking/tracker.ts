@@ -478,8 +478,9 @@ export class TrackerRegistry {
   /**
    * A frame sequence at or below the camera's last one is a new pipeline run (a reconnected camera numbers its
    * frames from 0 again): the old run's tracks end (their events come first in the result) and a new tracker
-   * starts. The frame path also resets a camera when it reconnects, but frames of the old run still queued for
-   * inference arrive after that (found by bench/soak.ts).
+   * starts. Detected here, not from the camera's state: frames of the old run may still be queued for inference
+   * when the camera reconnects (found by bench/soak.ts restarting an RTSP server: every frame after a reconnect was
+   * rejected until the new sequence passed the old one).
    */
   update(batch: DetectionBatch): TrackerFrameResult {
     let t = this.trackers.get(batch.cameraId);

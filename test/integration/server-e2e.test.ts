@@ -62,7 +62,10 @@ test('vigil serve on the sample camera: detections flow into the store and out t
     assert.ok(decoded && Number(decoded[1]) > 0, 'per-camera counters in /metrics');
     assert.match(metrics, /vigil_camera_up\{camera="sample"\} 1/);
 
-    const health = (await (await fetch(`${base}/health`)).json()) as { status: string; services: Record<string, { status: string }> };
+    // the details are for operators and admins; anonymous callers get the overall status only
+    const anonymous = (await (await fetch(`${base}/health`)).json()) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(anonymous).sort(), ['status', 'timestamp']);
+    const health = (await (await fetch(`${base}/health`, { headers: auth })).json()) as { status: string; services: Record<string, { status: string }> };
     assert.equal(health.services.cameras?.status, 'ok');
     assert.equal(health.services.detection_store?.status, 'ok');
     assert.equal(health.services.notifications?.status, 'ok');

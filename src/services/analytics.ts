@@ -4,6 +4,7 @@
  * Camera state changes are wired here too, before any camera (configured or imported) is added.
  */
 import type { Registry } from 'prom-client';
+import { ErrorTally } from './error-tally.js';
 import { perCameraGauge } from './metrics.js';
 import { FramePath, motionBypassHook } from '../analytics/index.js';
 import type { CameraManager } from '../camera/manager.js';
@@ -44,6 +45,12 @@ export class AnalyticsService implements Service {
     const recorder = this.deps.recorder.recorder;
     const notifications = this.deps.notifications;
     const trackIds = new TrackIdAllocator(ctx.db.sub('track-ids'));
+    // A hook failing on every frame is logged once with a count (src/services/error-tally.ts), counted and in health.
+    const hookErrors = new ErrorTally('frame hook', {
+      log: (message, fields) => ctx.log.error(message, fields),
+      metric: { registry: ctx.metrics, name: 'vigil_frame_hook_errors_total', help: 'Frame hook calls that threw (rules, store, snapshots, rate hooks)' },
+    });
+    ctx.health.register('frame_hooks', hookErrors.healthCheck());
     const path = new FramePath({
       rules: this.deps.rules.rules,
       store: ctx.db.detections,
@@ -54,7 +61,7 @@ export class AnalyticsService implements Service {
         allocateId: (cameraId) => trackIds.next(cameraId),
         ...(ctx.config.detector ? { detectorThreshold: ctx.config.detector.scoreThreshold, classThresholds: ctx.config.detector.classThresholds } : {}),
       },
-      onError: (err) => ctx.log.error(`frame hook: ${(err as Error).message}`),
+      onError: (err) => hookErrors.report(err),
     });
     this.#path = path;
     path.on('detections', (batch) => integrations.publishDetections(batch));

@@ -54,8 +54,8 @@ export class LatestFrames {
     if (this.cameras.listenerCount('frame') === 1) frame.release();
   }
 
-  /** The newest JPEG (waiting up to `waitMs` for a first one); null when the camera has given no frame yet. */
-  async latest(camera: Camera, waitMs = 2000): Promise<{ jpeg: Buffer; ageMs: number } | null> {
+  /** The newest JPEG (waiting up to `waitMs` for a first one: frames come at the analysis rate); null when the camera has given no frame yet. */
+  async latest(camera: Camera, waitMs = 5000): Promise<{ jpeg: Buffer; ageMs: number } | null> {
     let l = this.#cams.get(camera.id);
     if (!l) {
       l = { jpeg: null, atMs: 0, wantedAtMs: 0, capturing: false, waiters: [] };

@@ -78,7 +78,7 @@ test('events: an alert plays its clip from the alert time; an operator acknowled
   await row.waitFor();
   await row.getByRole('button', { name: 'Play clip' }).click();
   const clip = page.locator('video.clip');
-  await clip.waitFor({ timeout: 20_000 });
+  await clip.waitFor({ timeout: 60_000 });
   // The clip starts 5 s before the raise: the player opens at 5 s and plays on from there.
   await page.waitForFunction(() => {
     const v = document.querySelector('video.clip') as HTMLVideoElement | null;
@@ -130,7 +130,7 @@ test('rules: a tripwire drawn on the latest frame is saved (GET /rules returns i
   await page.getByLabel('Id').fill('drawn-line');
   await page.getByLabel('Classes').fill('person');
   const img = page.locator('.draw img');
-  await img.waitFor({ timeout: 10_000 });
+  await img.waitFor({ timeout: 30_000 });
   // Drawn with the keyboard: the cursor starts in the middle; Shift+arrow moves a tenth of the picture.
   await page.getByRole('application', { name: /Drawing area/ }).focus();
   for (let i = 0; i < 5; i++) await page.keyboard.press('Shift+ArrowLeft');

@@ -99,9 +99,11 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 }
 
 export async function loginAs(page: Page, url: string, username: string, password: string): Promise<void> {
+  // Waits, not timing assertions: on this shared 2-core machine a page step can take tens of seconds under load.
+  page.setDefaultTimeout(60_000);
   await page.goto(url + '/');
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('navigation', { name: 'Main' }).waitFor({ timeout: 15_000 });
+  await page.getByRole('navigation', { name: 'Main' }).waitFor();
 }

@@ -24,6 +24,7 @@ export function AuthImage(props: { src: string; alt: string; class?: string; ref
     let alive = true;
     let current: string | null = null;
     let timer: ReturnType<typeof setTimeout> | null = null;
+    let tries = 0;
     const load = async () => {
       try {
         const u = await blobUrl(props.src + (props.refreshMs ? `${props.src.includes('?') ? '&' : '?'}t=${Date.now()}` : ''));
@@ -34,6 +35,8 @@ export function AuthImage(props: { src: string; alt: string; class?: string; ref
         setErr(null);
       } catch (e) {
         if (alive) setErr((e as Error).message);
+        // Not there yet (a camera's first frame, a snapshot being written): try again, a little slower each time.
+        if (alive && !props.refreshMs && tries++ < 10) timer = setTimeout(load, 1000 * tries);
       }
       if (alive && props.refreshMs) timer = setTimeout(load, props.refreshMs);
     };

@@ -257,7 +257,7 @@ export class VigilNode {
       if (partial) this.stderr += `${partial}\n`;
       partial = '';
     });
-    await until(() => this.lines.slice(from).some((l) => l.msg === 'cluster node started') || p.exitCode !== null, 150_000, `node ${s.id} to start:\n${this.stderr.slice(-3000)}`);
+    await until(() => this.lines.slice(from).some((l) => l.msg === 'cluster node started') || p.exitCode !== null, 240_000, `node ${s.id} to start:\n${this.stderr.slice(-3000)}`);
     if (p.exitCode !== null) throw new Error(`node ${s.id} exited with ${p.exitCode}:\n${this.stderr.slice(-3000)}\n${this.stdout.slice(-1000)}`);
   }
 

@@ -182,6 +182,8 @@ function parseVms(v: unknown, i: number, ctx: TopContext): VmsSourceSettings {
   const rtspPortDevice = type === 'hikvision' && r.rtspPort === 'device';
   const passed: Raw = {};
   for (const k of [...VMS_COMMON_OPTION_KEYS, ...VMS_TYPE_OPTION_KEYS[type]]) if (r[k] !== undefined && !(k === 'rtspPort' && rtspPortDevice)) passed[k] = r[k];
+  // every configured source goes through the outbound SSRF guard; on-site (private) addresses are listed in `allow`
+  passed.allow ??= [];
   const adapter = parseVmsOptions(
     {
       ...passed,

@@ -37,9 +37,10 @@ test('a full integrations section parses to exact settings', () => {
   );
   const i = c.integrations;
   assert.deepEqual(i.vms.map((v) => v.adapter), [
-    { type: 'milestone', name: 'hq', baseUrl: 'https://xp.local', username: 'vigil-client', password: '', clientId: 'vigil-client', clientSecret: 'Client-Secret-1' },
-    { type: 'hikvision', name: 'nvr', baseUrl: 'http://10.0.0.2', username: 'admin', password: 'Hik-Pass-2', deviceKind: 'nvr', rtspPortFromDevice: true },
-    { type: 'axis', name: 'gate', baseUrl: 'https://10.0.0.3', username: 'root', password: 'Axis-Pass-3', rtspPort: 8554, insecureTls: true, diskId: 'NetworkShare', virtualInputPort: 2 },
+    // allow: the SSRF guard's exceptions, [] when none is configured (every configured source is guarded)
+    { type: 'milestone', name: 'hq', baseUrl: 'https://xp.local', username: 'vigil-client', password: '', allow: [], clientId: 'vigil-client', clientSecret: 'Client-Secret-1' },
+    { type: 'hikvision', name: 'nvr', baseUrl: 'http://10.0.0.2', username: 'admin', password: 'Hik-Pass-2', allow: [], deviceKind: 'nvr', rtspPortFromDevice: true },
+    { type: 'axis', name: 'gate', baseUrl: 'https://10.0.0.3', username: 'root', password: 'Axis-Pass-3', rtspPort: 8554, insecureTls: true, allow: [], diskId: 'NetworkShare', virtualInputPort: 2 },
   ]);
   assert.deepEqual(i.vms.map((v) => [v.id, v.type, v.syncIntervalS, v.stream, v.camera.detectFps, v.camera.decoder.threads, v.camera.motion === null]), [
     ['hq', 'milestone', 0, 'main', 3, 2, false],
@@ -117,7 +118,7 @@ const cases: Array<[string, unknown, string]> = [
   ["vms ms password", { integrations: { vms: [{ ...vms, type: 'milestone', password: undefined }] } }, "Expected a string (or clientId and secret) for integrations.vms[0].password but received undefined"],
   ["vms ms secret no client", { integrations: { vms: [{ ...vms, type: 'milestone', password: undefined, secret: 'abc-def' }] } }, "Expected a clientId for integrations.vms[0].clientId with integrations.vms[0].secret but received undefined"],
   ["vms unknown key", { integrations: { vms: [{ ...vms, pasword: 'x' }] } }, "Unknown key integrations.vms[0].pasword (did you mean password?)"],
-  ["vms type key", { integrations: { vms: [{ ...vms, diskId: 'SD' }] } }, "Unknown key integrations.vms[0].diskId (known keys: id, type, url, username, password, syncIntervalS, stream, detectFps, record, camera, rtsp, rtspHost, rtspPort, timeoutMs, maxResponseBytes, insecureTls, deviceKind)"],
+  ["vms type key", { integrations: { vms: [{ ...vms, diskId: 'SD' }] } }, "Unknown key integrations.vms[0].diskId (known keys: id, type, url, username, password, syncIntervalS, stream, detectFps, record, camera, rtsp, rtspHost, rtspPort, timeoutMs, maxResponseBytes, insecureTls, allow, deviceKind)"],
   ["vms stream", { integrations: { vms: [{ ...vms, stream: 'third' }] } }, "Expected one of \"main\", \"sub\" for integrations.vms[0].stream but received \"third\""],
   ["vms interval", { integrations: { vms: [{ ...vms, syncIntervalS: 5 }] } }, "Expected 0 (on demand only) or from 10 to 604800 for integrations.vms[0].syncIntervalS but received 5"],
   ["vms detectFps", { integrations: { vms: [{ ...vms, detectFps: 500 }] } }, "Expected an integer from 0 to 240 for integrations.vms[0].detectFps but received 500"],

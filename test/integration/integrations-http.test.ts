@@ -120,6 +120,7 @@ describe('VMS camera sync into the live camera list (Hikvision simulator + real 
               id: 'nvr',
               type: 'hikvision',
               url: hik.url,
+              allow: ['127.0.0.1'], // the simulator listens on loopback: listed for the SSRF guard
               username: 'admin',
               password: PASSWORD,
               rtspPort: 'device',

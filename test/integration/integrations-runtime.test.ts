@@ -351,7 +351,7 @@ describe('integrations runtime: a VMS source (simulated Milestone API Gateway; n
     const config = parseConfig(
       {
         dataDir: dir,
-        integrations: { vms: [{ id: 'hq', type: 'milestone', url: sim.url, clientId: 'vigil-analytics', secret, syncIntervalS: 0, rtspPort: 1 }] },
+        integrations: { vms: [{ id: 'hq', type: 'milestone', url: sim.url, allow: ['127.0.0.1'], clientId: 'vigil-analytics', secret, syncIntervalS: 0, rtspPort: 1 }] },
       },
       dir,
     );

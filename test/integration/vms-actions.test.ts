@@ -40,10 +40,10 @@ test('alerts trigger VMS recordings, bookmarks and events through the adapters (
     cameras: [],
     integrations: {
       vms: [
-        { id: 'ms', type: 'milestone', url: ms.url, username: 'vigil', password: PASSWORD, eventTypeId: EVENT_TYPE, syncIntervalS: 0, rtspHost: '127.0.0.1', rtspPort: 1 },
-        { id: 'hik', type: 'hikvision', url: hik.url, username: 'admin', password: PASSWORD, syncIntervalS: 0 },
-        { id: 'ax', type: 'axis', url: axis.url, username: 'root', password: PASSWORD, syncIntervalS: 0 },
-        { id: 'dh', type: 'dahua', url: dahua.url, username: 'admin', password: PASSWORD, syncIntervalS: 0 },
+        { id: 'ms', type: 'milestone', url: ms.url, allow: ['127.0.0.1'], username: 'vigil', password: PASSWORD, eventTypeId: EVENT_TYPE, syncIntervalS: 0, rtspHost: '127.0.0.1', rtspPort: 1 },
+        { id: 'hik', type: 'hikvision', url: hik.url, allow: ['127.0.0.1'], username: 'admin', password: PASSWORD, syncIntervalS: 0 },
+        { id: 'ax', type: 'axis', url: axis.url, allow: ['127.0.0.1'], username: 'root', password: PASSWORD, syncIntervalS: 0 },
+        { id: 'dh', type: 'dahua', url: dahua.url, allow: ['127.0.0.1'], username: 'admin', password: PASSWORD, syncIntervalS: 0 },
       ],
     },
   });

@@ -201,6 +201,10 @@ export function ClipPlayer(props: { src: string; startS: number; onClose: () => 
             onLoadedMetadata={(e) => {
               e.currentTarget.currentTime = Math.min(props.startS, Math.max(0, e.currentTarget.duration - 0.5));
             }}
+            onSeeked={(e) => {
+              // Where playback was put (tests and tooling read it; currentTime moves on as it plays).
+              e.currentTarget.dataset['seekedTo'] ??= String(e.currentTarget.currentTime);
+            }}
           />
         )}
         <button onClick={props.onClose} autoFocus>

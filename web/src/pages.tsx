@@ -578,13 +578,14 @@ export function System() {
   }, []);
   const rows: Array<[string, string]> = metrics
     ? [
-        ['Inferences', String(sum(metrics, 'vigil_inference_runs_total') || sum(metrics, 'vigil_inference_frames_total'))],
-        ['Frames shed by the scheduler', String(sum(metrics, 'vigil_scheduler_dropped_total') || sum(metrics, 'vigil_inference_shed_total'))],
-        ['Store writes queued / dropped', `${sum(metrics, 'vigil_store_queue_depth')} / ${sum(metrics, 'vigil_store_dropped_total')}`],
-        ['Stream clients / drops', `${sum(metrics, 'vigil_stream_clients')} / ${sum(metrics, 'vigil_stream_dropped_total')}`],
-        ['Live viewers / fragments / drops', `${sum(metrics, 'vigil_live_viewers')} / ${sum(metrics, 'vigil_live_fragments_total')} / ${sum(metrics, 'vigil_live_dropped_total')}`],
-        ['Notifications sent / failed', `${sum(metrics, 'vigil_notify_sent_total')} / ${sum(metrics, 'vigil_notify_failed_total')}`],
-        ['Queue sink drops', String(sum(metrics, 'vigil_queue_dropped_total'))],
+        ['Frames decoded / handed on / dropped', `${sum(metrics, 'vigil_camera_frames_decoded')} / ${sum(metrics, 'vigil_camera_frames_handed_on')} / ${sum(metrics, 'vigil_camera_frames_dropped')}`],
+        ['Camera restarts', String(sum(metrics, 'vigil_camera_restarts'))],
+        ['Inference frames / shed', `${sum(metrics, 'vigil_inference_frames')} / ${sum(metrics, 'vigil_inference_shed_frames')}`],
+        ['Inference errors', String(sum(metrics, 'vigil_inference_errors_total'))],
+        ['Stream clients / events / dropped', `${sum(metrics, 'vigil_ws_clients')} / ${sum(metrics, 'vigil_stream_events_published_total')} / ${sum(metrics, 'vigil_ws_messages_dropped_total')}`],
+        ['Live viewers / fragments / dropped', `${sum(metrics, 'vigil_live_viewers')} / ${sum(metrics, 'vigil_live_fragments_total')} / ${sum(metrics, 'vigil_live_dropped_total')}`],
+        ['Queue sinks delivered / dropped', `${sum(metrics, 'vigil_queue_delivered')} / ${sum(metrics, 'vigil_queue_dropped')}`],
+        ['Notifications delivered / pending / dead letters', `${sum(metrics, 'vigil_notify_delivered_total')} / ${sum(metrics, 'vigil_notify_pending')} / ${sum(metrics, 'vigil_notify_dead_letters')}`],
       ]
     : [];
   return (

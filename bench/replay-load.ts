@@ -209,7 +209,9 @@ async function measure(server: ChildProcess, port: number, probeToken: string): 
     if (rest > 0) await new Promise((r2) => setTimeout(r2, rest));
   }
   server.send({ cmd: 'stats' });
-  const st = (marked && (await once<{ cpuPct: number; replayedPerS: number | null; rssMb: number }>(server, 'stats', 30_000))) || { cpuPct: NaN, replayedPerS: null, rssMb: NaN };
+  type Stats = { cpuPct: number; replayedPerS: number | null; rssMb: number };
+  const answered: Stats | null = marked === null ? null : await once<Stats>(server, 'stats', 30_000);
+  const st: Stats = answered ?? { cpuPct: NaN, replayedPerS: null, rssMb: NaN };
   if (Number.isNaN(st.cpuPct)) console.log('the server did not answer its statistics request within 30 s (event loop stalled)');
   ws.terminate();
   return {

@@ -29,7 +29,28 @@ export type NativePipelineEvent =
   | { type: 'error' | 'warning'; source: string; message: string; debug: string; domain: string; code: number }
   | { type: 'eos' }
   | NativeSegmentEvent
+  | NativeLiveEvent
   | { type: 'state'; oldState: string; newState: string };
+
+/**
+ * One encoded access unit from the live tap (Pipeline.setLiveTap): the parsed stream at the decoder's input,
+ * copied, never decoded. The first sample after enabling (always a keyframe) carries the pad's caps.
+ */
+export interface NativeLiveEvent {
+  type: 'live';
+  data: Buffer;
+  /** Stream time in ns; -1 when the buffer had none. */
+  ptsNs: number;
+  dtsNs: number;
+  durationNs: number;
+  keyframe: boolean;
+  /** Unix-epoch ns when the sample passed the tap. */
+  wallClockNs: bigint;
+  /** GStreamer caps string, e.g. `video/x-h264, stream-format=(string)avc, alignment=(string)au, ...`. */
+  caps?: string;
+  /** The caps' codec_data (avcC for stream-format=avc), empty when absent. */
+  codecData?: Buffer;
+}
 
 export interface NativeFrameEvent {
   type: 'frame';
@@ -177,6 +198,9 @@ export interface NativeRecordStats {
   recordBytes: number;
   /** Milliseconds (monotonic) since the last buffer reached the recorder; -1 before the first. */
   msSinceLastRecordBuffer: number;
+  /** Live-tap samples delivered to JS and dropped (queue full) since the pipeline was made. */
+  liveSamples: number;
+  liveDropped: number;
 }
 
 export interface NativePipelineStats extends NativeRecordStats {
@@ -234,6 +258,12 @@ export interface NativePipeline {
    * pipeline stopped or closed) or the retained-bytes budget would be exceeded (`refused`).
    */
   captureSource(slot: number, generation: number): NativeSourceFrame | null;
+  /**
+   * While true, each encoded access unit reaching the decoder is delivered as a 'live' event (bounded: 256 waiting
+   * for JS, then dropped up to the next keyframe, counted in stats().liveDropped). Pipelines without a decoder
+   * (record-only) never deliver any.
+   */
+  setLiveTap(enabled: boolean): void;
   readonly closed: boolean;
 }
 

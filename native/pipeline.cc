@@ -119,7 +119,7 @@ TensorSpec ParseTensorSpec(const Napi::Object& t) {
 
 // What crosses from GStreamer threads to the JS thread.
 struct PipelineEvent {
-  enum class Kind { Frame, Error, Warning, Eos, StateChanged, Latency, ClockLost, Segment } kind;
+  enum class Kind { Frame, Error, Warning, Eos, StateChanged, Latency, ClockLost, Segment, Live } kind;
   FrameReady frame;
   std::string source, message, debug, domain;
   int code = 0;
@@ -128,6 +128,12 @@ struct PipelineEvent {
   std::string phase, location;
   int64_t runningTimeNs = -1;
   int64_t wallClockNs = 0;
+  // Live: one encoded access unit (copied), its timestamps (-1 when unset), and the caps when they changed.
+  std::vector<uint8_t> data;
+  int64_t ptsNs = -1, dtsNs = -1, durationNs = -1;
+  bool keyframe = false;
+  std::string caps;
+  std::vector<uint8_t> codecData;
 };
 
 Napi::Function Pipeline::Init(Napi::Env env) {
@@ -139,6 +145,7 @@ Napi::Function Pipeline::Init(Napi::Env env) {
                       InstanceMethod("setFullFrame", &Pipeline::SetFullFrame),
                       InstanceMethod("setAnalysisInterval", &Pipeline::SetAnalysisInterval),
                       InstanceMethod("captureSource", &Pipeline::CaptureSource),
+                      InstanceMethod("setLiveTap", &Pipeline::SetLiveTap),
                       InstanceAccessor("closed", &Pipeline::IsClosed, nullptr)});
 }
 
@@ -254,6 +261,7 @@ Pipeline::Pipeline(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pipeline>(
     auto* ev = new PipelineEvent{PipelineEvent::Kind::Eos};
     if (tsfn_.NonBlockingCall(ev) != napi_ok) delete ev;
   });
+  if (decoder) InstallLiveTap(decoder.get());
   externalBytes_ = static_cast<int64_t>(sink_->pool()->slotBytes()) * sink_->pool()->size();
   Napi::MemoryManagement::AdjustExternalMemory(env, externalBytes_);
 
@@ -448,6 +456,20 @@ void Pipeline::CallJs(Napi::Env env, Napi::Function callback, Pipeline* self, Pi
       o.Set("runningTimeNs", static_cast<double>(ev->runningTimeNs));
       o.Set("wallClockNs", Napi::BigInt::New(env, ev->wallClockNs));
       break;
+    case PipelineEvent::Kind::Live:
+      self->liveInFlight_.fetch_sub(1, std::memory_order_relaxed);
+      o.Set("type", "live");
+      o.Set("data", Napi::Buffer<uint8_t>::Copy(env, ev->data.data(), ev->data.size()));
+      o.Set("ptsNs", static_cast<double>(ev->ptsNs));
+      o.Set("dtsNs", static_cast<double>(ev->dtsNs));
+      o.Set("durationNs", static_cast<double>(ev->durationNs));
+      o.Set("keyframe", ev->keyframe);
+      o.Set("wallClockNs", Napi::BigInt::New(env, ev->wallClockNs));
+      if (!ev->caps.empty()) {
+        o.Set("caps", ev->caps);
+        o.Set("codecData", Napi::Buffer<uint8_t>::Copy(env, ev->codecData.data(), ev->codecData.size()));
+      }
+      break;
     case PipelineEvent::Kind::StateChanged:
       o.Set("type", "state");
       o.Set("oldState", ev->oldState);
@@ -596,6 +618,8 @@ Napi::Value Pipeline::Stats(const Napi::CallbackInfo& info) {
   n("recordBytes", static_cast<double>(recordBytes_.load()));
   const int64_t lastRec = lastRecordMonotonicUs_.load();
   n("msSinceLastRecordBuffer", lastRec == 0 ? -1 : (g_get_monotonic_time() - lastRec) / 1000.0);
+  n("liveSamples", static_cast<double>(liveSamples_.load()));
+  n("liveDropped", static_cast<double>(liveDropped_.load()));
   if (!sink_) return o;  // record-only: no frame stage
   FrameSinkStats& s = sink_->stats();
   n("framesDecoded", s.framesDecoded.load());
@@ -662,6 +686,82 @@ Napi::Value Pipeline::CaptureSource(const Napi::CallbackInfo& info) {
     return env.Null();
   }
   return CaptureSample(env, sample.get());
+}
+
+// setLiveTap(enabled): while true, every encoded access unit reaching the decoder is copied to JS as a 'live'
+// event (the first one after enabling carries the caps); false stops the copies at once.
+Napi::Value Pipeline::SetLiveTap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThrowIfClosed(env, "setLiveTap");
+  const bool on = ExpectBool(info[0], "enabled");
+  if (on && !liveTap_.load()) {
+    liveSendCaps_.store(true);
+    liveNeedKey_.store(true);
+  }
+  liveTap_.store(on);
+  return env.Undefined();
+}
+
+void Pipeline::InstallLiveTap(GstElement* decoder) {
+  PadPtr pad(gst_element_get_static_pad(decoder, "sink"));
+  if (!pad) return;
+  gst_pad_add_probe(pad.get(), GST_PAD_PROBE_TYPE_BUFFER, &Pipeline::OnLiveBuffer, this, nullptr);
+}
+
+// On the streaming thread. Bounded: at most 256 samples wait for the JS thread; past that a sample is dropped
+// (counted) and so is every delta until the next keyframe, so what JS gets always decodes.
+GstPadProbeReturn Pipeline::OnLiveBuffer(GstPad* pad, GstPadProbeInfo* info, gpointer data) {
+  auto* self = static_cast<Pipeline*>(data);
+  if (!self->liveTap_.load(std::memory_order_relaxed)) return GST_PAD_PROBE_OK;
+  GstBuffer* buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+  if (!buffer) return GST_PAD_PROBE_OK;
+  const bool key = !GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT);
+  if (!key && self->liveNeedKey_.load(std::memory_order_relaxed)) return GST_PAD_PROBE_OK;
+  if (self->liveInFlight_.load(std::memory_order_relaxed) >= 256) {
+    self->liveDropped_.fetch_add(1, std::memory_order_relaxed);
+    self->liveNeedKey_.store(true, std::memory_order_relaxed);
+    return GST_PAD_PROBE_OK;
+  }
+  auto ev = std::make_unique<PipelineEvent>(PipelineEvent{PipelineEvent::Kind::Live});
+  if (key) {
+    self->liveNeedKey_.store(false, std::memory_order_relaxed);
+    if (self->liveSendCaps_.exchange(false)) {
+      GstCaps* caps = gst_pad_get_current_caps(pad);
+      if (caps) {
+        GCharPtr text(gst_caps_to_string(caps));
+        ev->caps = text ? text.get() : "";
+        const GstStructure* st = gst_caps_get_structure(caps, 0);
+        const GValue* cd = st ? gst_structure_get_value(st, "codec_data") : nullptr;
+        if (cd && G_VALUE_HOLDS(cd, GST_TYPE_BUFFER)) {
+          GstBuffer* cdb = gst_value_get_buffer(cd);
+          GstMapInfo m;
+          if (cdb && gst_buffer_map(cdb, &m, GST_MAP_READ)) {
+            ev->codecData.assign(m.data, m.data + m.size);
+            gst_buffer_unmap(cdb, &m);
+          }
+        }
+        gst_caps_unref(caps);
+      }
+      if (ev->caps.empty()) self->liveSendCaps_.store(true);  // no caps yet: try again on the next keyframe
+    }
+  }
+  GstMapInfo map;
+  if (!gst_buffer_map(buffer, &map, GST_MAP_READ)) return GST_PAD_PROBE_OK;
+  ev->data.assign(map.data, map.data + map.size);
+  gst_buffer_unmap(buffer, &map);
+  ev->ptsNs = GST_BUFFER_PTS_IS_VALID(buffer) ? static_cast<int64_t>(GST_BUFFER_PTS(buffer)) : -1;
+  ev->dtsNs = GST_BUFFER_DTS_IS_VALID(buffer) ? static_cast<int64_t>(GST_BUFFER_DTS(buffer)) : -1;
+  ev->durationNs = GST_BUFFER_DURATION_IS_VALID(buffer) ? static_cast<int64_t>(GST_BUFFER_DURATION(buffer)) : -1;
+  ev->keyframe = key;
+  ev->wallClockNs = g_get_real_time() * 1000;
+  self->liveInFlight_.fetch_add(1, std::memory_order_relaxed);
+  if (self->tsfn_.NonBlockingCall(ev.get()) == napi_ok) {
+    ev.release();
+    self->liveSamples_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    self->liveInFlight_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  return GST_PAD_PROBE_OK;
 }
 
 Napi::Value Pipeline::IsClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closed_); }

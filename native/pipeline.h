@@ -48,6 +48,7 @@ class Pipeline : public Napi::ObjectWrap<Pipeline> {
   Napi::Value SetFullFrame(const Napi::CallbackInfo& info);
   Napi::Value SetAnalysisInterval(const Napi::CallbackInfo& info);
   Napi::Value CaptureSource(const Napi::CallbackInfo& info);
+  Napi::Value SetLiveTap(const Napi::CallbackInfo& info);
 
   static GstBusSyncReply OnBusMessage(GstBus* bus, GstMessage* msg, gpointer self);
   void ThrowIfClosed(Napi::Env env, const char* method);
@@ -57,6 +58,10 @@ class Pipeline : public Napi::ObjectWrap<Pipeline> {
   void FinishRecording();
   void CountRecordedBuffers();
   int64_t WallClockOfRunningTime(GstClockTime runningTimeNs);
+  // Live tap (web console): a buffer probe on the decoder's input (the parsed, still encoded stream) that, while
+  // enabled, copies each access unit to JS. Nothing is decoded or re-encoded; disabled, the probe returns at once.
+  void InstallLiveTap(GstElement* decoder);
+  static GstPadProbeReturn OnLiveBuffer(GstPad* pad, GstPadProbeInfo* info, gpointer self);
 
   std::string cameraId_;
   ElementPtr pipeline_;
@@ -77,6 +82,12 @@ class Pipeline : public Napi::ObjectWrap<Pipeline> {
   std::atomic<uint64_t> recordBuffers_{0};
   std::atomic<uint64_t> recordBytes_{0};
   std::atomic<int64_t> lastRecordMonotonicUs_{0};
+  std::atomic<bool> liveTap_{false};
+  std::atomic<bool> liveSendCaps_{false};  // the next sample carries the caps (a new viewer needs the codec data)
+  std::atomic<bool> liveNeedKey_{true};    // after a drop, deltas are useless until the next keyframe
+  std::atomic<int> liveInFlight_{0};       // samples queued to JS and not yet handled (bounded)
+  std::atomic<uint64_t> liveSamples_{0};
+  std::atomic<uint64_t> liveDropped_{0};
   std::unique_ptr<FrameSink> sink_;
   Napi::FunctionReference onEvent_;
   Tsfn tsfn_;

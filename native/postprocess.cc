@@ -13,6 +13,21 @@ namespace vigil {
 
 // ---- pure C++ ------------------------------------------------------------------------------------------------------
 
+namespace {
+
+// A model that emits NaN or infinities (a broken export, a hostile file) must not put non-finite boxes into the
+// tracker: such candidates are dropped at decode (found by native/fuzz/fuzz_decoders.cc).
+bool FiniteBox(float x1, float y1, float x2, float y2) {
+  return std::isfinite(x1) && std::isfinite(y1) && std::isfinite(x2) && std::isfinite(y2);
+}
+
+// Float class ids from JS (nms, mapToSource): out of int32 range (or NaN) is no class rather than undefined behaviour.
+int32_t ClassIdFromFloat(float v) {
+  return v >= -2147483648.0f && v < 2147483648.0f ? static_cast<int32_t>(v) : -1;
+}
+
+}  // namespace
+
 std::vector<Candidate> DecodeNanodet(const std::vector<NanodetLevel>& levels, int numClasses, int bins, int inputW,
                                      int inputH, const ScoreFilter& filter) {
   std::vector<Candidate> out;
@@ -49,6 +64,7 @@ std::vector<Candidate> DecodeNanodet(const std::vector<NanodetLevel>& levels, in
           }
           decoded = true;
         }
+        if (!FiniteBox(dist[0], dist[1], dist[2], dist[3])) break;  // NaN logits: no box for this cell
         const float cx = (static_cast<float>(i % gw) + 0.5f) * lv.stride;
         const float cy = (static_cast<float>(i / gw) + 0.5f) * lv.stride;
         Candidate k;
@@ -69,7 +85,9 @@ std::vector<Candidate> DecodeCenternet(const float* rows, int count, int numClas
   std::vector<Candidate> out;
   for (int i = 0; i < count; ++i) {
     const float* r = rows + static_cast<size_t>(i) * 6;
-    if (!std::isfinite(r[5]) || !std::isfinite(r[4])) continue;
+    // Range-check the class before rounding: lround of a huge value is unspecified (2^32 came out as class 0).
+    if (!(r[5] > -1.0f && r[5] < static_cast<float>(numClasses)) || !std::isfinite(r[4])) continue;
+    if (!FiniteBox(r[0], r[1], r[2], r[3])) continue;
     const int cls = static_cast<int>(std::lround(r[5]));
     if (cls < 0 || cls >= numClasses || !filter.Passes(cls, r[4])) continue;
     out.push_back(Candidate{r[0], r[1], r[2], r[3], r[4], cls});
@@ -101,10 +119,12 @@ std::vector<Candidate> DecodeYolo(const float* data, int n, int numClasses, Yolo
       cls = r + 5;
       step = 1;
     }
+    const float x1 = cx - w / 2, y1 = cy - h / 2, x2 = cx + w / 2, y2 = cy + h / 2;
+    if (!FiniteBox(x1, y1, x2, y2)) continue;
     for (int c = 0; c < numClasses; ++c) {
       const float score = obj * cls[c * step];
       if (!filter.Passes(c, score)) continue;
-      out.push_back(Candidate{cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, score, c});
+      out.push_back(Candidate{x1, y1, x2, y2, score, c});
     }
   }
   return out;
@@ -122,7 +142,11 @@ float Iou(const Candidate& a, const Candidate& b) {
 }
 
 std::vector<Candidate> Nms(std::vector<Candidate> c, float iouThreshold, int maxDetections, bool classAgnostic) {
-  std::stable_sort(c.begin(), c.end(), [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
+  // NaN scores (nms() takes any boxes) sort last: a plain `>` is no strict weak ordering with NaN, and the result
+  // was not sorted by score.
+  std::stable_sort(c.begin(), c.end(), [](const Candidate& a, const Candidate& b) {
+    return a.score > b.score || (!std::isnan(a.score) && std::isnan(b.score));
+  });
   std::vector<Candidate> keep;
   for (const Candidate& cand : c) {
     bool suppressed = false;
@@ -252,7 +276,7 @@ std::vector<Candidate> Unpack(const Napi::Float32Array& a, const std::string& na
   std::vector<Candidate> out(a.ElementLength() / 6);
   const float* d = a.Data();
   for (size_t i = 0; i < out.size(); ++i)
-    out[i] = Candidate{d[i * 6], d[i * 6 + 1], d[i * 6 + 2], d[i * 6 + 3], d[i * 6 + 4], static_cast<int32_t>(d[i * 6 + 5])};
+    out[i] = Candidate{d[i * 6], d[i * 6 + 1], d[i * 6 + 2], d[i * 6 + 3], d[i * 6 + 4], ClassIdFromFloat(d[i * 6 + 5])};
   return out;
 }
 

@@ -3,7 +3,7 @@
  */
 import { loadAddon } from '../bindings/index.js';
 import { probeDecoders, hasElement } from './camera/decoders.js';
-import { loadConfig, substituteEnv } from './config/index.js';
+import { configFiles, loadConfig, substituteEnv } from './config/index.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -11,8 +11,9 @@ import { formatReplay, replayInput } from './rules/index.js';
 import { DetectionStore } from './store/index.js';
 import { timeNs } from './validate.js';
 import { VigilError } from './errors.js';
-import { createLogger } from './log.js';
+import { configureLogging, createLogger } from './log.js';
 import { createServer } from './server.js';
+import { CLUSTER_USAGE, clusterCommand } from './cluster/cli.js';
 import { probeInference } from './inference/probe.js';
 
 const log = createLogger('vigil');
@@ -20,12 +21,14 @@ const log = createLogger('vigil');
 function usage(): never {
   process.stderr.write(
     [
-      'usage: vigil serve [--config FILE]',
+      'usage: vigil serve [--config FILE|DIR]',
+      '       vigil config check [FILE|DIR]      (default: VIGIL_CONFIG, or config/default.yaml + config/$VIGIL_ENV.yaml)',
       '       vigil probe',
       '       vigil bench density [--cameras N | --start N --step N --max N] [--seconds S] [--prelim-seconds S] [--warmup S] [--busy-share F]',
       '                           [--substreams] [--no-baseline] [--detect-fps F] [--out FILE]',
       '       vigil bench inference [--seconds S] [--out FILE]',
       '       vigil rules test (--rules FILE | --config FILE) (--input NDJSON | --data DIR --camera ID [--start T] [--end T]) [--timezone TZ]',
+      ...CLUSTER_USAGE,
       '',
     ].join('\n'),
   );
@@ -84,6 +87,34 @@ export async function rulesTest(args: string[]): Promise<string[]> {
   return formatReplay(replayInput(rules, text, timezone ? { timezone } : {}));
 }
 
+/**
+ * `vigil config check [FILE|DIR]`: loads and validates the configuration exactly as `serve` would (the same
+ * messages: unknown keys with the likely intended one, missing keys, a camera tensor the detector cannot take)
+ * without opening cameras, models or the data folder. `ok` false: the lines are the error.
+ */
+export function configCheck(args: string[], env: NodeJS.ProcessEnv = process.env): { ok: boolean; lines: string[] } {
+  const path = args[0] ?? env.VIGIL_CONFIG;
+  let files: string[] = [];
+  try {
+    files = configFiles(path, env).files;
+    const c = loadConfig(path, env);
+    const d = c.detector;
+    return {
+      ok: true,
+      lines: [
+        `${files.length ? files.join(' + ') : '(embedded defaults)'}: OK${env.VIGIL_ENV ? ` (VIGIL_ENV=${env.VIGIL_ENV})` : ''}`,
+        `  cameras: ${c.cameras.length} (${c.cameras.map((x) => x.id).join(', ')})`,
+        `  detector: ${d ? `${d.model} ${d.precision} ${d.inputSize}` : 'off'}`,
+        `  server: ${c.server.host}:${c.server.port}, data: ${c.dataDir}`,
+        `  rules: ${c.rules.length}, VMS sources: ${c.integrations.vms.length}, queues: ${c.integrations.queues.length}, storage: ${c.integrations.storage.type}`,
+      ],
+    };
+  } catch (err) {
+    if (!(err instanceof VigilError)) throw err;
+    return { ok: false, lines: [`${files.length ? `${files.join(' + ')}: ` : ''}${err.message}`] };
+  }
+}
+
 function argValue(args: string[], flag: string): string | undefined {
   const i = args.indexOf(flag);
   if (i < 0) return undefined;
@@ -115,6 +146,7 @@ export function probe(): string {
 
 export async function serve(configPath?: string): Promise<() => Promise<void>> {
   const config = loadConfig(configPath);
+  if (config.log) configureLogging(config.log); // the file's log: section (VIGIL_LOG_* still override it)
   const server = await createServer(config, { log });
   const camLog = log.child('camera');
   let last = { at: performance.now(), detections: 0, frames: 0 };
@@ -186,6 +218,16 @@ async function main(argv: string[]): Promise<void> {
       else usage();
       return;
     }
+    case 'config': {
+      if (rest[0] !== 'check') usage();
+      const r = configCheck(rest.slice(1));
+      (r.ok ? process.stdout : process.stderr).write(`${r.lines.join('\n')}\n`);
+      if (!r.ok) process.exit(1);
+      return;
+    }
+    case 'cluster':
+      process.stdout.write(`${(await clusterCommand(rest)).join('\n')}\n`);
+      return;
     case 'rules':
       if (rest[0] !== 'test') usage();
       process.stdout.write(`${(await rulesTest(rest.slice(1))).join('\n')}\n`);

@@ -16,6 +16,9 @@ import type { DetectionStore } from './store/index.js';
 import type { ApiServer } from './api/server.js';
 import { NotificationsService, RulesService } from './services/alerts.js';
 import { AnalyticsService } from './services/analytics.js';
+import { ClusterService } from './cluster/service.js';
+import { CameraCatalogService } from './services/camera-catalog.js';
+import { FrigateService } from './services/frigate.js';
 import { CamerasService, DetectorService } from './services/cameras.js';
 import { DatabaseService } from './services/database.js';
 import { HttpService } from './services/http.js';
@@ -62,18 +65,22 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
   const integrations = new IntegrationsService(cameras, recorder);
   const snapshots = new SnapshotsService(integrations, search);
   const rules = new RulesService();
-  const notifications = new NotificationsService(rules, snapshots);
-  const http = options.listen === false ? null : new HttpService({ cameras, search, recorder, integrations, snapshots, rules });
+  const notifications = new NotificationsService(rules, snapshots, integrations); // integrations: vms channels
+  const catalog = new CameraCatalogService(cameras, recorder); // cameras added over the API (persisted)
+  const http = options.listen === false ? null : new HttpService({ cameras, search, recorder, integrations, snapshots, rules, catalog });
   const analytics = new AnalyticsService({ cameras, rules, notifications, snapshots, integrations, recorder, stream: http });
   const detector = new DetectorService(cameras, analytics);
   const services: Service[] = [
-    database, search, retention, recorder, integrations, snapshots, rules, notifications,
+    database, search, retention, recorder, integrations, snapshots, rules, notifications, catalog,
     ...(http ? [http] : []),
     analytics, // camera and alert listeners: attached before any camera exists
     detector,
+    new FrigateService({ cameras, analytics, detector, recorder, snapshots }), // frigate: MQTT, sees every camera added
     new VmsSyncService(integrations), // imported cameras
-    new CamerasService(cameras), // configured cameras
+    new CamerasService(cameras, catalog), // configured cameras, then the stored API ones
   ];
+  // A cluster node (config `cluster:`) places cameras, bridges events and shares config; without it, nothing.
+  services.push(new ClusterService({ cameras, analytics, rules }));
   const running = await startServices(services, ctx);
   let stopping: Promise<void> | null = null;
 

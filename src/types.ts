@@ -91,4 +91,14 @@ export interface CameraInfo {
   height: number | null;
   fps: number | null;
   lastError: string | null;
+  /** Free-text location from the camera's settings. */
+  location?: string | null;
+  /** The source as a URI, credentials removed (`rtsp://***@host/...`, `file:///...`). */
+  streamUrl?: string;
+  /** Wall-clock ms of the last frame; null: none yet. */
+  lastSeenMs?: number | null;
+  /** Where the camera is defined: the config file, the REST API (persisted), or a VMS sync. */
+  origin?: 'config' | 'api' | 'vms';
+  /** Whether its frames go on to detection (switched off at run time over MQTT). */
+  detection?: boolean;
 }

@@ -29,9 +29,52 @@ export function optObject(v: unknown, path: string): Raw {
   return v === undefined ? {} : object(v, path);
 }
 
-export function onlyKeys(o: Raw, path: string, known: readonly string[]): void {
+/**
+ * Edit distance (optimal string alignment: insertions, deletions, substitutions and swaps of neighbours), compared
+ * case-insensitively and without "_" / "-", so `bind_dn` is 0 from `bindDN` and `camras` 1 from `cameras`.
+ */
+export function keyDistance(a: string, b: string): number {
+  const x = a.toLowerCase().replace(/[_-]/g, '');
+  const y = b.toLowerCase().replace(/[_-]/g, '');
+  const d: number[][] = Array.from({ length: x.length + 1 }, (_, i) => Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= x.length; i++) {
+    for (let j = 1; j <= y.length; j++) {
+      const cost = x[i - 1] === y[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[x.length]![y.length]!;
+}
+
+/** The known key a typo most likely meant: the closest within a third of its length (at least 1 edit), or null. */
+export function closestKey(key: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const k of known) {
+    const dist = keyDistance(key, k);
+    if (dist < bestD) {
+      best = k;
+      bestD = dist;
+    }
+  }
+  return best !== null && bestD <= Math.max(1, Math.floor(key.length / 3)) ? best : null;
+}
+
+/**
+ * The one unknown-key check every parser of a config mapping calls with the keys it reads: a typo is an error
+ * naming its path and, where one is close, the key it most likely meant (`Unknown key cameras[2].source.uri (did
+ * you mean url?)`); otherwise the known keys are listed. `hints` maps a foreign spelling to what stands for it in
+ * Vigil (the integration document's `server_url` -> "url"), shown instead of a guess.
+ */
+export function onlyKeys(o: Raw, path: string, known: readonly string[], hints: Readonly<Record<string, string>> = {}): void {
   for (const k of Object.keys(o)) {
-    if (!known.includes(k)) throw new VigilArgumentError(`Unknown key ${path}.${k} (known keys: ${known.join(', ')})`);
+    if (known.includes(k)) continue;
+    const where = path === '' ? k : `${path}.${k}`;
+    const hint = Object.prototype.hasOwnProperty.call(hints, k) ? hints[k]! : null;
+    const guess = hint === null ? closestKey(k, known) : null;
+    const why = hint !== null ? `in Vigil: ${hint}` : guess !== null ? `did you mean ${guess}?` : `known keys: ${known.join(', ')}`;
+    throw new VigilArgumentError(`Unknown key ${where} (${why})`);
   }
 }
 
@@ -117,18 +160,28 @@ export function httpUrl(v: unknown, path: string): string {
 const ISO = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
 const TIME_WHAT = 'nanoseconds since the Unix epoch or an ISO 8601 date-time with a zone';
 
-/** A time: integer nanoseconds since the epoch (number or decimal string), or ISO 8601 with a zone and up to 9 fractional digits. */
+/** The last nanosecond a stored timestamp (unsigned 64 bits, year 2554) can name. */
+export const MAX_TIME_NS = (1n << 64n) - 1n;
+
+/**
+ * A time: integer nanoseconds since the epoch (number or decimal string), or ISO 8601 with a zone and up to 9
+ * fractional digits. A valid time past MAX_TIME_NS (a date after 2554, 20 digits above 2^64 - 1) is clamped to it:
+ * as a query bound it means "from after everything stored", not an error and never a failure in the key encoding.
+ */
 export function timeNs(v: unknown, path: string): bigint {
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
   if (typeof v === 'string') {
     if (/^\d{1,20}$/.test(v)) {
       const n = BigInt(v);
-      if (n < 1n << 64n) return n;
+      return n > MAX_TIME_NS ? MAX_TIME_NS : n;
     }
     const m = ISO.exec(v);
     if (m) {
       const ms = Date.parse(`${m[1]}${m[3]}`);
-      if (Number.isFinite(ms) && ms >= 0) return BigInt(ms) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0') || '0');
+      if (Number.isFinite(ms) && ms >= 0) {
+        const ns = BigInt(ms) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0') || '0');
+        return ns > MAX_TIME_NS ? MAX_TIME_NS : ns;
+      }
     }
   }
   throw fail(TIME_WHAT, path, v);

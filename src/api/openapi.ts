@@ -13,6 +13,7 @@ const errResp = (description: string) => jsonResp(description, ref('Error'));
 const jsonBody = (schema: object) => ({ required: true, content: { 'application/json': { schema } } });
 /** The `{id}` path parameter of the routes on one resource. */
 const idParam = [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }];
+const usernameParam = { name: 'username', in: 'path', required: true, schema: { type: 'string' } };
 const authErrors = {
   '401': errResp('Missing, invalid, expired or revoked access token'),
   '403': errResp('Role or camera scope does not allow this'),
@@ -33,9 +34,13 @@ export const openApiDocument = {
   paths: {
     '/health': {
       get: {
-        summary: 'Health of the server and its services',
+        summary: 'Health of the server; its services only for operators and admins',
+        description:
+          'Without a token (or with a viewer\'s, or a bad one) only the overall status and time; with an operator\'s or ' +
+          'admin\'s access token also each service\'s status, response time and detail (camera-scoped callers do not ' +
+          'get site-wide integrations). A load balancer needs no token.',
         tags: ['System'],
-        security: [],
+        security: [{}, { bearerAuth: [] }],
         responses: {
           '200': jsonResp('Healthy or degraded', ref('HealthStatus')),
           '503': jsonResp('Unhealthy', ref('HealthStatus')),
@@ -95,15 +100,27 @@ export const openApiDocument = {
             in: 'query',
             schema: {
               type: 'string',
-              enum: ['all', 'active', 'inactive', 'starting', 'running', 'stalled', 'reconnecting', 'stopped', 'failed'],
+              enum: ['all', 'active', 'inactive', 'error', 'starting', 'running', 'stalled', 'reconnecting', 'stopped', 'failed'],
             },
-            description: 'active = starting|running|stalled|reconnecting; inactive = stopped|failed',
+            description: 'The document status (active = starting|running; error = stalled|reconnecting|failed; inactive = stopped) or a finer state',
           },
         ],
         responses: {
           '200': jsonResp('Cameras', { type: 'array', items: ref('Camera') }),
           '400': errResp('Bad parameter'),
           ...authErrors,
+        },
+      },
+      post: {
+        summary: 'Add a camera (admin): persisted, started at once and after every restart',
+        description: 'The body is a camera mapping as under `cameras:` in the config file (same keys, defaults and checks).',
+        tags: ['Cameras'],
+        requestBody: jsonBody(ref('CameraDefinition')),
+        responses: {
+          '201': jsonResp('The camera added', ref('Camera')),
+          '400': errResp('Invalid camera definition'),
+          ...authErrors,
+          '409': errResp('A camera with this id exists'),
         },
       },
     },
@@ -116,6 +133,30 @@ export const openApiDocument = {
           '200': jsonResp('Camera', ref('Camera')),
           ...authErrors,
           '404': errResp('No such camera'),
+        },
+      },
+      put: {
+        summary: 'Replace a camera added over the API (admin); it restarts with the new definition',
+        tags: ['Cameras'],
+        parameters: idParam,
+        requestBody: jsonBody(ref('CameraDefinition')),
+        responses: {
+          '200': jsonResp('The camera after the change', ref('Camera')),
+          '400': errResp('Invalid camera definition'),
+          ...authErrors,
+          '404': errResp('No such camera'),
+          '409': errResp('The camera comes from the config file or a VMS, or the body names another id'),
+        },
+      },
+      delete: {
+        summary: 'Remove a camera added over the API (admin)',
+        tags: ['Cameras'],
+        parameters: idParam,
+        responses: {
+          '204': { description: 'Removed' },
+          ...authErrors,
+          '404': errResp('No such camera'),
+          '409': errResp('The camera comes from the config file or a VMS'),
         },
       },
     },
@@ -229,6 +270,51 @@ export const openApiDocument = {
         },
       },
     },
+    '/cameras/{id}/latest.jpg': {
+      get: {
+        summary: "The camera's newest analysed frame (JPEG, at most 960 px wide); x-frame-age-ms gives its age (web console, src/console/)",
+        tags: ['Cameras'],
+        parameters: idParam,
+        responses: {
+          '200': { description: 'JPEG', content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } } } },
+          ...authErrors,
+          '404': errResp('No such camera, or it has given no frame yet (E_NO_FRAME)'),
+        },
+      },
+    },
+    '/console/rules/replay': {
+      post: {
+        summary: "What rules would have fired on a camera's stored detections (the replay of `vigil rules test`; nothing is saved)",
+        tags: ['Rules'],
+        requestBody: jsonBody({
+          type: 'object',
+          required: ['rules', 'camera_id'],
+          additionalProperties: false,
+          properties: { rules: { type: 'array', items: { type: 'object' } }, camera_id: { type: 'string' }, start_time: { type: 'string', description: 'ISO 8601 or ns; default end_time - 1 h' }, end_time: { type: 'string', description: 'ISO 8601 or ns; default now' } },
+        }),
+        responses: {
+          '200': {
+            description: 'Replay result',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: {
+                    frames: { type: 'integer' },
+                    detections: { type: 'integer' },
+                    raised_by_rule: { type: 'object', additionalProperties: { type: 'integer' } },
+                    tripwire_counts: { type: 'object' },
+                    events: { type: 'array', items: { type: 'object' } },
+                  },
+                },
+              },
+            },
+          },
+          '400': errResp('Invalid rules or body'),
+          ...authErrors,
+        },
+      },
+    },
     '/tracks/{ref}/snapshot.jpg': {
       get: {
         summary: "A track's best frame (highest score): live while the track lasts, stored after it ended",
@@ -261,6 +347,9 @@ export const openApiDocument = {
       },
       post: {
         summary: 'Create a local user (admin)',
+        description:
+          'The new user\'s cameras must lie within the caller\'s own scope (403 E_FORBIDDEN_CAMERA otherwise); without ' +
+          '`cameras` the user gets the caller\'s scope. A camera-scoped admin lists only users within its scope.',
         tags: ['Users'],
         requestBody: jsonBody(ref('NewUser')),
         responses: {
@@ -268,6 +357,52 @@ export const openApiDocument = {
           '400': errResp('Invalid user'),
           '409': errResp('User exists'),
           ...authErrors,
+        },
+      },
+    },
+    '/users/{username}': {
+      patch: {
+        summary: 'Change a local user\'s role, cameras, e-mail or disabled flag (admin)',
+        description:
+          'Users outside the caller\'s scope answer 404. A change of role or cameras, or disabling, ends the user\'s ' +
+          'sessions (their tokens and open streams). The last enabled admin with all cameras cannot be demoted, ' +
+          'narrowed or disabled (409 E_LAST_ADMIN).',
+        tags: ['Users'],
+        parameters: [usernameParam],
+        requestBody: jsonBody(ref('UserChanges')),
+        responses: {
+          '200': jsonResp('Changed', ref('LocalUser')),
+          '400': errResp('Invalid change'),
+          ...authErrors,
+          '404': errResp('No such user (or outside the caller\'s scope)'),
+          '409': errResp('It is the last enabled admin with all cameras'),
+        },
+      },
+      delete: {
+        summary: 'Delete a local user (admin); its sessions end',
+        tags: ['Users'],
+        parameters: [usernameParam],
+        responses: {
+          '204': { description: 'Deleted' },
+          ...authErrors,
+          '404': errResp('No such user (or outside the caller\'s scope)'),
+          '409': errResp('It is the last enabled admin with all cameras'),
+        },
+      },
+    },
+    '/users/{username}/password': {
+      post: {
+        summary: 'Set a local user\'s password: one\'s own (any role, with current_password) or another\'s (admin)',
+        description: 'Every other session of the user ends; a self-service change keeps the caller\'s own session.',
+        tags: ['Users'],
+        parameters: [usernameParam],
+        requestBody: jsonBody(ref('PasswordChange')),
+        responses: {
+          '204': { description: 'Changed' },
+          '400': errResp('Invalid new password, or current_password missing on a self-service change'),
+          '401': errResp('Missing, invalid, expired or revoked access token'),
+          '403': errResp('Wrong current password (E_AUTH_BAD_CREDENTIALS), or not an admin changing another user'),
+          '404': errResp('No such user (or outside the caller\'s scope)'),
         },
       },
     },
@@ -308,7 +443,7 @@ export const openApiDocument = {
       },
       HealthStatus: {
         type: 'object',
-        required: ['status', 'timestamp', 'services'],
+        required: ['status', 'timestamp'],
         additionalProperties: false,
         properties: {
           status: { type: 'string', enum: ['healthy', 'degraded', 'unhealthy'] },
@@ -378,6 +513,7 @@ export const openApiDocument = {
         properties: {
           id: { type: 'string' },
           username: { type: 'string' },
+          email: { type: 'string', format: 'email', description: 'When known' },
           roles: { type: 'array', items: { enum: ['admin', 'operator', 'viewer'] } },
           cameras: ref('CameraScope'),
           source: { enum: ['local', 'ldap'] },
@@ -385,13 +521,34 @@ export const openApiDocument = {
       },
       LocalUser: {
         type: 'object',
-        required: ['username', 'role', 'cameras', 'created'],
+        required: ['username', 'role', 'cameras', 'disabled', 'created'],
         additionalProperties: false,
         properties: {
           username: { type: 'string' },
           role: { enum: ['admin', 'operator', 'viewer'] },
           cameras: ref('CameraScope'),
+          email: { type: 'string', format: 'email' },
+          disabled: { type: 'boolean' },
           created: { type: 'string', format: 'date-time' },
+        },
+      },
+      UserChanges: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          role: { enum: ['admin', 'operator', 'viewer'] },
+          cameras: ref('CameraScope'),
+          email: { type: ['string', 'null'], format: 'email', description: 'null removes it' },
+          disabled: { type: 'boolean' },
+        },
+      },
+      PasswordChange: {
+        type: 'object',
+        required: ['new_password'],
+        additionalProperties: false,
+        properties: {
+          current_password: { type: 'string', description: 'Required when changing one\'s own password' },
+          new_password: { type: 'string', minLength: 8, maxLength: 1024 },
         },
       },
       NewUser: {
@@ -403,21 +560,40 @@ export const openApiDocument = {
           password: { type: 'string', minLength: 8, maxLength: 1024 },
           role: { enum: ['admin', 'operator', 'viewer'] },
           cameras: ref('CameraScope'),
+          email: { type: 'string', format: 'email' },
         },
       },
       Camera: {
         type: 'object',
-        required: ['id', 'name', 'status', 'source', 'width', 'height', 'fps', 'last_error'],
+        required: ['id', 'name', 'location', 'status', 'state', 'stream_url', 'source', 'width', 'height', 'fps', 'last_seen', 'last_error', 'origin', 'detection'],
         additionalProperties: false,
         properties: {
           id: { type: 'string' },
           name: { type: 'string' },
-          status: { enum: ['starting', 'running', 'stalled', 'reconnecting', 'stopped', 'failed'] },
+          location: { type: ['string', 'null'] },
+          status: { enum: ['active', 'inactive', 'error'], description: 'active = starting|running; error = stalled|reconnecting|failed; inactive = stopped' },
+          state: { enum: ['starting', 'running', 'stalled', 'reconnecting', 'stopped', 'failed'] },
+          stream_url: { type: 'string', format: 'uri', description: 'The source as a URI, credentials replaced by ***' },
           source: { type: 'string', description: 'Source URL with credentials removed' },
-          width: { type: ['integer', 'null'] },
+          width: { type: ['integer', 'null'], description: 'Decoded width from the negotiated caps; null before the first frame' },
           height: { type: ['integer', 'null'] },
           fps: { type: ['number', 'null'] },
+          last_seen: { type: ['string', 'null'], format: 'date-time', description: 'When the last frame arrived' },
           last_error: { type: ['string', 'null'] },
+          origin: { enum: ['config', 'api', 'vms'], description: 'Where the camera is defined; only api cameras change over the API' },
+          detection: { type: 'boolean', description: 'Whether frames go on to detection (switched at run time over MQTT)' },
+        },
+      },
+      CameraDefinition: {
+        type: 'object',
+        required: ['id'],
+        description: 'A camera mapping as under cameras: in the config file (README, Configuration)',
+        properties: {
+          id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
+          name: { type: 'string', minLength: 1, maxLength: 200 },
+          location: { type: 'string', minLength: 1, maxLength: 200 },
+          source: { type: 'object' },
+          inputs: { type: 'array' },
         },
       },
       Detection: {

@@ -10,7 +10,7 @@
  *    signed link `?exp=<unix s>&sig=<HMAC>` made by the runtime (src/integrations/storage/links.ts), which opens
  *    without a token until it expires.
  */
-import { authorize } from '../auth/policy.js';
+import { authorize, requireScope } from '../auth/policy.js';
 import { checkKey, StorageError } from '../integrations/storage/store.js';
 import { MediaLinkError } from '../integrations/storage/links.js';
 import type { Integrations } from '../integrations/runtime.js';
@@ -89,7 +89,9 @@ export function integrationRoutes(rt: IntegrationsApi): ApiRoutes {
         method: 'post',
         pattern: '/integrations/vms/:id/sync',
         params: ['id'],
-        handler: withAuth('integrations:write', async (ctx) => {
+        handler: withAuth('integrations:write', async (ctx, p) => {
+          // a sync adds, restarts and removes cameras across the site: only admins with every camera
+          requireScope(p, '*');
           const id = ctx.params.id!;
           if (!rt.vmsSources().some((s) => s.id === id)) throw new HttpError(404, 'E_NOT_FOUND', `No VMS source named ${JSON.stringify(id).slice(0, 70)}`);
           const report = await rt.syncVms(id);

@@ -5,12 +5,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canSeeCamera } from '../auth/policy.js';
+import { canSeeCamera, coversScope, requireScope, type Principal } from '../auth/policy.js';
 import { HttpError, jsonBody, queryRequired, type Reply } from '../http/index.js';
 import { cutClip } from '../recording/clips.js';
 import type { Recorder } from '../recording/recorder.js';
 import { alertToJson, parseAlertQuery } from '../rules/query.js';
-import type { RuleService } from '../rules/service.js';
+import { RuleNotFoundError, type RuleEntry, type RuleService } from '../rules/service.js';
 import type { Alert } from '../types.js';
 import { timeNs } from '../validate.js';
 import { scoped, unavailable, type ApiRoutes } from './auth.js';
@@ -30,9 +30,50 @@ function alertJson(a: Alert): Record<string, unknown> {
   return { ...alertToJson(a), links: { snapshot: `/alerts/${id}/snapshot.jpg`, clip: `/events/${id}/clip` } };
 }
 
+/** A rule's cameras as a scope: its empty list means every camera. */
+const ruleScope = (cameras: readonly string[]): readonly string[] | '*' => (cameras.length === 0 ? '*' : cameras);
+
+/**
+ * A rule as `p` may see it, or null: rules naming a camera outside the caller's scope do not exist for it (404,
+ * like a missing rule, so their ids and cameras stay unknown); site-wide rules (no cameras) are shown to
+ * camera-scoped callers without their notification channels (site-wide configuration).
+ */
+function ruleView(p: Principal, e: RuleEntry): RuleEntry | null {
+  if (p.cameras === '*') return e;
+  if (e.rule.cameras.length === 0) return { source: e.source, rule: { ...e.rule, notify: [] } };
+  return coversScope(p, e.rule.cameras) ? e : null;
+}
+
+/** The `cameras` a rule body asks for (absent = all cameras); a malformed value is left to the rule validator. */
+function bodyScope(body: unknown, fallback: readonly string[] | '*'): readonly string[] | '*' | null {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
+  const c = (body as Record<string, unknown>)['cameras'];
+  if (c === undefined) return fallback;
+  if (!Array.isArray(c) || !c.every((x) => typeof x === 'string')) return null;
+  return ruleScope(c as string[]);
+}
+
 export function opsRoutes(deps: OpsRouteDeps): ApiRoutes {
   return (withAuth) => {
   const rules = () => deps.rules ?? (() => { throw unavailable('Rules'); })();
+  /** The rule if `p` may see it, else the same 404 as for a rule that does not exist. */
+  const visibleRule = (p: Principal, id: string): RuleEntry => {
+    const v = ruleView(p, rules().getRule(id));
+    if (!v) throw new RuleNotFoundError('rule', id);
+    return v;
+  };
+  /** A rule `p` may change: visible, and its cameras (before and after) within `p`'s scope. */
+  const writableRule = (p: Principal, id: string): RuleEntry => {
+    const e = visibleRule(p, id);
+    requireScope(p, ruleScope(e.rule.cameras));
+    return e;
+  };
+  /** The same 404 for another camera's alert as for a missing one: a 403 would confirm that it exists. */
+  const visibleAlert = (p: Principal, id: string): Alert => {
+    const a = rules().getAlert(id);
+    if (!canSeeCamera(p, a.cameraId)) throw new RuleNotFoundError('alert', id);
+    return a;
+  };
   const recordings = () => deps.recordings ?? (() => { throw unavailable('Recordings'); })();
 
   /** Segments of a camera's span, cut into one MP4 and streamed; the file goes when it was sent. */
@@ -51,38 +92,66 @@ export function opsRoutes(deps: OpsRouteDeps): ApiRoutes {
   };
 
   return [
-    { method: 'get', pattern: '/rules', handler: withAuth('rules:read', async () => ({ status: 200, json: rules().listRules() })) },
+    {
+      method: 'get',
+      pattern: '/rules',
+      handler: withAuth('rules:read', async (_ctx, p) => ({
+        status: 200,
+        json: rules().listRules().map((e) => ruleView(p, e)).filter((e): e is RuleEntry => e !== null),
+      })),
+    },
     {
       method: 'get',
       pattern: '/rules/:id',
       params: ['id'],
-      handler: withAuth('rules:read', async (ctx) => ({ status: 200, json: rules().getRule(ctx.params.id!) })),
+      handler: withAuth('rules:read', async (ctx, p) => ({ status: 200, json: visibleRule(p, ctx.params.id!) })),
     },
     {
       method: 'post',
       pattern: '/rules',
       body: true,
-      handler: withAuth('rules:write', async (ctx) => ({ status: 201, json: await rules().createRule(jsonBody(ctx)) })),
+      handler: withAuth('rules:write', async (ctx, p) => {
+        const body = jsonBody(ctx);
+        const scope = bodyScope(body, '*');
+        if (scope !== null) requireScope(p, scope);
+        const def = await rules().createRule(body);
+        // a malformed `cameras` that the validator still accepted is checked on the result
+        if (scope === null) requireScope(p, ruleScope(def.cameras));
+        return { status: 201, json: def };
+      }),
     },
     {
       method: 'put',
       pattern: '/rules/:id',
       params: ['id'],
       body: true,
-      handler: withAuth('rules:write', async (ctx) => ({ status: 200, json: await rules().updateRule(ctx.params.id!, jsonBody(ctx)) })),
+      handler: withAuth('rules:write', async (ctx, p) => {
+        writableRule(p, ctx.params.id!);
+        const body = jsonBody(ctx);
+        const scope = bodyScope(body, '*');
+        if (scope !== null) requireScope(p, scope);
+        return { status: 200, json: await rules().updateRule(ctx.params.id!, body) };
+      }),
     },
     {
       method: 'patch',
       pattern: '/rules/:id',
       params: ['id'],
       body: true,
-      handler: withAuth('rules:write', async (ctx) => ({ status: 200, json: await rules().patchRule(ctx.params.id!, jsonBody(ctx)) })),
+      handler: withAuth('rules:write', async (ctx, p) => {
+        const e = writableRule(p, ctx.params.id!);
+        const body = jsonBody(ctx);
+        const scope = bodyScope(body, ruleScope(e.rule.cameras));
+        if (scope !== null) requireScope(p, scope);
+        return { status: 200, json: await rules().patchRule(ctx.params.id!, body) };
+      }),
     },
     {
       method: 'del',
       pattern: '/rules/:id',
       params: ['id'],
-      handler: withAuth('rules:write', async (ctx) => {
+      handler: withAuth('rules:write', async (ctx, p) => {
+        writableRule(p, ctx.params.id!);
         await rules().deleteRule(ctx.params.id!);
         return { status: 204 };
       }),
@@ -109,18 +178,14 @@ export function opsRoutes(deps: OpsRouteDeps): ApiRoutes {
       method: 'get',
       pattern: '/alerts/:id',
       params: ['id'],
-      handler: withAuth('alerts:read', async (ctx, p) => {
-        const a = rules().getAlert(ctx.params.id!);
-        scoped(p, a.cameraId);
-        return { status: 200, json: alertJson(a) };
-      }),
+      handler: withAuth('alerts:read', async (ctx, p) => ({ status: 200, json: alertJson(visibleAlert(p, ctx.params.id!)) })),
     },
     {
       method: 'post',
       pattern: '/alerts/:id/acknowledge',
       params: ['id'],
       handler: withAuth('alerts:acknowledge', async (ctx, p) => {
-        scoped(p, rules().getAlert(ctx.params.id!).cameraId);
+        visibleAlert(p, ctx.params.id!);
         return { status: 200, json: alertJson(await rules().acknowledge(ctx.params.id!, p.sub)) };
       }),
     },
@@ -169,8 +234,7 @@ export function opsRoutes(deps: OpsRouteDeps): ApiRoutes {
           return clip(track[1]!, span.startNs - 5_000_000_000n, span.endNs + 5_000_000_000n);
         }
         // An alert's clip: from 5 s before it was raised to 10 s after it was last updated (or cleared).
-        const a = rules().getAlert(id);
-        scoped(p, a.cameraId);
+        const a = visibleAlert(p, id);
         const end = (a.clearedNs ?? a.updatedNs) + 10_000_000_000n;
         return clip(a.cameraId, a.raisedNs - 5_000_000_000n, end);
       }),

@@ -39,6 +39,23 @@ export interface SearchRouteDeps {
 const validation = (message: string): HttpError => new HttpError(400, 'E_VALIDATION', message);
 
 /**
+ * Largest magnitude of a query vector's component. The index scores in float32 after normalising: a component
+ * past ~1e19 squares to Infinity (in float32 past 3.4e38 it is Infinity itself), the norm becomes Infinity and every
+ * score NaN (`score: null` in JSON). 1e30 leaves room for 4096 squared components in double precision.
+ */
+export const SEARCH_MAX_COMPONENT = 1e30;
+
+/** A query vector whose scores stay finite: every component a finite number of magnitude at most SEARCH_MAX_COMPONENT. */
+export function checkSearchVector(v: ArrayLike<unknown>): void {
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    if (typeof x !== 'number' || !Number.isFinite(x) || Math.abs(x) > SEARCH_MAX_COMPONENT) {
+      throw validation(`Expected a finite number of magnitude at most ${SEARCH_MAX_COMPONENT} for vector[${i}] but received ${typeof x === 'number' ? String(x) : JSON.stringify(x) ?? typeof x}`);
+    }
+  }
+}
+
+/**
  * Width and height from a JPEG's frame header (SOFn), or null when `b` is not a baseline/progressive JPEG.
  * Read before decoding so a small file that expands to gigabytes is refused without decoding it.
  */
@@ -110,6 +127,7 @@ export function searchRoutes(deps: SearchRouteDeps): ApiRoutes {
         if (ct === 'application/json') {
           if (body.length > SEARCH_MAX_JSON_BYTES) throw new HttpError(413, 'E_BODY_TOO_LARGE', `Request body exceeds ${SEARCH_MAX_JSON_BYTES} bytes`);
           req = parseSearchBody(parseJson(body));
+          if (req.vector) checkSearchVector(req.vector);
           if (req.track) authorize(p, 'detections:read', req.track.cameraId);
         } else if (ct === 'image/jpeg') {
           req = parseSearchQuery(ctx.query);

@@ -4,7 +4,7 @@
  */
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuthService } from '../auth/service.js';
-import { createHttpServer, type HttpServerOptions, type RouteModule } from '../http/index.js';
+import { createHttpServer, type HttpServerOptions, type RouteModule, type WsEndpoint } from '../http/index.js';
 import { HealthRegistry } from '../services/health.js';
 import type { EventLog, StreamEvent } from '../stream/events.js';
 import { StreamHub, type SlowClientPolicy } from '../stream/hub.js';
@@ -44,6 +44,9 @@ export interface ApiServerDeps extends OpsRouteDeps {
   health?: HealthRegistry;
   /** Feature route modules (search, media, integrations), by name. */
   routes?: Record<string, ApiRoutes>;
+  /** Further WebSocket endpoints beside `/ws` (the console's `/live`). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  websockets?: WsEndpoint<any>[];
 }
 
 export interface ApiServer {
@@ -91,7 +94,7 @@ export async function createApiServer(options: ApiServerOptions, deps: ApiServer
   try {
     http = await createHttpServer(options, {
       modules,
-      websockets: [streamEndpoint(hub, deps.auth, { ...(options.stream?.idleTimeoutS !== undefined ? { idleTimeoutS: options.stream.idleTimeoutS } : {}), ...(options.stream?.maxConnectionsPerUser !== undefined ? { maxConnectionsPerUser: options.stream.maxConnectionsPerUser } : {}) })],
+      websockets: [streamEndpoint(hub, deps.auth, { ...(options.stream?.idleTimeoutS !== undefined ? { idleTimeoutS: options.stream.idleTimeoutS } : {}), ...(options.stream?.maxConnectionsPerUser !== undefined ? { maxConnectionsPerUser: options.stream.maxConnectionsPerUser } : {}) }), ...(deps.websockets ?? [])],
       metrics: registry,
     });
   } catch (err) {

@@ -25,6 +25,10 @@ export const authErrors = {
   forbidden: (action: string) => new AuthError('E_FORBIDDEN', `Role may not ${action}`, 403),
   forbiddenCamera: (cameraId: string) =>
     new AuthError('E_FORBIDDEN_CAMERA', `Camera ${JSON.stringify(cameraId)} is outside this user's scope`, 403),
+  forbiddenAllCameras: () =>
+    new AuthError('E_FORBIDDEN_CAMERA', `Camera scope "*" (all cameras) is wider than this user's scope`, 403),
+  disabled: () => new AuthError('E_AUTH_DISABLED', 'User is disabled', 403),
+  wrongCurrentPassword: () => new AuthError('E_AUTH_BAD_CREDENTIALS', 'Current password is wrong', 403),
   rateLimited: (retryAfterS: number) =>
     new AuthError('E_RATE_LIMITED', `Too many login attempts; retry in ${retryAfterS} s`, 429, retryAfterS),
 };

@@ -17,6 +17,8 @@ export interface Principal {
   source: 'local' | 'ldap';
   /** Refresh-token family this session belongs to. */
   family: string;
+  /** When the access token that carried this principal expires (ms since the epoch); absent when not known. */
+  expiresMs?: number;
 }
 
 export type Action =
@@ -27,6 +29,8 @@ export type Action =
   | 'metrics:read'
   | 'users:read'
   | 'users:write'
+  /** Change one's own password (every role). */
+  | 'account:write'
   | 'rules:read'
   | 'rules:write'
   | 'alerts:read'
@@ -34,11 +38,14 @@ export type Action =
   /** VMS sources' and queue sinks' status (GET /integrations/...). */
   | 'integrations:read'
   /** Run a VMS camera sync now: it adds, restarts and removes cameras (POST /integrations/vms/{id}/sync). */
-  | 'integrations:write';
+  | 'integrations:write'
+  /** Add, change and remove cameras over the API (POST/PUT/DELETE /cameras). */
+  | 'cameras:write';
 
 const GRANTS: Record<Role, ReadonlySet<Action>> = {
-  viewer: new Set<Action>(['cameras:read', 'detections:read', 'stream:subscribe', 'rules:read', 'alerts:read', 'recordings:read']),
+  viewer: new Set<Action>(['cameras:read', 'detections:read', 'stream:subscribe', 'rules:read', 'alerts:read', 'recordings:read', 'account:write']),
   operator: new Set<Action>([
+    'account:write',
     'cameras:read',
     'detections:read',
     'stream:subscribe',
@@ -50,6 +57,7 @@ const GRANTS: Record<Role, ReadonlySet<Action>> = {
     'integrations:read',
   ]),
   admin: new Set<Action>([
+    'account:write',
     'cameras:read',
     'detections:read',
     'stream:subscribe',
@@ -63,6 +71,7 @@ const GRANTS: Record<Role, ReadonlySet<Action>> = {
     'recordings:read',
     'integrations:read',
     'integrations:write',
+    'cameras:write',
   ]),
 };
 
@@ -96,4 +105,26 @@ export function scopeCameras(p: Principal, requested: readonly string[] | undefi
   if (requested === undefined) return p.cameras;
   for (const id of requested) if (!canSeeCamera(p, id)) throw authErrors.forbiddenCamera(id);
   return requested;
+}
+
+/** Whether `p` may do `action` at all (no error). */
+export function can(p: Principal, action: Action): boolean {
+  return GRANTS[p.role].has(action);
+}
+
+/**
+ * Whether a camera scope lies within the principal's own: what a user may grant (users), act on (rules) or see
+ * (users, rules). '*' (or a rule's empty list, "all cameras") lies only within '*'.
+ */
+export function coversScope(p: Principal, scope: readonly string[] | '*'): boolean {
+  if (p.cameras === '*') return true;
+  if (scope === '*') return false;
+  return scope.every((id) => canSeeCamera(p, id));
+}
+
+/** Throws 403 E_FORBIDDEN_CAMERA (naming the first camera outside) unless `scope` lies within `p`'s. */
+export function requireScope(p: Principal, scope: readonly string[] | '*'): void {
+  if (p.cameras === '*') return;
+  if (scope === '*') throw authErrors.forbiddenAllCameras();
+  for (const id of scope) if (!canSeeCamera(p, id)) throw authErrors.forbiddenCamera(id);
 }

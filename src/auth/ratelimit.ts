@@ -55,3 +55,63 @@ export class RateLimiter {
     this.buckets.delete(key);
   }
 }
+
+interface Strikes {
+  failures: number;
+  /** Lockouts in a row without a success: each one doubles the next lock. */
+  lockouts: number;
+  lockedUntilMs: number;
+  atMs: number;
+}
+
+/**
+ * Failed logins per key (user and client address): `limit.max` failures, then the key is locked for
+ * `limit.windowS` seconds, doubling with every further lockout (capped at `maxLockS`) until a success resets it.
+ * Keyed per client, so an attacker guessing from one address locks out that address, never the real user at
+ * another one. Bounded like RateLimiter: the least recently touched keys go first past maxKeys.
+ */
+export class FailureBackoff {
+  private readonly keys = new Map<string, Strikes>();
+  constructor(
+    readonly limit: RateLimit,
+    private readonly now: () => number = Date.now,
+    readonly maxLockS = 3600,
+    private readonly maxKeys = 100_000,
+  ) {}
+
+  /** Seconds until the key may try again (0: now). */
+  retryAfterS(key: string): number {
+    const s = this.keys.get(key);
+    if (!s) return 0;
+    const wait = s.lockedUntilMs - this.now();
+    return wait > 0 ? Math.max(1, Math.ceil(wait / 1000)) : 0;
+  }
+
+  fail(key: string): void {
+    const t = this.now();
+    let s = this.keys.get(key);
+    if (s) this.keys.delete(key);
+    else {
+      if (this.keys.size >= this.maxKeys) {
+        const oldest = this.keys.keys().next();
+        if (!oldest.done) this.keys.delete(oldest.value);
+      }
+      s = { failures: 0, lockouts: 0, lockedUntilMs: 0, atMs: t };
+    }
+    // a quiet day forgets old strikes
+    if (t - s.atMs > 86_400_000) s = { failures: 0, lockouts: 0, lockedUntilMs: 0, atMs: t };
+    s.atMs = t;
+    s.failures++;
+    if (s.failures >= this.limit.max) {
+      s.failures = 0;
+      s.lockouts++;
+      const lockS = Math.min(this.maxLockS, this.limit.windowS * 2 ** Math.min(30, s.lockouts - 1));
+      s.lockedUntilMs = t + lockS * 1000;
+    }
+    this.keys.set(key, s);
+  }
+
+  reset(key: string): void {
+    this.keys.delete(key);
+  }
+}

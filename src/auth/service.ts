@@ -1,15 +1,22 @@
 /**
  * AuthService: local users first, then LDAP (when configured) for usernames that are not local; login rate limits
- * per client IP (every attempt) and per username (failed attempts); token issue / refresh / logout / verify.
+ * per client address (every attempt) and per (username, client address) (failed attempts, with a doubling lockout:
+ * a guesser elsewhere never locks the real user out); token issue / refresh / logout / verify; user changes that
+ * end the user's sessions. Behind a reverse proxy listed in `trustedProxies` the client address comes from
+ * X-Forwarded-For (src/net/address.ts clientAddress).
  */
 import type { DatabaseScope } from '../db/database.js';
 import { AuthStore } from './store.js';
 import { AuthError, authErrors } from './errors.js';
 import { LdapAuthenticator, type LdapConfig } from './ldap.js';
 import type { Principal } from './policy.js';
-import { RateLimiter, type RateLimit } from './ratelimit.js';
+import { FailureBackoff, RateLimiter, type RateLimit } from './ratelimit.js';
 import { TokenService, loadJwtSecret, type TokenPair } from './tokens.js';
 import { LocalUsers } from './users.js';
+import { clientAddress, type AddressList } from '../net/address.js';
+import { parseTrustedProxies } from './proxies.js';
+
+export { parseTrustedProxies };
 
 export interface AuthConfig {
   /** Folder for the LMDB auth store and the generated JWT secret. */
@@ -25,7 +32,16 @@ export interface AuthConfig {
     refreshTtlS?: number;
   };
   ldap?: LdapConfig;
+  /**
+   * `loginPerIp`: every attempt from one client address. `loginFailuresPerUser`: failed attempts for one username
+   * from one client address; past `max` that pair is locked for `windowS`, doubling with each further lockout.
+   */
   rateLimits?: { loginPerIp?: RateLimit; loginFailuresPerUser?: RateLimit };
+  /**
+   * Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client; from any other peer the
+   * header is ignored. Default none.
+   */
+  trustedProxies?: string[];
   /** Receives the generated first-run admin password (once). Default: printed to stdout. */
   announceInitialAdmin?: (username: string, password: string) => void;
   /** Test clock (ms since the epoch) for tokens and limits. */
@@ -33,7 +49,7 @@ export interface AuthConfig {
 }
 
 export interface LoginResult extends TokenPair {
-  user: { id: string; username: string; roles: string[]; cameras: string[] | '*'; source: 'local' | 'ldap' };
+  user: { id: string; username: string; email?: string; roles: string[]; cameras: string[] | '*'; source: 'local' | 'ldap' };
 }
 
 export class AuthService {
@@ -45,8 +61,9 @@ export class AuthService {
     readonly users: LocalUsers,
     private readonly ldap: LdapAuthenticator | null,
     private readonly perIp: RateLimiter,
-    private readonly perUser: RateLimiter,
+    private readonly perUser: FailureBackoff,
     now: () => number,
+    private readonly trusted: AddressList,
   ) {
     this.pruneTimer = setInterval(() => {
       try {
@@ -59,6 +76,7 @@ export class AuthService {
   }
 
   static async open(cfg: AuthConfig): Promise<AuthService> {
+    const trusted = parseTrustedProxies(cfg.trustedProxies);
     const secret = loadJwtSecret(cfg.jwt?.secret, cfg.dataDir);
     const store = new AuthStore(cfg.database ?? cfg.dataDir);
     try {
@@ -85,8 +103,9 @@ export class AuthService {
         users,
         cfg.ldap ? new LdapAuthenticator(cfg.ldap) : null,
         new RateLimiter(cfg.rateLimits?.loginPerIp ?? { max: 20, windowS: 60 }, now),
-        new RateLimiter(cfg.rateLimits?.loginFailuresPerUser ?? { max: 5, windowS: 300 }, now),
+        new FailureBackoff(cfg.rateLimits?.loginFailuresPerUser ?? { max: 5, windowS: 60 }, now),
         now,
+        trusted,
       );
     } catch (err) {
       await store.close();
@@ -94,23 +113,34 @@ export class AuthService {
     }
   }
 
+  /** The client's address for a request from `peer` (see clientAddress: X-Forwarded-For only from trusted proxies). */
+  clientAddress(peer: string, forwardedFor: string | undefined): string {
+    return clientAddress(peer, forwardedFor, this.trusted);
+  }
+
   async login(username: string, password: string, ip: string): Promise<LoginResult> {
     const ipWait = this.perIp.retryAfterS(ip);
     if (ipWait > 0) throw authErrors.rateLimited(ipWait);
-    const userKey = username.toLowerCase();
+    // one user from one client: a guesser elsewhere never locks the real user out
+    const userKey = `${username.toLowerCase()}\n${ip}`;
     const userWait = this.perUser.retryAfterS(userKey);
     if (userWait > 0) throw authErrors.rateLimited(userWait);
     this.perIp.take(ip);
     let principal: Omit<Principal, 'family'> | null = null;
+    let email: string | undefined;
     if (this.users.exists(username) || !this.ldap) {
-      principal = await this.users.verify(username, password);
+      const r = await this.users.verify(username, password);
+      if (r.ok) {
+        principal = r.principal;
+        email = r.email;
+      } else if (r.reason === 'disabled') throw authErrors.disabled();
     } else {
       const r = await this.ldap.authenticate(username, password);
       if (r.ok) principal = r.principal;
       else if (r.reason === 'no_role') throw authErrors.noRole();
     }
     if (!principal) {
-      this.perUser.take(userKey);
+      this.perUser.fail(userKey);
       throw authErrors.badCredentials();
     }
     this.perUser.reset(userKey);
@@ -120,11 +150,31 @@ export class AuthService {
       user: {
         id: `${principal.source}:${principal.sub}`,
         username: principal.sub,
+        ...(email !== undefined ? { email } : {}),
         roles: [principal.role],
         cameras: principal.cameras === '*' ? '*' : [...principal.cameras],
         source: principal.source,
       },
     };
+  }
+
+  /** Ends every session of a local user but `keep` (role, scope or password changed; user disabled or deleted). */
+  endSessionsOf(username: string, keep?: string): void {
+    this.tokens.revokeUser(username, 'local', keep);
+  }
+
+  /** `listener` learns of every revoked session (family id): open streams of those sessions end. */
+  onSessionsRevoked(listener: (families: readonly string[]) => void): () => void {
+    return this.tokens.onRevoked(listener);
+  }
+
+  /** Whether a session is still live (not logged out or revoked). */
+  sessionLive(family: string): boolean {
+    try {
+      return this.tokens.familyLive(family);
+    } catch {
+      return false; // store closed
+    }
   }
 
   refresh(refreshToken: string): Promise<TokenPair> {

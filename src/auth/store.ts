@@ -17,6 +17,10 @@ export interface UserRecord {
   role: Role;
   cameras: string[] | '*';
   createdMs: number;
+  /** Shown in the login response and the user list; absent when not known. */
+  email?: string;
+  /** A disabled user cannot log in (its sessions were ended when it was disabled). */
+  disabled?: boolean;
 }
 
 export interface FamilyRecord {
@@ -58,6 +62,17 @@ export class AuthStore {
   putUser(u: UserRecord): void {
     this.check();
     this.users.putSync(u.username, u);
+  }
+  removeUser(username: string): boolean {
+    this.check();
+    return this.users.removeSync(username);
+  }
+  /** Ids of the refresh-token families (sessions) of one user that are not revoked. */
+  liveFamiliesOf(sub: string, source: 'local' | 'ldap'): string[] {
+    this.check();
+    const out: string[] = [];
+    for (const { key, value } of this.families.getRange()) if (value.sub === sub && value.source === source && !value.revoked) out.push(key);
+    return out;
   }
   listUsers(): UserRecord[] {
     this.check();

@@ -216,7 +216,56 @@ export class TokenService {
       throw authErrors.invalid();
     const fam = this.store.getFamily(c.fam);
     if (!fam || fam.revoked) throw authErrors.revoked();
-    return { sub: c.sub, role: c.role, cameras: c.cams as string[] | '*', source: c.src, family: c.fam };
+    const exp = (c as { exp?: unknown }).exp;
+    return {
+      sub: c.sub,
+      role: c.role,
+      cameras: c.cams as string[] | '*',
+      source: c.src,
+      family: c.fam,
+      ...(typeof exp === 'number' ? { expiresMs: exp * 1000 } : {}),
+    };
+  }
+
+  /** Whether a session (family) is still live: not revoked, not pruned. For open streams' re-checks. */
+  familyLive(family: string): boolean {
+    const f = this.store.getFamily(family);
+    return f !== undefined && !f.revoked;
+  }
+
+  private readonly revokeListeners = new Set<(families: readonly string[]) => void>();
+
+  /** `listener` learns of every family revoked from now on (logout, reuse, user changes): open streams end. */
+  onRevoked(listener: (families: readonly string[]) => void): () => void {
+    this.revokeListeners.add(listener);
+    return () => this.revokeListeners.delete(listener);
+  }
+
+  private revoked(families: readonly string[]): void {
+    if (families.length === 0) return;
+    for (const l of this.revokeListeners) {
+      try {
+        l(families);
+      } catch {
+        /* a listener's failure must not undo a revocation */
+      }
+    }
+  }
+
+  /** Revokes every live session of one user except `keep` (its own, on a self-service password change). */
+  revokeUser(sub: string, source: 'local' | 'ldap', keep?: string): string[] {
+    const ids = this.store.atomically(() => {
+      const out: string[] = [];
+      for (const id of this.store.liveFamiliesOf(sub, source)) {
+        if (id === keep) continue;
+        const f = this.store.getFamily(id)!;
+        this.store.putFamily(id, { ...f, revoked: true });
+        out.push(id);
+      }
+      return out;
+    });
+    this.revoked(ids);
+    return ids;
   }
 
   /** Rotates: returns a new pair for the family of `refreshToken`. A stale (already rotated) token revokes it. */
@@ -227,18 +276,21 @@ export class TokenService {
     const presented = c.jti;
     const next = randomUUID();
     const nowMs = this.now();
+    let reusedFamily = false;
     const outcome = this.store.atomically((): FamilyRecord | AuthError => {
       const f = this.store.getFamily(fam);
       if (!f || f.sub !== c.sub) return authErrors.invalid();
       if (f.revoked) return authErrors.revoked();
       if (f.currentJti !== presented) {
         this.store.putFamily(fam, { ...f, revoked: true });
+        reusedFamily = true;
         return authErrors.reused();
       }
       const updated = { ...f, currentJti: next, expiresMs: nowMs + this.refreshTtlS * 1000 };
       this.store.putFamily(fam, updated);
       return updated;
     });
+    if (reusedFamily) this.revoked([fam]);
     if (outcome instanceof AuthError) throw outcome;
     return this.pair(
       { sub: outcome.sub, role: outcome.role, cameras: outcome.cameras, source: outcome.source, family: fam },
@@ -259,5 +311,7 @@ export class TokenService {
       const f = this.store.getFamily(family);
       if (f && !f.revoked) this.store.putFamily(family, { ...f, revoked: true });
     });
+    // told even when it was revoked already: a stream may still be open on it
+    this.revoked([family]);
   }
 }

@@ -39,12 +39,45 @@ export async function verifyPassword(password: string, encoded: string): Promise
 export const USERNAME_RE = /^[A-Za-z0-9._@-]{3,50}$/;
 export const MIN_PASSWORD_LENGTH = 8;
 
+/** A pragmatic address check (one "@", no spaces, a dot in the domain): the address is shown, never mailed to. */
+export const EMAIL_RE = /^[^\s@]{1,64}@[^\s@.]+(\.[^\s@.]+)+$/;
+
 export interface NewUser {
   username: string;
   password: string;
   role: Role;
   cameras?: string[] | '*';
+  email?: string;
 }
+
+/** What PATCH /users/{username} may change. */
+export interface UserChanges {
+  role?: Role;
+  cameras?: string[] | '*';
+  /** null removes the address. */
+  email?: string | null;
+  disabled?: boolean;
+}
+
+export function checkPassword(password: unknown, name = 'password'): string {
+  if (typeof password !== 'string' || password.length < MIN_PASSWORD_LENGTH || password.length > 1024)
+    throw expected(`a string of ${MIN_PASSWORD_LENGTH}-1024 characters`, name, '(hidden)');
+  return password;
+}
+
+export function checkCameras(cameras: unknown, name = 'cameras'): string[] | '*' {
+  if (!(cameras === '*' || (Array.isArray(cameras) && cameras.length <= 10_000 && cameras.every((c) => typeof c === 'string' && c.length > 0 && c.length <= 128))))
+    throw expected('"*" or an array of camera ids', name, cameras);
+  return cameras === '*' ? '*' : [...new Set(cameras as string[])];
+}
+
+export function checkEmail(email: unknown, name = 'email'): string {
+  if (typeof email !== 'string' || email.length > 254 || !EMAIL_RE.test(email)) throw expected('an e-mail address', name, email);
+  return email;
+}
+
+/** Why verify() refused: wrong password (or unknown user), or a disabled user with the right password. */
+export type VerifyResult = { ok: true; principal: Omit<Principal, 'family'>; email?: string } | { ok: false; reason: 'bad_credentials' | 'disabled' };
 
 export class LocalUsers {
   /** A hash to verify against for unknown users, so both paths cost one scrypt. */
@@ -57,15 +90,15 @@ export class LocalUsers {
     if (typeof u.password !== 'string' || u.password.length < MIN_PASSWORD_LENGTH)
       throw expected(`a string of at least ${MIN_PASSWORD_LENGTH} characters`, 'password', '(hidden)');
     if (!isRole(u.role)) throw expected('one of admin, operator, viewer', 'role', u.role);
-    const cameras = u.cameras ?? '*';
-    if (!(cameras === '*' || (Array.isArray(cameras) && cameras.every((c) => typeof c === 'string'))))
-      throw expected('"*" or an array of camera ids', 'cameras', cameras);
+    const cameras = checkCameras(u.cameras ?? '*');
+    const email = u.email === undefined ? undefined : checkEmail(u.email);
     const rec: UserRecord = {
       username: u.username,
       passwordHash: await hashPassword(u.password),
       role: u.role,
-      cameras: cameras === '*' ? '*' : [...cameras],
+      cameras,
       createdMs: Date.now(),
+      ...(email !== undefined ? { email } : {}),
     };
     this.store.putUser(rec);
     return rec;
@@ -75,16 +108,63 @@ export class LocalUsers {
     return this.store.getUser(username) !== undefined;
   }
 
-  /** The principal (without family) when the password matches, else null. Unknown users cost the same. */
-  async verify(username: string, password: string): Promise<Omit<Principal, 'family'> | null> {
+  /** The user without its password hash, or undefined. */
+  get(username: string): Omit<UserRecord, 'passwordHash'> | undefined {
+    const rec = this.store.getUser(username);
+    if (!rec) return undefined;
+    const { passwordHash: _h, ...rest } = rec;
+    return rest;
+  }
+
+  /** Applies validated changes; returns the updated user (without hash), or undefined when there is none. */
+  update(username: string, changes: UserChanges): Omit<UserRecord, 'passwordHash'> | undefined {
+    const rec = this.store.getUser(username);
+    if (!rec) return undefined;
+    const next: UserRecord = { ...rec };
+    if (changes.role !== undefined) next.role = changes.role;
+    if (changes.cameras !== undefined) next.cameras = changes.cameras;
+    if (changes.email === null) delete next.email;
+    else if (changes.email !== undefined) next.email = changes.email;
+    if (changes.disabled !== undefined) next.disabled = changes.disabled;
+    this.store.putUser(next);
+    const { passwordHash: _h, ...rest } = next;
+    return rest;
+  }
+
+  async setPassword(username: string, password: string): Promise<boolean> {
+    const rec = this.store.getUser(username);
+    if (!rec) return false;
+    const passwordHash = await hashPassword(checkPassword(password));
+    // re-read: another request may have changed the user while hashing
+    const now = this.store.getUser(username);
+    if (!now) return false;
+    this.store.putUser({ ...now, passwordHash });
+    return true;
+  }
+
+  remove(username: string): boolean {
+    return this.store.removeUser(username);
+  }
+
+  /** Checks a password without the disabled flag (a self-service password change). */
+  async checkPasswordOf(username: string, password: string): Promise<boolean> {
+    const rec = this.store.getUser(username);
+    if (!rec) return false;
+    return verifyPassword(password, rec.passwordHash);
+  }
+
+  /** The principal (without family) when the password matches. Unknown users cost the same. */
+  async verify(username: string, password: string): Promise<VerifyResult> {
     const rec = this.store.getUser(username);
     if (!rec) {
       this.dummyHash ??= hashPassword(randomBytes(12).toString('base64'));
       await verifyPassword(password, await this.dummyHash);
-      return null;
+      return { ok: false, reason: 'bad_credentials' };
     }
-    if (!(await verifyPassword(password, rec.passwordHash))) return null;
-    return { sub: rec.username, role: rec.role, cameras: rec.cameras, source: 'local' };
+    if (!(await verifyPassword(password, rec.passwordHash))) return { ok: false, reason: 'bad_credentials' };
+    // told only after the right password: it reveals nothing a guesser could use
+    if (rec.disabled) return { ok: false, reason: 'disabled' };
+    return { ok: true, principal: { sub: rec.username, role: rec.role, cameras: rec.cameras, source: 'local' }, ...(rec.email !== undefined ? { email: rec.email } : {}) };
   }
 
   list(): Array<Omit<UserRecord, 'passwordHash'>> {

@@ -13,6 +13,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { CameraStatus } from '../types.js';
 import { VigilClosedError, VigilPipelineError, expected } from '../errors.js';
@@ -22,13 +23,17 @@ import type { DecoderChoice, DecoderPreferences } from './decoders.js';
 import type { Frame } from './frame.js';
 import { CameraPipeline, RecordPipeline } from './pipeline.js';
 import type { CameraSource } from './source.js';
-import type { NativeMotionOptions, NativeSegmentEvent } from '../../bindings/index.js';
+import type { NativeLiveEvent, NativeMotionOptions, NativeSegmentEvent } from '../../bindings/index.js';
 import type { RecordingBranch } from './templates.js';
 import type { TensorSpec } from './tensor.js';
 
 export interface CameraSettings {
   id: string;
   name: string;
+  /** Where the camera is (free text shown in the API, e.g. "Gate A, north fence"); absent: not given. */
+  location?: string;
+  /** Where the camera was defined: the config file (default), the REST API (persisted), or a VMS sync. */
+  origin?: CameraOrigin;
   source: CameraSource;
   tensor: TensorSpec;
   /** Frames per second handed on as tensors; 0 = every decoded frame. */
@@ -53,6 +58,10 @@ export interface CameraSettings {
    */
   recordSource?: CameraSource | null;
 }
+
+export type CameraOrigin = 'config' | 'api' | 'vms';
+
+export { publicCameraStatus, type PublicCameraStatus } from './status.js';
 
 /** State of a camera's separate record input; 'off' when the camera has none. */
 export type RecordInputState = 'off' | 'starting' | 'running' | 'reconnecting' | 'stopped' | 'failed';
@@ -106,6 +115,8 @@ export interface CameraEvents {
   segment: [event: SegmentEvent];
   recordState: [state: RecordInputState, previous: RecordInputState];
   recordError: [error: VigilPipelineError];
+  /** Encoded access units of the detect input while setLiveTap(true) (web console live view); `run` as in segment. */
+  live: [sample: NativeLiveEvent, run: number];
 }
 
 const PERMANENT_ALWAYS = new Set(['E_ELEMENT_MISSING', 'E_DECODER_MISSING', 'E_PIPELINE_PARSE', 'E_ARGUMENT']);
@@ -129,6 +140,14 @@ export class Camera extends EventEmitter<CameraEvents> {
   #base = { framesDecoded: 0, framesHandedOn: 0, framesDropped: 0, framesSkippedNoMotion: 0, skippedRate: 0, framesCropped: 0 };
   #motionBypass = false;
   #fullFrame = false;
+  #liveTap = false;
+  // Frames reach 'frame' listeners (detection) only while true; switched at run time (MQTT detect/set).
+  #detect = true;
+  // The decoded size of the last frame (the negotiated caps of the decoder's output) and when it arrived (wall
+  // clock ms): kept after the camera stops, so the API shows the last known values.
+  #frameWidth: number | null = null;
+  #frameHeight: number | null = null;
+  #lastSeenMs: number | null = null;
   #analysisIntervalMs = 0;
   #run = 0;
   #counters: CameraCounters = {
@@ -182,6 +201,49 @@ export class Camera extends EventEmitter<CameraEvents> {
 
   get decoder(): DecoderChoice | null {
     return this.#pipeline?.decoder ?? null;
+  }
+
+  /** Decoded frame size (from the caps the decoder negotiated), null before the first frame. */
+  get frameSize(): { width: number; height: number } | null {
+    return this.#frameWidth === null || this.#frameHeight === null ? null : { width: this.#frameWidth, height: this.#frameHeight };
+  }
+
+  /** Wall-clock ms of the last decoded frame handed on; null before the first. */
+  get lastSeenMs(): number | null {
+    return this.#lastSeenMs;
+  }
+
+  /** Whether frames go on to detection ('frame' listeners); see setDetection. */
+  get detection(): boolean {
+    return this.#detect;
+  }
+
+  /**
+   * Switches detection for this camera at run time: while off, frames are released as they arrive (the camera
+   * keeps decoding, recording and reporting its state), so nothing of it reaches the detector.
+   */
+  setDetection(enabled: boolean): void {
+    if (typeof enabled !== 'boolean') throw expected('true or false', 'enabled', enabled);
+    this.#detect = enabled;
+  }
+
+  /**
+   * Live tap on or off (kept across restarts): while on, every encoded access unit of the detect input is emitted
+   * as 'live', copied at the decoder's input (no decode, no re-encode). Sources without an encoded stream (test
+   * patterns) emit nothing.
+   */
+  setLiveTap(enabled: boolean): void {
+    if (typeof enabled !== 'boolean') throw expected('true or false', 'enabled', enabled);
+    this.#liveTap = enabled;
+    if (this.#pipeline && !this.#pipeline.closed) this.#pipeline.setLiveTap(enabled);
+  }
+
+  /** The source as a URI for the API: credentials removed (`rtsp://***@host/...`), files as file:// URIs. */
+  get streamUrl(): string {
+    const s = this.settings.source;
+    if (s.kind === 'rtsp') return redactUrl(s.url);
+    if (s.kind === 'file') return pathToFileURL(s.path).href;
+    return `test:${s.pattern}`;
   }
 
   /** Source for display: credentials removed. */
@@ -444,6 +506,9 @@ export class Camera extends EventEmitter<CameraEvents> {
         motion: this.settings.motion,
         ...(tee ? { recording: tee } : {}),
         onSegment: (e) => this.emit('segment', { ...e, cameraId: this.id, run }),
+        onLive: (sample) => {
+          if (pipeline === this.#pipeline) this.emit('live', sample, run);
+        },
         onFrame: (frame) => this.#onFrame(pipeline, frame),
         onError: (err) => this.#onError(pipeline, err),
         onEos: () => this.#onEos(pipeline),
@@ -459,6 +524,7 @@ export class Camera extends EventEmitter<CameraEvents> {
     this.#pipeline = pipeline;
     if (this.#motionBypass) pipeline.setMotionBypass(true);
     if (this.#fullFrame) pipeline.setFullFrame(true);
+    if (this.#liveTap) pipeline.setLiveTap(true);
     if (this.#analysisIntervalMs > 0) pipeline.setAnalysisInterval(this.#analysisIntervalMs);
     pipeline.start();
   }
@@ -468,11 +534,14 @@ export class Camera extends EventEmitter<CameraEvents> {
       frame.release();
       return;
     }
+    this.#frameWidth = frame.sourceWidth;
+    this.#frameHeight = frame.sourceHeight;
+    this.#lastSeenMs = Date.now();
     if (this.#state !== 'running') {
       this.#runningSince = performance.now();
       this.#setState('running');
     }
-    if (this.listenerCount('frame') === 0) frame.release();
+    if (!this.#detect || this.listenerCount('frame') === 0) frame.release();
     else this.emit('frame', frame);
   }
 

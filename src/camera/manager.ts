@@ -18,6 +18,10 @@ export interface CameraManagerEvents {
   /** A camera's separate record input changed state (cameras without one never emit it). */
   recordState: [cameraId: string, state: RecordInputState, previous: RecordInputState];
   recordError: [cameraId: string, error: VigilPipelineError];
+  /** A camera joined the list (config, API or VMS), before it starts. */
+  added: [camera: Camera];
+  /** A camera left the list (after it was closed). */
+  removed: [cameraId: string];
 }
 
 export class CameraManager extends EventEmitter<CameraManagerEvents> {
@@ -37,6 +41,7 @@ export class CameraManager extends EventEmitter<CameraManagerEvents> {
       else this.emit('frame', frame);
     });
     this.#cameras.set(settings.id, camera);
+    this.emit('added', camera);
     camera.start();
     return camera;
   }
@@ -46,6 +51,7 @@ export class CameraManager extends EventEmitter<CameraManagerEvents> {
     if (!camera) return false;
     this.#cameras.delete(id);
     camera.close();
+    this.emit('removed', id);
     return true;
   }
 
@@ -64,10 +70,15 @@ export class CameraManager extends EventEmitter<CameraManagerEvents> {
       name: camera.settings.name,
       status: camera.state,
       source: camera.displaySource,
-      width: null,
-      height: null,
+      width: camera.frameSize?.width ?? null,
+      height: camera.frameSize?.height ?? null,
       fps: Math.round(c.fps * 10) / 10,
       lastError: c.lastError?.message ?? null,
+      location: camera.settings.location ?? null,
+      streamUrl: camera.streamUrl,
+      lastSeenMs: camera.lastSeenMs,
+      origin: camera.settings.origin ?? 'config',
+      detection: camera.detection,
     };
   }
 

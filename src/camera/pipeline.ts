@@ -2,7 +2,7 @@
  * A camera's native pipeline, typed: builds the graph from its template, turns native events into Frames and
  * VigilPipelineErrors (with secrets scrubbed), and keeps one close path.
  */
-import { loadAddon, type NativeMotionOptions, type NativeSegmentEvent, type NativePipeline, type NativePipelineEvent, type NativePipelineStats, type NativeRecordStats, type NativeSourceFrame } from '../../bindings/index.js';
+import { loadAddon, type NativeLiveEvent, type NativeMotionOptions, type NativeSegmentEvent, type NativePipeline, type NativePipelineEvent, type NativePipelineStats, type NativeRecordStats, type NativeSourceFrame } from '../../bindings/index.js';
 import { VigilClosedError, VigilPipelineError } from '../errors.js';
 import { redactText } from '../redact.js';
 import type { DecoderChoice, DecoderPreferences } from './decoders.js';
@@ -33,6 +33,8 @@ export interface CameraPipelineOptions {
   onError: (error: VigilPipelineError) => void;
   onEos: () => void;
   onState?: (state: string) => void;
+  /** Encoded access units from the live tap, while setLiveTap(true) (web console live view). */
+  onLive?: (sample: NativeLiveEvent) => void;
 }
 
 // GStreamer error domains and codes (gst/gsterror.h) -> stable Vigil codes.
@@ -114,6 +116,9 @@ export class CameraPipeline {
         case 'segment':
           options.onSegment?.(event);
           return;
+        case 'live':
+          options.onLive?.(event);
+          return;
         case 'warning':
           return;
       }
@@ -180,6 +185,12 @@ export class CameraPipeline {
   setAnalysisInterval(intervalMs: number): void {
     this.#check('setAnalysisInterval');
     this.#native.setAnalysisInterval(intervalMs);
+  }
+
+  /** Live tap on/off: encoded access units to onLive, nothing decoded (native/pipeline.cc OnLiveBuffer). */
+  setLiveTap(enabled: boolean): void {
+    this.#check('setLiveTap');
+    this.#native.setLiveTap(enabled);
   }
 
   stats(): NativePipelineStats {
@@ -270,7 +281,7 @@ export class RecordPipeline {
   stats(): NativeRecordStats {
     this.#check('stats');
     const s = this.#native.stats();
-    return { recordBuffers: s.recordBuffers, recordBytes: s.recordBytes, msSinceLastRecordBuffer: s.msSinceLastRecordBuffer };
+    return { recordBuffers: s.recordBuffers, recordBytes: s.recordBytes, msSinceLastRecordBuffer: s.msSinceLastRecordBuffer, liveSamples: s.liveSamples, liveDropped: s.liveDropped };
   }
 
   get closed(): boolean {

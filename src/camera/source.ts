@@ -5,6 +5,7 @@
 import { openSync, readSync, fstatSync, closeSync } from 'node:fs';
 import { extname } from 'node:path';
 import { VigilPipelineError, expected } from '../errors.js';
+import { onlyKeys } from '../validate.js';
 import { CODECS, type Codec } from './decoders.js';
 
 export type Container = 'mp4' | 'mkv' | 'avi' | 'raw';
@@ -49,6 +50,13 @@ export interface TestSource {
 
 export type CameraSource = FileSource | RtspSource | TestSource;
 
+/** The keys of each source kind. */
+const SOURCE_KEYS: Record<string, readonly string[]> = {
+  file: ['kind', 'path', 'codec', 'loop', 'realtime', 'rawFps'],
+  rtsp: ['kind', 'url', 'username', 'password', 'transport', 'latencyMs', 'codec', 'connectTimeoutMs'],
+  test: ['kind', 'pattern', 'width', 'height', 'fps', 'live', 'numBuffers'],
+};
+
 const TEST_PATTERNS = ['smpte', 'ball', 'snow', 'black', 'white', 'red', 'green', 'blue', 'checkers-8', 'gradient', 'solid-color', 'smpte100', 'bar'];
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -90,6 +98,7 @@ export function parseSource(input: unknown, name = 'source'): CameraSource {
     return parseSource({ kind: 'file', path }, name);
   }
   if (!isObject(input)) throw expected('a source URL or object', name, input);
+  if (typeof input.kind === 'string' && Object.hasOwn(SOURCE_KEYS, input.kind)) onlyKeys(input, name, SOURCE_KEYS[input.kind]!);
   switch (input.kind) {
     case 'file':
       return {
@@ -267,6 +276,7 @@ export function parseCameraInputs(raw: unknown, path: string): CameraInputs {
   inputs.forEach((input: unknown, i) => {
     const at = `${path}.inputs[${i}]`;
     if (!isObject(input)) throw expected('an object with role and source', at, input);
+    onlyKeys(input, at, ['role', 'source']);
     const source = parseSource(input.source, `${at}.source`);
     for (const role of roles(input.role, `${at}.role`)) {
       const other = byRole.get(role);

@@ -1,5 +1,6 @@
 /** Model input settings for the native tensor stage, validated before they reach native code. */
 import { expected } from '../errors.js';
+import { onlyKeys } from '../validate.js';
 import type { NativeRegionOptions, NativeTensorSpec, TensorLayout } from '../../bindings/index.js';
 
 /**
@@ -94,6 +95,7 @@ function checkSpec(t: Record<string, unknown>, name: string, layouts: readonly T
 export function parseRegionSettings(input: unknown, name = 'regions'): RegionSettings {
   if (input === undefined) return { ...DEFAULT_REGIONS };
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw expected('an object', name, input);
+  onlyKeys(input as Record<string, unknown>, name, Object.keys(DEFAULT_REGIONS));
   const r = { ...DEFAULT_REGIONS, ...(input as Partial<RegionSettings>) } as Record<string, unknown>;
   if (typeof r.enabled !== 'boolean') throw expected('a boolean', `${name}.enabled`, r.enabled);
   const int = (key: string, min: number, max: number): number => {
@@ -117,6 +119,7 @@ export function parseRegionSettings(input: unknown, name = 'regions'): RegionSet
 export function parseTensorSpec(input: unknown, name = 'tensor'): TensorSpec {
   if (input === undefined) return { ...DEFAULT_TENSOR };
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw expected('an object', name, input);
+  onlyKeys(input as Record<string, unknown>, name, [...Object.keys(DEFAULT_TENSOR), 'regions']);
   const spec = checkSpec({ ...DEFAULT_TENSOR, ...(input as Partial<TensorSpec>) }, name, ALL_LAYOUTS);
   const regions = (input as { regions?: unknown }).regions;
   return regions === undefined ? spec : { ...spec, regions: parseRegionSettings(regions, `${name}.regions`) };

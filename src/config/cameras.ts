@@ -2,6 +2,7 @@
  * Camera settings from the config: one parser for configured cameras and for the cameras a VMS source imports
  * (src/config/integrations.ts), so both get the same defaults and checks.
  */
+import { isAbsolute, join, resolve } from 'node:path';
 import { DEFAULT_BACKOFF, type BackoffOptions } from '../camera/backoff.js';
 import type { CameraSettings } from '../camera/camera.js';
 import { parseCameraInputs } from '../camera/source.js';
@@ -9,6 +10,7 @@ import { parseTensorSpec } from '../camera/tensor.js';
 import type { NativeMotionOptions } from '../../bindings/index.js';
 import type { CameraRecordingPolicy } from '../recording/recorder.js';
 import { VigilConfigError, VigilError } from '../errors.js';
+import { onlyKeys } from '../validate.js';
 
 type Raw = Record<string, unknown>;
 
@@ -37,9 +39,24 @@ export function rethrowAsConfig<T>(fn: () => T): T {
   }
 }
 
+/** The keys a camera mapping may have (cameraDefaults: all but id, name, location, source and inputs). */
+export const CAMERA_KEYS = [
+  'id', 'name', 'location', 'source', 'inputs', 'tensor', 'detectFps', 'decodeThreads', 'stallTimeoutMs', 'startTimeoutMs', 'backoff',
+  'backoffResetMs', 'queueSize', 'poolSize', 'motion', 'record',
+];
+export const CAMERA_DEFAULT_KEYS = CAMERA_KEYS.filter((k) => !['id', 'name', 'location', 'source', 'inputs'].includes(k));
+
+/** `cameraDefaults`: a mapping of camera keys every camera (and every VMS-imported camera) starts from. */
+export function checkCameraDefaults(v: unknown): Raw {
+  if (!isObject(v)) throw new VigilConfigError(`Expected a mapping for cameraDefaults but received ${JSON.stringify(v)}`);
+  rethrowAsConfig(() => onlyKeys(v, 'cameraDefaults', CAMERA_DEFAULT_KEYS));
+  return v;
+}
+
 export function parseRecord(v: unknown, at: string): RecordSettings {
   const r = isObject(v) ? v : v === undefined ? {} : null;
   if (!r) throw new VigilConfigError(`Expected an object for ${at} but received ${JSON.stringify(v)}`);
+  rethrowAsConfig(() => onlyKeys(r, at, ['mode', 'format', 'segmentSeconds', 'maxAgeHours', 'preRollS', 'postRollS']));
   const mode = r.mode ?? 'off';
   if (mode !== 'off' && mode !== 'continuous' && mode !== 'event') {
     throw new VigilConfigError(`Expected "off", "continuous" or "event" for ${at}.mode but received ${JSON.stringify(mode)}`);
@@ -63,20 +80,30 @@ export function parseRecord(v: unknown, at: string): RecordSettings {
  */
 export function parseCameraSettings(raw: unknown, at: string, defaults: Raw, pathOf: (key: string) => string = (k) => `${at}.${k}`): ParsedCamera {
   if (!isObject(raw)) throw new VigilConfigError(`Expected an object for ${at} but received ${JSON.stringify(raw)}`);
+  rethrowAsConfig(() => onlyKeys(raw, at, CAMERA_KEYS));
   const c = { ...defaults, ...raw };
   if (typeof c.id !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(c.id)) {
     throw new VigilConfigError(`Expected an id of 1-64 letters, digits, _ or - for ${at}.id but received ${JSON.stringify(c.id)}`);
   }
+  if (c.backoff !== undefined && !isObject(c.backoff)) throw new VigilConfigError(`Expected an object for ${pathOf('backoff')} but received ${JSON.stringify(c.backoff)}`);
   const backoffRaw = isObject(c.backoff) ? c.backoff : {};
+  rethrowAsConfig(() => onlyKeys(backoffRaw, pathOf('backoff'), ['initialMs', 'maxMs', 'factor', 'jitter']));
   const backoff: BackoffOptions = {
     initialMs: num(backoffRaw.initialMs, `${pathOf('backoff')}.initialMs`, 10, 600_000, DEFAULT_BACKOFF.initialMs),
     maxMs: num(backoffRaw.maxMs, `${pathOf('backoff')}.maxMs`, 10, 3_600_000, DEFAULT_BACKOFF.maxMs),
     factor: num(backoffRaw.factor, `${pathOf('backoff')}.factor`, 1, 10, DEFAULT_BACKOFF.factor, false),
     jitter: num(backoffRaw.jitter, `${pathOf('backoff')}.jitter`, 0, 1, DEFAULT_BACKOFF.jitter, false),
   };
+  if (c.name !== undefined && (typeof c.name !== 'string' || c.name.length < 1 || c.name.length > 200)) {
+    throw new VigilConfigError(`Expected a string of 1-200 characters for ${at}.name but received ${JSON.stringify(c.name)}`);
+  }
+  if (c.location !== undefined && (typeof c.location !== 'string' || c.location.length < 1 || c.location.length > 200)) {
+    throw new VigilConfigError(`Expected a string of 1-200 characters for ${pathOf('location')} but received ${JSON.stringify(c.location)}`);
+  }
   return {
     id: c.id,
     name: typeof c.name === 'string' ? c.name : c.id,
+    ...(typeof c.location === 'string' ? { location: c.location } : {}),
     ...rethrowAsConfig(() => parseCameraInputs(c, at)),
     tensor: rethrowAsConfig(() => parseTensorSpec(c.tensor, `${pathOf('tensor')}`)),
     detectFps: num(c.detectFps, `${pathOf('detectFps')}`, 0, 240, 5),
@@ -95,6 +122,22 @@ export function parseCameraSettings(raw: unknown, at: string, defaults: Raw, pat
   };
 }
 
+/**
+ * A parsed camera made runnable: relative file paths resolved against `baseDir`, and a recorded camera (record
+ * mode other than off) given its recording branch under `recordingsDir/<id>` and its recorder policy (null: not
+ * recorded). The config loader and the REST camera catalog (src/camera/catalog.ts) both finish cameras here.
+ */
+export function finishCamera(parsed: ParsedCamera, o: { recordingsDir: string; baseDir: string }): { settings: CameraSettings; policy: CameraRecordingPolicy | null } {
+  const { record, ...cam } = parsed;
+  let policy: CameraRecordingPolicy | null = null;
+  if (record.mode !== 'off') {
+    policy = { mode: record.mode, maxAgeS: record.maxAgeS, preRollS: record.preRollS, postRollS: record.postRollS };
+    cam.recording = { directory: join(o.recordingsDir, cam.id), prefix: cam.id, format: record.format, segmentSeconds: record.segmentSeconds };
+  }
+  for (const s of [cam.source, cam.recordSource]) if (s?.kind === 'file' && !isAbsolute(s.path)) s.path = resolve(o.baseDir, s.path);
+  return { settings: cam, policy };
+}
+
 export const DEFAULT_MOTION: NativeMotionOptions = {
   downscale: 8,
   sensitivity: 0.6,
@@ -108,6 +151,7 @@ function parseMotion(v: unknown, at: string): NativeMotionOptions | null {
   if (v === false || (isObject(v) && v.enabled === false)) return null;
   if (v === undefined || v === true) return { ...DEFAULT_MOTION };
   if (!isObject(v)) throw new VigilConfigError(`Expected an object or a boolean for ${at} but received ${JSON.stringify(v)}`);
+  rethrowAsConfig(() => onlyKeys(v, at, ['enabled', 'downscale', 'sensitivity', 'minChangedFraction', 'learningRate', 'masks']));
   const masks = v.masks ?? [];
   const polygonsOk =
     Array.isArray(masks) &&

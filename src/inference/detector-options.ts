@@ -19,6 +19,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expected } from '../errors.js';
+import { onlyKeys } from '../validate.js';
 import type { DetectorConfig } from './detector.js';
 import { COCO_CLASSES, NANODET_INPUT, centernetPreset, modelsDir, nanodetModel, nanodetPreset, type NanodetInputSize } from './models.js';
 import { PROVIDER_NAMES } from './providers.js';
@@ -68,7 +69,7 @@ export function parseDetectorOptions(raw: unknown, path = 'detector', baseDir = 
   if (raw === undefined || raw === null) raw = {};
   if (!isObject(raw)) throw expected('an object or false', path, raw);
   if (raw.enabled === false) return null;
-  for (const k of Object.keys(raw)) if (!KEYS.includes(k)) throw expected(`one of ${KEYS.join(', ')}`, `${path} key`, k);
+  onlyKeys(raw, path, KEYS);
   const model = (raw.model ?? 'nanodet') as DetectorModelKind;
   if (!DETECTOR_MODELS.includes(model)) throw expected('"nanodet", "centernet" or "yolo"', `${path}.model`, raw.model);
   const precision = raw.precision ?? (model === 'nanodet' ? 'int8' : 'fp32');

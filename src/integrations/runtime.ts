@@ -26,6 +26,7 @@ import type { CameraStatusEventData, EventKind, StreamEvent, TrackEventData } fr
 import type { Alert, DetectionBatch } from '../types.js';
 import { redactText } from '../redact.js';
 import { createSink } from './queue/factory.js';
+import { PermanentDeliveryError, RetryableDeliveryError, type SendResult, type VmsChannel } from './notify/channels.js';
 import type { QueueEncoder, QueueMessage, QueueSink, SinkStats } from './queue/sink.js';
 import { createObjectStore } from './storage/store.js';
 import { LinkedMediaUploader, LinkSigner, loadLinkSecret } from './storage/links.js';
@@ -81,6 +82,8 @@ interface SinkEntry {
 }
 
 const STATUS_LABEL = 'status';
+// VMS failures a retry cannot fix: the outbox dead-letters them at once.
+const PERMANENT_VMS_CODES = new Set(['E_VMS_AUTH', 'E_VMS_NOT_FOUND', 'E_VMS_UNSUPPORTED', 'E_NOT_FOUND', 'E_CLOSED', 'E_ARGUMENT']);
 
 /** A FlatBuffers QueueEncoder: the queue message back into the stream event it carries. */
 function flatbuffersEncoder(encode: (event: StreamEvent) => Uint8Array): QueueEncoder {
@@ -165,6 +168,12 @@ class ManagedCameraDirectory implements CameraDirectory {
     if (this.cameras.remove(cameraId)) this.log.info(`${cameraId} removed: no longer listed by its VMS`);
   }
 
+  /** The VMS camera id of an imported camera of `source`; undefined: not imported from it. */
+  vmsCameraIdOf(cameraId: string, source: string): string | undefined {
+    const e = this.#imported.get(cameraId);
+    return e && e.camera.origin.source === source ? e.camera.origin.vmsCameraId : undefined;
+  }
+
   /** Cameras imported from `source` that are in the camera list now. */
   activeCount(source: string): number {
     let n = 0;
@@ -193,6 +202,7 @@ class ManagedCameraDirectory implements CameraDirectory {
       ...structuredClone(src.camera),
       id: camera.id,
       name: camera.name,
+      origin: 'vms',
       source,
       recording: rec ? { directory: path.join(rec.directory, camera.id), prefix: camera.id, format: rec.format, segmentSeconds: rec.segmentSeconds } : null,
     };
@@ -337,6 +347,38 @@ export class Integrations {
     if (this.#closing) throw new VigilClosedError('Integrations');
     const [report] = await this.#sync.syncNow(sourceId);
     return report!;
+  }
+
+  /**
+   * Runs a `vms` notification channel's action for an alert (NotificationService calls it; its outbox retries):
+   * a recording / bookmark of `durationS`, or an analytics event, on the VMS camera of the alert's camera (the one
+   * it was imported from, or the channel's `cameras` mapping). Failures retrying cannot fix (no such source or
+   * camera, refused credentials, an action the product lacks) are PermanentDeliveryError; the rest retry.
+   */
+  async vmsAction(channel: VmsChannel, payload: { cameraId: string; label: string; message: string; time: string }): Promise<SendResult> {
+    if (!this.#sync || !this.#vms.has(channel.source)) {
+      throw new PermanentDeliveryError(`No VMS source named ${JSON.stringify(channel.source).slice(0, 70)} (integrations.vms)`);
+    }
+    const vmsCameraId = channel.cameras[payload.cameraId] ?? this.#directory?.vmsCameraIdOf(payload.cameraId, channel.source);
+    if (vmsCameraId === undefined) {
+      throw new PermanentDeliveryError(
+        `Camera ${JSON.stringify(payload.cameraId)} is not a camera of VMS source ${JSON.stringify(channel.source)}: map it under the channel's cameras`,
+      );
+    }
+    const camera = { origin: { source: channel.source, type: this.#vms.get(channel.source)!.type, vmsCameraId } };
+    try {
+      if (channel.action === 'record') {
+        const r = await this.#sync.recordOnVms(camera, channel.durationS, payload.label);
+        return { remoteId: r.id ?? `${r.kind}:${r.startedAt}` };
+      }
+      await this.#sync.pushEventToVms(camera, { label: payload.label, message: payload.message, time: payload.time });
+      return { remoteId: null };
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      const msg = redactText((err as Error).message, this.#secretsOf(this.#vms.get(channel.source)!));
+      if (PERMANENT_VMS_CODES.has(code)) throw new PermanentDeliveryError(msg);
+      throw new RetryableDeliveryError(msg);
+    }
   }
 
   vmsSources(): VmsSourceView[] {

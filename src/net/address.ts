@@ -117,3 +117,66 @@ export function classifyAddress(address: string): AddressVerdict {
   }
   return { allowed: false, category: 'not an IP address' };
 }
+
+/** An address as a 128-bit number in the IPv6 space (IPv4 as ::ffff:a.b.c.d), or null when not an IP address. */
+function toV6Number(address: string): bigint | null {
+  const fam = isIP(address);
+  if (fam === 4) return 0xffff00000000n | BigInt(v4ToInt(address));
+  if (fam === 6) return v6ToBigInt(address);
+  return null;
+}
+
+/**
+ * A list of addresses and CIDR ranges ("10.0.0.1", "10.1.0.0/16", "fd00::/8"); IPv4 entries also match their
+ * IPv4-mapped IPv6 form (a dual-stack listener reports "::ffff:10.0.0.1"). Bad entries throw with their path.
+ */
+export class AddressList {
+  private readonly ranges: { base: bigint; mask: bigint }[] = [];
+  constructor(entries: readonly string[], path: string) {
+    entries.forEach((entry, i) => {
+      const bad = () => new Error(`Expected an IP address or CIDR range such as "10.0.0.0/8" for ${path}[${i}] but received ${JSON.stringify(entry)}`);
+      if (typeof entry !== 'string') throw bad();
+      const slash = entry.indexOf('/');
+      const addr = slash < 0 ? entry : entry.slice(0, slash);
+      const v = toV6Number(addr);
+      if (v === null) throw bad();
+      const max = isIP(addr) === 4 ? 32 : 128;
+      const bitsText = slash < 0 ? String(max) : entry.slice(slash + 1);
+      if (!/^\d{1,3}$/.test(bitsText) || Number(bitsText) > max) throw bad();
+      const bits = Number(bitsText) + (max === 32 ? 96 : 0);
+      const mask = bits === 0 ? 0n : ((1n << 128n) - 1n) ^ ((1n << BigInt(128 - bits)) - 1n);
+      this.ranges.push({ base: v & mask, mask });
+    });
+  }
+  get size(): number {
+    return this.ranges.length;
+  }
+  has(address: string): boolean {
+    const v = toV6Number(address.trim());
+    if (v === null) return false;
+    return this.ranges.some((r) => (v & r.mask) === r.base);
+  }
+}
+
+/**
+ * The client's address: the peer's, or, when the peer is a trusted proxy, the nearest address in X-Forwarded-For
+ * that is not itself a trusted proxy (read right to left: each proxy appends the address it got the request from,
+ * so everything left of the first untrusted hop is what the client chose to send). IPv4-mapped IPv6 is shown as IPv4.
+ */
+export function clientAddress(peer: string, forwardedFor: string | undefined, trusted: AddressList): string {
+  const plain = (a: string): string => {
+    const t = a.trim();
+    const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(t);
+    return m ? m[1]! : t;
+  };
+  let client = plain(peer);
+  if (trusted.size === 0 || !trusted.has(client) || forwardedFor === undefined) return client;
+  const hops = forwardedFor.split(',').map(plain).filter((h) => h.length > 0);
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!;
+    if (isIP(hop) === 0) break; // garbage (or a port-suffixed form): trust nothing further left
+    client = hop;
+    if (!trusted.has(hop)) break;
+  }
+  return client;
+}

@@ -102,6 +102,11 @@ export class Recorder {
     this.#policies.set(cameraId, policy);
   }
 
+  /** The camera's recording policy; undefined: not recorded. */
+  policy(cameraId: string): CameraRecordingPolicy | undefined {
+    return this.#policies.get(cameraId);
+  }
+
   counters(): RecorderCounters {
     return { ...this.#counters };
   }

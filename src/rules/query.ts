@@ -4,15 +4,18 @@
  *   ISO 8601 date-time), limit (1..1000, default 100), cursor (from the previous page), order (asc | desc).
  */
 import { expected } from '../errors.js';
+import { MAX_TIME_NS } from '../validate.js';
 import type { AlertState } from '../types.js';
 import type { AlertFilter } from './store.js';
 
 const STATES: readonly AlertState[] = ['raised', 'updated', 'cleared', 'acknowledged'];
 
 function timeParam(v: string, name: string): bigint {
-  if (/^\d{1,20}$/.test(v)) return BigInt(v);
+  // Past the last stored nanosecond (2^64 - 1) is clamped to it: a bound, not an error (nor a key overflow).
+  const clamp = (n: bigint): bigint => (n > MAX_TIME_NS ? MAX_TIME_NS : n);
+  if (/^\d{1,20}$/.test(v)) return clamp(BigInt(v));
   const ms = Date.parse(v);
-  if (/^\d{4}-\d{2}-\d{2}T/.test(v) && Number.isFinite(ms)) return BigInt(ms) * 1_000_000n;
+  if (/^\d{4}-\d{2}-\d{2}T/.test(v) && Number.isFinite(ms) && ms >= 0) return clamp(BigInt(ms) * 1_000_000n);
   throw expected('nanoseconds since the epoch or an ISO 8601 date-time', name, v);
 }
 

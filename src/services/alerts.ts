@@ -11,6 +11,7 @@ import { StoreEventLog } from '../stream/store-log.js';
 import type { Service, ServiceContext } from './service.js';
 import { started } from './service.js';
 import { publicUrlOf, type SnapshotsService } from './snapshots.js';
+import type { IntegrationsService } from './integrations.js';
 
 export class RulesService implements Service {
   readonly name = 'rules';
@@ -63,6 +64,8 @@ export class NotificationsService implements Service {
   constructor(
     private readonly rules: RulesService,
     private readonly snapshots: SnapshotsService,
+    /** VMS sources for `vms` channels (recordings and events in the VMS); absent: such channels dead-letter. */
+    private readonly integrations: IntegrationsService | null = null,
   ) {}
 
   get notify(): NotificationService {
@@ -85,6 +88,7 @@ export class NotificationsService implements Service {
         const alert = rules.getAlert(alertId);
         return (await snaps.alertSnapshot(alertId, alert.cameraId))?.jpeg ?? null;
       },
+      ...(this.integrations ? { vms: (ch, payload) => this.integrations!.integrations.vmsAction(ch, payload) } : {}),
     });
     this.#notify = notify;
     registerNotifyMetrics(ctx.metrics, notify);

@@ -77,7 +77,10 @@ export class AnalyticsService implements Service {
       const status = { cameraId: id, status: state, previous: prev, timestampNs: BigInt(Date.now()) * 1_000_000n, message: state === 'running' ? '' : lastError };
       stream?.publish({ kind: 'camera_status', status });
       integrations.publishCameraStatus(status);
-      if (state === 'stopped' || state === 'failed') path.cameraStopped(id);
+      // 'reconnecting': the pipeline was closed and the next one numbers its frames from 0 again; the camera's tracker
+      // (which refuses a sequence that goes back) must start over, or every frame after a reconnect was rejected
+      // until the new sequence passed the old one (found by bench/soak.ts restarting an RTSP server).
+      if (state === 'stopped' || state === 'failed' || state === 'reconnecting') path.cameraStopped(id);
     };
     const onError = (id: string, err: import('../errors.js').VigilPipelineError): void => camLog.warn(`${id} ${err.message}`, { code: err.code });
     const onReconnecting = (id: string, r: import('../camera/camera.js').ReconnectInfo): void =>

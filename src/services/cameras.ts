@@ -11,8 +11,10 @@ import { Detector, type DetectorConfig } from '../inference/detector.js';
 import { WorkerDetector } from '../inference/worker-detector.js';
 import { cropDetector, wholeFrameDetector } from '../inference/detector-options.js';
 import { AnalysisRatePolicy } from '../inference/rate-policy.js';
+import { ErrorTally } from './error-tally.js';
 import { InferenceScheduler } from '../inference/scheduler.js';
 import type { AnalyticsService } from './analytics.js';
+import type { CameraCatalogService } from './camera-catalog.js';
 import type { Service, ServiceContext } from './service.js';
 
 export class DetectorService implements Service {
@@ -98,12 +100,18 @@ export class DetectorService implements Service {
 
   #startInference(ctx: ServiceContext, detector: Detector | WorkerDetector): void {
     const path = this.analytics.framePath;
+    // A failure of every frame (a tensor the model refuses) is logged once with a count, counted and shown in health.
+    const errors = new ErrorTally('inference', {
+      log: (message, fields) => ctx.log.error(message, fields),
+      metric: { registry: ctx.metrics, name: 'vigil_inference_errors_total', help: 'Frames whose inference failed' },
+    });
+    this.#off.push(ctx.health.register('inference', errors.healthCheck()), () => errors.flush());
     const scheduler = new InferenceScheduler(detector, {
       // With inference on worker threads, one batch more than workers keeps them busy while this thread handles
       // the previous results.
       concurrency: (ctx.config.detector?.workers ?? 0) + 1,
       onDetections: (r, frame) => path.process(r, frame),
-      onError: (err) => ctx.log.error(`inference: ${(err as Error).message}`),
+      onError: (err) => errors.report(err),
     });
     this.#scheduler = scheduler;
     // While a camera has live tracks its tensors are whole frames (tracked objects may lie outside the motion).
@@ -151,14 +159,24 @@ function registerInferenceMetrics(registry: Registry, scheduler: InferenceSchedu
 
 export class CamerasService implements Service {
   readonly name = 'cameras';
-  constructor(private readonly cameras: CameraManager) {}
+  constructor(
+    private readonly cameras: CameraManager,
+    private readonly catalog: CameraCatalogService | null = null,
+  ) {}
 
   async start(ctx: ServiceContext): Promise<void> {
     const camLog = ctx.log.child('camera');
+    if (ctx.config.cluster) {
+      // A cluster node runs only the cameras the cluster places on it: ClusterService (src/cluster/) starts them.
+      camLog.info('cluster node: cameras start where the cluster places them');
+      return;
+    }
     for (const settings of ctx.config.cameras) {
       const camera = this.cameras.add(settings);
       camLog.info(`${camera.id} added`, { source: camera.displaySource, detectFps: settings.detectFps });
     }
+    const stored = this.catalog?.catalog.load() ?? 0;
+    if (stored > 0) camLog.info(`${stored} camera(s) added over the API started`);
   }
 
   async stop(): Promise<void> {

@@ -8,7 +8,10 @@ import { mediaRoutes } from '../api/routes-media.js';
 import { searchRoutes } from '../api/routes-search.js';
 import { createApiServer, type ApiServer } from '../api/server.js';
 import { StoreDetectionSource, cameraListingFrom } from '../api/sources.js';
+import { cameraWriteRoutes } from '../api/routes.js';
+import type { CameraCatalogService } from './camera-catalog.js';
 import { AuthService } from '../auth/service.js';
+import { createConsole, type WebConsole } from '../console/index.js';
 import type { CameraManager } from '../camera/manager.js';
 import type { StreamEvent } from '../stream/events.js';
 import type { RulesService } from './alerts.js';
@@ -25,12 +28,15 @@ export interface HttpServiceDeps {
   integrations: IntegrationsService;
   snapshots: SnapshotsService;
   rules: RulesService;
+  /** Cameras added, changed and removed over the API; absent: the camera list is read-only. */
+  catalog?: CameraCatalogService;
 }
 
 export class HttpService implements Service {
   readonly name = 'http';
   #auth: AuthService | null = null;
   #http: ApiServer | null = null;
+  #console: WebConsole | null = null;
 
   constructor(private readonly deps: HttpServiceDeps) {}
 
@@ -61,8 +67,10 @@ export class HttpService implements Service {
     const snapshots = d.snapshots.snapshots;
     const recorder = d.recorder.recorder;
     const cameras = d.cameras;
+    // The web console (web/dist, live video, latest.jpg, cookie session): src/console/.
+    this.#console = createConsole({ auth: this.#auth, cameras, registry: ctx.metrics, detections: store, timezone: config.rulesTimezone });
     this.#http = await createApiServer(
-      { host: config.server.host, port: config.server.port, corsOrigins: config.server.corsOrigins },
+      { host: config.server.host, port: config.server.port, corsOrigins: config.server.corsOrigins, log: ctx.log.child('http'), http10: config.server.http10 },
       {
         auth: this.#auth,
         eventLog: d.rules.eventLog,
@@ -72,9 +80,12 @@ export class HttpService implements Service {
         detections: new StoreDetectionSource(store),
         rules,
         ...(recorder ? { recordings: recorder } : {}),
+        websockets: [this.#console.live],
         routes: {
+          console: this.#console.routes,
           ...(snapshots ? { media: mediaRoutes({ snapshots, rules }) } : {}),
           integrations: integrationRoutes(d.integrations.integrations),
+          ...(d.catalog ? { cameras: cameraWriteRoutes({ writer: d.catalog.catalog, cameras: cameraListingFrom(cameras) }) } : {}),
           search: searchRoutes({ index: d.search.vectors, embedder: d.search.embedder, snapshotUrl: (c, t) => `/tracks/${encodeURIComponent(c)}:${t}/snapshot.jpg` }),
         },
         trackSpan: (cameraId, trackId) => {
@@ -86,10 +97,13 @@ export class HttpService implements Service {
       },
     );
     ctx.log.info('listening', { port: this.#http.port });
+    // stream sockets closed for ended sessions and oversized frames are logged here
+    this.#http.hub.setLogger(ctx.log.child('stream'));
   }
 
   async stop(): Promise<void> {
     await this.#http?.close();
+    this.#console?.close();
     await this.#auth?.close();
   }
 }

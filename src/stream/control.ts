@@ -9,6 +9,10 @@
  *   {"type":"subscribe","id":"s1","cameras":["cam-1"],"classes":["person",2],"min_confidence":0.5,
  *    "kinds":["detections","alerts"],"resume_after":1234}
  *   {"type":"unsubscribe","id":"u1"}
+ *   {"type":"auth","id":"a1","token":"<a fresh access token of the same user>"}
+ *
+ * `auth` carries a new access token for the open connection before the old one expires (the server closes the
+ * socket with 4001 when the token it holds expires or its session is revoked).
  *
  * Every field but `type` is optional: no `cameras` = every camera in the user's scope, no `classes` = all classes,
  * no `kinds` = all kinds, `resume_after` = replay retained events with seq > resume_after before going live.
@@ -31,7 +35,12 @@ export interface UnsubscribeRequest {
   type: 'unsubscribe';
   id: string;
 }
-export type ControlRequest = SubscribeRequest | UnsubscribeRequest;
+export interface AuthRequest {
+  type: 'auth';
+  id: string;
+  token: string;
+}
+export type ControlRequest = SubscribeRequest | UnsubscribeRequest | AuthRequest;
 
 export class ControlError extends VigilError {
   constructor(
@@ -69,7 +78,13 @@ export function parseControl(data: ArrayBuffer, isBinary: boolean): ControlReque
     for (const k of Object.keys(m)) if (k !== 'type' && k !== 'id') throw new ControlError(`Unknown field ${JSON.stringify(k)}`, id);
     return { type: 'unsubscribe', id };
   }
-  if (m['type'] !== 'subscribe') throw bad('"subscribe" or "unsubscribe"', 'type', m['type'], id);
+  if (m['type'] === 'auth') {
+    for (const k of Object.keys(m)) if (k !== 'type' && k !== 'id' && k !== 'token') throw new ControlError(`Unknown field ${JSON.stringify(k)}`, id);
+    const token = m['token'];
+    if (typeof token !== 'string' || token.length === 0 || token.length > 4096) throw bad('an access token', 'token', typeof token === 'string' ? '(hidden)' : token, id);
+    return { type: 'auth', id, token };
+  }
+  if (m['type'] !== 'subscribe') throw bad('"subscribe", "unsubscribe" or "auth"', 'type', m['type'], id);
   for (const k of Object.keys(m)) if (!SUBSCRIBE_KEYS.has(k)) throw new ControlError(`Unknown field ${JSON.stringify(k)}`, id);
   const req: SubscribeRequest = { type: 'subscribe', id, minConfidence: 0 };
   const cams = m['cameras'];

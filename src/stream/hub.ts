@@ -14,14 +14,26 @@
  *
  * Filtering (class, min confidence) of a detection batch sends the same seq with only the matching detections; the
  * filtered encoding is shared by all clients with the same filter within one publish.
+ *
+ * Replay cost is bounded (a resume from 0 is the cheapest way to make a server work): at most `maxReplays`
+ * replays run at once, at most `maxReplaysPerUser` of one user (the others wait in order, their live events held
+ * as while replaying); a running replay hands the event loop back every `replayChunk` events, so live delivery and
+ * the REST API (/health) keep their turns; and each user may replay `replayBudget.max` events per
+ * `replayBudget.windowS` before its replays are paced down to that rate.
+ *
+ * Sessions (`useSessions`): a socket lives as long as the session that opened it. It is closed with 4001 when its
+ * access token expires (unless an `auth` control message brought a fresh one), when the session is logged out or
+ * revoked (told by the auth module), and when a control message finds the session gone. Oversized client frames
+ * close the socket with 1009. Both are logged and counted.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { silentLogger, type Logger } from '../log.js';
 import type { Detection, DetectionBatch } from '../types.js';
 import { authorize, canSeeCamera, scopeCameras, type Principal } from '../auth/policy.js';
 import { AuthError } from '../auth/errors.js';
 import { RateLimiter, type RateLimit } from '../auth/ratelimit.js';
 import { WireEncoder } from './codec.js';
-import { ControlError, parseControl, type SubscribeRequest } from './control.js';
+import { ControlError, MAX_CONTROL_BYTES, parseControl, type AuthRequest, type SubscribeRequest } from './control.js';
 import { EVENT_KINDS, eventCamera, type EventKind, type EventLog, type SequencedEvent, type StreamEvent } from './events.js';
 
 /** What the hub needs from a WebSocket (uWS's WebSocket satisfies it). */
@@ -51,8 +63,95 @@ export interface HubOptions {
    * replays up to the whole retention window, so an unthrottled client could make the server replay it in a loop.
    */
   controlRate?: RateLimit;
-  /** Clock (ms) for the control-message rate limit. */
+  /** Clock (ms) for the control-message rate limit, token expiry and replay pacing. */
   nowMs?: () => number;
+  /** Replays running at once, all users together. Default 4. */
+  maxReplays?: number;
+  /** Replays of one user running at once. Default 1. */
+  maxReplaysPerUser?: number;
+  /** Events a replay sends before handing the event loop back. Default 256. */
+  replayChunk?: number;
+  /** Events one user may replay: a burst of `max`, refilled over `windowS`. Default 200000 per 60 s. */
+  replayBudget?: RateLimit;
+  logger?: Logger;
+}
+
+/** Close code for a socket whose session ended (token expired, logged out, revoked). */
+export const WS_SESSION_ENDED = 4001;
+/** Close code for a client frame over the size limit (RFC 6455 "message too big"). */
+export const WS_TOO_BIG = 1009;
+
+/** What the hub needs of the auth module to keep sockets within their sessions. */
+export interface SessionGuard {
+  /** False once the principal's session (refresh-token family) was logged out or revoked. */
+  live(p: Principal): boolean;
+  /** Verifies a fresh access token (the `auth` control message); throws AuthError. */
+  verify(token: string): Principal;
+  /** Tells of revoked sessions (family ids) as they happen; returns the unsubscribe function. */
+  onRevoked(listener: (families: readonly string[]) => void): () => void;
+}
+
+/** At most `max` replays at once, `maxPerUser` per user; waiters are served in order, skipping cancelled ones. */
+class ReplayGate {
+  running = 0;
+  private readonly perUser = new Map<string, number>();
+  private waiting: Array<{ user: string; cancelled: () => boolean; go: (run: boolean) => void }> = [];
+  constructor(
+    readonly max: number,
+    readonly maxPerUser: number,
+  ) {}
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
+  runningOf(user: string): number {
+    return this.perUser.get(user) ?? 0;
+  }
+  private free(user: string): boolean {
+    return this.running < this.max && this.runningOf(user) < this.maxPerUser;
+  }
+  private take(user: string): void {
+    this.running++;
+    this.perUser.set(user, this.runningOf(user) + 1);
+  }
+  /** Resolves true when the replay may run, false when it was cancelled while waiting. */
+  acquire(user: string, cancelled: () => boolean): Promise<boolean> {
+    this.prune();
+    if (this.waiting.length === 0 && this.free(user)) {
+      this.take(user);
+      return Promise.resolve(true);
+    }
+    return new Promise((go) => {
+      this.waiting.push({ user, cancelled, go });
+      this.pump();
+    });
+  }
+  release(user: string): void {
+    this.running--;
+    const n = this.runningOf(user) - 1;
+    if (n > 0) this.perUser.set(user, n);
+    else this.perUser.delete(user);
+    this.pump();
+  }
+  private prune(): void {
+    if (!this.waiting.some((w) => w.cancelled())) return;
+    const keep = [];
+    for (const w of this.waiting) {
+      if (w.cancelled()) w.go(false);
+      else keep.push(w);
+    }
+    this.waiting = keep;
+  }
+  pump(): void {
+    this.prune();
+    for (let i = 0; i < this.waiting.length && this.running < this.max; ) {
+      const w = this.waiting[i]!;
+      if (this.free(w.user)) {
+        this.waiting.splice(i, 1);
+        this.take(w.user);
+        w.go(true);
+      } else i++;
+    }
+  }
 }
 
 interface Subscription {
@@ -94,10 +193,13 @@ export class StreamClient {
    * to it are not delivered again by the end-of-turn flush.
    */
   startSeq = 0;
+  /** Closes the socket when the access token expires. */
+  expiryTimer: NodeJS.Timeout | null = null;
   constructor(
     readonly id: number,
     readonly socket: StreamSocket,
-    readonly principal: Principal,
+    /** Replaced by an `auth` control message (a fresh token of the same user). */
+    public principal: Principal,
   ) {}
 }
 
@@ -121,8 +223,26 @@ export class StreamHub {
   private readonly nowNs: () => bigint;
   private readonly controlLimiter: RateLimiter;
   private readonly offDurable: (() => void) | null;
+  private readonly nowMs: () => number;
+  private readonly gate: ReplayGate;
+  private readonly replayChunk: number;
+  private readonly replayBudget: RateLimit;
+  /** Per user: replay events left and when they were counted (a token bucket taking many at once). */
+  private readonly replayTokens = new Map<string, { tokens: number; atMs: number }>();
+  private sessions: SessionGuard | null = null;
+  private offSessions: (() => void) | null = null;
+  private logger: Logger;
   /** Totals, also exported as metrics. */
-  readonly totals = { sent: 0, bytesSent: 0, dropped: 0, slowDisconnects: 0, published: 0 };
+  readonly totals = {
+    sent: 0,
+    bytesSent: 0,
+    dropped: 0,
+    slowDisconnects: 0,
+    published: 0,
+    replayedEvents: 0,
+    sessionCloses: 0,
+    oversizedCloses: 0,
+  };
 
   constructor(opts: HubOptions) {
     this.log = opts.log;
@@ -131,7 +251,12 @@ export class StreamHub {
     this.maxPending = opts.maxPendingReplay ?? 10_000;
     this.corkChunk = Math.max(1024, Math.min(CORK_CHUNK, Math.floor(this.maxBufferedBytes / 4)));
     this.nowNs = opts.nowNs ?? (() => BigInt(Date.now()) * 1_000_000n);
-    this.controlLimiter = new RateLimiter(opts.controlRate ?? { max: 20, windowS: 10 }, opts.nowMs ?? Date.now);
+    this.nowMs = opts.nowMs ?? Date.now;
+    this.controlLimiter = new RateLimiter(opts.controlRate ?? { max: 20, windowS: 10 }, this.nowMs);
+    this.gate = new ReplayGate(opts.maxReplays ?? 4, opts.maxReplaysPerUser ?? 1);
+    this.replayChunk = opts.replayChunk ?? 256;
+    this.replayBudget = opts.replayBudget ?? { max: 200_000, windowS: 60 };
+    this.logger = opts.logger ?? silentLogger;
     this.offDurable = this.log.onDurable ? this.log.onDurable((items) => this.enqueue(items)) : null;
     const registers = opts.registry ? [opts.registry] : [];
     // Read at scrape time from plain counters: no prom-client call on the per-message path.
@@ -168,6 +293,96 @@ export class StreamHub {
       () => totals.slowDisconnects,
     );
     counter('vigil_stream_events_published_total', 'Events published to the stream', () => totals.published);
+    counter('vigil_ws_replayed_events_total', 'Events sent to clients by resume replays', () => totals.replayedEvents);
+    counter('vigil_ws_session_closes_total', 'Sockets closed because their session ended (expired, logged out, revoked)', () => totals.sessionCloses);
+    counter('vigil_ws_oversized_closes_total', 'Sockets closed with 1009 for a client frame over the size limit', () => totals.oversizedCloses);
+    const gate = this.gate;
+    new Gauge({
+      name: 'vigil_ws_replays_running',
+      help: 'Resume replays running now',
+      registers,
+      collect() {
+        this.set(gate.running);
+      },
+    });
+    new Gauge({
+      name: 'vigil_ws_replays_waiting',
+      help: 'Resume replays waiting for a replay slot (per-user or global limit)',
+      registers,
+      collect() {
+        this.set(gate.waitingCount);
+      },
+    });
+  }
+
+  setLogger(logger: Logger): void {
+    this.logger = logger;
+  }
+
+  /**
+   * Ties every socket to its session (see the file comment): revoked sessions' sockets close at once, the others
+   * are re-checked on every control message and closed when their token expires.
+   */
+  useSessions(guard: SessionGuard): void {
+    this.offSessions?.();
+    this.sessions = guard;
+    this.offSessions = guard.onRevoked((families) => {
+      const set = new Set(families);
+      for (const c of [...this.clients]) if (!c.closed && set.has(c.principal.family)) this.endSession(c, 'session revoked');
+    });
+  }
+
+  /** Replay slots and waiters (tests, benchmarks). */
+  replayStats(): { running: number; waiting: number; runningOf: (user: string) => number } {
+    return { running: this.gate.running, waiting: this.gate.waitingCount, runningOf: (u) => this.gate.runningOf(u) };
+  }
+
+  private endClient(c: StreamClient, code: number, reason: string): void {
+    if (c.closed) return;
+    c.closed = true;
+    c.pending = [];
+    if (c.expiryTimer) clearTimeout(c.expiryTimer);
+    c.expiryTimer = null;
+    try {
+      c.socket.end(code, reason);
+    } catch {
+      /* already closed by the peer */
+    }
+  }
+
+  private endSession(c: StreamClient, reason: string): void {
+    this.totals.sessionCloses++;
+    this.logger.info('stream socket closed: session ended', { user: c.principal.sub, client: c.id, reason });
+    this.endClient(c, WS_SESSION_ENDED, reason);
+  }
+
+  private scheduleExpiry(c: StreamClient): void {
+    if (c.expiryTimer) clearTimeout(c.expiryTimer);
+    c.expiryTimer = null;
+    const exp = c.principal.expiresMs;
+    if (exp === undefined || c.closed) return;
+    // setTimeout holds at most 2^31-1 ms; a longer token is re-armed when that fires
+    const wait = Math.min(2 ** 31 - 1, Math.max(0, exp - this.nowMs()));
+    c.expiryTimer = setTimeout(() => {
+      c.expiryTimer = null;
+      if (this.nowMs() >= exp) this.endSession(c, 'token expired');
+      else this.scheduleExpiry(c);
+    }, wait);
+    c.expiryTimer.unref();
+  }
+
+  /** False (and the socket closed) when the client's session is over. */
+  private sessionOk(c: StreamClient): boolean {
+    const exp = c.principal.expiresMs;
+    if (exp !== undefined && this.nowMs() >= exp) {
+      this.endSession(c, 'token expired');
+      return false;
+    }
+    if (this.sessions && !this.sessions.live(c.principal)) {
+      this.endSession(c, 'session revoked');
+      return false;
+    }
+    return true;
   }
 
   get clientCount(): number {
@@ -213,6 +428,7 @@ export class StreamHub {
   attach(socket: StreamSocket, principal: Principal): StreamClient {
     const c = new StreamClient(this.nextId++, socket, principal);
     this.clients.add(c);
+    this.scheduleExpiry(c);
     this.rawSend(
       c,
       this.enc.encodeHello({
@@ -228,6 +444,8 @@ export class StreamHub {
 
   detach(c: StreamClient): void {
     this.controlLimiter.reset(String(c.id));
+    if (c.expiryTimer) clearTimeout(c.expiryTimer);
+    c.expiryTimer = null;
     c.closed = true;
     c.pending = [];
     this.clients.delete(c);
@@ -241,6 +459,15 @@ export class StreamHub {
 
   /** Handles one client frame. Errors go back to the client as ErrorNotice; the connection stays open. */
   handleMessage(c: StreamClient, data: ArrayBuffer, isBinary: boolean): void {
+    if (c.closed) return;
+    // every control message re-checks the session: a logged-out token must not subscribe or replay
+    if (!this.sessionOk(c)) return;
+    if (data.byteLength > MAX_CONTROL_BYTES) {
+      this.totals.oversizedCloses++;
+      this.logger.warn('stream socket closed: control message too big', { user: c.principal.sub, client: c.id, bytes: data.byteLength, limit: MAX_CONTROL_BYTES });
+      this.endClient(c, WS_TOO_BIG, `control message over ${MAX_CONTROL_BYTES} bytes`);
+      return;
+    }
     let id = '';
     try {
       const key = String(c.id);
@@ -260,6 +487,10 @@ export class StreamHub {
         this.rawSend(c, this.enc.encodeAck({ requestId: id, replayFrom: 0, replayTo: 0, gap: 0 }));
         return;
       }
+      if (req.type === 'auth') {
+        this.reauth(c, req);
+        return;
+      }
       this.subscribe(c, req);
     } catch (err) {
       if (err instanceof ControlError || err instanceof AuthError) {
@@ -269,6 +500,19 @@ export class StreamHub {
       // never let an unexpected error escape into the transport's callback; the client learns only that it failed
       this.rawSend(c, this.enc.encodeError({ code: 'E_INTERNAL', message: 'Internal error', requestId: id }));
     }
+  }
+
+  /** A fresh access token of the same user: the socket lives on until that one expires. */
+  private reauth(c: StreamClient, req: AuthRequest): void {
+    if (!this.sessions) throw new ControlError('Re-authentication is not available on this server', req.id);
+    const p = this.sessions.verify(req.token);
+    if (p.sub !== c.principal.sub || p.source !== c.principal.source) throw new AuthError('E_AUTH_INVALID', 'The token is for another user');
+    authorize(p, 'stream:subscribe');
+    c.principal = p;
+    // a narrower scope applies to the current subscription at once
+    if (c.sub && c.sub.cameras !== '*') c.sub.cameras = new Set([...c.sub.cameras].filter((id) => canSeeCamera(p, id)));
+    this.scheduleExpiry(c);
+    this.rawSend(c, this.enc.encodeAck({ requestId: req.id, replayFrom: 0, replayTo: 0, gap: 0 }));
   }
 
   private subscribe(c: StreamClient, req: SubscribeRequest): void {
@@ -334,9 +578,14 @@ export class StreamHub {
   }
 
   private async replay(c: StreamClient, gen: number, after: number, until: number): Promise<void> {
+    const user = c.principal.sub;
+    const stale = (): boolean => c.closed || c.generation !== gen;
+    const run = await this.gate.acquire(user, stale);
     try {
+      if (!run) return;
+      let n = 0;
       for await (const item of this.log.since(after, until)) {
-        if (c.closed || c.generation !== gen) return;
+        if (stale()) return;
         c.corkedBytes = 0;
         c.bufferedAtCork = c.socket.getBufferedAmount();
         this.deliver(c, item, {});
@@ -345,8 +594,16 @@ export class StreamHub {
           c.socket.end(1013, 'slow consumer: send buffer over limit');
           return;
         }
+        if (++n === this.replayChunk) {
+          this.totals.replayedEvents += n;
+          await this.pace(user, n);
+          n = 0;
+        }
       }
+      this.totals.replayedEvents += n;
+      this.charge(user, n);
     } finally {
+      if (run) this.gate.release(user);
       if (!c.closed && c.generation === gen) {
         c.replaying = false;
         const pending = c.pending;
@@ -356,6 +613,29 @@ export class StreamHub {
         if (c.closed) c.socket.end(1013, 'slow consumer: send buffer over limit');
       }
     }
+  }
+
+  /** Takes `n` events from the user's replay budget; returns the ms to wait before the next chunk (0: none). */
+  private charge(user: string, n: number): number {
+    const { max, windowS } = this.replayBudget;
+    const rate = max / (windowS * 1000); // events per ms
+    const t = this.nowMs();
+    const b = this.replayTokens.get(user) ?? { tokens: max, atMs: t };
+    b.tokens = Math.min(max, b.tokens + (t - b.atMs) * rate) - n;
+    b.atMs = t;
+    this.replayTokens.set(user, b);
+    if (this.replayTokens.size > 10_000) {
+      const oldest = this.replayTokens.keys().next();
+      if (!oldest.done && oldest.value !== user) this.replayTokens.delete(oldest.value);
+    }
+    return b.tokens >= 0 ? 0 : Math.ceil(-b.tokens / rate);
+  }
+
+  /** Between two chunks: always one event-loop turn (live delivery, REST), longer when the user is over budget. */
+  private async pace(user: string, n: number): Promise<void> {
+    const wait = this.charge(user, n);
+    if (wait === 0) await new Promise<void>((r) => setImmediate(r));
+    else await new Promise<void>((r) => setTimeout(r, Math.min(wait, 60_000)).unref());
   }
 
   /**
@@ -525,6 +805,8 @@ export class StreamHub {
   /** Closes every client and stops taking events from the log. Idempotent. */
   close(): void {
     this.offDurable?.();
+    this.offSessions?.();
+    this.offSessions = null;
     this.closeAll();
   }
 
@@ -532,6 +814,8 @@ export class StreamHub {
   closeAll(code = 1001, reason = 'server shutting down'): void {
     this.outbox = [];
     for (const c of [...this.clients]) {
+      if (c.expiryTimer) clearTimeout(c.expiryTimer);
+      c.expiryTimer = null;
       if (!c.closed) {
         c.closed = true;
         try {

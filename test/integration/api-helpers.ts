@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { AuthService, type AuthConfig } from '../../src/auth/service.js';
-import { createApiServer, type ApiServerOptions, type ApiServer } from '../../src/api/server.js';
+import { createApiServer, type ApiServerDeps, type ApiServerOptions, type ApiServer } from '../../src/api/server.js';
 import { MemoryCameraListing, MemoryDetectionSource } from '../helpers/api-sources.js';
 import type { CameraInfo, StoredDetection } from '../../src/types.js';
 
@@ -54,7 +54,7 @@ export interface Harness {
 }
 
 export async function startHarness(
-  opts: { server?: ApiServerOptions; auth?: Partial<AuthConfig>; users?: boolean } = {},
+  opts: { server?: ApiServerOptions; auth?: Partial<AuthConfig>; users?: boolean; deps?: Partial<ApiServerDeps> } = {},
 ): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'vigil-api-'));
   let adminPassword = '';
@@ -68,7 +68,7 @@ export async function startHarness(
   });
   const cameras = new MemoryCameraListing(CAMERAS);
   const detections = new MemoryDetectionSource(storedDetections());
-  const srv = await createApiServer({ host: '127.0.0.1', port: 0, ...opts.server }, { auth, cameras, detections });
+  const srv = await createApiServer({ host: '127.0.0.1', port: 0, ...opts.server }, { auth, cameras, detections, ...opts.deps });
   const tokens = {} as Harness['tokens'];
   if (opts.users !== false) {
     await auth.users.create({ username: 'olga', password: 'operator-pass', role: 'operator', cameras: '*' });

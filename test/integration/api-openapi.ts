@@ -8,6 +8,7 @@ export class OpenApiValidator {
   private readonly ajv = new Ajv2020({ strict: false, allErrors: true });
   constructor(private readonly doc: { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>> }) {
     this.ajv.addFormat('date-time', DATE_TIME);
+    this.ajv.addFormat('email', /^[^\s@]+@[^\s@]+$/);
     this.ajv.addSchema({ ...doc, $id: 'openapi.json' });
   }
 

@@ -55,19 +55,21 @@ test('openapi.json is served and names every route', async () => {
   const doc = r.body as { openapi: string; paths: Record<string, unknown> };
   assert.equal(doc.openapi, '3.1.0');
   assert.deepEqual(Object.keys(doc.paths).sort(), [
-    '/alerts', '/alerts/{id}', '/alerts/{id}/snapshot.jpg', '/auth/login', '/auth/logout', '/auth/refresh', '/cameras', '/cameras/{id}', '/detections', '/health', '/metrics', '/openapi.json', '/search', '/tracks/{ref}/snapshot.jpg', '/users',
+    '/alerts', '/alerts/{id}', '/alerts/{id}/snapshot.jpg', '/auth/login', '/auth/logout', '/auth/refresh', '/cameras', '/cameras/{id}', '/detections', '/health', '/metrics', '/openapi.json', '/search', '/tracks/{ref}/snapshot.jpg', '/users', '/users/{username}', '/users/{username}/password',
   ]);
 });
 
 test('health aggregates registered checks with status and response time', async () => {
-  let r = await checked('GET', '/health', '/health');
+  // the details are for operators and admins (test/integration/security-scope.test.ts: anonymous gets the status)
+  const op = { token: h.tokens.olga.access_token };
+  let r = await checked('GET', '/health', '/health', op);
   assert.equal(r.status, 200);
   const body = r.body as { status: string; services: Record<string, { status: string; response_time: number }> };
   assert.equal(body.status, 'healthy');
   assert.deepEqual(Object.keys(body.services), ['auth_store']);
   assert.equal(body.services['auth_store']!.status, 'ok');
   const off1 = h.srv.health.register('recorder', { check: async () => ({ status: 'degraded', detail: 'disk 91% full' }), critical: false });
-  r = await checked('GET', '/health', '/health');
+  r = await checked('GET', '/health', '/health', op);
   assert.equal((r.body as { status: string }).status, 'degraded');
   assert.deepEqual((r.body as { services: Record<string, unknown> }).services['recorder'], {
     status: 'degraded',
@@ -75,7 +77,7 @@ test('health aggregates registered checks with status and response time', async 
     detail: 'disk 91% full',
   });
   const off2 = h.srv.health.register('store', { check: () => new Promise(() => undefined), timeoutMs: 50 });
-  r = await checked('GET', '/health', '/health');
+  r = await checked('GET', '/health', '/health', op);
   assert.equal(r.status, 503);
   assert.equal((r.body as { status: string }).status, 'unhealthy');
   assert.deepEqual(
@@ -85,7 +87,7 @@ test('health aggregates registered checks with status and response time', async 
   off1();
   off2();
   const off3 = h.srv.health.register('redis', { check: () => { throw new Error('ECONNREFUSED'); } });
-  r = await checked('GET', '/health', '/health');
+  r = await checked('GET', '/health', '/health', op);
   assert.equal(r.status, 503);
   off3();
 });
@@ -133,10 +135,13 @@ test('cameras: list with status filter and scope; one camera; 403 out of scope; 
   let r = await checked('GET', '/cameras', '/cameras', { token: h.tokens.admin.access_token });
   assert.deepEqual((r.body as Array<{ id: string }>).map((c) => c.id), ['cam-1', 'cam-2', 'cam-3']);
   assert.deepEqual((r.body as unknown[])[1], {
-    id: 'cam-2', name: 'Lobby', status: 'reconnecting', source: 'rtsp://10.0.0.6/stream1', width: 1280, height: 720, fps: 15, last_error: 'EOS',
+    id: 'cam-2', name: 'Lobby', location: null, status: 'error', state: 'reconnecting', stream_url: 'rtsp://10.0.0.6/stream1', source: 'rtsp://10.0.0.6/stream1',
+    width: 1280, height: 720, fps: 15, last_seen: null, last_error: 'EOS', origin: 'config', detection: true,
   });
   r = await checked('GET', '/cameras?status=active', '/cameras', { token: h.tokens.admin.access_token });
-  assert.deepEqual((r.body as Array<{ id: string }>).map((c) => c.id), ['cam-1', 'cam-2']);
+  assert.deepEqual((r.body as Array<{ id: string }>).map((c) => c.id), ['cam-1']);
+  r = await checked('GET', '/cameras?status=error', '/cameras', { token: h.tokens.admin.access_token });
+  assert.deepEqual((r.body as Array<{ id: string }>).map((c) => c.id), ['cam-2']);
   r = await checked('GET', '/cameras?status=inactive', '/cameras', { token: h.tokens.admin.access_token });
   assert.deepEqual((r.body as Array<{ id: string }>).map((c) => c.id), ['cam-3']);
   r = await checked('GET', '/cameras?status=running', '/cameras', { token: h.tokens.olga.access_token });
@@ -144,7 +149,7 @@ test('cameras: list with status filter and scope; one camera; 403 out of scope; 
   r = await checked('GET', '/cameras?status=broken', '/cameras', { token: h.tokens.admin.access_token });
   assert.deepEqual(errOf(r), {
     code: 'E_VALIDATION',
-    message: 'Expected all, active, inactive, starting, running, stalled, reconnecting, stopped, failed for status but received "broken"',
+    message: 'Expected all, active, inactive, error, starting, running, stalled, reconnecting, stopped, failed for status but received "broken"',
   });
   r = await checked('GET', '/cameras', '/cameras', { token: h.tokens.vera.access_token });
   assert.deepEqual((r.body as Array<{ id: string }>).map((c) => c.id), ['cam-1']);
@@ -195,7 +200,7 @@ test('users (admin only) and metrics (admin, operator)', async () => {
   assert.deepEqual((r.body as { users: Array<{ username: string }> }).users.map((u) => u.username).sort(), ['admin', 'olga', 'vera']);
   r = await checked('POST', '/users', '/users', { token: h.tokens.admin.access_token, json: { username: 'nina', password: 'nina-pass-1', role: 'viewer', cameras: ['cam-3'] } });
   assert.equal(r.status, 201);
-  assert.deepEqual({ ...(r.body as object), created: 'x' }, { username: 'nina', role: 'viewer', cameras: ['cam-3'], created: 'x' });
+  assert.deepEqual({ ...(r.body as object), created: 'x' }, { username: 'nina', role: 'viewer', cameras: ['cam-3'], disabled: false, created: 'x' });
   r = await checked('POST', '/users', '/users', { token: h.tokens.admin.access_token, json: { username: 'nina', password: 'nina-pass-1', role: 'viewer' } });
   assert.deepEqual([r.status, errOf(r).code], [409, 'E_CONFLICT']);
   r = await checked('POST', '/users', '/users', { token: h.tokens.admin.access_token, json: { username: 'n!', password: 'nina-pass-1', role: 'viewer' } });

@@ -428,7 +428,7 @@ test('default strict policy: a loopback webhook is refused before connecting and
 
 test('channel configuration errors name the field and never echo secrets', () => {
   const mk = (channels: unknown) => () => new NotificationService({ path: tmp(), channels, autoStart: false });
-  assert.throws(mk({ a: { type: 'pager' } }), { code: 'E_CONFIG', message: 'Expected a channel type ("webhook", "slack", "email", "sms") for notify.channels.a.type but received "pager"' });
+  assert.throws(mk({ a: { type: 'pager' } }), { code: 'E_CONFIG', message: 'Expected a channel type ("webhook", "slack", "email", "sms", "vms", "sns") for notify.channels.a.type but received "pager"' });
   assert.throws(mk({ a: { type: 'webhook', url: 'file:///etc/passwd' } }), { message: 'Expected an http(s) URL for notify.channels.a.url but received "file:"' });
   assert.throws(mk({ a: { type: 'sms', accountSid: 'ACsecret', authToken: 't', from: '+1', to: ['+2'] } }), { message: 'Expected a Twilio Account SID (AC + 32 hex digits) for notify.channels.a.accountSid but received "(malformed)"' });
   assert.throws(mk({ a: { type: 'email', host: 'h', port: 70000, from: 'f', to: ['t'] } }), { message: 'Expected an integer from 1 to 65535 for notify.channels.a.port but received 70000' });

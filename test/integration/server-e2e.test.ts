@@ -46,8 +46,8 @@ test('vigil serve on the sample camera: detections flow into the store and out t
     const { access_token: token } = (await login.json()) as { access_token: string };
     const auth = { authorization: `Bearer ${token}` };
 
-    const cams = (await (await fetch(`${base}/cameras`, { headers: auth })).json()) as Array<{ id: string; status: string }>;
-    assert.deepEqual(cams.map((c) => [c.id, c.status]), [['sample', 'running']]);
+    const cams = (await (await fetch(`${base}/cameras`, { headers: auth })).json()) as Array<{ id: string; status: string; state: string; width: number; height: number }>;
+    assert.deepEqual(cams.map((c) => [c.id, c.status, c.state, c.width, c.height]), [['sample', 'active', 'running', 768, 576]]);
 
     const res = await fetch(`${base}/detections?camera_id=sample&page_size=100`, { headers: auth });
     assert.equal(res.status, 200);

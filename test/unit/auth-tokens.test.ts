@@ -64,7 +64,8 @@ test('first run creates admin once; login issues access (15 min) and refresh (7 
   assert.deepEqual(header, { alg: 'HS256', typ: ACCESS_TYP });
   assert.equal(JSON.parse(Buffer.from(r.refresh_token.split('.')[0]!, 'base64url').toString()).typ, REFRESH_TYP);
   const p = await svc.verifyAccess(r.access_token);
-  assert.deepEqual({ ...p, family: typeof p.family }, { sub: 'admin', role: 'admin', cameras: '*', source: 'local', family: 'string' });
+  // expiresMs: when the token ends (open streams close then)
+  assert.deepEqual({ ...p, family: typeof p.family }, { sub: 'admin', role: 'admin', cameras: '*', source: 'local', family: 'string', expiresMs: Date.UTC(2026, 0, 1) + 900_000 });
   clock.ms += 15 * 60 * 1000 + 1000;
   await assert.rejects(svc.verifyAccess(r.access_token), { code: 'E_AUTH_EXPIRED', message: 'Token expired' });
 });
@@ -178,23 +179,30 @@ test('scrypt hashes: salted, verifiable, wrong password fails', async () => {
   assert.equal(await verifyPassword('pa55word!', 'md5$abc'), false);
 });
 
-test('login rate limits: per IP (all attempts) and per user (failures), with Retry-After seconds', async (t) => {
+test('login rate limits: per IP (all attempts) and per (user, client) failures with a doubling lockout', async (t) => {
   const clock = { ms: Date.now() };
   const svc = await AuthService.open({
     dataDir: tempDir(t),
     jwt: { secret: SECRET },
     announceInitialAdmin: () => undefined,
-    rateLimits: { loginPerIp: { max: 4, windowS: 60 }, loginFailuresPerUser: { max: 2, windowS: 60 } },
+    rateLimits: { loginPerIp: { max: 4, windowS: 60 }, loginFailuresPerUser: { max: 2, windowS: 30 } },
     now: () => clock.ms,
   });
   t.after(() => svc.close());
   await svc.users.create({ username: 'olga', password: 'operator-pass', role: 'operator' });
   await assert.rejects(svc.login('olga', 'bad-pass-1', '1.1.1.1'), { code: 'E_AUTH_BAD_CREDENTIALS' });
-  await assert.rejects(svc.login('olga', 'bad-pass-2', '2.2.2.2'), { code: 'E_AUTH_BAD_CREDENTIALS' });
-  // user locked (2 failures) even from a fresh IP and with the right password
-  await assert.rejects(svc.login('olga', 'operator-pass', '3.3.3.3'), { code: 'E_RATE_LIMITED', status: 429, retryAfterS: 30, message: 'Too many login attempts; retry in 30 s' });
-  clock.ms += 30_000;
+  await assert.rejects(svc.login('olga', 'bad-pass-2', '1.1.1.1'), { code: 'E_AUTH_BAD_CREDENTIALS' });
+  // that client is locked for olga (2 failures), even with the right password...
+  await assert.rejects(svc.login('olga', 'operator-pass', '1.1.1.1'), { code: 'E_RATE_LIMITED', status: 429, retryAfterS: 30, message: 'Too many login attempts; retry in 30 s' });
+  // ...but the real user elsewhere is not locked out
   await svc.login('olga', 'operator-pass', '3.3.3.3');
+  clock.ms += 30_000;
+  // the next lockout of the same pair lasts twice as long
+  await assert.rejects(svc.login('olga', 'bad-pass-3', '1.1.1.1'), { code: 'E_AUTH_BAD_CREDENTIALS' });
+  await assert.rejects(svc.login('olga', 'bad-pass-4', '1.1.1.1'), { code: 'E_AUTH_BAD_CREDENTIALS' });
+  await assert.rejects(svc.login('olga', 'operator-pass', '1.1.1.1'), { code: 'E_RATE_LIMITED', retryAfterS: 60 });
+  clock.ms += 60_000;
+  await svc.login('olga', 'operator-pass', '1.1.1.1');
   // per IP: 4 attempts, then refused whatever the user
   for (let i = 0; i < 3; i++) await assert.rejects(svc.login(`u${i}xx`, 'whatever', '9.9.9.9'), { code: 'E_AUTH_BAD_CREDENTIALS' });
   await svc.login('olga', 'operator-pass', '9.9.9.9');

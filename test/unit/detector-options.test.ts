@@ -46,7 +46,7 @@ test('bad settings are refused with the path of the key', () => {
     [{ providers: ['cuda', 'gpu'] }, 'Expected one of cpu, cuda, tensorrt, openvino, webgpu, dml, coreml, qnn for detector.providers[1] but received "gpu"'],
     [{ threads: 0 }, 'Expected an integer from 1 to 64 for detector.threads but received 0'],
     [{ workers: 9 }, 'Expected an integer from 0 to 8 for detector.workers but received 9'],
-    [{ scoreThresold: 0.3 }, 'Expected one of model, precision, inputSize, path, classes, classesFile, scoreThreshold, classThresholds, only, providers, threads, workers, enabled, modelPath for detector key but received "scoreThresold"'],
+    [{ scoreThresold: 0.3 }, 'Unknown key detector.scoreThresold (did you mean scoreThreshold?)'],
     ['fast', 'Expected an object or false for detector but received "fast"'],
   ];
   for (const [raw, message] of cases) assert.throws(() => parseDetectorOptions(raw), { name: 'VigilArgumentError', message });

@@ -176,7 +176,7 @@ test('control protocol: valid subscribe parses; everything else is refused with 
     [enc('{"type":"subscribe"}'), true, 'Binary frames are not accepted; send JSON text control messages'],
     ['{nope', false, 'Control message is not valid UTF-8 JSON'],
     ['[1]', false, 'Expected a JSON object for message but received an array of length 1'],
-    ['{"type":"delete"}', false, 'Expected "subscribe" or "unsubscribe" for type but received "delete"'],
+    ['{"type":"delete"}', false, 'Expected "subscribe", "unsubscribe" or "auth" for type but received "delete"'],
     ['{"type":"subscribe","id":"x","extra":1}', false, 'Unknown field "extra"'],
     ['{"type":"subscribe","min_confidence":1.5}', false, 'Expected a number from 0 to 1 for min_confidence but received 1.5'],
     ['{"type":"subscribe","resume_after":-1}', false, 'Expected a non-negative integer sequence for resume_after but received -1'],

@@ -14,14 +14,24 @@
  *   To/From/Body, HTTP basic auth (Account SID : Auth Token); 201 with the message resource. One delivery per
  *   recipient, so a retry never re-sends to the others.
  *
+ * - vms: an action in a VMS source of `integrations.vms` (src/integrations/runtime.ts vmsAction): `record` starts a
+ *   recording (Hikvision, Axis, Dahua) or places a bookmark (Milestone) of `durationS` on the alert's camera;
+ *   `event` pushes an analytics event (Milestone user-defined event, Axis virtual input). The VMS camera is the
+ *   one an imported camera came from, or `cameras: { <vigil camera id>: <VMS camera id> }` for configured ones.
+ *
+ * - sns: AWS SNS Publish (Query API, POST form, SigV4-signed with the channel's credentials) to a topic ARN, the
+ *   rendered text as Message and the subject line as Subject; `endpoint` defaults to https://sns.<region>.amazonaws.com
+ *   (the ARN's region). Throttling and 5xx retry; other refusals (bad signature, unknown topic) are permanent.
+ *
  * Every URL goes through the outbound policy (src/net): webhooks, Slack, Twilio; the SMTP host too (resolved,
  * checked, and connected to by address with the name kept for TLS).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import { VigilConfigError, VigilError } from '../../errors.js';
-import { at, bool, fail as failArg, httpUrl, int, isObject, str } from '../../validate.js';
+import { at, bool, fail as failArg, httpUrl, int, isObject, onlyKeys, str } from '../../validate.js';
 import { OutboundPolicy, VigilOutboundError, VigilUrlPolicyError, policyRequest, responseOf } from '../../net/outbound.js';
+import { signV4, type AwsCredentials } from './sigv4.js';
 
 export interface WebhookChannel {
   type: 'webhook';
@@ -54,7 +64,24 @@ export interface SmsChannel {
   /** Default https://api.twilio.com — configurable for tests and regional endpoints. */
   baseUrl: string;
 }
-export type ChannelConfig = WebhookChannel | SlackChannel | EmailChannel | SmsChannel;
+export interface VmsChannel {
+  type: 'vms';
+  /** Id of a VMS source under integrations.vms. */
+  source: string;
+  action: 'record' | 'event';
+  /** Recording length or bookmark span (record). */
+  durationS: number;
+  /** Vigil camera id -> VMS camera id, for cameras not imported from this source. */
+  cameras: Record<string, string>;
+}
+export interface SnsChannel {
+  type: 'sns';
+  topicArn: string;
+  region: string;
+  endpoint: string;
+  credentials: AwsCredentials;
+}
+export type ChannelConfig = WebhookChannel | SlackChannel | EmailChannel | SmsChannel | VmsChannel | SnsChannel;
 
 const fail = (what: string, path: string, value: unknown): never => {
   throw failArg(what, path, value);
@@ -80,6 +107,18 @@ export function parseChannelOptions(raw: unknown, path = 'notify.channels'): Map
   }
 }
 
+/** The keys of each channel type (unknown keys are refused with a suggestion). */
+const CHANNEL_KEYS: Record<string, readonly string[]> = {
+  webhook: ['type', 'url', 'secret', 'headers'],
+  slack: ['type', 'url'],
+  email: ['type', 'host', 'port', 'secure', 'auth', 'from', 'to'],
+  sms: ['type', 'provider', 'accountSid', 'authToken', 'from', 'to', 'baseUrl'],
+  vms: ['type', 'source', 'action', 'durationS', 'cameras'],
+  sns: ['type', 'topicArn', 'region', 'endpoint', 'credentials'],
+};
+// arn:aws:sns:<region>:<account>:<topic> (also the aws-cn and aws-us-gov partitions)
+const SNS_ARN = /^arn:aws(?:-cn|-us-gov)?:sns:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):([A-Za-z0-9_-]{1,256}(?:\.fifo)?)$/;
+
 function parseChannels(raw: unknown, path: string): Map<string, ChannelConfig> {
   const out = new Map<string, ChannelConfig>();
   if (raw === undefined || raw === null) return out;
@@ -89,6 +128,7 @@ function parseChannels(raw: unknown, path: string): Map<string, ChannelConfig> {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) fail('a channel name of letters, digits, "_", "." or "-"', p, name);
     if (!isObj(c)) fail('a channel object with a type', p, c);
     const ch = c as Record<string, unknown>;
+    if (typeof ch.type === 'string' && Object.hasOwn(CHANNEL_KEYS, ch.type)) onlyKeys(ch, p, CHANNEL_KEYS[ch.type]!);
     switch (ch.type) {
       case 'webhook': {
         const headers: Record<string, string> = {};
@@ -109,6 +149,7 @@ function parseChannels(raw: unknown, path: string): Map<string, ChannelConfig> {
         if (ch.auth !== undefined) {
           if (!isObj(ch.auth)) fail('an object { user, pass }', `${p}.auth`, ch.auth);
           const a = ch.auth as Record<string, unknown>;
+          onlyKeys(a, `${p}.auth`, ['user', 'pass']);
           auth = { user: str(a.user, `${p}.auth.user`), pass: str(a.pass, `${p}.auth.pass`, { secret: true }) };
         }
         out.set(name, { type: 'email', host: str(ch.host, `${p}.host`), port, secure, auth, from: str(ch.from, `${p}.from`), to: list(ch.to, `${p}.to`) });
@@ -130,8 +171,44 @@ function parseChannels(raw: unknown, path: string): Map<string, ChannelConfig> {
         });
         break;
       }
+      case 'vms': {
+        const action = ch.action ?? 'record';
+        if (action !== 'record' && action !== 'event') fail('"record" or "event"', `${p}.action`, action);
+        const cameras: Record<string, string> = {};
+        if (ch.cameras !== undefined) {
+          if (!isObj(ch.cameras)) fail('a map of Vigil camera ids to VMS camera ids', `${p}.cameras`, ch.cameras);
+          for (const [k, v] of Object.entries(ch.cameras as object)) cameras[k] = str(v, `${p}.cameras.${k}`, { max: 256 });
+        }
+        out.set(name, {
+          type: 'vms',
+          source: str(ch.source, `${p}.source`, { max: 64 }),
+          action: action as VmsChannel['action'],
+          durationS: int(ch.durationS, `${p}.durationS`, 1, 3600, 60),
+          cameras,
+        });
+        break;
+      }
+      case 'sns': {
+        const arn = str(ch.topicArn, `${p}.topicArn`, { re: SNS_ARN, what: 'an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)' });
+        const region = str(ch.region, `${p}.region`, { dflt: SNS_ARN.exec(arn)![1]!, re: /^[a-z]{2}(-[a-z]+)+-\d$/, what: 'an AWS region such as "eu-west-1"' });
+        if (!isObj(ch.credentials)) fail('an object { accessKeyId, secretAccessKey[, sessionToken] }', `${p}.credentials`, ch.credentials);
+        const c = ch.credentials as Record<string, unknown>;
+        onlyKeys(c, `${p}.credentials`, ['accessKeyId', 'secretAccessKey', 'sessionToken']);
+        out.set(name, {
+          type: 'sns',
+          topicArn: arn,
+          region,
+          endpoint: (ch.endpoint === undefined ? `https://sns.${region}.amazonaws.com` : url(ch.endpoint, `${p}.endpoint`)).replace(/\/+$/, ''),
+          credentials: {
+            accessKeyId: str(c.accessKeyId, `${p}.credentials.accessKeyId`),
+            secretAccessKey: str(c.secretAccessKey, `${p}.credentials.secretAccessKey`, { secret: true }),
+            ...(c.sessionToken !== undefined ? { sessionToken: str(c.sessionToken, `${p}.credentials.sessionToken`, { secret: true }) } : {}),
+          },
+        });
+        break;
+      }
       default:
-        fail('a channel type ("webhook", "slack", "email", "sms")', `${p}.type`, ch.type);
+        fail('a channel type ("webhook", "slack", "email", "sms", "vms", "sns")', `${p}.type`, ch.type);
     }
   }
   return out;
@@ -160,7 +237,12 @@ export type Payload =
   | { kind: 'webhook'; body: string; event: string }
   | { kind: 'slack'; body: string }
   | { kind: 'email'; subject: string; text: string; attachSnapshotOf: string | null }
-  | { kind: 'sms'; to: string; body: string };
+  | { kind: 'sms'; to: string; body: string }
+  | { kind: 'vms'; cameraId: string; label: string; message: string; time: string }
+  | { kind: 'sns'; subject: string; message: string; attributes: Record<string, string> };
+
+/** Runs a `vms` channel's action (the server's Integrations.vmsAction); throws Permanent/RetryableDeliveryError. */
+export type VmsActionRunner = (channel: VmsChannel, payload: Extract<Payload, { kind: 'vms' }>) => Promise<SendResult>;
 
 /** A failure retrying cannot fix (refused URL, 4xx other than 408/429, SMTP 5xx): dead-lettered at once. */
 export class PermanentDeliveryError extends Error {}
@@ -171,6 +253,8 @@ export interface SendContext {
   timeoutMs: number;
   /** For email attachments: the JPEG of an alert's snapshot, when the server can make one. */
   snapshotJpeg?: ((alertId: string) => Promise<Buffer | null>) | undefined;
+  /** For vms channels: the server's VMS sources; absent: such deliveries are dead-lettered. */
+  vms?: VmsActionRunner | undefined;
 }
 
 export interface SendResult {
@@ -206,6 +290,37 @@ function classifyHttp(err: unknown): never {
 
 export async function send(ch: ChannelConfig, payload: Payload, ctx: SendContext): Promise<SendResult> {
   switch (ch.type) {
+    case 'sns': {
+      if (payload.kind !== 'sns') throw new PermanentDeliveryError('payload does not match the channel');
+      const form = new URLSearchParams({ Action: 'Publish', Version: '2010-03-31', TopicArn: ch.topicArn, Message: payload.message, Subject: payload.subject });
+      let i = 0;
+      for (const [k, v] of Object.entries(payload.attributes)) {
+        i++;
+        form.set(`MessageAttributes.entry.${i}.Name`, k);
+        form.set(`MessageAttributes.entry.${i}.Value.DataType`, 'String');
+        form.set(`MessageAttributes.entry.${i}.Value.StringValue`, v);
+      }
+      const body = form.toString();
+      const target = `${ch.endpoint}/`;
+      const headers = signV4(
+        { method: 'POST', url: target, headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, body },
+        { credentials: ch.credentials, region: ch.region, service: 'sns' },
+      );
+      try {
+        const res = await policyRequest(ctx.policy, target, { method: 'POST', headers, body, timeoutMs: ctx.timeoutMs });
+        return { remoteId: /<MessageId>([^<]{1,128})<\/MessageId>/.exec(res.body)?.[1] ?? null };
+      } catch (err) {
+        // SNS says Throttling with 400: retry that one; other 4xx cannot succeed as sent.
+        const code = /<Code>([^<]{1,64})<\/Code>/.exec(responseOf(err)?.body ?? '')?.[1];
+        if (code === 'Throttling' || code === 'ThrottlingException') throw new RetryableDeliveryError(`SNS: ${code}`, retryAfterMs(err));
+        return classifyHttp(err);
+      }
+    }
+    case 'vms': {
+      if (payload.kind !== 'vms') throw new PermanentDeliveryError('payload does not match the channel');
+      if (!ctx.vms) throw new PermanentDeliveryError('no VMS sources are configured (integrations.vms)');
+      return ctx.vms(ch, payload);
+    }
     case 'webhook': {
       if (payload.kind !== 'webhook') throw new PermanentDeliveryError('payload does not match the channel');
       const ts = Math.floor(Date.now() / 1000);

@@ -21,7 +21,7 @@ import { VigilClosedError, VigilConfigError, expected } from '../../errors.js';
 import { OutboundPolicy, type OutboundPolicyOptions } from '../../net/outbound.js';
 import type { AlertEvent, NotifySpec, RuleDefinition } from '../../rules/types.js';
 import type { Alert } from '../../types.js';
-import { PermanentDeliveryError, RetryableDeliveryError, send, parseChannelOptions, type ChannelConfig, type Payload } from './channels.js';
+import { PermanentDeliveryError, RetryableDeliveryError, send, parseChannelOptions, type ChannelConfig, type Payload, type VmsActionRunner } from './channels.js';
 import { DEFAULT_SMS, DEFAULT_SUBJECT, DEFAULT_TEXT, makeContext, render } from './template.js';
 
 export interface OutboxEntry {
@@ -75,6 +75,8 @@ export interface NotificationServiceOptions {
   snapshotUrl?: (alert: Alert) => string | null;
   /** JPEG of an alert's snapshot for email attachments ("attach"). */
   snapshotJpeg?: (alertId: string) => Promise<Buffer | null>;
+  /** Runs `vms` channels' actions (the server's Integrations.vmsAction); absent: they are dead-lettered. */
+  vms?: VmsActionRunner;
   /** Start the pump at once (default true). */
   autoStart?: boolean;
   /** Random source for jitter (tests), default Math.random. */
@@ -99,7 +101,8 @@ export class NotificationService {
   private readonly outbox: Database<OutboxEntry, string>;
   private readonly dead: Database<DeadLetter, string>;
   private readonly policy: OutboundPolicy;
-  private readonly o: Required<Omit<NotificationServiceOptions, 'policy' | 'snapshotUrl' | 'snapshotJpeg' | 'channels' | 'path' | 'database'>>;
+  private readonly o: Required<Omit<NotificationServiceOptions, 'policy' | 'snapshotUrl' | 'snapshotJpeg' | 'channels' | 'path' | 'database' | 'vms'>>;
+  private readonly vms: VmsActionRunner | undefined;
   private readonly snapshotUrl: ((alert: Alert) => string | null) | undefined;
   private readonly snapshotJpeg: ((alertId: string) => Promise<Buffer | null>) | undefined;
   private readonly inFlight = new Map<string, Promise<void>>();
@@ -132,6 +135,7 @@ export class NotificationService {
     this.o = o;
     this.snapshotUrl = opts.snapshotUrl;
     this.snapshotJpeg = opts.snapshotJpeg;
+    this.vms = opts.vms;
     const { scope, owned } = resolveSource(opts.database ?? opts.path!, 'notify.path');
     this.env = scope;
     this.ownsDatabase = owned;
@@ -268,6 +272,16 @@ export class NotificationService {
         return [{ kind: 'email', subject: render(DEFAULT_SUBJECT, ctx), text, attachSnapshotOf: spec.snapshot === 'attach' ? event.alert.alertId : null }];
       case 'sms':
         return ch.to.map((to) => ({ kind: 'sms' as const, to, body: text.slice(0, 1600) }));
+      case 'sns':
+        return [{
+          kind: 'sns',
+          // SNS subjects: at most 100 printable ASCII characters, no line breaks.
+          subject: render(DEFAULT_SUBJECT, ctx).replace(/[^\x20-\x7e]/g, '?').slice(0, 100),
+          message: text,
+          attributes: { event: event.type, camera: event.alert.cameraId, rule: rule.id, severity: rule.severity, alert: event.alert.alertId },
+        }];
+      case 'vms':
+        return [{ kind: 'vms', cameraId: event.alert.cameraId, label: rule.name, message: text, time: new Date(Number(event.alert.raisedNs / 1_000_000n)).toISOString() }];
     }
   }
 
@@ -321,7 +335,7 @@ export class NotificationService {
     let error: Error;
     try {
       if (!ch) throw new PermanentDeliveryError(`channel "${entry.channel}" is no longer configured`);
-      await send(ch, entry.payload, { deliveryId: entry.id, policy: this.policy, timeoutMs: this.o.timeoutMs, snapshotJpeg: this.snapshotJpeg });
+      await send(ch, entry.payload, { deliveryId: entry.id, policy: this.policy, timeoutMs: this.o.timeoutMs, snapshotJpeg: this.snapshotJpeg, vms: this.vms });
       if (!this.env) return;
       await this.outbox.remove(entry.id);
       this.due.delete(entry.id);

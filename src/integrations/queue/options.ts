@@ -4,7 +4,7 @@
  * once, by the same rule, with the caller's path in the message. Only the fields given are returned (the sinks
  * apply their defaults), so a parsed config reads like what was written.
  */
-import { at, bool, fail, int, isObject, object, oneOf, str, url, type Raw } from '../../validate.js';
+import { at, bool, fail, int, isObject, object, oneOf, onlyKeys, str, url, type Raw } from '../../validate.js';
 import { BROKER_PROTOCOLS } from './protocols.js';
 import type { SinkOptions } from './sink.js';
 
@@ -85,6 +85,7 @@ export function sinkPath(raw: unknown): string {
 
 function parseBackoff(v: unknown, path: string): Record<string, number> {
   const b = object(v, path);
+  onlyKeys(b, path, ['initialMs', 'maxMs', 'factor', 'jitter']);
   const backoff: Record<string, number> = {};
   if (b.initialMs !== undefined) backoff.initialMs = int(b.initialMs, at(path, 'initialMs'), 10, 600_000);
   if (b.maxMs !== undefined) backoff.maxMs = int(b.maxMs, at(path, 'maxMs'), 10, 3_600_000);
@@ -110,6 +111,7 @@ function parseKafka(r: Raw, path: string): Partial<KafkaSinkOptions> {
   let sasl: KafkaSinkOptions['sasl'];
   if (r.sasl !== undefined) {
     const s = object(r.sasl, at(path, 'sasl'));
+    onlyKeys(s, at(path, 'sasl'), ['mechanism', 'username', 'password']);
     sasl = {
       mechanism: oneOf(s.mechanism, at(path, 'sasl.mechanism'), ['plain', 'scram-sha-256', 'scram-sha-512'] as const),
       username: str(s.username, at(path, 'sasl.username')),

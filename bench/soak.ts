@@ -1,0 +1,425 @@
+/**
+ * Soak (issue 17): `vigil serve` as a child process for --minutes (default 30) with 8 cameras — 3 file, 3 RTSP (one
+ * RTSP server killed and restarted every --restart-every-s, default 120 s), 2 test sources — under WebSocket clients
+ * that connect, resume from their last sequence, stall (stop reading) and leave; REST traffic; rule edits; and
+ * retention running (detections kept --retention-s, a recorded camera with a small recording cap).
+ *
+ * Every --sample-s (default 10 s) it samples the server process: RSS and anonymous RSS, threads, open file
+ * descriptors (/proc), V8 heap (the /metrics nodejs_heap_size_used_bytes gauge), LMDB file size. Slopes are least
+ * squares over the samples after warm-up (--warmup-s, default 120 s or a fifth of the run, whichever is smaller).
+ * Errors: 5xx answers, failed requests, ERROR log lines of the server, a non-stalled WebSocket closed by the
+ * server, the server exiting. Recovered: the restarted camera back in state "running" within 60 s of its RTSP
+ * server's return.
+ *
+ *   nice -n 19 node --import tsx bench/soak.ts --minutes 30
+ *
+ * Writes bench/results/soak.json ({minutes, rss_slope_mb_per_h, fd_slope_per_h, camera_restarts, recovered,
+ * errors, date, machine, command, ...details and samples}); --out another path.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { cpus, hostname, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import WebSocket from 'ws';
+import { RtspTestServer, freePort } from '../test/helpers/rtsp-server.js';
+import { readMessage } from '../src/stream/codec.js';
+
+const ROOT = resolve(dirname(new URL(import.meta.url).pathname), '..');
+const CLIP = join(ROOT, '.cache', 'media', 'vtest-h264.mp4');
+
+function flag(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return dflt;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`Expected a positive number for --${name} but received ${process.argv[i + 1]}`);
+  return v;
+}
+function flagStr(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? dflt : process.argv[i + 1]!;
+}
+
+const MINUTES = flag('minutes', 30);
+const SAMPLE_S = flag('sample-s', 10);
+const RESTART_EVERY_S = flag('restart-every-s', 120);
+const WARMUP_S = Math.min(flag('warmup-s', 120), (MINUTES * 60) / 5);
+const RETENTION_S = flag('retention-s', 120);
+const OUT = resolve(flagStr('out', join(ROOT, 'bench', 'results', 'soak.json')));
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let t0 = Date.now(); // reset once the server answers: start-up is not part of the soak
+const elapsedS = () => (Date.now() - t0) / 1000;
+
+interface Sample {
+  t: number;
+  rssMb: number;
+  anonMb: number;
+  threads: number;
+  fds: number;
+  heapMb: number | null;
+  externalMb: number | null;
+  lmdbMb: number;
+  wsClients: number;
+}
+
+const errors: string[] = [];
+function error(what: string): void {
+  errors.push(`${elapsedS().toFixed(0)}s ${what}`);
+  console.error(`[soak] error: ${what}`);
+}
+
+function procStatus(pid: number): { rssMb: number; anonMb: number; threads: number } {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? NaN);
+  return { rssMb: kb('VmRSS') / 1024, anonMb: kb('RssAnon') / 1024, threads: kb('Threads') };
+}
+
+function slope(points: Array<[number, number]>): number {
+  const n = points.length;
+  if (n < 2) return NaN;
+  const mx = points.reduce((a, p) => a + p[0], 0) / n;
+  const my = points.reduce((a, p) => a + p[1], 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  }
+  return den > 0 ? num / den : NaN;
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(CLIP)) throw new Error(`${CLIP} is missing: run bash scripts/setup.sh`);
+  const dataDir = mkdtempSync(join(tmpdir(), 'vigil-soak-'));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+
+  // Three RTSP cameras, each on its own server; the first is the one restarted.
+  const rtsp: RtspTestServer[] = [];
+  for (let i = 0; i < 3; i++) {
+    const s = RtspTestServer.forClip(await freePort(), CLIP);
+    await s.start();
+    rtsp.push(s);
+  }
+  const cameras = [
+    ...[0, 1, 2].map((i) => ({ id: `file-${i}`, source: { kind: 'file', path: CLIP, loop: true, realtime: true }, detectFps: 3 })),
+    ...rtsp.map((s, i) => ({ id: `rtsp-${i}`, source: { kind: 'rtsp', url: s.url }, detectFps: 3 })),
+    { id: 'test-0', source: { kind: 'test', pattern: 'ball', width: 640, height: 360, fps: 10 }, detectFps: 3 },
+    { id: 'test-1', source: { kind: 'test', pattern: 'smpte', width: 320, height: 240, fps: 10 }, detectFps: 3 },
+  ];
+  // Retention: one camera recorded continuously under a small disk cap; detections kept RETENTION_S.
+  (cameras[0] as Record<string, unknown>).record = { mode: 'continuous', segmentSeconds: 10, maxAgeHours: 60 / 3600 };
+  const config = {
+    dataDir,
+    server: { host: '127.0.0.1', port },
+    cameras,
+    recording: { minFreeGb: 0, maxGb: 0.05 },
+    detectionsMaxAgeDays: RETENTION_S / 86400,
+  };
+  const configFile = join(dataDir, 'soak.yaml');
+  writeFileSync(configFile, toYaml(config));
+
+  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'scripts', 'vigil.mjs'), 'serve', '--config', configFile], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, VIGIL_LOG_LEVEL: 'info' },
+  });
+  let exited = false;
+  child.once('exit', (code, sig) => {
+    exited = true;
+    if (!stopping) error(`vigil serve exited (${code ?? sig})`);
+  });
+  let stopping = false;
+  let password = '';
+  const logCounts: Record<string, number> = {};
+  const onLog = (d: Buffer) => {
+    for (const line of d.toString().split('\n')) {
+      const pw = /created user "admin" with password (\S+)/.exec(line);
+      if (pw) password = pw[1]!;
+      const lvl = /^\S+ (ERROR|WARN)\s/.exec(line);
+      if (lvl) {
+        const key = `${lvl[1]} ${line.replace(/^\S+ \S+\s+/, '').slice(0, 100)}`;
+        logCounts[key] = (logCounts[key] ?? 0) + 1;
+        if (lvl[1] === 'ERROR' && logCounts[key] === 1) console.error(`[soak] server: ${line.slice(0, 300)}`);
+      }
+    }
+  };
+  child.stdout!.on('data', onLog);
+  child.stderr!.on('data', onLog);
+
+  // Up: the port answers and the admin password was printed.
+  for (let i = 0; ; i++) {
+    if (exited) throw new Error('vigil serve exited during start');
+    try {
+      const r = await fetch(`${base}/health`);
+      if (r.status < 500 && password) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (i > 600) throw new Error('vigil serve did not start within 60 s');
+    await sleep(100);
+  }
+  const login = await fetch(`${base}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password }),
+  });
+  if (login.status !== 200) throw new Error(`login failed: HTTP ${login.status}`);
+  let token = ((await login.json()) as { access_token: string }).access_token;
+  const auth = () => ({ authorization: `Bearer ${token}` });
+  console.log(`[soak] vigil serve pid ${child.pid} on ${base} after ${elapsedS().toFixed(0)} s, ${MINUTES} min, data ${dataDir}`);
+  t0 = Date.now();
+
+  const unhealthy: Record<string, number> = {};
+  const counts = { rest: 0, rest5xx: 0, healthUnhealthy: 0, restFailed: 0, wsOpened: 0, wsResumed: 0, wsStalled: 0, wsLeft: 0, wsMessages: 0, ruleEdits: 0 };
+  async function rest(method: string, path: string, body?: unknown): Promise<Response | null> {
+    counts.rest++;
+    try {
+      const r = await fetch(`${base}${path}`, {
+        method,
+        headers: { ...auth(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(30_000),
+      });
+      if (path === '/health' && r.status === 503) {
+        // The server's own verdict (a check failed or answered slowly), not a fault of the request: counted apart.
+        const body = (await r.json()) as { services?: Record<string, { status: string; detail?: string }> };
+        const bad = Object.entries(body.services ?? {}).filter(([, v]) => v.status !== 'ok').map(([k, v]) => `${k}: ${v.status} ${v.detail ?? ''}`.trim());
+        counts.healthUnhealthy++;
+        for (const b of bad) unhealthy[b] = (unhealthy[b] ?? 0) + 1;
+      } else if (r.status >= 500) {
+        counts.rest5xx++;
+        error(`${method} ${path} -> ${r.status} ${(await r.text()).slice(0, 200)}`);
+      } else await r.arrayBuffer();
+      return r;
+    } catch (err) {
+      if (stopping) return null;
+      counts.restFailed++;
+      error(`${method} ${path} failed: ${(err as Error).message}`);
+      return null;
+    }
+  }
+
+  const timers: NodeJS.Timeout[] = [];
+  const every = (ms: number, fn: () => unknown) => timers.push(setInterval(() => void fn(), ms));
+
+  // REST traffic: a few requests a second across the read API.
+  let restTick = 0;
+  every(400, async () => {
+    const cam = cameras[restTick++ % cameras.length]!.id;
+    const paths = ['/health', '/cameras', `/detections?camera_id=${cam}&page_size=50`, '/alerts?limit=20', '/rules', `/cameras/${cam}`, '/metrics'];
+    await rest('GET', paths[restTick % paths.length]!);
+  });
+  // Token refresh well before expiry (the soak outlives a default access token).
+  every(5 * 60_000, async () => {
+    const r = await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password }) });
+    if (r.status === 200) token = ((await r.json()) as { access_token: string }).access_token;
+    else error(`re-login -> ${r.status}`);
+  });
+  // Rule edits: a presence rule per camera group, created once, then its zone moved and re-enabled in turn.
+  let ruleTick = 0;
+  every(15_000, async () => {
+    const tick = ruleTick++; // before the request: a slow answer must not make the next tick POST the same id
+    const id = `soak-${tick % 3}`;
+    const s = 0.05 * (tick % 5);
+    const rule = {
+      id,
+      kind: 'zone_presence',
+      cameras: [cameras[tick % cameras.length]!.id],
+      classes: ['person'],
+      zone: { points: [[s, s], [1 - s, s], [1 - s, 1 - s], [s, 1 - s]], normalized: true },
+      enabled: tick % 4 !== 3,
+    };
+    const r = tick < 3 ? await rest('POST', '/rules', rule) : await rest('PUT', `/rules/${id}`, rule);
+    if (r && r.status < 300) counts.ruleEdits++;
+    else if (r) error(`rule edit ${id} -> ${r.status}`);
+  });
+
+  // WebSocket clients: one joins every 3 s (up to 8 at once); each lives 5-60 s, a quarter of them stall (stop
+  // reading) and are expected to be dropped by the server; those that leave remember their last sequence and a
+  // later client resumes from it.
+  const clients = new Set<WebSocket>();
+  let lastSeq = 0;
+  let wsTick = 0;
+  every(3000, () => {
+    if (clients.size >= 8 || stopping) return;
+    const i = wsTick++;
+    const stall = i % 4 === 3;
+    const resume = i % 3 === 1 && lastSeq > 0;
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, ['vigil.v1'], { headers: auth() });
+    ws.binaryType = 'nodebuffer';
+    clients.add(ws);
+    let leaving = false;
+    ws.on('open', () => {
+      counts.wsOpened++;
+      const sub: Record<string, unknown> = { type: 'subscribe', id: `c${i}` };
+      if (resume) {
+        sub.resume_after = lastSeq;
+        counts.wsResumed++;
+      }
+      ws.send(JSON.stringify(sub));
+      if (stall) {
+        setTimeout(() => {
+          counts.wsStalled++;
+          (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+        }, 1000);
+      }
+      setTimeout(() => {
+        leaving = true;
+        counts.wsLeft++;
+        ws.terminate();
+      }, 5000 + ((i * 7919) % 55_000));
+    });
+    ws.on('message', (d: Buffer) => {
+      counts.wsMessages++;
+      try {
+        const seq = Number(readMessage(d).seq());
+        if (seq > lastSeq) lastSeq = seq;
+      } catch {
+        /* control replies */
+      }
+    });
+    ws.on('error', (err) => {
+      if (!leaving && !stall && !stopping) error(`ws client ${i}: ${err.message}`);
+    });
+    ws.on('close', (code) => {
+      clients.delete(ws);
+      if (!leaving && !stall && !stopping) error(`ws client ${i} closed by the server (${code})`);
+    });
+  });
+
+  // RTSP restarts of rtsp-0, each followed by a recovery watch.
+  let restarts = 0;
+  let recovered = 0;
+  const recoveryTimes: number[] = [];
+  async function cameraState(id: string): Promise<string> {
+    try {
+      const r = await fetch(`${base}/cameras/${id}`, { headers: auth(), signal: AbortSignal.timeout(10_000) });
+      return r.status === 200 ? ((await r.json()) as { state: string }).state : `http-${r.status}`;
+    } catch {
+      return 'unreachable';
+    }
+  }
+  const restartLoop = (async () => {
+    for (;;) {
+      const wait = t0 + (restarts + 1) * RESTART_EVERY_S * 1000 - Date.now();
+      if (wait > 0) await sleep(wait);
+      if (stopping) return;
+      restarts++;
+      console.log(`[soak] ${elapsedS().toFixed(0)}s restarting the RTSP server of rtsp-0 (#${restarts})`);
+      await rtsp[0]!.kill();
+      await sleep(5000);
+      await rtsp[0]!.start();
+      const back = Date.now();
+      let ok = false;
+      while (Date.now() - back < 60_000 && !stopping) {
+        await sleep(1000);
+        if ((await cameraState('rtsp-0')) === 'running') {
+          ok = true;
+          break;
+        }
+      }
+      if (ok) {
+        recovered++;
+        recoveryTimes.push((Date.now() - back) / 1000);
+      } else if (!stopping) error(`rtsp-0 not running 60 s after restart #${restarts} (state ${await cameraState('rtsp-0')})`);
+    }
+  })();
+
+  // Sampling.
+  const samples: Sample[] = [];
+  const lmdb = join(dataDir, 'db', 'data.mdb');
+  async function sample(): Promise<void> {
+    if (exited) return;
+    const pid = child.pid!;
+    const p = procStatus(pid);
+    const fds = readdirSync(`/proc/${pid}/fd`).length;
+    let heapMb: number | null = null;
+    let externalMb: number | null = null;
+    try {
+      const text = await (await fetch(`${base}/metrics`, { headers: auth(), signal: AbortSignal.timeout(10_000) })).text();
+      const g = (n: string) => Number(new RegExp(`^${n}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+      heapMb = g('nodejs_heap_size_used_bytes');
+      externalMb = g('nodejs_external_memory_bytes');
+    } catch {
+      /* counted by the REST loop if it persists */
+    }
+    const s: Sample = {
+      t: Math.round(elapsedS()),
+      ...p,
+      fds,
+      heapMb,
+      externalMb,
+      lmdbMb: existsSync(lmdb) ? statSync(lmdb).size / 2 ** 20 : 0,
+      wsClients: clients.size,
+    };
+    samples.push(s);
+    console.log(
+      `[soak] t=${s.t}s rss=${s.rssMb.toFixed(1)}MB anon=${s.anonMb.toFixed(1)}MB heap=${s.heapMb?.toFixed(1) ?? '-'}MB ext=${s.externalMb?.toFixed(1) ?? '-'}MB ` +
+        `threads=${s.threads} fds=${s.fds} lmdb=${s.lmdbMb.toFixed(1)}MB ws=${s.wsClients} errors=${errors.length}`,
+    );
+  }
+  every(SAMPLE_S * 1000, sample);
+
+  await sleep(MINUTES * 60_000);
+  await sample();
+  stopping = true;
+  for (const t of timers) clearInterval(t);
+  for (const ws of clients) ws.terminate();
+  child.kill('SIGTERM');
+  const exitDeadline = Date.now() + 30_000;
+  while (!exited && Date.now() < exitDeadline) await sleep(200);
+  if (!exited) {
+    error('vigil serve did not stop within 30 s of SIGTERM');
+    child.kill('SIGKILL');
+  }
+  await Promise.race([restartLoop, sleep(1000)]);
+  for (const s of rtsp) await s.kill();
+
+  const after = samples.filter((s) => s.t >= WARMUP_S);
+  const perHour = (f: (s: Sample) => number) => slope(after.map((s) => [s.t / 3600, f(s)]));
+  const errorLogs = Object.entries(logCounts).filter(([k]) => k.startsWith('ERROR'));
+  for (const [k, n] of errorLogs) errors.push(`server log x${n}: ${k}`);
+  const result = {
+    minutes: MINUTES,
+    rss_slope_mb_per_h: round(perHour((s) => s.rssMb)),
+    fd_slope_per_h: round(perHour((s) => s.fds)),
+    camera_restarts: restarts,
+    recovered,
+    errors: errors.length,
+    date: new Date().toISOString(),
+    machine: `${hostname()}: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    command: `node --import tsx bench/soak.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    anon_slope_mb_per_h: round(perHour((s) => s.anonMb)),
+    heap_slope_mb_per_h: round(perHour((s) => s.heapMb ?? NaN)),
+    external_slope_mb_per_h: round(perHour((s) => s.externalMb ?? NaN)),
+    thread_slope_per_h: round(perHour((s) => s.threads)),
+    lmdb_slope_mb_per_h: round(perHour((s) => s.lmdbMb)),
+    warmup_s: WARMUP_S,
+    recovery_s: recoveryTimes,
+    gstreamer_objects: 'not sampled: GStreamer counts objects only with the leaks tracer (GST_TRACERS=leaks), which reports at exit; threads are sampled instead',
+    counts,
+    error_list: errors.slice(0, 50),
+    health_unhealthy: unhealthy,
+    warn_logs: Object.fromEntries(Object.entries(logCounts).filter(([k]) => k.startsWith('WARN')).slice(0, 30)),
+    samples,
+  };
+  mkdirSync(dirname(OUT), { recursive: true });
+  writeFileSync(OUT, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(
+    `[soak] ${MINUTES} min: rss slope ${result.rss_slope_mb_per_h} MB/h (anon ${result.anon_slope_mb_per_h}, heap ${result.heap_slope_mb_per_h}), ` +
+      `fd slope ${result.fd_slope_per_h}/h, restarts ${restarts}, recovered ${recovered}, errors ${errors.length} -> ${OUT}`,
+  );
+  rmSync(dataDir, { recursive: true, force: true });
+  process.exit(errors.length === 0 && recovered === restarts ? 0 : 1);
+}
+
+function round(v: number): number | null {
+  return Number.isFinite(v) ? Math.round(v * 100) / 100 : null;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(2);
+});

@@ -15,7 +15,7 @@
  *     providers: [tensorrt, cuda, openvino, cpu]   # tried in order, unavailable ones fall back (one log line)
  *     threads: 1                # intra-op threads per session
  *     workers: 1                # inference threads (0: on the JS thread, which session.run then blocks)
- *     ingestNice: 5             # decode/motion/preprocess threads this much nicer, so inference keeps its core (0: off)
+ *     ingestNice: 0             # 1-19: decode/motion/preprocess threads this much nicer than inference
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -139,7 +139,7 @@ export function parseDetectorOptions(raw: unknown, path = 'detector', baseDir = 
 
   const workers = raw.workers ?? 1;
   if (!Number.isInteger(workers) || (workers as number) < 0 || (workers as number) > 8) throw expected('an integer from 0 to 8', `${path}.workers`, raw.workers);
-  const ingestNice = raw.ingestNice ?? 5;
+  const ingestNice = raw.ingestNice ?? 0;
   if (!Number.isInteger(ingestNice) || (ingestNice as number) < 0 || (ingestNice as number) > 19) throw expected('an integer from 0 to 19', `${path}.ingestNice`, raw.ingestNice);
   return { model, precision, inputSize, path: file, classNames, scoreThreshold, classThresholds, only, providers, threads: threads as number, workers: workers as number, ingestNice: ingestNice as number };
 }

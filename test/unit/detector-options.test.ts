@@ -24,7 +24,7 @@ test('defaults: INT8 NanoDet 416 on the CPU, one thread', () => {
   const o = parseDetectorOptions(undefined)!;
   assert.deepEqual(
     { ...o, classNames: o.classNames.length },
-    { model: 'nanodet', precision: 'int8', inputSize: 416, path: null, classNames: 80, scoreThreshold: 0.4, classThresholds: {}, only: null, providers: ['cpu'], threads: 1, workers: 1, ingestNice: 5 },
+    { model: 'nanodet', precision: 'int8', inputSize: 416, path: null, classNames: 80, scoreThreshold: 0.4, classThresholds: {}, only: null, providers: ['cpu'], threads: 1, workers: 1, ingestNice: 0 },
   );
   assert.equal(builtinModelFile(o), join(modelsDir(), 'nanodet-int8.onnx'));
   assert.equal(builtinModelFile({ ...o, precision: 'fp32' }, 320), join(modelsDir(), 'nanodet-320.onnx'));

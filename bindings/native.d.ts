@@ -357,6 +357,11 @@ export interface NativeAddon {
   gstVersion(): string;
   /** Pipelines created and not yet closed in this process. */
   openPipelines(): number;
+  /**
+   * Ingest threads (decode, motion, preprocessing) run `nice` (0-19) nicer than they started, applied by each at its
+   * next frame, so the inference thread keeps its core under contention (Linux; no effect elsewhere). Returns it.
+   */
+  setIngestNice(nice: number): number;
   /** Synchronous, copying letterbox of one image (tests, tools, snapshots): the live path's code on the caller's thread. */
   preprocessImage(
     pixels: Uint8Array,

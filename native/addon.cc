@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "common.h"
+#include "frame_sink.h"
 #include "pipeline.h"
 #include "postprocess.h"
 #include "preprocess.h"
@@ -103,6 +104,11 @@ Napi::Value OpenPipelines(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(Pipeline::OpenCount()));
 }
 
+Napi::Value SetIngestNiceJs(const Napi::CallbackInfo& info) {
+  SetIngestNice(ExpectInt(info[0], "nice", 0, 19));
+  return Napi::Number::New(info.Env(), IngestNice());
+}
+
 void Cleanup(void*) { Pipeline::CloseAll(); }
 
 }  // namespace
@@ -117,6 +123,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("elementInfo", Napi::Function::New(env, ElementInfo, "elementInfo"));
   exports.Set("gstVersion", Napi::Function::New(env, GstVersion, "gstVersion"));
   exports.Set("openPipelines", Napi::Function::New(env, OpenPipelines, "openPipelines"));
+  exports.Set("setIngestNice", Napi::Function::New(env, SetIngestNiceJs, "setIngestNice"));
   exports.Set("preprocessImage", Napi::Function::New(env, PreprocessImage, "preprocessImage"));
   InitPostprocess(env, exports);
   InitSourceFrame(env, exports);

@@ -6,10 +6,50 @@
 #include <gst/video/video.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#if defined(__linux__)
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace vigil {
+
+namespace {
+
+std::atomic<int> g_ingestNice{0};
+std::atomic<int> g_ingestNiceGeneration{0};
+
+// On the calling (ingest) thread: its nice = its own at first sight + the configured offset. Cheap after the first
+// call of each setting (one atomic load).
+void ApplyIngestNice() {
+#if defined(__linux__)
+  thread_local int applied = 0;  // generation applied on this thread; 0: never
+  thread_local int original = 0;
+  const int generation = g_ingestNiceGeneration.load(std::memory_order_acquire);
+  if (applied == generation) return;
+  const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+  if (applied == 0) {
+    errno = 0;
+    const int now = getpriority(PRIO_PROCESS, tid);  // per thread on Linux
+    if (errno != 0) return;
+    original = now;
+  }
+  applied = generation;
+  setpriority(PRIO_PROCESS, tid, std::min(19, original + g_ingestNice.load(std::memory_order_relaxed)));
+#endif
+}
+
+}  // namespace
+
+void SetIngestNice(int nice) {
+  g_ingestNice.store(std::clamp(nice, 0, 19), std::memory_order_relaxed);
+  g_ingestNiceGeneration.fetch_add(1, std::memory_order_acq_rel);
+}
+
+int IngestNice() { return g_ingestNice.load(std::memory_order_relaxed); }
 
 // ---------------------------------------------------------------------------------------------------------------
 // FramePool
@@ -205,6 +245,7 @@ void FrameSink::PushEos() {
 }
 
 GstPadProbeReturn FrameSink::OnDecoded(GstPad*, GstPadProbeInfo*, gpointer self) {
+  ApplyIngestNice();  // the decoder's streaming thread
   static_cast<FrameSink*>(self)->stats_.framesDecoded.fetch_add(1, std::memory_order_relaxed);
   return GST_PAD_PROBE_OK;
 }
@@ -237,6 +278,7 @@ bool FrameSink::RateAllows(GstSample* sample) {
 }
 
 GstFlowReturn FrameSink::Push(SamplePtr sample) {
+  ApplyIngestNice();  // appsink's streaming thread
   stats_.framesIn.fetch_add(1, std::memory_order_relaxed);
   if (!decoderPad_) stats_.framesDecoded.fetch_add(1, std::memory_order_relaxed);
   stats_.lastFrameMonotonicUs.store(g_get_monotonic_time(), std::memory_order_relaxed);
@@ -279,6 +321,7 @@ void FrameSink::Run() {
       queue_.pop_front();
       cv_.notify_all();  // room for a blocked streaming thread
     }
+    ApplyIngestNice();  // motion and preprocessing
     if (item.sample) Process(item.sample.get(), item.arrivalNs);
     else onEos_();
   }

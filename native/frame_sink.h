@@ -23,6 +23,14 @@
 
 namespace vigil {
 
+// Ingest threads (the decoder's streaming thread, appsink's, each camera's frame worker) run this much nicer
+// (0-19) than they started: under contention the inference thread, CPU-bound and alone, then keeps its core.
+// CFS favours threads that sleep and wake (a decoder per camera, 15 times a second), so at equal priority they
+// preempt inference on every wake-up and frames are shed while the process still has CPU to spare. Applied by
+// each ingest thread itself at its next frame (Linux; a no-op elsewhere).
+void SetIngestNice(int nice);
+int IngestNice();
+
 // Fixed set of equally sized, 64-byte aligned tensor buffers. A slot is leased with a generation number, so a late
 // second release (explicit release, then the ArrayBuffer's finalizer) can never free a slot leased again since.
 // While a slot is leased it also keeps a reference to the decoded sample its tensor was made from (a ref, not a

@@ -2,7 +2,8 @@
  * `vigil bench density | inference`: sizing hardware honestly, from the product itself. Each prints a table and
  * writes JSON (see README "Sizing a machine").
  */
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { PROJECT_ROOT } from '../config/index.js';
@@ -49,10 +50,43 @@ export function sceneClips(mediaDir = join(PROJECT_ROOT, '.cache', 'media'), sub
   };
   if (substreams) {
     const busy = at('vtest-360p15.mp4');
-    return { busy, quiet: at('quiet-360p15.mp4'), busyMain: at('vtest-1080p15.mp4'), quietMain: at('quiet-1080p15.mp4'), fps: 15, busyPeriodS: clipSeconds(busy) };
+    return { busy, quiet: at('quiet-360p15.mp4'), busyMain: at('vtest-1080p15.mp4'), quietMain: at('quiet-1080p15.mp4'), fps: 15, busyPeriodS: clipSeconds(busy), quietPhases: [] };
   }
   const busy = at('vtest-720p15.mp4');
-  return { busy, quiet: at('quiet-720p15.mp4'), fps: 15, busyPeriodS: clipSeconds(busy) };
+  return { busy, quiet: at('quiet-720p15.mp4'), fps: 15, busyPeriodS: clipSeconds(busy), quietPhases: [] };
+}
+
+/** A copy of `clip` that starts `offsetS` into it and wraps around: stream copy at keyframes (no re-encode). */
+function rotateClip(clip: string, offsetS: number, out: string): void {
+  const list = `${out}.txt`;
+  const q = (p: string): string => `'${p.replace(/'/g, "'\\''")}'`;
+  writeFileSync(list, `file ${q(clip)}\ninpoint ${offsetS}\nfile ${q(clip)}\noutpoint ${offsetS}\n`);
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', out]);
+}
+
+/**
+ * The quiet clip at `count` phases spread over one walker period (scripts/setup.d/25-bench-media.sh: a walker
+ * every 60 s; offsets rounded to its 2 s keyframe interval), written under `dir`. Without it every quiet camera's
+ * walker crosses at the same moment, a synchronised burst no real site has.
+ */
+export function withQuietPhases(clips: SceneClips, count: number, dir: string, walkerPeriodS = 60, keyframeS = 2): SceneClips {
+  const quietPhases: SceneClips['quietPhases'] = [];
+  for (let k = 0; k < count; k++) {
+    const offset = Math.round((k * walkerPeriodS) / count / keyframeS) * keyframeS;
+    if (offset === 0) {
+      quietPhases.push({ quiet: clips.quiet, ...(clips.quietMain ? { quietMain: clips.quietMain } : {}) });
+      continue;
+    }
+    const quiet = join(dir, `quiet-${offset}s.mp4`);
+    rotateClip(clips.quiet, offset, quiet);
+    const phase: SceneClips['quietPhases'][number] = { quiet };
+    if (clips.quietMain) {
+      phase.quietMain = join(dir, `quiet-main-${offset}s.mp4`);
+      rotateClip(clips.quietMain, offset, phase.quietMain);
+    }
+    quietPhases.push(phase);
+  }
+  return { ...clips, quietPhases };
 }
 
 /** Path settings per variant: the current path, and the float32 whole-frame path it replaced (the baseline). */
@@ -86,8 +120,24 @@ export async function benchDensityCommand(args: string[], print: (s: string) => 
   const prelimSeconds = num(args, '--prelim-seconds', Math.min(seconds, 60), 5, 3600);
   const cameras = args.includes('--cameras') ? num(args, '--cameras', 1, 1, 512, true) : undefined;
   const out = resolve(flag(args, '--out') ?? 'vigil-bench-density.json');
+  const clipDir = mkdtempSync(join(tmpdir(), 'vigil-bench-clips-'));
+  try {
+    return await densityRun(args, print, { seconds, prelimSeconds, cameras, out, clips: withQuietPhases(sceneClips(flag(args, '--media'), args.includes('--substreams')), QUIET_PHASES, clipDir) });
+  } finally {
+    rmSync(clipDir, { recursive: true, force: true });
+  }
+}
+
+/** Quiet cameras play the quiet clip at this many phases (one walker period apart / 8: 0, 8, 16 ... 52 s). */
+const QUIET_PHASES = 8;
+
+async function densityRun(
+  args: string[],
+  print: (s: string) => void,
+  { seconds, prelimSeconds, cameras, out, clips }: { seconds: number; prelimSeconds: number; cameras: number | undefined; out: string; clips: SceneClips },
+): Promise<Record<string, unknown>> {
   const opts: DensityOptions = {
-    clips: sceneClips(flag(args, '--media'), args.includes('--substreams')),
+    clips,
     seconds,
     warmupSeconds: num(args, '--warmup', Math.min(15, seconds), 0, 600),
     busyShare: num(args, '--busy-share', 0.2, 0, 1),
@@ -130,7 +180,9 @@ export async function benchDensityCommand(args: string[], print: (s: string) => 
   const nBusy = 2;
   const nQuiet = 6;
   const idle = await runMix(0, 0, 'optimized', prelim);
-  const busyOnly = await runMix(nBusy, 0, 'optimized', prelim);
+  // Disk is measured on this run: LMDB and the snapshot folder grow in steps, so a short window overstates the
+  // rate; it runs at least 120 s.
+  const busyOnly = await runMix(nBusy, 0, 'optimized', { ...prelim, seconds: cameras !== undefined ? prelimSeconds : Math.max(prelimSeconds, 120) });
   const quietOnly = await runMix(0, nQuiet, 'optimized', prelim);
   const cpuBusy = Math.max(0, busyOnly.cpuPct - idle.cpuPct) / nBusy;
   const cpuQuiet = Math.max(0, quietOnly.cpuPct - idle.cpuPct) / nQuiet;

@@ -35,11 +35,19 @@ export interface SceneClips {
   fps: number;
   /** Loop period of the busy clip, seconds. */
   busyPeriodS: number;
+  /**
+   * The quiet clip (and its main) started at other points of its loop, one per phase: quiet camera k plays phase
+   * k mod length, so the walkers of different quiet cameras cross at different times, as on real sites. Empty:
+   * every quiet camera plays `quiet` from its start.
+   */
+  quietPhases: Array<{ quiet: string; quietMain?: string }>;
 }
 
-function cameraFor(id: string, busy: boolean, clips: SceneClips, detectFps: number): Record<string, unknown> {
-  const detect = { kind: 'file', path: busy ? clips.busy : clips.quiet, loop: true };
-  const main = busy ? clips.busyMain : clips.quietMain;
+/** `quiet`: the index among quiet cameras (selects the clip phase). */
+function cameraFor(id: string, busy: boolean, clips: SceneClips, detectFps: number, quiet = 0): Record<string, unknown> {
+  const phase = !busy && clips.quietPhases.length > 0 ? clips.quietPhases[quiet % clips.quietPhases.length]! : null;
+  const detect = { kind: 'file', path: busy ? clips.busy : (phase?.quiet ?? clips.quiet), loop: true };
+  const main = busy ? clips.busyMain : (phase?.quietMain ?? clips.quietMain);
   if (!main) return { id, source: detect, detectFps };
   return {
     id,
@@ -284,7 +292,7 @@ export async function runMix(busy: number, quiet: number, variant: PathVariant, 
     const isBusy = i < busy;
     const id = `${isBusy ? 'busy' : 'quiet'}-${i}`;
     if (isBusy) busyIds.push(id);
-    cams.push(cameraFor(id, isBusy, opts.clips, opts.detectFps));
+    cams.push(cameraFor(id, isBusy, opts.clips, opts.detectFps, i - busy));
   }
   const debug = process.env.VIGIL_BENCH_DEBUG ? (m: string) => opts.log(`  [${new Date().toISOString()}] ${m}`) : () => {};
   debug(`starting ${busy} busy + ${quiet} quiet (${variant})`);

@@ -15,6 +15,7 @@
  *     providers: [tensorrt, cuda, openvino, cpu]   # tried in order, unavailable ones fall back (one log line)
  *     threads: 1                # intra-op threads per session
  *     workers: 1                # inference threads (0: on the JS thread, which session.run then blocks)
+ *     ingestNice: 0             # 1-19: decode/motion/preprocess threads this much nicer than inference
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -42,9 +43,11 @@ export interface DetectorOptions {
   threads: number;
   /** Inference worker threads, each with its own sessions; 0 runs session.run on the JS thread. */
   workers: number;
+  /** Ingest threads (decode, motion, preprocessing) run this much nicer (0-19): inference first under contention. */
+  ingestNice: number;
 }
 
-const KEYS = ['model', 'precision', 'inputSize', 'path', 'classes', 'classesFile', 'scoreThreshold', 'classThresholds', 'only', 'providers', 'threads', 'workers', 'enabled', 'modelPath'];
+const KEYS = ['model', 'precision', 'inputSize', 'path', 'classes', 'classesFile', 'scoreThreshold', 'classThresholds', 'only', 'providers', 'threads', 'workers', 'ingestNice', 'enabled', 'modelPath'];
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -136,7 +139,9 @@ export function parseDetectorOptions(raw: unknown, path = 'detector', baseDir = 
 
   const workers = raw.workers ?? 1;
   if (!Number.isInteger(workers) || (workers as number) < 0 || (workers as number) > 8) throw expected('an integer from 0 to 8', `${path}.workers`, raw.workers);
-  return { model, precision, inputSize, path: file, classNames, scoreThreshold, classThresholds, only, providers, threads: threads as number, workers: workers as number };
+  const ingestNice = raw.ingestNice ?? 0;
+  if (!Number.isInteger(ingestNice) || (ingestNice as number) < 0 || (ingestNice as number) > 19) throw expected('an integer from 0 to 19', `${path}.ingestNice`, raw.ingestNice);
+  return { model, precision, inputSize, path: file, classNames, scoreThreshold, classThresholds, only, providers, threads: threads as number, workers: workers as number, ingestNice: ingestNice as number };
 }
 
 /** The built-in file a NanoDet option set names (whether or not set-up has made it yet). */

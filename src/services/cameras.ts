@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import { perCameraGauge } from './metrics.js';
 import type { CameraManager } from '../camera/manager.js';
 import type { Frame } from '../camera/frame.js';
+import { loadAddon } from '../../bindings/index.js';
 import { VigilError } from '../errors.js';
 import { Detector, type DetectorConfig } from '../inference/detector.js';
 import { WorkerDetector } from '../inference/worker-detector.js';
@@ -58,6 +59,8 @@ export class DetectorService implements Service {
         };
         // On its own thread: session.run blocks the thread that calls it.
         this.#detector = options.workers > 0 ? await WorkerDetector.create(detectorConfig) : await Detector.create(detectorConfig);
+        // Process-wide: every camera's ingest threads, current and future, at their next frame.
+        loadAddon().setIngestNice(options.ingestNice);
         log.info('detector', { model: options.model, precision: options.precision, inputSize: options.inputSize, crops: crop ? `${crop.inputWidth}x${crop.inputHeight}` : 'off', providers: this.#detector.providers.join(',') });
       } catch (err) {
         // The built-in models come from set-up: without them cameras still run (and record) without detection.

@@ -24,7 +24,7 @@ test('defaults: INT8 NanoDet 416 on the CPU, one thread', () => {
   const o = parseDetectorOptions(undefined)!;
   assert.deepEqual(
     { ...o, classNames: o.classNames.length },
-    { model: 'nanodet', precision: 'int8', inputSize: 416, path: null, classNames: 80, scoreThreshold: 0.4, classThresholds: {}, only: null, providers: ['cpu'], threads: 1, workers: 1 },
+    { model: 'nanodet', precision: 'int8', inputSize: 416, path: null, classNames: 80, scoreThreshold: 0.4, classThresholds: {}, only: null, providers: ['cpu'], threads: 1, workers: 1, ingestNice: 0 },
   );
   assert.equal(builtinModelFile(o), join(modelsDir(), 'nanodet-int8.onnx'));
   assert.equal(builtinModelFile({ ...o, precision: 'fp32' }, 320), join(modelsDir(), 'nanodet-320.onnx'));
@@ -46,6 +46,7 @@ test('bad settings are refused with the path of the key', () => {
     [{ providers: ['cuda', 'gpu'] }, 'Expected one of cpu, cuda, tensorrt, openvino, webgpu, dml, coreml, qnn for detector.providers[1] but received "gpu"'],
     [{ threads: 0 }, 'Expected an integer from 1 to 64 for detector.threads but received 0'],
     [{ workers: 9 }, 'Expected an integer from 0 to 8 for detector.workers but received 9'],
+    [{ ingestNice: -1 }, 'Expected an integer from 0 to 19 for detector.ingestNice but received -1'],
     [{ scoreThresold: 0.3 }, 'Unknown key detector.scoreThresold (did you mean scoreThreshold?)'],
     ['fast', 'Expected an object or false for detector but received "fast"'],
   ];

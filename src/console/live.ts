@@ -194,9 +194,14 @@ export class LiveHub {
 
 interface LiveWsData {
   principal: Principal;
+  /** The access token the socket was opened with: re-checked, so a logout (revoked session) ends the stream. */
+  token: string;
   watching: Map<string, () => void>;
   closed: boolean;
 }
+
+/** How often open /live sockets have their session re-checked. */
+export const LIVE_SESSION_CHECK_MS = 2000;
 
 interface UwsLike extends WsSocket<LiveWsData> {
   send(message: Uint8Array | string, isBinary?: boolean): number;
@@ -206,6 +211,22 @@ interface UwsLike extends WsSocket<LiveWsData> {
 
 /** `/live`: token as for `/ws` (Authorization header or the `bearer.<token>` sub-protocol), `cameras:read`, scoped. */
 export function liveEndpoint(hub: LiveHub, auth: Pick<AuthService, 'verifyAccessSync'>): WsEndpoint<LiveWsData> {
+  // Video keeps flowing on an open socket without any request, so the session is re-checked here: a logout or a
+  // revoked session (refresh-token reuse) ends the stream within LIVE_SESSION_CHECK_MS, as does an expired token
+  // (the page reconnects with its refreshed one).
+  const open = new Set<UwsLike>();
+  let timer: NodeJS.Timeout | null = null;
+  const check = (): void => {
+    for (const ws of open) {
+      const data = ws.getUserData();
+      try {
+        auth.verifyAccessSync(data.token);
+      } catch {
+        open.delete(ws);
+        ws.end(4001, 'Session ended');
+      }
+    }
+  };
   return {
     pattern: '/live',
     protocol: LIVE_PROTOCOL,
@@ -215,14 +236,21 @@ export function liveEndpoint(hub: LiveHub, auth: Pick<AuthService, 'verifyAccess
     upgrade: (headers, offered) => {
       const fromProtocol = offered.find((p) => p.startsWith('bearer.'))?.slice('bearer.'.length);
       try {
-        const principal = auth.verifyAccessSync(bearerToken(headers) ?? fromProtocol);
+        const token = bearerToken(headers) ?? fromProtocol;
+        const principal = auth.verifyAccessSync(token);
         authorize(principal, 'cameras:read');
-        return { data: { principal, watching: new Map(), closed: false } };
+        return { data: { principal, token: token ?? '', watching: new Map(), closed: false } };
       } catch (err) {
         return { refuse: errorReply(err) };
       }
     },
-    open: () => {},
+    open: (socket) => {
+      open.add(socket as UwsLike);
+      if (!timer) {
+        timer = setInterval(check, LIVE_SESSION_CHECK_MS);
+        timer.unref();
+      }
+    },
     message: (socket, message, isBinary) => {
       const ws = socket as UwsLike;
       const data = ws.getUserData();
@@ -264,6 +292,11 @@ export function liveEndpoint(hub: LiveHub, auth: Pick<AuthService, 'verifyAccess
     },
     drain: () => {},
     close: (socket) => {
+      open.delete(socket as UwsLike);
+      if (open.size === 0 && timer) {
+        clearInterval(timer);
+        timer = null;
+      }
       const data = socket.getUserData();
       data.closed = true;
       for (const stop of data.watching.values()) stop();

@@ -13,6 +13,7 @@ import { createApiServer, type ApiServer } from '../../src/api/server.js';
 import { AuthService } from '../../src/auth/service.js';
 import { CameraManager } from '../../src/camera/manager.js';
 import { createConsole, type WebConsole } from '../../src/console/index.js';
+import WebSocket from 'ws';
 import { MemoryCameraListing, MemoryDetectionSource } from '../helpers/api-sources.js';
 
 const SECRET = 'console-test-secret-0123456789abcdefghijklmn';
@@ -143,4 +144,29 @@ test('latest.jpg: unknown camera 404, outside the scope 403, no token 401', asyn
   const r2 = await fetch(base + '/cameras/gate/latest.jpg', { headers: { authorization: `Bearer ${vera}` } });
   assert.equal(r2.status, 403);
   assert.equal((await fetch(base + '/cameras/gate/latest.jpg')).status, 401);
+});
+
+test('/live: a logout ends the open live stream of that session (closed 4001), another session keeps its own', async () => {
+  const login = async (): Promise<{ token: string; cookie: string }> => {
+    const r = await fetch(base + '/console/session', { method: 'POST', headers: H, body: JSON.stringify({ username: 'admin', password: adminPassword }) });
+    return { token: ((await r.json()) as { access_token: string }).access_token, cookie: cookieOf(r).split(';')[0]! };
+  };
+  const a = await login();
+  const b = await login();
+  const connect = async (token: string): Promise<{ ws: WebSocket; closed: Promise<number> }> => {
+    const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/live`, ['vigil.live.v1', `bearer.${token}`]);
+    const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+    await new Promise<void>((res, rej) => (ws.once('open', () => res()), ws.once('error', rej)));
+    return { ws, closed };
+  };
+  const wa = await connect(a.token);
+  const wb = await connect(b.token);
+  assert.equal((await fetch(base + '/console/session/logout', { method: 'POST', headers: { ...H, cookie: a.cookie } })).status, 204);
+  assert.equal(await wa.closed, 4001);
+  assert.equal(wb.ws.readyState, WebSocket.OPEN);
+  wb.ws.close();
+  await wb.closed;
+  const refused = new WebSocket(`ws://127.0.0.1:${srv.port}/live`, ['vigil.live.v1', `bearer.${a.token}`]);
+  const status = await new Promise<number>((r) => refused.once('unexpected-response', (_req, res) => r(res.statusCode ?? 0)));
+  assert.equal(status, 401);
 });

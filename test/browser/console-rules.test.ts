@@ -132,3 +132,22 @@ test('rules: a tripwire drawn on the latest frame is saved (GET /rules returns i
   }
   assert.ok(crossings > 0, 'the drawn tripwire fires on replay');
 });
+
+test('users (admin): change a role, set a password and disable a user through the REST user routes', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await loginAs(page, vigil.url, 'admin', vigil.adminPassword);
+  await page.getByRole('link', { name: 'Users' }).click();
+  await page.getByLabel('Role of olga').selectOption('viewer');
+  await page.getByText('Role of olga changed').waitFor();
+  page.once('dialog', (d) => void d.accept('new-olga-pass-9'));
+  await page.getByRole('row', { name: /olga/ }).getByRole('button', { name: 'Set password' }).click();
+  await page.getByText('Password of olga changed').waitFor();
+  const users = (await vigil.api<{ users: Array<{ username: string; role: string; disabled: boolean }> }>('/users', { token })).json.users;
+  assert.deepEqual(users.find((u) => u.username === 'olga'), { ...users.find((u) => u.username === 'olga'), role: 'viewer', disabled: false });
+  assert.equal((await vigil.api('/auth/login', { method: 'POST', body: { username: 'olga', password: 'new-olga-pass-9' } })).status, 200);
+  await page.getByRole('row', { name: /olga/ }).getByRole('button', { name: 'Disable' }).click();
+  await page.getByText('olga disabled').waitFor();
+  assert.equal((await vigil.api('/auth/login', { method: 'POST', body: { username: 'olga', password: 'new-olga-pass-9' } })).status, 403);
+  await screenshot(page, 'users');
+  await page.close();
+});

@@ -654,6 +654,7 @@ interface UserRow {
   username: string;
   role: string;
   cameras: string[] | '*';
+  disabled?: boolean;
   created: string;
 }
 
@@ -700,16 +701,32 @@ export function Users() {
                   <option>viewer</option>
                 </select>
               </td>
-              <td>{u.cameras === '*' ? 'all' : u.cameras.join(', ')}</td>
+              <td>
+                {u.cameras === '*' ? 'all' : u.cameras.join(', ')}
+                {u.disabled ? ' (disabled)' : ''}
+              </td>
               <td>
                 <button
                   onClick={() => {
+                    // Changing one's own password needs the current one (a stolen token alone is not enough).
+                    const self = u.username === user()?.username;
+                    const current = self ? prompt('Your current password') : null;
+                    if (self && !current) return;
                     const pw = prompt(`New password for ${u.username} (8+ characters)`);
-                    if (pw) void act(() => api(`/users/${encodeURIComponent(u.username)}/password`, { method: 'POST', body: JSON.stringify({ password: pw }) }), `Password of ${u.username} changed`);
+                    if (pw)
+                      void act(
+                        () => api(`/users/${encodeURIComponent(u.username)}/password`, { method: 'POST', body: JSON.stringify({ new_password: pw, ...(self ? { current_password: current } : {}) }) }),
+                        `Password of ${u.username} changed`,
+                      );
                   }}
                 >
                   Set password
                 </button>
+                {u.username !== user()?.username && (
+                  <button onClick={() => act(() => api(`/users/${encodeURIComponent(u.username)}`, { method: 'PATCH', body: JSON.stringify({ disabled: !u.disabled }) }), `${u.username} ${u.disabled ? 'enabled' : 'disabled'}`)}>
+                    {u.disabled ? 'Enable' : 'Disable'}
+                  </button>
+                )}
                 {u.username !== user()?.username && (
                   <button onClick={() => confirm(`Delete ${u.username}?`) && act(() => api(`/users/${encodeURIComponent(u.username)}`, { method: 'DELETE' }), `${u.username} deleted`)}>Delete</button>
                 )}

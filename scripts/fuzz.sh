@@ -20,6 +20,11 @@ OUT="$ROOT/.cache/fuzz"
 CXX="${FUZZ_CXX:-clang++-14}"
 TARGETS=(fuzz_decoders fuzz_preprocess fuzz_motion fuzz_jpeg fuzz_snapshot)
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+# Full malloc stacks (GLib is built without frame pointers): the LSan suppression of load-time allocations matches
+# only on the whole stack.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-fast_unwind_on_malloc=0:malloc_context_size=30}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$ROOT/native/fuzz/lsan.supp}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 
 need_clang() {
   command -v "$CXX" >/dev/null || { echo "fuzz.sh: $CXX not found; run bash scripts/setup.d/70-fuzz.sh" >&2; exit 2; }
@@ -67,7 +72,7 @@ run() {
   mkdir -p "$OUT/corpus/$t" "$OUT/crashes/$t" "native/fuzz/corpus/$t"
   echo "[fuzz] $t for ${secs}s"
   # ASan's leak check at exit stays on: a leak in a target's one run is reported like a crash.
-  (cd "$OUT/crashes/$t" && UBSAN_OPTIONS=print_stacktrace=1 ASAN_OPTIONS="${ASAN_OPTIONS:-fast_unwind_on_malloc=0:malloc_context_size=30}" LSAN_OPTIONS="suppressions=$ROOT/native/fuzz/lsan.supp" nice -n 19 "$OUT/$t" -max_total_time="$secs" -timeout=20 \
+  (cd "$OUT/crashes/$t" && nice -n 19 "$OUT/$t" -max_total_time="$secs" -timeout=20 \
     -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 "$@" "$OUT/corpus/$t" "$ROOT/native/fuzz/corpus/$t")
 }
 
@@ -80,6 +85,6 @@ case "${1:-}" in
     runs="${1:-1000000}"; shift || true
     if [ "$#" -gt 0 ]; then files=("$@"); else files=(test/fuzz/control.test.ts test/fuzz/query.test.ts test/fuzz/rules.test.ts test/fuzz/config.test.ts test/fuzz/api.test.ts); fi
     VIGIL_FUZZ_RUNS="$runs" nice -n 19 node --import tsx --test --test-concurrency=1 --test-timeout=0 --test-reporter=spec "${files[@]}" ;;
-  seeds) build; for t in "${TARGETS[@]}"; do "$OUT/$t" -runs=0 "native/fuzz/corpus/$t"; done ;;
+  seeds) build; for t in "${TARGETS[@]}"; do (cd "$OUT" && "$OUT/$t" -runs=0 "$ROOT/native/fuzz/corpus/$t"); done ;;
   *) sed -n '2,15p' "$0"; exit 2 ;;
 esac

@@ -5,8 +5,6 @@
  * sovereign clouds): `http://127.0.0.1:10000/devstoreaccount1`; default `https://<account>.blob.core.windows.net`.
  */
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
-import path from 'node:path';
 import {
   BlobSASPermissions,
   BlobServiceClient,
@@ -18,7 +16,7 @@ import { expected } from '../../errors.js';
 import { redactText } from '../../redact.js';
 import type { AzureStoreOptions } from './options.js';
 import { parseStorageOptions } from './options.js';
-import { StorageError, checkKey, sha256File, type ObjectStore, type StoredObject } from './store.js';
+import { StorageError, checkKey, sourceFile, type ObjectStore, type StoredObject } from './store.js';
 
 export class AzureBlobStore implements ObjectStore {
   readonly kind = 'azure' as const;
@@ -70,13 +68,7 @@ export class AzureBlobStore implements ObjectStore {
 
   async putFile(key: string, filePath: string, contentType: string): Promise<StoredObject> {
     const full = checkKey(this.prefix + key);
-    let size: number;
-    try {
-      size = (await stat(filePath)).size;
-    } catch (err) {
-      throw new StorageError('E_STORAGE_SOURCE', `Cannot read ${path.basename(filePath)}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
-    }
-    const sha256 = await sha256File(filePath);
+    const { size, sha256 } = await sourceFile(filePath);
     try {
       // Streamed in blocks: a clip is never held in memory whole.
       await this.#client.getBlockBlobClient(full).uploadFile(filePath, {

@@ -115,6 +115,17 @@ export class LocalFolderStore implements ObjectStore {
   close(): void {}
 }
 
+/** Size and SHA-256 of a file about to be uploaded; a file that cannot be read is E_STORAGE_SOURCE naming it. */
+export async function sourceFile(filePath: string): Promise<{ size: number; sha256: string }> {
+  let size: number;
+  try {
+    size = (await stat(filePath)).size;
+  } catch (err) {
+    throw new StorageError('E_STORAGE_SOURCE', `Cannot read ${path.basename(filePath)}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+  }
+  return { size, sha256: await sha256File(filePath) };
+}
+
 export async function sha256File(p: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(p)) h.update(chunk as Buffer);
@@ -214,14 +225,8 @@ export class S3Store implements ObjectStore {
 
   async putFile(key: string, filePath: string, contentType: string): Promise<StoredObject> {
     const full = checkKey(this.prefix + key);
-    let size: number;
-    try {
-      size = (await stat(filePath)).size;
-    } catch (err) {
-      throw new StorageError('E_STORAGE_SOURCE', `Cannot read ${path.basename(filePath)}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
-    }
-    const sha = await sha256File(filePath);
-    return this.send(full, createReadStream(filePath), size, contentType, sha);
+    const { size, sha256 } = await sourceFile(filePath);
+    return this.send(full, createReadStream(filePath), size, contentType, sha256);
   }
 
   close(): void {

@@ -100,7 +100,9 @@ test('spread, kill -9 failover, rejoin without flapping, partition: never two ow
     // 5. Fencing over the whole run: per camera, one token producing at a time.
     await sleep(1000);
     const events = await readEvents(nats.urls);
-    assert.ok(events.length > 20, `events in the stream: ${events.length}`);
+    // With detection off the stream holds camera status events (a handful per ownership, however long the run):
+    // every camera must be there; the number depends on how fast the steps above went.
+    assert.deepEqual([...new Set(events.map((e) => e.camera))].sort(), CAMERAS.map((c) => c.id), `cameras in the stream's ${events.length} events`);
     assert.ok(events.every((e) => Number.isInteger(e.fence) && e.fence > 0 && e.node !== ''), 'every event carries a node and a token');
     assert.deepEqual(overlappingTokens(events), []);
     const tokens = new Set(events.filter((e) => e.camera === cCam).map((e) => e.fence));

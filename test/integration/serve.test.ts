@@ -60,7 +60,7 @@ test('vigil serve: status lines with fps per camera, stop on SIGTERM', async () 
     child.kill('SIGHUP');
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no refusal line:\n${log}`)), 10_000);
-      const check = () => /rules not reloaded: .*rules\[0\]\.line.* code=E_RULE_INVALID/.test(log) && (clearTimeout(t), resolve());
+      const check = () => /rules not reloaded: Expected a line object \{ from, to, normalized\? \} for rules\[0\]\.line but received undefined code=E_CONFIG/.test(log) && (clearTimeout(t), resolve());
       child.stderr.on('data', check);
       check();
     });

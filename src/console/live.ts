@@ -1,6 +1,6 @@
 /**
- * Live video for the console: each watched camera's live tap (Camera.setLiveTap: the parsed H.264 stream at the
- * decoder's input, never decoded or re-encoded) muxed into fragmented MP4 (src/media/live/fmp4.ts) and pushed over
+ * Live video for the console: each watched camera's live tap (Camera.setLiveTap: the parsed H.264 / H.265 stream at
+ * the decoder's input, never decoded or re-encoded) muxed into fragmented MP4 (src/media/live/fmp4.ts) and pushed over
  * the WebSocket `/live` to Media Source Extensions in the browser.
  *
  * One tap and one muxer per camera however many watch it; the tap runs only while someone watches. The fragments
@@ -169,7 +169,7 @@ export class LiveHub {
         if (v.needKey) this.#dropped?.inc();
       }
     } catch (err) {
-      // Not H.264 (H.265, MJPEG) or malformed: this camera cannot play through MSE here; viewers fall back to JPEG.
+      // Neither H.264 nor H.265 (MJPEG, MPEG-4) or malformed: this camera cannot play through MSE here; viewers fall back to JPEG.
       const reason = err instanceof LiveFormatError ? err.message : `Live stream failed: ${(err as Error).message}`;
       st.unavailable = reason;
       for (const viewer of st.viewers.keys()) viewer.text(JSON.stringify({ camera: id, unavailable: reason }));

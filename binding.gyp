@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/common.cc",
         "native/frame_sink.cc",
+        "native/jpeg_decode.cc",
         "native/motion.cc",
         "native/pipeline.cc",
         "native/postprocess.cc",
@@ -17,8 +18,8 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-std=c++17", "-O3", "-Wno-missing-field-initializers", "<!@(pkg-config --cflags gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0)"],
-      "libraries": ["<!@(pkg-config --libs gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0)"]
+      "cflags_cc": ["-std=c++17", "-O3", "-Wno-missing-field-initializers", "<!@(pkg-config --cflags gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0 libjpeg)"],
+      "libraries": ["<!@(pkg-config --libs gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0 libjpeg)"]
     }
   ]
 }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common.h"
+#include "jpeg_decode.h"
 #include "snapshot.h"
 #include "video_frame.h"
 
@@ -218,101 +219,6 @@ SourceFramePtr CopySample(GstSample* sample, bool enforceBudget, SourceAlloc* wh
 
 Napi::Error ClosedError(Napi::Env env, const char* method) {
   return MakeError(env, "E_CLOSED", std::string("SourceFrame is closed: ") + method + "() called after close()");
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// JPEG header check: the size and sampling come from the frame header, so an oversized image is refused before
-// any decoding, and a cut-off file is refused before the decoder invents the missing rows.
-
-struct JpegHeader {
-  int width = 0;
-  int height = 0;
-  bool yuv420 = false;  // three components, luma sampled 2x2 and both chroma 1x1
-};
-
-bool ParseJpegHeader(const uint8_t* d, size_t n, JpegHeader* h, std::string* error) {
-  if (n < 2 || d[0] != 0xFF || d[1] != 0xD8) {
-    *error = "Not a JPEG image: the data does not start with a JPEG start-of-image marker";
-    return false;
-  }
-  const std::string truncated = "Truncated JPEG image: the data ends inside its headers (" + std::to_string(n) + " bytes)";
-  size_t i = 2;
-  bool haveFrame = false;
-  size_t scanStart = 0;
-  for (;;) {
-    if (i >= n) {
-      *error = truncated;
-      return false;
-    }
-    if (d[i] != 0xFF) {
-      *error = "Corrupt JPEG image: expected a marker at byte " + std::to_string(i);
-      return false;
-    }
-    while (i < n && d[i] == 0xFF) ++i;  // fill bytes
-    if (i >= n) {
-      *error = truncated;
-      return false;
-    }
-    const uint8_t m = d[i++];
-    if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;  // markers without a length
-    if (m == 0xD9) {
-      *error = "Corrupt JPEG image: it ends before any image data";
-      return false;
-    }
-    if (i + 2 > n) {
-      *error = truncated;
-      return false;
-    }
-    const size_t len = (static_cast<size_t>(d[i]) << 8) | d[i + 1];
-    if (len < 2) {
-      *error = "Corrupt JPEG image: a segment length of " + std::to_string(len) + " at byte " + std::to_string(i);
-      return false;
-    }
-    if (i + len > n) {
-      *error = truncated;
-      return false;
-    }
-    const bool sof = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
-    if (sof) {
-      if (len < 8) {
-        *error = "Corrupt JPEG image: a frame header of " + std::to_string(len) + " bytes";
-        return false;
-      }
-      if (d[i + 2] != 8) {
-        *error = "Unsupported JPEG image: " + std::to_string(d[i + 2]) + "-bit samples (only 8-bit JPEGs are decoded)";
-        return false;
-      }
-      h->height = (d[i + 3] << 8) | d[i + 4];
-      h->width = (d[i + 5] << 8) | d[i + 6];
-      const int components = d[i + 7];
-      if (len < 8 + static_cast<size_t>(components) * 3) {
-        *error = "Corrupt JPEG image: a frame header of " + std::to_string(len) + " bytes for " + std::to_string(components) + " components";
-        return false;
-      }
-      auto sampling = [&](int c) { return d[i + 8 + c * 3 + 1]; };
-      h->yuv420 = components == 3 && sampling(0) == 0x22 && sampling(1) == 0x11 && sampling(2) == 0x11;
-      haveFrame = true;
-    }
-    if (m == 0xDA) {
-      if (!haveFrame) {
-        *error = "Corrupt JPEG image: image data before any frame header";
-        return false;
-      }
-      scanStart = i + len;
-      break;
-    }
-    i += len;
-  }
-  if (h->width == 0 || h->height == 0) {
-    *error = "Unsupported JPEG image: its frame header gives no size (" + std::to_string(h->width) + "x" + std::to_string(h->height) + ")";
-    return false;
-  }
-  // Inside entropy-coded data 0xFF is always stuffed or a restart marker, so FF D9 there is the end-of-image.
-  for (size_t k = n - 1; k > scanStart; --k) {
-    if (d[k] == 0xD9 && d[k - 1] == 0xFF) return true;
-  }
-  *error = "Truncated JPEG image: no end-of-image marker after the image data";
-  return false;
 }
 
 }  // namespace
@@ -654,69 +560,20 @@ Napi::Value SourceFrame::CropTensor(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// Decodes with libjpeg-turbo on the libuv worker (native/jpeg_decode.cc): bounded in time and scans, and nothing
+// outlives the decode, so a hostile JPEG can neither hold the worker nor leave a thread behind.
 class DecodeWorker : public Napi::AsyncWorker {
  public:
   DecodeWorker(Napi::Env env, const uint8_t* jpeg, size_t size, double maxPixels)
-      : Napi::AsyncWorker(env),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        input_(size ? gst_buffer_new_memdup(jpeg, size) : gst_buffer_new()),
-        maxPixels_(maxPixels) {}
-  ~DecodeWorker() override {
-    if (input_) gst_buffer_unref(input_);
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), input_(jpeg, jpeg + size) {
+    limits_.maxPixels = maxPixels;
   }
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    JpegHeader h;
-    {
-      BufferMap m(input_, GST_MAP_READ);
-      if (!m.ok()) return SetError("JPEG decoding failed: the input could not be read");
-      if (!ParseJpegHeader(m.data(), m.size(), &h, &error_)) return SetError(error_);
-    }
-    const double pixels = static_cast<double>(h.width) * h.height;
-    if (pixels > maxPixels_) {
-      return SetError("JPEG image of " + std::to_string(h.width) + "x" + std::to_string(h.height) + " pixels (" +
-                      std::to_string(static_cast<long long>(pixels)) + ") is over the limit of " +
-                      std::to_string(static_cast<long long>(maxPixels_)) + " pixels");
-    }
-    // 4:2:0 colour JPEGs come out as I420 (jpegdec's own output, no conversion); anything else as RGB.
-    const std::string launch = std::string("appsrc name=src format=bytes caps=image/jpeg ! jpegdec ! videoconvert ! ") +
-                               "video/x-raw,format=" + (h.yuv420 ? "I420" : "RGB") + " ! appsink name=sink sync=false";
-    GError* rawErr = nullptr;
-    ElementPtr pipeline(gst_parse_launch(launch.c_str(), &rawErr));
-    ErrorPtr perr(rawErr);
-    if (!pipeline) return SetError(std::string("JPEG decoding failed: no decoder (") + (perr ? perr->message : "unknown") + ")");
-    ElementPtr src(gst_bin_get_by_name(GST_BIN(pipeline.get()), "src"));
-    ElementPtr sink(gst_bin_get_by_name(GST_BIN(pipeline.get()), "sink"));
-    if (gst_element_set_state(pipeline.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-      gst_element_set_state(pipeline.get(), GST_STATE_NULL);
-      return SetError("JPEG decoding failed: the decoder pipeline did not start");
-    }
-    gst_app_src_push_buffer(GST_APP_SRC(src.get()), gst_buffer_ref(input_));  // takes the extra ref
-    gst_app_src_end_of_stream(GST_APP_SRC(src.get()));
-    SamplePtr sample(gst_app_sink_try_pull_sample(GST_APP_SINK(sink.get()), 10 * GST_SECOND));
-    if (sample) {
-      SourceAlloc why;
-      frame_ = CopySample(sample.get(), false, &why);
-      if (!frame_) error_ = why == SourceAlloc::NoMemory ? "JPEG decoding failed: out of memory" : "JPEG decoding failed: the decoder gave an unexpected format";
-    } else {
-      // jpegdec mostly drops a frame it cannot decode with no message (GstVideoDecoder error tolerance); an error
-      // or warning, when there is one, is the reason.
-      BusPtr bus(gst_element_get_bus(pipeline.get()));
-      GstMessage* msg = gst_bus_pop_filtered(bus.get(), GST_MESSAGE_ERROR);
-      if (!msg) msg = gst_bus_pop_filtered(bus.get(), GST_MESSAGE_WARNING);
-      if (msg) {
-        GError* e = nullptr;
-        if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) gst_message_parse_error(msg, &e, nullptr);
-        else gst_message_parse_warning(msg, &e, nullptr);
-        ErrorPtr ep(e);
-        error_ = std::string("JPEG decoding failed: ") + (ep ? ep->message : "unknown error");
-        gst_message_unref(msg);
-      } else {
-        error_ = "JPEG decoding failed: the decoder could not decode the image data";
-      }
-    }
-    gst_element_set_state(pipeline.get(), GST_STATE_NULL);
+    frame_ = DecodeJpegImage(input_.data(), input_.size(), limits_, &error_);
+    input_.clear();
+    input_.shrink_to_fit();
     if (!frame_) SetError(error_);
   }
   void OnOK() override { deferred_.Resolve(SourceFrame::New(Env(), std::move(frame_))); }
@@ -727,8 +584,8 @@ class DecodeWorker : public Napi::AsyncWorker {
 
  private:
   Napi::Promise::Deferred deferred_;
-  GstBuffer* input_;
-  double maxPixels_;
+  std::vector<uint8_t> input_;
+  JpegLimits limits_;
   SourceFramePtr frame_;
   std::string error_;
 };

@@ -220,10 +220,11 @@ export class SourceFrame {
   }
 
   /**
-   * Decodes a JPEG (GStreamer jpegdec on a libuv worker) into a source frame: I420 for 4:2:0 colour JPEGs, RGB
-   * otherwise. The size is read from the JPEG header first: images over maxPixels (default 16 000 000) are
-   * rejected before decoding. Rejects with E_SNAPSHOT_DECODE for data that is not a JPEG, a truncated JPEG, an
-   * oversized one, or a decoder error.
+   * Decodes a JPEG (libjpeg-turbo on a libuv worker, native/jpeg_decode.cc) into a source frame: I420 for 4:2:0
+   * colour JPEGs, RGB otherwise. The size is read from the JPEG header first: images over maxPixels (default
+   * 16 000 000) are rejected before decoding. Hostile files cost bounded time: more than 100 scans, corrupt
+   * entropy data, or 10 s of decoding are refused, and nothing is left running. Rejects with E_SNAPSHOT_DECODE for
+   * data that is not a JPEG, a truncated, corrupt or oversized one, one over those limits, or a decoder error.
    */
   static async decodeJpeg(jpeg: Uint8Array, options: { maxPixels?: number } = {}): Promise<SourceFrame> {
     if (!(jpeg instanceof Uint8Array)) throw expected('a Uint8Array', 'jpeg', jpeg);

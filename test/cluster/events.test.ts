@@ -63,10 +63,16 @@ test('WebSocket and REST on one node see another node\'s camera; a cluster rule 
       const s = await clusterStatus(admin!, 2000);
       step(`status in ${Date.now() - t} ms: ${s.cameras.map((c) => `${c.id}@${c.node}:${c.state}`).join(' ')}`);
       const c = s.cameras.find((x) => x.id === 'people');
-      return c?.node && c.state === 'running' ? c.node : null;
-    }, 40_000, 'camera people running');
+      const b = s.cameras.find((x) => x.id === 'ball');
+      // Placement is settled when the two cameras run on two nodes: the first node up may claim both and hand
+      // one off (hysteresis), so people can move once before this.
+      const settled = c?.node && b?.node && c.node !== b.node && c.state === 'running' && b.state === 'running';
+      return settled ? c.node : null;
+    }, 40_000, 'cameras people and ball running on two nodes');
     const producer = nodes.find((n) => n.spec.id === owner)!;
-    const reader = nodes.find((n) => n.spec.id !== owner)!;
+    // The reader must never have run people, so that its REST rows can only come from the producer's store.
+    const reader = nodes.find((n) => n.spec.id !== owner && n.find(/acquired$/).every((l) => !/people/.test(l.msg)));
+    assert.ok(reader, `a node other than ${owner} that never ran people`);
     const editor = nodes.find((n) => n.spec.id !== owner && n !== reader)!;
     step(`people runs on ${owner}; reading on ${reader.spec.id}, editing on ${editor.spec.id}`);
 

@@ -29,6 +29,11 @@ export interface LdapConfig {
   /** Role for users in no mapped group; omit to refuse them. */
   defaultRole?: Role;
   timeoutMs?: number;
+  /**
+   * The user entry's attribute holding the e-mail address returned at login (`user.email`); default `mail`
+   * (inetOrgPerson, Active Directory). The first value that looks like an address is used; none: no `email`.
+   */
+  emailAttribute?: string;
 }
 
 /** RFC 4515 value escaping: `*`, `(`, `)`, `\` and NUL become `\2a`, `\28`, `\29`, `\5c`, `\00`. */
@@ -65,8 +70,18 @@ export class LdapError extends VigilError {
 }
 
 export type LdapResult =
-  | { ok: true; principal: Omit<Principal, 'family'>; dn: string; groups: string[] }
+  | { ok: true; principal: Omit<Principal, 'family'>; dn: string; groups: string[]; email?: string }
   | { ok: false; reason: 'empty_password' | 'not_found' | 'ambiguous' | 'bad_password' | 'no_role' };
+
+/** The first value of an attribute (string or Buffer, one or many) that looks like an e-mail address. */
+function emailOf(v: unknown): string | undefined {
+  const values = Array.isArray(v) ? v : v === undefined ? [] : [v];
+  for (const x of values) {
+    const s = (Buffer.isBuffer(x) ? x.toString('utf8') : String(x)).trim();
+    if (/^[^\s@]+@[^\s@]+$/.test(s)) return s;
+  }
+  return undefined;
+}
 
 export class LdapAuthenticator {
   constructor(private readonly cfg: LdapConfig) {}
@@ -80,6 +95,7 @@ export class LdapAuthenticator {
     if (password.length === 0) return { ok: false, reason: 'empty_password' };
     const svc = this.client();
     let dn: string;
+    let email: string | undefined;
     let memberOf: string[] = [];
     let groups: string[] = [];
     try {
@@ -92,7 +108,7 @@ export class LdapAuthenticator {
       const { searchEntries } = await svc.search(this.cfg.userSearchBase, {
         scope: 'sub',
         filter,
-        attributes: ['dn', 'memberOf'],
+        attributes: ['dn', 'memberOf', this.emailAttribute()],
         sizeLimit: 2,
       });
       if (searchEntries.length === 0) return { ok: false, reason: 'not_found' };
@@ -101,6 +117,7 @@ export class LdapAuthenticator {
       dn = entry.dn;
       const mo = entry['memberOf'];
       memberOf = (Array.isArray(mo) ? mo : mo === undefined ? [] : [mo]).map(String);
+      email = emailOf(entry[this.emailAttribute()]);
       if (this.cfg.groupSearchBase !== undefined) {
         const edn = escapeFilterValue(dn);
         const res = await svc.search(this.cfg.groupSearchBase, {
@@ -128,7 +145,11 @@ export class LdapAuthenticator {
     }
     const mapped = this.mapGroups(groups);
     if (!mapped) return { ok: false, reason: 'no_role' };
-    return { ok: true, principal: { sub: username, source: 'ldap', ...mapped }, dn, groups };
+    return { ok: true, principal: { sub: username, source: 'ldap', ...mapped }, dn, groups, ...(email !== undefined ? { email } : {}) };
+  }
+
+  private emailAttribute(): string {
+    return this.cfg.emailAttribute ?? 'mail';
   }
 
   /** Strongest role among the matching groups; camera scopes of the matching groups merged. */

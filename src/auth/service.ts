@@ -136,8 +136,10 @@ export class AuthService {
       } else if (r.reason === 'disabled') throw authErrors.disabled();
     } else {
       const r = await this.ldap.authenticate(username, password);
-      if (r.ok) principal = r.principal;
-      else if (r.reason === 'no_role') throw authErrors.noRole();
+      if (r.ok) {
+        principal = r.principal;
+        email = r.email;
+      } else if (r.reason === 'no_role') throw authErrors.noRole();
     }
     if (!principal) {
       this.perUser.fail(userKey);

@@ -12,7 +12,7 @@ import { JWT_HINTS, LDAP_HINTS } from './doc-keys.js';
 
 export const AUTH_KEYS = ['jwt', 'ldap', 'rateLimits', 'trustedProxies'];
 export const JWT_KEYS = ['secret', 'issuer', 'audience', 'accessTtlS', 'refreshTtlS'];
-export const LDAP_KEYS = ['url', 'bindDN', 'bindPassword', 'userSearchBase', 'userFilter', 'groupSearchBase', 'groups', 'defaultRole', 'timeoutMs'];
+export const LDAP_KEYS = ['url', 'bindDN', 'bindPassword', 'userSearchBase', 'userFilter', 'groupSearchBase', 'groups', 'defaultRole', 'timeoutMs', 'emailAttribute'];
 const RATE_KEYS = ['loginPerIp', 'loginFailuresPerUser'];
 
 function rate(v: unknown, path: string): void {
@@ -61,6 +61,7 @@ export function parseAuthSettings(raw: unknown, path = 'auth'): Omit<AuthConfig,
     if (l.groups === undefined) (a.ldap as Raw).groups = [];
     if (l.defaultRole !== undefined) oneOf(l.defaultRole, `${p}.defaultRole`, ROLES);
     if (l.timeoutMs !== undefined) int(l.timeoutMs, `${p}.timeoutMs`, 100, 120_000);
+    if (l.emailAttribute !== undefined) str(l.emailAttribute, `${p}.emailAttribute`, { re: /^[A-Za-z][A-Za-z0-9-]*$/, what: 'an LDAP attribute name' });
   }
   if (a.rateLimits !== undefined) {
     const p = `${path}.rateLimits`;

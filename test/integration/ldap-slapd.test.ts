@@ -42,13 +42,13 @@ function canConnect(p: number): Promise<boolean> {
   });
 }
 
-const person = (uid: string, password: string) => `dn: uid=${uid},ou=people,${BASE}
+const person = (uid: string, password: string, extra: string[] = []) => `dn: uid=${uid},ou=people,${BASE}
 objectClass: inetOrgPerson
 uid: ${uid}
 cn: ${uid}
 sn: ${uid}
 userPassword: ${password}
-`;
+${extra.map((l) => `${l}\n`).join('')}`;
 const group = (cn: string, members: string[]) => `dn: cn=${cn},ou=groups,${BASE}
 objectClass: groupOfNames
 cn: ${cn}
@@ -84,8 +84,9 @@ access to * by users read by * none
     `dn: ou=services,${BASE}\nobjectClass: organizationalUnit\nou: services\n`,
     `dn: cn=vigil-svc,ou=services,${BASE}\nobjectClass: person\ncn: vigil-svc\nsn: svc\nuserPassword: svc-password\n`,
     person('alice', 'alice-password'),
-    person('bob', 'bob-password'),
-    person('carol', 'carol-password'),
+    person('bob', 'bob-password', ['mail: bob@vigil.test']),
+    // two mail values, the first not an address; an address in another attribute (emailAttribute)
+    person('carol', 'carol-password', ['mail: carol at the lobby', 'mail: carol@vigil.test', 'description: carol@lobby.vigil.test']),
     person('dave', 'dave-password'),
     group('vigil-admins', ['alice']),
     group('vigil-operators', ['bob', 'carol']),
@@ -146,6 +147,24 @@ test('good logins map groups to roles and camera scopes', async () => {
   assert.deepEqual(carol.principal, { sub: 'carol', source: 'ldap', role: 'operator', cameras: ['cam-1', 'cam-2'] });
 });
 
+test('e-mail from the user entry: mail by default (the first value that is an address), or emailAttribute', async () => {
+  const ldap = new LdapAuthenticator(config());
+  const bob = await ldap.authenticate('bob', 'bob-password');
+  assert.ok(bob.ok);
+  assert.equal(bob.email, 'bob@vigil.test');
+  const carol = await ldap.authenticate('carol', 'carol-password');
+  assert.ok(carol.ok);
+  assert.equal(carol.email, 'carol@vigil.test');
+  // alice has no mail: no email key at all (see the deepEqual above)
+  const byDescription = new LdapAuthenticator({ ...config(), emailAttribute: 'description' });
+  const carol2 = await byDescription.authenticate('carol', 'carol-password');
+  assert.ok(carol2.ok);
+  assert.equal(carol2.email, 'carol@lobby.vigil.test');
+  const bob2 = await byDescription.authenticate('bob', 'bob-password');
+  assert.ok(bob2.ok);
+  assert.equal('email' in bob2, false);
+});
+
 test('bad password, unknown user, empty password, no mapped group', async () => {
   const ldap = new LdapAuthenticator(config());
   assert.deepEqual(await ldap.authenticate('alice', 'wrong-password'), { ok: false, reason: 'bad_password' });
@@ -180,7 +199,7 @@ test('AuthService: LDAP users get tokens with their mapped role; local users win
     rmSync(dataDir, { recursive: true, force: true });
   });
   const bob = await svc.login('bob', 'bob-password', '127.0.0.1');
-  assert.deepEqual(bob.user, { id: 'ldap:bob', username: 'bob', roles: ['operator'], cameras: ['cam-1'], source: 'ldap' });
+  assert.deepEqual(bob.user, { id: 'ldap:bob', username: 'bob', email: 'bob@vigil.test', roles: ['operator'], cameras: ['cam-1'], source: 'ldap' });
   const p = await svc.verifyAccess(bob.access_token);
   assert.deepEqual([p.sub, p.role, p.cameras, p.source], ['bob', 'operator', ['cam-1'], 'ldap']);
   const rotated = await svc.refresh(bob.refresh_token);
@@ -193,4 +212,19 @@ test('AuthService: LDAP users get tokens with their mapped role; local users win
   await svc.users.create({ username: 'alice', password: 'local-alice-pw', role: 'viewer', cameras: [] });
   await assert.rejects(svc.login('alice', 'alice-password', '127.0.0.1'), { code: 'E_AUTH_BAD_CREDENTIALS' });
   assert.equal((await svc.login('alice', 'local-alice-pw', '127.0.0.1')).user.source, 'local');
+  // an LDAP user without a mail attribute: no email in the login response
+  const dataDir2 = mkdtempSync(join(tmpdir(), 'vigil-ldapauth-'));
+  const carolNoMail = await AuthService.open({
+    dataDir: dataDir2,
+    jwt: { secret: 'ldap-test-secret-0123456789abcdef0123' },
+    ldap: { ...config(), emailAttribute: 'telephoneNumber' },
+    announceInitialAdmin: () => undefined,
+  });
+  t.after(async () => {
+    await carolNoMail.close();
+    rmSync(dataDir2, { recursive: true, force: true });
+  });
+  assert.deepEqual((await carolNoMail.login('carol', 'carol-password', '127.0.0.1')).user, {
+    id: 'ldap:carol', username: 'carol', roles: ['operator'], cameras: ['cam-1', 'cam-2'], source: 'ldap',
+  });
 });

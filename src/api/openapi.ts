@@ -223,7 +223,7 @@ export const openApiDocument = {
         summary: 'Alerts, newest first, with filters',
         tags: ['Alerts'],
         parameters: [
-          { name: 'camera_id', in: 'query', schema: { type: 'string' } },
+          { name: 'camera_id', in: 'query', schema: { type: 'string' }, description: 'A camera outside the caller scope gives an empty page, as a camera that does not exist' },
           { name: 'rule_id', in: 'query', schema: { type: 'string' } },
           { name: 'state', in: 'query', schema: { type: 'string', enum: ['raised', 'updated', 'cleared', 'acknowledged'] } },
           { name: 'start_time', in: 'query', schema: { type: 'string' }, description: 'RFC 3339 or integer ns' },

@@ -166,7 +166,9 @@ export function opsRoutes(deps: OpsRouteDeps): ApiRoutes {
         } catch (err) {
           throw new HttpError(400, 'E_VALIDATION', (err as Error).message);
         }
-        if (filter.cameraId) scoped(p, filter.cameraId);
+        // A camera outside the caller's scope answers exactly as a camera that does not exist (an empty page, no
+        // cursor), as GET /alerts/{id} answers 404 for another camera's alert: no 403 that confirms the id.
+        if (filter.cameraId && !canSeeCamera(p, filter.cameraId)) return { status: 200, json: { alerts: [], next_cursor: null } };
         const page = rules().listAlerts(filter);
         return {
           status: 200,

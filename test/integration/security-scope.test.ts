@@ -150,6 +150,22 @@ test('another camera\'s alert is a 404, exactly like an alert that does not exis
   assert.equal((await call('GET', '/alerts/a-cam2', tok.olga)).status, 200);
 });
 
+test('/alerts?camera_id= of another camera answers as a camera that does not exist: 200, an empty page', async () => {
+  const empty = { alerts: [], next_cursor: null };
+  const other = await call('GET', '/alerts?camera_id=cam-2', tok.vera);
+  const missing = await call('GET', '/alerts?camera_id=cam-nope', tok.vera);
+  const missingForAdmin = await call('GET', '/alerts?camera_id=cam-nope', tok.admin);
+  assert.deepEqual([other.status, other.body], [200, empty]);
+  assert.deepEqual([missing.status, missing.body], [200, empty]);
+  assert.deepEqual([missingForAdmin.status, missingForAdmin.body], [200, empty]);
+  api.check('get', '/alerts', 200, other.body);
+  // a page size of 1 on the other camera: still no cursor that would tell its alerts exist
+  assert.deepEqual((await call('GET', '/alerts?camera_id=cam-2&limit=1', tok.otto)).body, empty);
+  // the caller's own camera and callers that see cam-2 get its alerts
+  assert.deepEqual((await call('GET', '/alerts?camera_id=cam-1', tok.vera)).body.alerts.map((a: { alertId: string }) => a.alertId), ['a-cam1']);
+  assert.deepEqual((await call('GET', '/alerts?camera_id=cam-2', tok.olga)).body.alerts.map((a: { alertId: string }) => a.alertId), ['a-cam2']);
+});
+
 test('metrics: a camera-scoped operator gets only its cameras\' series', async () => {
   const scoped = await call('GET', '/metrics', tok.otto);
   assert.equal(scoped.status, 200);

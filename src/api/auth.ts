@@ -24,6 +24,28 @@ export function apiModule(name: string, routes: ApiRoutes, withAuth: WithAuth): 
   return { name, routes: routes(withAuth) };
 }
 
+/**
+ * The console's media cookie (set by POST /console/session/media, src/console/session.ts): the page's access token,
+ * HttpOnly, SameSite=Strict, Path=/events, so a <video src> can fetch a clip (and its byte ranges) itself.
+ */
+export const MEDIA_COOKIE = 'vigil_media';
+
+/** Reads MEDIA_COOKIE as the bearer token when the request has no Authorization header (GET media routes only). */
+export function withMediaCookie(handler: Handler): Handler {
+  return (ctx) => {
+    if (ctx.headers['authorization'] === undefined && ctx.method.toLowerCase() === 'get') {
+      for (const part of (ctx.headers['cookie'] ?? '').split(';')) {
+        const i = part.indexOf('=');
+        if (i > 0 && part.slice(0, i).trim() === MEDIA_COOKIE) {
+          const token = part.slice(i + 1).trim();
+          if (token) return handler({ ...ctx, headers: { ...ctx.headers, authorization: `Bearer ${token}` } });
+        }
+      }
+    }
+    return handler(ctx);
+  };
+}
+
 /** 403 unless the caller's scope holds the camera. */
 export function scoped(p: Principal, cameraId: string): void {
   if (!canSeeCamera(p, cameraId)) throw new HttpError(403, 'E_FORBIDDEN', `Camera ${cameraId} is outside your scope`);

@@ -315,6 +315,49 @@ export const openApiDocument = {
         },
       },
     },
+    '/tracks': {
+      get: {
+        summary: "A camera's stored tracks overlapping a time span, newest first, with snapshot and clip links (web console's track timeline)",
+        tags: ['Search'],
+        parameters: [
+          { name: 'camera_id', in: 'query', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
+          { name: 'start_time', in: 'query', schema: { type: 'string' }, description: 'ISO 8601 or ns; tracks that ended before it are left out' },
+          { name: 'end_time', in: 'query', schema: { type: 'string' }, description: 'ISO 8601 or ns; tracks that started after it are left out' },
+          { name: 'class', in: 'query', schema: { type: 'string' }, description: 'Comma-separated class names' },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+        ],
+        responses: {
+          '200': jsonResp('Tracks, newest first; truncated when the scan bound (20000 tracks) was reached first', {
+            type: 'object',
+            required: ['tracks', 'truncated'],
+            properties: {
+              tracks: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['camera_id', 'track_id', 'class_name', 'start_time', 'start_time_ns', 'end_time', 'end_time_ns', 'best_confidence', 'links'],
+                  properties: {
+                    camera_id: { type: 'string' },
+                    track_id: { type: 'integer' },
+                    class_name: { type: 'string' },
+                    start_time: { type: 'string', format: 'date-time' },
+                    start_time_ns: { type: 'string' },
+                    end_time: { type: ['string', 'null'], format: 'date-time', description: 'null while the track lasts' },
+                    end_time_ns: { type: ['string', 'null'] },
+                    best_confidence: { type: 'number' },
+                    links: { type: 'object', properties: { snapshot: { type: 'string' }, clip: { type: 'string' } } },
+                  },
+                },
+              },
+              truncated: { type: 'boolean' },
+            },
+          }),
+          '400': errResp('Missing or malformed camera_id, times, class or limit'),
+          ...authErrors,
+          '503': errResp('No detection store on this server'),
+        },
+      },
+    },
     '/tracks/{ref}/snapshot.jpg': {
       get: {
         summary: "A track's best frame (highest score): live while the track lasts, stored after it ended",

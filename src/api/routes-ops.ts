@@ -2,9 +2,6 @@
  * Operations routes: rules (admin writes), alerts (list, get, acknowledge), recordings and clips. Same auth path
  * as every other route (withAuth -> authorize), camera scopes applied to everything camera-bound.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { canSeeCamera, coversScope, requireScope, type Principal } from '../auth/policy.js';
 import { HttpError, jsonBody, queryRequired, type Reply } from '../http/index.js';
 import { cutClip } from '../recording/clips.js';
@@ -13,7 +10,8 @@ import { alertToJson, parseAlertQuery } from '../rules/query.js';
 import { RuleNotFoundError, type RuleEntry, type RuleService } from '../rules/service.js';
 import type { Alert } from '../types.js';
 import { timeNs } from '../validate.js';
-import { scoped, unavailable, type ApiRoutes } from './auth.js';
+import { scoped, unavailable, withMediaCookie, type ApiRoutes } from './auth.js';
+import { ClipCache } from './clip-cache.js';
 
 export interface OpsRouteDeps {
   /** Rules and alerts (/rules, /alerts); absent: those routes answer 503. */
@@ -54,6 +52,7 @@ function bodyScope(body: unknown, fallback: readonly string[] | '*'): readonly s
 }
 
 export function opsRoutes(deps: OpsRouteDeps): ApiRoutes {
+  const clips = new ClipCache();
   return (withAuth) => {
   const rules = () => deps.rules ?? (() => { throw unavailable('Rules'); })();
   /** The rule if `p` may see it, else the same 404 as for a rule that does not exist. */
@@ -76,19 +75,14 @@ export function opsRoutes(deps: OpsRouteDeps): ApiRoutes {
   };
   const recordings = () => deps.recordings ?? (() => { throw unavailable('Recordings'); })();
 
-  /** Segments of a camera's span, cut into one MP4 and streamed; the file goes when it was sent. */
+  /**
+   * Segments of a camera's span, cut into one MP4 and streamed with Range support. The cut is kept a minute
+   * (ClipCache), so a browser seeking in the clip by URL reads all its byte ranges from one file.
+   */
   const clip = async (cameraId: string, start: bigint, end: bigint): Promise<Reply> => {
     const rec = recordings();
-    const dir = mkdtempSync(join(tmpdir(), 'vigil-clip-'));
-    const remove = (): void => rmSync(dir, { recursive: true, force: true });
-    try {
-      const out = join(dir, 'clip.mp4');
-      await cutClip(rec.recordings(cameraId, start, end), start, end, out);
-      return { status: 200, file: { path: out, done: remove }, contentType: 'video/mp4' };
-    } catch (err) {
-      remove();
-      throw err;
-    }
+    const path = await clips.get(`${cameraId}\0${start}\0${end}`, (out) => cutClip(rec.recordings(cameraId, start, end), start, end, out));
+    return { status: 200, file: { path }, contentType: 'video/mp4' };
   };
 
   return [
@@ -225,7 +219,8 @@ export function opsRoutes(deps: OpsRouteDeps): ApiRoutes {
       method: 'get',
       pattern: '/events/:id/clip',
       params: ['id'],
-      handler: withAuth('recordings:read', async (ctx, p) => {
+      // Also with the console's media cookie: the browser's <video> fetches the clip itself, Range requests included.
+      handler: withMediaCookie(withAuth('recordings:read', async (ctx, p) => {
         const id = ctx.params.id!;
         // A track, as "<camera>:<track id>": from 5 s before it was first seen to 5 s after it was last seen.
         const track = /^([A-Za-z0-9_-]{1,64}):(\d{1,15})$/.exec(id);
@@ -239,7 +234,7 @@ export function opsRoutes(deps: OpsRouteDeps): ApiRoutes {
         const a = visibleAlert(p, id);
         const end = (a.clearedNs ?? a.updatedNs) + 10_000_000_000n;
         return clip(a.cameraId, a.raisedNs - 5_000_000_000n, end);
-      }),
+      })),
     },
   ];
   };

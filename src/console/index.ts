@@ -1,6 +1,7 @@
 /**
  * The web console on Vigil's own port: its static files (web/dist), the cookie session for the page, the camera
- * picture route `GET /cameras/{id}/latest.jpg` and the live-video WebSocket `/live`. Mounted by the HTTP service
+ * picture route `GET /cameras/{id}/latest.jpg`, a camera's stored tracks `GET /tracks` and the live-video
+ * WebSocket `/live`. Mounted by the HTTP service
  * (src/services/http.ts) as one route module plus one WebSocket endpoint; the page itself uses the REST API and
  * `/ws` like any other client.
  */
@@ -15,6 +16,7 @@ import { replayRoute } from './replay.js';
 import { LatestFrames } from './latest.js';
 import { LiveHub, liveEndpoint } from './live.js';
 import { sessionRoutes } from './session.js';
+import { tracksRoute } from './tracks.js';
 import { ConsoleFiles, staticRoutes } from './static.js';
 
 export { ConsoleFiles, CONSOLE_DIST } from './static.js';
@@ -47,6 +49,14 @@ export function createConsole(deps: { auth: AuthService; cameras: CameraManager;
         const l = await latest.latest(camera);
         if (!l) throw new HttpError(404, 'E_NO_FRAME', `Camera ${id} has given no frame yet`);
         return { status: 200, body: l.jpeg, contentType: 'image/jpeg', headers: { 'cache-control': 'private, no-store', 'x-frame-age-ms': String(l.ageMs) } };
+      }),
+    },
+    {
+      method: 'get',
+      pattern: '/tracks',
+      handler: withAuth('detections:read', async (ctx, p) => {
+        if (!deps.detections) throw new HttpError(503, 'E_UNAVAILABLE', 'Stored tracks are not available on this server');
+        return { status: 200, json: tracksRoute(deps.detections, ctx, p) };
       }),
     },
     {

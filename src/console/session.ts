@@ -6,11 +6,17 @@
  * the one browser store script cannot read. It is sent only to these three routes, which also require the
  * `x-vigil-console: 1` header (a cross-site form cannot set it, and CORS is off for other origins), so they cannot
  * be driven cross-site. API calls keep using `Authorization: Bearer` as before.
+ *
+ * Media the browser fetches itself (a clip in a <video src>, which seeks with Range requests of its own) cannot
+ * carry a header: `POST /console/session/media` copies the page's access token into a second HttpOnly,
+ * SameSite=Strict cookie scoped to `/events` (the clip routes, which accept it for GET only) that expires with the
+ * token; the page renews it with every token and clears it on logout (the token dies with the session anyway).
  */
 import type { Principal } from '../auth/policy.js';
 import type { AuthService } from '../auth/service.js';
 import type { TokenPair } from '../auth/tokens.js';
-import { HttpError, jsonObject, type Reply, type RequestCtx, type Route } from '../http/index.js';
+import { MEDIA_COOKIE } from '../api/auth.js';
+import { HttpError, bearerToken, jsonObject, type Reply, type RequestCtx, type Route } from '../http/index.js';
 import { expected } from '../validate.js';
 
 export const REFRESH_COOKIE = 'vigil_refresh';
@@ -52,6 +58,19 @@ async function sessionReply(auth: AuthService, ctx: RequestCtx, pair: TokenPair)
 
 export function sessionRoutes(auth: AuthService): Route[] {
   return [
+    {
+      method: 'post',
+      pattern: '/console/session/media',
+      handler: async (ctx) => {
+        requireConsoleHeader(ctx);
+        const token = bearerToken(ctx.headers);
+        const flags = `Path=/events; HttpOnly; SameSite=Strict${secure(ctx) ? '; Secure' : ''}`;
+        if (token === undefined) return { status: 204, headers: { 'set-cookie': `${MEDIA_COOKIE}=; ${flags}; Max-Age=0` } };
+        const p = await auth.verifyAccess(token);
+        const maxAge = p.expiresMs === undefined ? 60 : Math.max(1, Math.floor((p.expiresMs - Date.now()) / 1000));
+        return { status: 204, headers: { 'set-cookie': `${MEDIA_COOKIE}=${token}; ${flags}; Max-Age=${maxAge}` } };
+      },
+    },
     {
       method: 'post',
       pattern: '/console/session',

@@ -192,7 +192,9 @@ interface StoredImage {
 /** An image stored lately (or being stored), with the objects it shows: later-ending tracks may share it. */
 interface RecentImage {
   frame: string;
-  image: Promise<StoredImage | null>;
+  /** Its index row only, never its JPEG: RECENT_PER_CAMERA JPEGs per camera (~90 KB each at maxWidth 640) would
+   * keep ~11 MB per camera alive for nothing (the soak of issue 17 saw that as steady growth). */
+  image: Promise<Pick<StoredImage, 'frame' | 'row'> | null>;
   objects: ReadonlyMap<number, Seen>;
   /** Set once written: retention drops the entry with its file. */
   file: string | null;
@@ -518,8 +520,8 @@ export class SnapshotService {
   }
 
   /** The recent image of the camera in which the track scored best, when that is at least the share ratio of its best. */
-  #recentFor(cameraId: string, trackId: number, best: number): { image: Promise<StoredImage | null>; seen: Seen } | null {
-    let pick: { image: Promise<StoredImage | null>; seen: Seen } | null = null;
+  #recentFor(cameraId: string, trackId: number, best: number): { image: RecentImage['image']; seen: Seen } | null {
+    let pick: { image: RecentImage['image']; seen: Seen } | null = null;
     for (const r of this.#recent.get(cameraId) ?? []) {
       const seen = r.objects.get(trackId);
       if (seen && seen.confidence >= best * this.#shareRatio && (!pick || seen.confidence > pick.seen.confidence)) pick = { image: r.image, seen };
@@ -531,8 +533,8 @@ export class SnapshotService {
   #storeImage(shared: SharedFrame): Promise<StoredImage | null> {
     if (shared.stored) return shared.stored;
     const frame = frameKey(shared.timestampNs);
-    const recent: RecentImage = { frame, image: null as unknown as Promise<StoredImage | null>, objects: shared.objects, file: null };
-    shared.stored = recent.image = (async (): Promise<StoredImage | null> => {
+    const recent: RecentImage = { frame, image: null as unknown as RecentImage['image'], objects: shared.objects, file: null };
+    shared.stored = (async (): Promise<StoredImage | null> => {
       const f = shared.frame;
       const jpeg = await this.#encode(f, null);
       if (!jpeg) return null;
@@ -551,6 +553,7 @@ export class SnapshotService {
       recent.file = file;
       return { frame, row, jpeg };
     })();
+    recent.image = shared.stored.then((img) => (img ? { frame: img.frame, row: img.row } : null));
     // Listed before it is written, so that tracks ending meanwhile wait for this image instead of making their own.
     if (shared.objects.size > 0) {
       let list = this.#recent.get(shared.cameraId);

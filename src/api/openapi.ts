@@ -90,6 +90,70 @@ export const openApiDocument = {
         },
       },
     },
+    '/auth/saml/login': {
+      get: {
+        summary: 'Start a SAML 2.0 single sign-on (SP-initiated; only when auth.saml is configured)',
+        description:
+          'HTTP-Redirect binding (auth.saml.idp.binding redirect, the default): 302 to the IdP with the deflated, ' +
+          'base64 AuthnRequest in SAMLRequest, signed with SigAlg and Signature (RSA-SHA256) when auth.saml.sp has a ' +
+          'key. HTTP-POST binding: a page whose form posts the AuthnRequest to the IdP. `next` comes back as RelayState.',
+        tags: ['Authentication'],
+        security: [],
+        parameters: [{ name: 'next', in: 'query', schema: { type: 'string', pattern: '^/' }, description: 'Local path to open after the login; default auth.saml.afterLogin ("/")' }],
+        responses: {
+          '200': { description: 'HTTP-POST binding: the auto-submitting form', content: { 'text/html': { schema: { type: 'string' } } } },
+          '302': { description: 'HTTP-Redirect binding: Location is the IdP SSO URL with SAMLRequest (and RelayState, SigAlg, Signature)' },
+          '400': errResp('`next` is not a local path'),
+        },
+      },
+    },
+    '/auth/saml/acs': {
+      post: {
+        summary: 'SAML assertion consumer service (HTTP-POST binding)',
+        description:
+          'The IdP posts the Response here. The assertion must be signed by an auth.saml.idp certificate, issued by ' +
+          'auth.saml.idp.entityId, name this SP as audience and the ACS URL as Recipient (and Destination), be within ' +
+          'its NotBefore/NotOnOrAfter (auth.saml.clockSkewS either way), answer an unexpired login request of this ' +
+          'server (InResponseTo) and be new (assertion ids are remembered until they expire). Success starts the same ' +
+          'session as a password login: 303 to `next` with the console refresh cookie (vigil_refresh, Path ' +
+          '/console/session), which POST /console/session/refresh exchanges for an access token.',
+        tags: ['Authentication'],
+        security: [],
+        requestBody: {
+          required: true,
+          content: {
+            'application/x-www-form-urlencoded': {
+              schema: { type: 'object', required: ['SAMLResponse'], properties: { SAMLResponse: { type: 'string', description: 'base64 of the Response XML' }, RelayState: { type: 'string' } } },
+            },
+          },
+        },
+        responses: {
+          '303': { description: 'Logged in: Location is `next`; Set-Cookie carries the session' },
+          '400': errResp('E_SAML_REQUEST: no SAMLResponse, not base64, not XML, or a DOCTYPE'),
+          '401': errResp(
+            'Refused, no session: E_SAML_SIGNATURE (forged, unsigned or altered), E_SAML_ISSUER, E_SAML_RECIPIENT ' +
+              '(Recipient or Destination), E_SAML_EXPIRED, E_SAML_NOT_YET_VALID, E_SAML_AUDIENCE, E_SAML_REPLAY, ' +
+              'E_SAML_IN_RESPONSE_TO (unknown, expired or used request; unsolicited), E_SAML_STATUS (the IdP refused), ' +
+              'E_SAML_INVALID (malformed assertion)',
+          ),
+          '403': errResp('E_AUTH_NO_ROLE: no group attribute value maps to a role and there is no defaultRole'),
+          '413': errResp('Body too large'),
+          '415': errResp('Not application/x-www-form-urlencoded'),
+          '429': errResp('Too many login attempts from this address (Retry-After header)'),
+          '503': errResp('E_SAML_REPLAY_CACHE_FULL: too many recent logins to remember'),
+        },
+      },
+    },
+    '/auth/saml/metadata': {
+      get: {
+        summary: 'SAML service provider metadata (EntityDescriptor) to register at the identity provider',
+        tags: ['Authentication'],
+        security: [],
+        responses: {
+          '200': { description: 'The SP metadata', content: { 'application/samlmetadata+xml': { schema: { type: 'string' } } } },
+        },
+      },
+    },
     '/cameras': {
       get: {
         summary: 'Cameras in the caller scope',
@@ -559,7 +623,7 @@ export const openApiDocument = {
           email: { type: 'string', format: 'email', description: 'When known' },
           roles: { type: 'array', items: { enum: ['admin', 'operator', 'viewer'] } },
           cameras: ref('CameraScope'),
-          source: { enum: ['local', 'ldap'] },
+          source: { enum: ['local', 'ldap', 'saml'] },
         },
       },
       LocalUser: {

@@ -14,6 +14,7 @@ import { opsRoutes, type OpsRouteDeps } from './routes-ops.js';
 import { coreRoutes } from './routes.js';
 import type { CameraListing, DetectionSource } from './sources.js';
 import { streamEndpoint } from './stream.js';
+import { samlRoutes } from '../auth/saml-routes.js';
 
 export interface ApiServerOptions extends HttpServerOptions {
   stream?: {
@@ -89,6 +90,8 @@ export async function createApiServer(options: ApiServerOptions, deps: ApiServer
     apiModule('core', coreRoutes({ auth: deps.auth, cameras: deps.cameras, detections: deps.detections, health, registry }), withAuth),
     apiModule('ops', opsRoutes(deps), withAuth),
     ...Object.entries(deps.routes ?? {}).map(([name, routes]) => apiModule(name, routes, withAuth)),
+    // SAML 2.0 SSO (auth.saml): login, assertion consumer, metadata
+    ...(deps.auth.saml ? [{ name: 'saml', routes: samlRoutes(deps.auth, registry) }] : []),
   ];
   let http;
   try {

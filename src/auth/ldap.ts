@@ -154,20 +154,33 @@ export class LdapAuthenticator {
 
   /** Strongest role among the matching groups; camera scopes of the matching groups merged. */
   mapGroups(groups: string[]): { role: Role; cameras: string[] | '*' } | null {
-    const lower = new Set(groups.map((g) => g.toLowerCase()));
-    let role: Role | null = null;
-    let cameras: Set<string> | '*' = new Set();
-    for (const m of this.cfg.groups) {
-      if (!lower.has(m.group.toLowerCase())) continue;
-      if (role === null || roleRank(m.role) > roleRank(role)) role = m.role;
-      const c = m.cameras ?? '*';
-      if (c === '*') cameras = '*';
-      else if (cameras !== '*') for (const id of c) cameras.add(id);
-    }
-    if (role === null) {
-      if (this.cfg.defaultRole === undefined) return null;
-      return { role: this.cfg.defaultRole, cameras: [] };
-    }
-    return { role, cameras: cameras === '*' ? '*' : [...cameras] };
+    return mapGroups(this.cfg.groups, this.cfg.defaultRole, groups);
   }
+}
+
+/**
+ * The one group -> role / camera-scope mapping (LDAP groups, SAML group attribute values): the strongest role among
+ * the matching groups (compared case-insensitively), their camera scopes merged ('*' wins); no matching group gives
+ * `defaultRole` with no cameras, or null (refused) without one.
+ */
+export function mapGroups(
+  mappings: readonly LdapGroupMapping[],
+  defaultRole: Role | undefined,
+  groups: readonly string[],
+): { role: Role; cameras: string[] | '*' } | null {
+  const lower = new Set(groups.map((g) => g.toLowerCase()));
+  let role: Role | null = null;
+  let cameras: Set<string> | '*' = new Set();
+  for (const m of mappings) {
+    if (!lower.has(m.group.toLowerCase())) continue;
+    if (role === null || roleRank(m.role) > roleRank(role)) role = m.role;
+    const c = m.cameras ?? '*';
+    if (c === '*') cameras = '*';
+    else if (cameras !== '*') for (const id of c) cameras.add(id);
+  }
+  if (role === null) {
+    if (defaultRole === undefined) return null;
+    return { role: defaultRole, cameras: [] };
+  }
+  return { role, cameras: cameras === '*' ? '*' : [...cameras] };
 }

@@ -7,14 +7,18 @@ import { authErrors } from './errors.js';
 export type Role = 'admin' | 'operator' | 'viewer';
 export const ROLES: readonly Role[] = ['admin', 'operator', 'viewer'];
 
+/** Where a principal was authenticated: a local password, an LDAP bind, or a SAML assertion (src/auth/saml.ts). */
+export type PrincipalSource = 'local' | 'ldap' | 'saml';
+export const PRINCIPAL_SOURCES: readonly PrincipalSource[] = ['local', 'ldap', 'saml'];
+
 /** Who is calling, as carried by a verified access token. */
 export interface Principal {
-  /** Username (local) or the LDAP uid/sAMAccountName. */
+  /** Username (local), the LDAP uid/sAMAccountName, or the SAML NameID (or the configured username attribute). */
   sub: string;
   role: Role;
   /** Camera ids this principal may see, or '*' for all. */
   cameras: readonly string[] | '*';
-  source: 'local' | 'ldap';
+  source: PrincipalSource;
   /** Refresh-token family this session belongs to. */
   family: string;
   /** When the access token that carried this principal expires (ms since the epoch); absent when not known. */

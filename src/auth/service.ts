@@ -9,7 +9,8 @@ import type { DatabaseScope } from '../db/database.js';
 import { AuthStore } from './store.js';
 import { AuthError, authErrors } from './errors.js';
 import { LdapAuthenticator, type LdapConfig } from './ldap.js';
-import type { Principal } from './policy.js';
+import type { Principal, PrincipalSource } from './policy.js';
+import { SamlServiceProvider, type SamlConfig } from './saml.js';
 import { FailureBackoff, RateLimiter, type RateLimit } from './ratelimit.js';
 import { TokenService, loadJwtSecret, type TokenPair } from './tokens.js';
 import { LocalUsers } from './users.js';
@@ -32,6 +33,8 @@ export interface AuthConfig {
     refreshTtlS?: number;
   };
   ldap?: LdapConfig;
+  /** SAML 2.0 SSO (src/auth/saml.ts); routes under /auth/saml/ exist only when this is set. */
+  saml?: SamlConfig;
   /**
    * `loginPerIp`: every attempt from one client address. `loginFailuresPerUser`: failed attempts for one username
    * from one client address; past `max` that pair is locked for `windowS`, doubling with each further lockout.
@@ -49,7 +52,7 @@ export interface AuthConfig {
 }
 
 export interface LoginResult extends TokenPair {
-  user: { id: string; username: string; email?: string; roles: string[]; cameras: string[] | '*'; source: 'local' | 'ldap' };
+  user: { id: string; username: string; email?: string; roles: string[]; cameras: string[] | '*'; source: PrincipalSource };
 }
 
 export class AuthService {
@@ -64,6 +67,8 @@ export class AuthService {
     private readonly perUser: FailureBackoff,
     now: () => number,
     private readonly trusted: AddressList,
+    /** The SAML service provider; null when auth.saml is not configured. */
+    readonly saml: SamlServiceProvider | null,
   ) {
     this.pruneTimer = setInterval(() => {
       try {
@@ -106,6 +111,7 @@ export class AuthService {
         new FailureBackoff(cfg.rateLimits?.loginFailuresPerUser ?? { max: 5, windowS: 60 }, now),
         now,
         trusted,
+        cfg.saml ? new SamlServiceProvider(cfg.saml, store, now) : null,
       );
     } catch (err) {
       await store.close();
@@ -146,6 +152,25 @@ export class AuthService {
       throw authErrors.badCredentials();
     }
     this.perUser.reset(userKey);
+    return this.session(principal, email);
+  }
+
+  /**
+   * A login through SAML: the HTTP-POST binding's SAMLResponse checked by the service provider (throws SamlError),
+   * counted against the per-address login limit like a password attempt, then the same session a password login
+   * starts. `next`: the local path the browser goes to.
+   */
+  async samlLogin(samlResponse: string, relayState: string | undefined, ip: string): Promise<LoginResult & { next: string }> {
+    if (!this.saml) throw authErrors.invalid();
+    const ipWait = this.perIp.retryAfterS(ip);
+    if (ipWait > 0) throw authErrors.rateLimited(ipWait);
+    this.perIp.take(ip);
+    const r = await this.saml.consume(samlResponse, relayState);
+    return { ...(await this.session(r.principal, r.email)), next: r.next };
+  }
+
+  /** Starts a session (a refresh family) for an authenticated principal. */
+  private async session(principal: Omit<Principal, 'family'>, email: string | undefined): Promise<LoginResult> {
     const pair = await this.tokens.issue(principal);
     return {
       ...pair,

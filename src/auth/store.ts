@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Database } from 'lmdb';
 import { DatabaseScope, resolveSource } from '../db/database.js';
 import { VigilClosedError } from '../errors.js';
-import type { Role } from './policy.js';
+import type { PrincipalSource, Role } from './policy.js';
 
 export interface UserRecord {
   username: string;
@@ -27,7 +27,7 @@ export interface FamilyRecord {
   sub: string;
   role: Role;
   cameras: string[] | '*';
-  source: 'local' | 'ldap';
+  source: PrincipalSource;
   /** jti of the one refresh token of this family that may still be used. */
   currentJti: string;
   revoked: boolean;
@@ -68,7 +68,7 @@ export class AuthStore {
     return this.users.removeSync(username);
   }
   /** Ids of the refresh-token families (sessions) of one user that are not revoked. */
-  liveFamiliesOf(sub: string, source: 'local' | 'ldap'): string[] {
+  liveFamiliesOf(sub: string, source: PrincipalSource): string[] {
     this.check();
     const out: string[] = [];
     for (const { key, value } of this.families.getRange()) if (value.sub === sub && value.source === source && !value.revoked) out.push(key);
@@ -90,6 +90,11 @@ export class AuthStore {
   putFamily(id: string, f: FamilyRecord): void {
     this.check();
     this.families.putSync(id, f);
+  }
+  /** Another named sub-database of the auth scope (the SAML assertion-replay cache, src/auth/saml-cache.ts). */
+  subDatabase<V>(name: string): Database<V, string> {
+    this.check();
+    return this.scope.open<V, string>(name);
   }
   /** Runs `fn` inside one synchronous write transaction. */
   atomically<T>(fn: () => T): T {

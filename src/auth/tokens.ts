@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { VigilConfigError } from '../errors.js';
 import { AuthError, authErrors } from './errors.js';
-import { isRole, type Principal } from './policy.js';
+import { PRINCIPAL_SOURCES, isRole, type Principal, type PrincipalSource } from './policy.js';
 import type { AuthStore, FamilyRecord } from './store.js';
 
 export const ACCESS_TYP = 'vigil-access+jwt';
@@ -210,7 +210,7 @@ export class TokenService {
       typeof c.sub !== 'string' ||
       !isRole(c.role) ||
       typeof c.fam !== 'string' ||
-      (c.src !== 'local' && c.src !== 'ldap') ||
+      !PRINCIPAL_SOURCES.includes(c.src as PrincipalSource) ||
       !(c.cams === '*' || (Array.isArray(c.cams) && c.cams.every((x) => typeof x === 'string')))
     )
       throw authErrors.invalid();
@@ -221,7 +221,7 @@ export class TokenService {
       sub: c.sub,
       role: c.role,
       cameras: c.cams as string[] | '*',
-      source: c.src,
+      source: c.src as PrincipalSource,
       family: c.fam,
       ...(typeof exp === 'number' ? { expiresMs: exp * 1000 } : {}),
     };
@@ -253,7 +253,7 @@ export class TokenService {
   }
 
   /** Revokes every live session of one user except `keep` (its own, on a self-service password change). */
-  revokeUser(sub: string, source: 'local' | 'ldap', keep?: string): string[] {
+  revokeUser(sub: string, source: PrincipalSource, keep?: string): string[] {
     const ids = this.store.atomically(() => {
       const out: string[] = [];
       for (const id of this.store.liveFamiliesOf(sub, source)) {

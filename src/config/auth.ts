@@ -7,10 +7,14 @@
 import type { AuthConfig } from '../auth/service.js';
 import { parseTrustedProxies } from '../auth/proxies.js';
 import { ROLES } from '../auth/policy.js';
-import { fail, int, object, oneOf, onlyKeys, optObject, str, url, type Raw } from '../validate.js';
-import { JWT_HINTS, LDAP_HINTS } from './doc-keys.js';
+import { bool, fail, int, object, oneOf, onlyKeys, optObject, str, url, type Raw } from '../validate.js';
+import { JWT_HINTS, LDAP_HINTS, SAML_HINTS, SAML_IDP_HINTS, SAML_SP_HINTS } from './doc-keys.js';
+import { localPath } from '../auth/saml.js';
 
-export const AUTH_KEYS = ['jwt', 'ldap', 'rateLimits', 'trustedProxies'];
+export const AUTH_KEYS = ['jwt', 'ldap', 'saml', 'rateLimits', 'trustedProxies'];
+export const SAML_KEYS = ['sp', 'idp', 'nameIdFormat', 'clockSkewS', 'requestTtlS', 'maxPendingRequests', 'replayCacheSize', 'allowUnsolicited', 'attributes', 'groups', 'defaultRole', 'afterLogin'];
+const SAML_SP_KEYS = ['entityId', 'acsUrl', 'privateKey', 'certificate'];
+const SAML_IDP_KEYS = ['entityId', 'ssoUrl', 'certificates', 'binding'];
 export const JWT_KEYS = ['secret', 'issuer', 'audience', 'accessTtlS', 'refreshTtlS'];
 export const LDAP_KEYS = ['url', 'bindDN', 'bindPassword', 'userSearchBase', 'userFilter', 'groupSearchBase', 'groups', 'defaultRole', 'timeoutMs', 'emailAttribute'];
 const RATE_KEYS = ['loginPerIp', 'loginFailuresPerUser'];
@@ -26,7 +30,7 @@ function rate(v: unknown, path: string): void {
 /** Checks `auth` (E_ARGUMENT errors naming the path); returns it unchanged for the auth module. */
 export function parseAuthSettings(raw: unknown, path = 'auth'): Omit<AuthConfig, 'dataDir'> {
   const a = optObject(raw, path);
-  onlyKeys(a, path, AUTH_KEYS, { authentication: 'auth' });
+  onlyKeys(a, path, AUTH_KEYS, { authentication: 'auth', saml_settings: 'saml' });
   if (a.jwt !== undefined) {
     const p = `${path}.jwt`;
     const j = object(a.jwt, p);
@@ -48,21 +52,13 @@ export function parseAuthSettings(raw: unknown, path = 'auth'): Omit<AuthConfig,
     str(l.userFilter, `${p}.userFilter`, { re: /\{username\}/, what: 'an LDAP filter with {username}, e.g. "(uid={username})"' });
     if (l.groupSearchBase !== undefined) str(l.groupSearchBase, `${p}.groupSearchBase`);
     if (l.groups !== undefined && !Array.isArray(l.groups)) throw fail('a list of { group, role, cameras }', `${p}.groups`, l.groups);
-    ((l.groups ?? []) as unknown[]).forEach((g, i) => {
-      const gp = `${p}.groups[${i}]`;
-      const m = object(g, gp);
-      onlyKeys(m, gp, ['group', 'role', 'cameras']);
-      str(m.group, `${gp}.group`);
-      oneOf(m.role, `${gp}.role`, ROLES);
-      if (m.cameras !== undefined && m.cameras !== '*' && !(Array.isArray(m.cameras) && m.cameras.every((c) => typeof c === 'string' && c !== ''))) {
-        throw fail('"*" or a list of camera ids', `${gp}.cameras`, m.cameras);
-      }
-    });
+    groupMappings(l.groups, `${p}.groups`);
     if (l.groups === undefined) (a.ldap as Raw).groups = [];
     if (l.defaultRole !== undefined) oneOf(l.defaultRole, `${p}.defaultRole`, ROLES);
     if (l.timeoutMs !== undefined) int(l.timeoutMs, `${p}.timeoutMs`, 100, 120_000);
     if (l.emailAttribute !== undefined) str(l.emailAttribute, `${p}.emailAttribute`, { re: /^[A-Za-z][A-Za-z0-9-]*$/, what: 'an LDAP attribute name' });
   }
+  if (a.saml !== undefined) parseSamlSettings(a.saml, `${path}.saml`);
   if (a.rateLimits !== undefined) {
     const p = `${path}.rateLimits`;
     const r = object(a.rateLimits, p);
@@ -71,4 +67,64 @@ export function parseAuthSettings(raw: unknown, path = 'auth'): Omit<AuthConfig,
   }
   if (a.trustedProxies !== undefined) parseTrustedProxies(a.trustedProxies, `${path}.trustedProxies`);
   return a as Omit<AuthConfig, 'dataDir'>;
+}
+
+/** `groups` of auth.ldap and auth.saml: a list of { group, role, cameras }. */
+function groupMappings(v: unknown, path: string): void {
+  if (v !== undefined && !Array.isArray(v)) throw fail('a list of { group, role, cameras }', path, v);
+  ((v ?? []) as unknown[]).forEach((g, i) => {
+    const gp = `${path}[${i}]`;
+    const m = object(g, gp);
+    onlyKeys(m, gp, ['group', 'role', 'cameras']);
+    str(m.group, `${gp}.group`);
+    oneOf(m.role, `${gp}.role`, ROLES);
+    if (m.cameras !== undefined && m.cameras !== '*' && !(Array.isArray(m.cameras) && m.cameras.every((c) => typeof c === 'string' && c !== ''))) {
+      throw fail('"*" or a list of camera ids', `${gp}.cameras`, m.cameras);
+    }
+  });
+}
+
+const PEM_WHAT = 'a PEM certificate ("-----BEGIN CERTIFICATE-----...") or its base64 body';
+const PEM_CERT = /^\s*(-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----|[A-Za-z0-9+/=\s]{64,})\s*$/;
+
+/**
+ * `auth.saml` (src/auth/saml.ts SamlConfig): the SP's entity id and ACS URL, the IdP's entity id, SSO URL and
+ * signing certificates are required; the SP key (signs AuthnRequests) and certificate (metadata) come together.
+ * Defaults are filled in the auth module, not here.
+ */
+export function parseSamlSettings(raw: unknown, path = 'auth.saml'): void {
+  const s = object(raw, path);
+  onlyKeys(s, path, SAML_KEYS, SAML_HINTS);
+  const sp = object(s.sp, `${path}.sp`);
+  onlyKeys(sp, `${path}.sp`, SAML_SP_KEYS, SAML_SP_HINTS);
+  str(sp.entityId, `${path}.sp.entityId`);
+  url(sp.acsUrl, `${path}.sp.acsUrl`, ['http:', 'https:'], { what: 'the absolute http(s) URL of POST /auth/saml/acs as browsers reach it' });
+  if (!new URL(sp.acsUrl as string).pathname.endsWith('/auth/saml/acs')) throw fail('the absolute http(s) URL of POST /auth/saml/acs as browsers reach it', `${path}.sp.acsUrl`, sp.acsUrl);
+  if (sp.privateKey !== undefined && sp.certificate === undefined) throw fail('the PEM certificate of privateKey (published in the SP metadata)', `${path}.sp.certificate`, undefined);
+  if (sp.certificate !== undefined && sp.privateKey === undefined) throw fail('the PEM private key of certificate (signs AuthnRequests)', `${path}.sp.privateKey`, undefined);
+  if (sp.privateKey !== undefined) str(sp.privateKey, `${path}.sp.privateKey`, { secret: true, max: 65536, re: /-----BEGIN (RSA |EC )?PRIVATE KEY-----/, what: 'a PEM private key' });
+  if (sp.certificate !== undefined) str(sp.certificate, `${path}.sp.certificate`, { max: 65536, re: PEM_CERT, what: PEM_WHAT });
+  const idp = object(s.idp, `${path}.idp`);
+  onlyKeys(idp, `${path}.idp`, SAML_IDP_KEYS, SAML_IDP_HINTS);
+  str(idp.entityId, `${path}.idp.entityId`);
+  url(idp.ssoUrl, `${path}.idp.ssoUrl`, ['http:', 'https:']);
+  const certs = idp.certificates;
+  if (!Array.isArray(certs) || certs.length === 0) throw fail('a list of PEM certificates (at least one)', `${path}.idp.certificates`, certs);
+  certs.forEach((c, i) => str(c, `${path}.idp.certificates[${i}]`, { max: 65536, re: PEM_CERT, what: PEM_WHAT }));
+  if (idp.binding !== undefined) oneOf(idp.binding, `${path}.idp.binding`, ['redirect', 'post']);
+  if (s.nameIdFormat !== undefined) str(s.nameIdFormat, `${path}.nameIdFormat`, { re: /^urn:/, what: 'a NameID format URN' });
+  if (s.clockSkewS !== undefined) int(s.clockSkewS, `${path}.clockSkewS`, 0, 300);
+  if (s.requestTtlS !== undefined) int(s.requestTtlS, `${path}.requestTtlS`, 10, 3600);
+  if (s.maxPendingRequests !== undefined) int(s.maxPendingRequests, `${path}.maxPendingRequests`, 1, 1_000_000);
+  if (s.replayCacheSize !== undefined) int(s.replayCacheSize, `${path}.replayCacheSize`, 1, 10_000_000);
+  if (s.allowUnsolicited !== undefined) bool(s.allowUnsolicited, `${path}.allowUnsolicited`);
+  if (s.attributes !== undefined) {
+    const a = object(s.attributes, `${path}.attributes`);
+    onlyKeys(a, `${path}.attributes`, ['username', 'email', 'groups']);
+    for (const k of ['username', 'email', 'groups']) if (a[k] !== undefined) str(a[k], `${path}.attributes.${k}`);
+  }
+  groupMappings(s.groups, `${path}.groups`);
+  if (s.groups === undefined) s.groups = [];
+  if (s.defaultRole !== undefined) oneOf(s.defaultRole, `${path}.defaultRole`, ROLES);
+  if (s.afterLogin !== undefined && localPath(s.afterLogin) === null) throw fail('a local path such as "/" or "/ui"', `${path}.afterLogin`, s.afterLogin);
 }

@@ -42,3 +42,24 @@ export const VMS_HINTS: Readonly<Record<string, string>> = {
   base_url: 'url',
   api_key: 'clientId and secret (Milestone OAuth) or username and password',
 };
+
+/** `authentication.saml_settings` (python3-saml / OneLogin settings) -> `auth.saml`. */
+export const SAML_HINTS: Readonly<Record<string, string>> = {
+  strict: 'none: responses are always checked strictly',
+  debug: 'none (log.level)',
+  security: 'clockSkewS, allowUnsolicited; assertions must always be signed',
+};
+
+/** OneLogin `sp` -> `auth.saml.sp`. */
+export const SAML_SP_HINTS: Readonly<Record<string, string>> = {
+  assertionConsumerService: 'acsUrl (the URL of POST /auth/saml/acs)',
+  x509cert: 'certificate',
+  NameIDFormat: 'auth.saml.nameIdFormat',
+};
+
+/** OneLogin `idp` -> `auth.saml.idp`. */
+export const SAML_IDP_HINTS: Readonly<Record<string, string>> = {
+  singleSignOnService: 'ssoUrl (and binding: redirect | post)',
+  x509cert: 'certificates (a list)',
+  x509certMulti: 'certificates (a list)',
+};

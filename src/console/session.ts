@@ -39,6 +39,9 @@ function setCookie(ctx: RequestCtx, value: string, maxAgeS: number): string {
   return `${REFRESH_COOKIE}=${value}; Path=${COOKIE_PATH}; Max-Age=${maxAgeS}; HttpOnly; SameSite=Strict${secure(ctx) ? '; Secure' : ''}`;
 }
 
+/** The Set-Cookie value of this session cookie: also what a SAML login (src/auth/saml-routes.ts) ends with. */
+export { setCookie as consoleSessionCookie };
+
 function requireConsoleHeader(ctx: RequestCtx): void {
   if (ctx.headers['x-vigil-console'] !== '1') throw new HttpError(403, 'E_CONSOLE_HEADER', 'Expected the header x-vigil-console: 1');
 }

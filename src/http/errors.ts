@@ -37,6 +37,8 @@ export const STATUS_TEXT: Record<number, string> = {
   201: 'Created',
   204: 'No Content',
   206: 'Partial Content',
+  302: 'Found',
+  303: 'See Other',
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',

@@ -55,7 +55,7 @@ test('openapi.json is served and names every route', async () => {
   const doc = r.body as { openapi: string; paths: Record<string, unknown> };
   assert.equal(doc.openapi, '3.1.0');
   assert.deepEqual(Object.keys(doc.paths).sort(), [
-    '/alerts', '/alerts/{id}', '/alerts/{id}/snapshot.jpg', '/auth/login', '/auth/logout', '/auth/refresh', '/cameras', '/cameras/{id}', '/cameras/{id}/latest.jpg', '/console/rules/replay', '/detections', '/health', '/metrics', '/openapi.json', '/search', '/tracks', '/tracks/{ref}/snapshot.jpg', '/users', '/users/{username}', '/users/{username}/password',
+    '/alerts', '/alerts/{id}', '/alerts/{id}/snapshot.jpg', '/auth/login', '/auth/logout', '/auth/refresh', '/auth/saml/acs', '/auth/saml/login', '/auth/saml/metadata', '/cameras', '/cameras/{id}', '/cameras/{id}/latest.jpg', '/console/rules/replay', '/detections', '/health', '/metrics', '/openapi.json', '/search', '/tracks', '/tracks/{ref}/snapshot.jpg', '/users', '/users/{username}', '/users/{username}/password',
   ]);
 });
 

@@ -173,6 +173,12 @@ export interface NativePipelineOptions {
   poolSize: number;
   /** true: a full queue / pool waits (lossless, for files); false: drop the oldest (live cameras). */
   block: boolean;
+  /**
+   * How long stop()/close() wait for the graph to reach state NULL (default 5000 ms). Past it the teardown is left
+   * to finish on a thread of its own and the pipeline is abandoned (counted by abandonedPipelines(); start()
+   * throws E_PIPELINE_STUCK): a deadlock inside an element must not hang the JS thread.
+   */
+  closeTimeoutMs?: number;
   motion?: NativeMotionOptions;
   /** Motion-region crops; requires `motion` (E_ARGUMENT otherwise). Absent: every tensor is the whole frame. */
   regions?: NativeRegionOptions;
@@ -188,6 +194,8 @@ export interface NativeRecordPipelineOptions {
   properties?: Record<string, Record<string, string | number | boolean>>;
   recordOnly: true;
   recording: { directory: string; prefix: string; extension: string };
+  /** As NativePipelineOptions.closeTimeoutMs. */
+  closeTimeoutMs?: number;
   onEvent: (event: NativePipelineEvent) => void;
 }
 
@@ -357,6 +365,8 @@ export interface NativeAddon {
   gstVersion(): string;
   /** Pipelines created and not yet closed in this process. */
   openPipelines(): number;
+  /** Pipelines whose stop/close did not reach state NULL within their closeTimeoutMs, in this process. */
+  abandonedPipelines(): number;
   /**
    * Ingest threads (decode, motion, preprocessing) run `nice` (0-19) nicer than they started, applied by each at its
    * next frame, so the inference thread keeps its core under contention (Linux; no effect elsewhere). Returns it.

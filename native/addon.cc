@@ -104,6 +104,10 @@ Napi::Value OpenPipelines(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(Pipeline::OpenCount()));
 }
 
+Napi::Value AbandonedPipelines(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(Pipeline::AbandonedCount()));
+}
+
 Napi::Value SetIngestNiceJs(const Napi::CallbackInfo& info) {
   SetIngestNice(ExpectInt(info[0], "nice", 0, 19));
   return Napi::Number::New(info.Env(), IngestNice());
@@ -123,6 +127,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("elementInfo", Napi::Function::New(env, ElementInfo, "elementInfo"));
   exports.Set("gstVersion", Napi::Function::New(env, GstVersion, "gstVersion"));
   exports.Set("openPipelines", Napi::Function::New(env, OpenPipelines, "openPipelines"));
+  exports.Set("abandonedPipelines", Napi::Function::New(env, AbandonedPipelines, "abandonedPipelines"));
   exports.Set("setIngestNice", Napi::Function::New(env, SetIngestNiceJs, "setIngestNice"));
   exports.Set("preprocessImage", Napi::Function::New(env, PreprocessImage, "preprocessImage"));
   InitPostprocess(env, exports);

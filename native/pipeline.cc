@@ -2,9 +2,11 @@
 
 #include <gst/app/gstappsink.h>
 
+#include <chrono>
 #include <cmath>
 
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "source_frame.h"
@@ -15,6 +17,7 @@ namespace {
 
 std::mutex gRegistryMutex;
 std::set<Pipeline*> gOpen;
+std::atomic<size_t> gAbandoned{0};
 
 TensorLayout ParseLayout(const Napi::Value& v) {
   std::string s = ExpectString(v, "tensor.layout");
@@ -159,6 +162,8 @@ Pipeline::Pipeline(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pipeline>(
   // Record-only: a graph without appsink or decoder (a camera's record input), so no tensor stage at all.
   Napi::Value recordOnlyValue = opts.Get("recordOnly");
   recordOnly_ = !recordOnlyValue.IsUndefined() && ExpectBool(recordOnlyValue, "options.recordOnly");
+  Napi::Value closeTimeoutValue = opts.Get("closeTimeoutMs");
+  if (!closeTimeoutValue.IsUndefined()) closeTimeoutMs_ = ExpectInt(closeTimeoutValue, "options.closeTimeoutMs", 1, 600000);
   FrameSinkConfig sinkConfig;
   if (!recordOnly_) {
     Napi::Object tensor = ExpectObject(opts.Get("tensor"), "options.tensor");
@@ -272,7 +277,10 @@ Pipeline::Pipeline(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pipeline>(
   gOpen.insert(this);
 }
 
-Pipeline::~Pipeline() { Close(); }
+Pipeline::~Pipeline() {
+  destroying_ = true;
+  Close();
+}
 
 void Pipeline::CloseAll() {
   std::vector<Pipeline*> open;
@@ -287,6 +295,8 @@ size_t Pipeline::OpenCount() {
   std::lock_guard<std::mutex> lock(gRegistryMutex);
   return gOpen.size();
 }
+
+size_t Pipeline::AbandonedCount() { return gAbandoned.load(); }
 
 void Pipeline::ThrowIfClosed(Napi::Env env, const char* method) {
   if (closed_) throw MakeError(env, "E_CLOSED", std::string("Pipeline.") + method + "() called after close()");
@@ -483,6 +493,8 @@ void Pipeline::CallJs(Napi::Env env, Napi::Function callback, Pipeline* self, Pi
 Napi::Value Pipeline::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ThrowIfClosed(env, "start");
+  if (abandoned_)
+    throw MakeError(env, "E_PIPELINE_STUCK", "Pipeline.start() called after a stop that did not finish within options.closeTimeoutMs");
   if (!running_) {
     if (sink_) sink_->Start();
     running_ = true;
@@ -539,8 +551,8 @@ void Pipeline::StopInternal() {
   if (!running_) return;
   if (recorder_) FinishRecording();
   if (sink_) sink_->BeginStop();
-  gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
-  if (sink_) sink_->FinishStop();
+  if (!SetNullBounded()) abandoned_ = true;
+  if (sink_) sink_->FinishStop();  // its worker ends on the stop flag, not on GStreamer
   std::vector<PipelineEvent*> segments;
   {
     std::lock_guard<std::mutex> lock(eosMutex_);
@@ -556,6 +568,31 @@ void Pipeline::StopInternal() {
   }
 }
 
+// The JS thread must not hang on a teardown that never ends: seen in the soak (issue 17) as rtspsrc's own task
+// closing its streams (on the server's end of stream or a lost connection) while the camera closed the pipeline,
+// each waiting on a lock of the other; the whole server stopped answering. The wait is bounded; the thread and
+// its reference to the graph stay behind when it times out.
+bool Pipeline::SetNullBounded() {
+  struct Job {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+  };
+  auto job = std::make_shared<Job>();
+  GstElement* graph = GST_ELEMENT(gst_object_ref(pipeline_.get()));
+  std::thread([job, graph] {
+    gst_element_set_state(graph, GST_STATE_NULL);
+    gst_object_unref(graph);
+    {
+      std::lock_guard<std::mutex> lock(job->mu);
+      job->done = true;
+    }
+    job->cv.notify_all();
+  }).detach();
+  std::unique_lock<std::mutex> lock(job->mu);
+  return job->cv.wait_for(lock, std::chrono::milliseconds(closeTimeoutMs_), [&] { return job->done; });
+}
+
 Napi::Value Pipeline::Stop(const Napi::CallbackInfo& info) {
   ThrowIfClosed(info.Env(), "stop");
   StopInternal();
@@ -566,6 +603,21 @@ void Pipeline::Close() {
   if (closed_) return;
   StopInternal();
   closed_ = true;
+  if (abandoned_) {
+    // The graph may still be mid-teardown on its own thread: its streaming threads can still reach the sink, the
+    // thread-safe function (whose calls now end in CallJs's closed_ check) and this object, so all of them are
+    // kept: this object is pinned (never collected) unless it is being destroyed already.
+    {
+      BusPtr bus(gst_element_get_bus(pipeline_.get()));
+      gst_bus_set_flushing(bus.get(), TRUE);
+      gst_bus_set_sync_handler(bus.get(), nullptr, nullptr, nullptr);
+    }
+    gAbandoned.fetch_add(1);
+    if (!destroying_) Ref();
+    std::lock_guard<std::mutex> lock(gRegistryMutex);
+    gOpen.erase(this);
+    return;
+  }
   {
     BusPtr bus(gst_element_get_bus(pipeline_.get()));
     gst_bus_set_flushing(bus.get(), TRUE);

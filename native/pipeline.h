@@ -31,6 +31,9 @@ class Pipeline : public Napi::ObjectWrap<Pipeline> {
   static void CloseAll();
   // Pipelines created and not yet closed, process-wide (a leak check for tests and metrics).
   static size_t OpenCount();
+  // Pipelines whose teardown (state NULL) did not finish within their close timeout: left to finish (or never)
+  // on a thread of their own, with everything their streaming threads can reach kept alive, process-wide.
+  static size_t AbandonedCount();
   void Close();
 
  private:
@@ -53,6 +56,9 @@ class Pipeline : public Napi::ObjectWrap<Pipeline> {
   static GstBusSyncReply OnBusMessage(GstBus* bus, GstMessage* msg, gpointer self);
   void ThrowIfClosed(Napi::Env env, const char* method);
   void StopInternal();
+  // gst_element_set_state(NULL) on a thread of its own, waited for at most closeTimeoutMs_: false when it did not
+  // finish (a deadlock inside an element, e.g. rtspsrc tearing itself down while the pipeline is stopped).
+  bool SetNullBounded();
 
   static gchar* OnFormatLocation(GstElement* splitmux, guint fragmentId, GstSample* first, gpointer self);
   void FinishRecording();
@@ -94,6 +100,9 @@ class Pipeline : public Napi::ObjectWrap<Pipeline> {
   bool tsfnRefed_ = false;
   bool running_ = false;
   bool closed_ = false;
+  bool abandoned_ = false;   // a teardown timed out: the graph, sink and this object are kept (see Close)
+  bool destroying_ = false;  // Close() called from the destructor: this object cannot be kept
+  int closeTimeoutMs_ = 5000;
   int64_t externalBytes_ = 0;
   Napi::Env env_;
 };

@@ -10,6 +10,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/** Every cache with files, so a process that exits leaves none of its cut clips behind. */
+const open = new Set<ClipCache>();
+let exitHook = false;
+
 interface Entry {
   dir: string;
   path: Promise<string>;
@@ -42,6 +46,13 @@ export class ClipCache {
     this.#cuts++;
     const entry: Entry = { dir, lastUse: now, path: make(out).then(() => out) };
     this.#entries.set(key, entry);
+    open.add(this);
+    if (!exitHook) {
+      exitHook = true;
+      process.once('exit', () => {
+        for (const c of open) c.close();
+      });
+    }
     this.#evictOver();
     this.#schedule();
     try {
@@ -89,5 +100,6 @@ export class ClipCache {
     this.#timer = null;
     for (const e of this.#entries.values()) rmSync(e.dir, { recursive: true, force: true });
     this.#entries.clear();
+    open.delete(this);
   }
 }

@@ -80,7 +80,7 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
     new CamerasService(cameras, catalog), // configured cameras, then the stored API ones
   ];
   // A cluster node (config `cluster:`) places cameras, bridges events and shares config; without it, nothing.
-  services.push(new ClusterService({ cameras, analytics, rules }));
+  services.push(new ClusterService({ cameras, analytics, rules, streamLog: () => http?.http?.hub.log ?? null }));
   const running = await startServices(services, ctx);
   let stopping: Promise<void> | null = null;
 

@@ -10,10 +10,13 @@ import { alertToJson, parseAlertQuery } from '../rules/query.js';
 import { RuleNotFoundError, type RuleEntry, type RuleService } from '../rules/service.js';
 import type { Alert } from '../types.js';
 import { timeNs } from '../validate.js';
+import type { ClusterReads } from '../cluster/reads.js';
 import { scoped, unavailable, withMediaCookie, type ApiRoutes } from './auth.js';
 import { ClipCache } from './clip-cache.js';
 
 export interface OpsRouteDeps {
+  /** On a cluster node (once it joined): alerts of every node (src/cluster/reads.ts); else null. */
+  cluster?: () => ClusterReads | null;
   /** Rules and alerts (/rules, /alerts); absent: those routes answer 503. */
   rules?: RuleService | null;
   /** Recordings and clips (/recordings, /clips, /events/{id}/clip); absent: 503. */
@@ -72,6 +75,12 @@ export function opsRoutes(deps: OpsRouteDeps): ApiRoutes {
     const a = rules().getAlert(id);
     if (!canSeeCamera(p, a.cameraId)) throw new RuleNotFoundError('alert', id);
     return a;
+  };
+  /** The same, on whichever node of the cluster stores the alert. */
+  const visibleClusterAlert = async (c: ClusterReads, p: Principal, id: string): Promise<Alert> => {
+    const { alert } = await c.alert(id);
+    if (!canSeeCamera(p, alert.cameraId)) throw new RuleNotFoundError('alert', id);
+    return alert;
   };
   const recordings = () => deps.recordings ?? (() => { throw unavailable('Recordings'); })();
 
@@ -163,6 +172,14 @@ export function opsRoutes(deps: OpsRouteDeps): ApiRoutes {
         // A camera outside the caller's scope answers exactly as a camera that does not exist (an empty page, no
         // cursor), as GET /alerts/{id} answers 404 for another camera's alert: no 403 that confirms the id.
         if (filter.cameraId && !canSeeCamera(p, filter.cameraId)) return { status: 200, json: { alerts: [], next_cursor: null } };
+        const cluster = deps.cluster?.();
+        if (cluster) {
+          const r = await cluster.alerts(filter);
+          return {
+            status: 200,
+            json: { alerts: r.alerts.filter((a) => canSeeCamera(p, a.cameraId)).map(alertJson), next_cursor: r.nextCursor, partial: r.partial, missing_nodes: r.missing },
+          };
+        }
         const page = rules().listAlerts(filter);
         return {
           status: 200,
@@ -174,13 +191,22 @@ export function opsRoutes(deps: OpsRouteDeps): ApiRoutes {
       method: 'get',
       pattern: '/alerts/:id',
       params: ['id'],
-      handler: withAuth('alerts:read', async (ctx, p) => ({ status: 200, json: alertJson(visibleAlert(p, ctx.params.id!)) })),
+      handler: withAuth('alerts:read', async (ctx, p) => {
+        const cluster = deps.cluster?.();
+        return { status: 200, json: alertJson(cluster ? await visibleClusterAlert(cluster, p, ctx.params.id!) : visibleAlert(p, ctx.params.id!)) };
+      }),
     },
     {
       method: 'post',
       pattern: '/alerts/:id/acknowledge',
       params: ['id'],
       handler: withAuth('alerts:acknowledge', async (ctx, p) => {
+        const cluster = deps.cluster?.();
+        if (cluster) {
+          // forwarded to the node that stores the alert (src/cluster/reads.ts says why)
+          await visibleClusterAlert(cluster, p, ctx.params.id!);
+          return { status: 200, json: alertJson(await cluster.acknowledge(ctx.params.id!, p.sub)) };
+        }
         visibleAlert(p, ctx.params.id!);
         return { status: 200, json: alertJson(await rules().acknowledge(ctx.params.id!, p.sub)) };
       }),

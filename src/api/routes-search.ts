@@ -20,6 +20,7 @@ import { parseSearchBody, parseSearchQuery, searchHitToJson, type SearchRestResp
 import type { SearchRequest, VectorIndex } from '../store/vector-index.js';
 import { HttpError, contentType, parseJson } from '../http/index.js';
 import type { ApiRoutes } from './auth.js';
+import type { ClusterReads } from '../cluster/reads.js';
 
 /** Upload limit of the route: a JPEG of a person or a car fits many times over. */
 export const SEARCH_MAX_UPLOAD_BYTES = 4 * 1024 * 1024;
@@ -29,6 +30,8 @@ export const SEARCH_MAX_JSON_BYTES = 64 * 1024;
 export const SEARCH_MAX_IMAGE_PIXELS = DEFAULT_MAX_JPEG_PIXELS;
 
 export interface SearchRouteDeps {
+  /** On a cluster node (once it joined): search every node's index (src/cluster/reads.ts); else null. */
+  cluster?: () => ClusterReads | null;
   index: Pick<VectorIndex, 'search'>;
   /** null: search by image answers 503 (track and vector searches still work). */
   embedder: Pick<Embedder, 'embed' | 'cropSpec'> | null;
@@ -141,8 +144,14 @@ export function searchRoutes(deps: SearchRouteDeps): ApiRoutes {
           req.cameraIds = req.cameraIds ? req.cameraIds.filter((c) => scope.includes(c)) : [...scope];
           if (req.cameraIds.length === 0) return { status: 200, json: { k: req.k, results: [] } satisfies SearchRestResponse };
         }
+        const cluster = deps.cluster?.();
         let hits;
         try {
+          if (cluster) {
+            const r = await cluster.search(req);
+            const results = r.hits.filter((h) => canSeeCamera(p, h.cameraId)).map((h) => searchHitToJson(h, deps.snapshotUrl));
+            return { status: 200, json: { k: req.k, results, partial: r.partial, missing_nodes: r.missing } };
+          }
           hits = deps.index.search(req);
         } catch (err) {
           if (err instanceof VigilError && err.code === 'E_NOT_FOUND') throw new HttpError(404, 'E_TRACK_NOT_FOUND', err.message);

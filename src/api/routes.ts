@@ -16,8 +16,11 @@ import { expected, timeNs } from '../validate.js';
 import type { ApiRoutes } from './auth.js';
 import { openApiJson } from './openapi.js';
 import type { CameraListing, DetectionSource } from './sources.js';
+import type { ClusterCamera, ClusterReads } from '../cluster/reads.js';
 
 export interface CoreRouteDeps {
+  /** On a cluster node (once it joined): the cluster-wide camera list (src/cluster/reads.ts); else null. */
+  cluster?: () => ClusterReads | null;
   auth: AuthService;
   cameras: CameraListing;
   detections: DetectionSource;
@@ -151,6 +154,14 @@ export function detectionJson(d: StoredDetection) {
   };
 }
 
+/** A camera of the cluster: the camera's fields plus its owner, lease and whether its state is live. */
+function clusterCameraJson(c: ClusterCamera) {
+  return { ...cameraJson(c), node: c.node, fence: c.fence, lease_age_ms: c.leaseAgeMs, live: c.live };
+}
+
+/** How a cluster answer says that some nodes did not reply (GET /cameras answers an array: in headers). */
+const partialHeaders = (r: { partial: boolean; missing: string[] }): Record<string, string> => ({ 'vigil-partial': String(r.partial), 'vigil-missing-nodes': r.missing.join(',') });
+
 // The document's status values (active, inactive, error) and Vigil's finer states both filter GET /cameras.
 const PUBLIC_STATUS: ReadonlySet<string> = new Set(['active', 'inactive', 'error']);
 const STATUS_FILTERS = new Set(['all', 'active', 'inactive', 'error', 'starting', 'running', 'stalled', 'reconnecting', 'stopped', 'failed']);
@@ -266,6 +277,15 @@ export function coreRoutes(deps: CoreRouteDeps): ApiRoutes {
       handler: withAuth('cameras:read', async (ctx, p) => {
         const status = ctx.query.get('status') ?? 'all';
         if (!STATUS_FILTERS.has(status)) throw invalid([...STATUS_FILTERS].join(', '), 'status', status);
+        const cluster = deps.cluster?.();
+        if (cluster) {
+          const r = await cluster.cameras();
+          const rows = r.cameras
+            .filter((c) => canSeeCamera(p, c.id))
+            .filter((c) => status === 'all' || (PUBLIC_STATUS.has(status) ? publicCameraStatus(c.status) === status : c.status === status))
+            .map(clusterCameraJson);
+          return { status: 200, json: rows, headers: partialHeaders(r) };
+        }
         const all = await deps.cameras.list();
         const out = all
           .filter((c) => canSeeCamera(p, c.id))
@@ -282,6 +302,13 @@ export function coreRoutes(deps: CoreRouteDeps): ApiRoutes {
       handler: withAuth('cameras:read', async (ctx, p) => {
         const id = ctx.params['id']!;
         authorize(p, 'cameras:read', id);
+        const cluster = deps.cluster?.();
+        if (cluster) {
+          const r = await cluster.cameras();
+          const c = r.cameras.find((x) => x.id === id);
+          if (!c) throw new HttpError(404, 'E_NOT_FOUND', `No camera ${JSON.stringify(id)}`);
+          return { status: 200, json: clusterCameraJson(c), headers: partialHeaders(r) };
+        }
         const cam = await deps.cameras.get(id);
         if (!cam) throw new HttpError(404, 'E_NOT_FOUND', `No camera ${JSON.stringify(id)}`);
         return { status: 200, json: cameraJson(cam) };

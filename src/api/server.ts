@@ -87,7 +87,7 @@ export async function createApiServer(options: ApiServerOptions, deps: ApiServer
   });
   const withAuth = withAuthOf(deps.auth);
   const modules: RouteModule[] = [
-    apiModule('core', coreRoutes({ auth: deps.auth, cameras: deps.cameras, detections: deps.detections, health, registry }), withAuth),
+    apiModule('core', coreRoutes({ auth: deps.auth, cameras: deps.cameras, detections: deps.detections, health, registry, ...(deps.cluster ? { cluster: deps.cluster } : {}) }), withAuth),
     apiModule('ops', opsRoutes(deps), withAuth),
     ...Object.entries(deps.routes ?? {}).map(([name, routes]) => apiModule(name, routes, withAuth)),
     // SAML 2.0 SSO (auth.saml): login, assertion consumer, metadata

@@ -79,10 +79,27 @@ export function checkEmail(email: unknown, name = 'email'): string {
 /** Why verify() refused: wrong password (or unknown user), or a disabled user with the right password. */
 export type VerifyResult = { ok: true; principal: Omit<Principal, 'family'>; email?: string } | { ok: false; reason: 'bad_credentials' | 'disabled' };
 
+/** A local user written through LocalUsers: the new record, or null when it was removed. */
+export type UserWriteListener = (username: string, record: UserRecord | null) => void;
+
 export class LocalUsers {
   /** A hash to verify against for unknown users, so both paths cost one scrypt. */
   private dummyHash: Promise<string> | null = null;
+  private readonly writeListeners = new Set<UserWriteListener>();
   constructor(private readonly store: AuthStore) {}
+
+  /**
+   * `listener` learns of every user this object creates, changes or removes from now on (a cluster node copies
+   * them into the cluster's user bucket: src/cluster/users.ts). Writes made directly on the store are not reported.
+   */
+  onWrite(listener: UserWriteListener): () => void {
+    this.writeListeners.add(listener);
+    return () => this.writeListeners.delete(listener);
+  }
+
+  private wrote(username: string, record: UserRecord | null): void {
+    for (const l of this.writeListeners) l(username, record);
+  }
 
   async create(u: NewUser): Promise<UserRecord> {
     if (typeof u.username !== 'string' || !USERNAME_RE.test(u.username))
@@ -101,6 +118,7 @@ export class LocalUsers {
       ...(email !== undefined ? { email } : {}),
     };
     this.store.putUser(rec);
+    this.wrote(rec.username, rec);
     return rec;
   }
 
@@ -127,6 +145,7 @@ export class LocalUsers {
     else if (changes.email !== undefined) next.email = changes.email;
     if (changes.disabled !== undefined) next.disabled = changes.disabled;
     this.store.putUser(next);
+    this.wrote(username, next);
     const { passwordHash: _h, ...rest } = next;
     return rest;
   }
@@ -138,12 +157,16 @@ export class LocalUsers {
     // re-read: another request may have changed the user while hashing
     const now = this.store.getUser(username);
     if (!now) return false;
-    this.store.putUser({ ...now, passwordHash });
+    const next = { ...now, passwordHash };
+    this.store.putUser(next);
+    this.wrote(username, next);
     return true;
   }
 
   remove(username: string): boolean {
-    return this.store.removeUser(username);
+    const removed = this.store.removeUser(username);
+    if (removed) this.wrote(username, null);
+    return removed;
   }
 
   /** Checks a password without the disabled flag (a self-service password change). */

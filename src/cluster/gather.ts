@@ -41,8 +41,8 @@ export async function gather<T>(b: ClusterBackend, what: string, request: unknow
   return { replies: [...replies].map(([node, data]) => ({ node, data })).sort((a, b2) => (a.node < b2.node ? -1 : 1)), partial: missing.length > 0, missing };
 }
 
-/** Answers `<prefix>.q.<what>` on this node. Returns the unsubscribe. */
-export function respond(b: ClusterBackend, nodeId: string, what: string, answer: (request: unknown) => unknown | Promise<unknown>): () => void {
+/** Answers `<prefix>.q.<what>` on this node. Returns the unsubscribe. `onError`: an answer that failed (not sent). */
+export function respond(b: ClusterBackend, nodeId: string, what: string, answer: (request: unknown) => unknown | Promise<unknown>, onError?: (err: unknown) => void): () => void {
   const sub = b.nc.subscribe(b.names.query(what), {
     callback: (err, m) => {
       if (err) return;
@@ -50,8 +50,9 @@ export function respond(b: ClusterBackend, nodeId: string, what: string, answer:
         try {
           const data = await answer(m.data.length > 0 ? decodeJson<unknown>(m.data) : null);
           m.respond(encodeJson({ node: nodeId, data }));
-        } catch {
+        } catch (err) {
           // No answer: the caller lists this node as missing.
+          onError?.(err);
         }
       })();
     },

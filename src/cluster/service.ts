@@ -26,6 +26,8 @@ export interface ClusterServiceDeps {
   rules: RulesService;
   /** Share of the inference thread's time busy (0..1), null without a detector. */
   inferenceBusy?: () => number | null;
+  /** The WebSocket stream's event log (a ClusterEventLog on a cluster node, attached here); null: not listening. */
+  streamLog?: () => import('../stream/events.js').EventLog | null;
 }
 
 export interface ClusterParts {
@@ -115,12 +117,15 @@ export class ClusterService implements Service {
       }
     });
 
+    // Events produced while NATS cannot be reached wait on disk (src/cluster/outbox.ts).
+    const { EventOutbox } = await import('./outbox.js');
     const bridge: EventBridge = new EventBridge(backend, {
       nodeId: options.nodeId,
       incarnation: coordinator.incarnation,
       fenceOf: (id) => coordinator.fenceOf(id),
       store: ctx.db.detections,
       log,
+      outbox: new EventOutbox(ctx.db.scope('cluster-outbox')),
     });
     const path = analytics.framePath;
     const onDetections = (batch: import('../types.js').DetectionBatch): void => bridge.publish({ kind: 'detections', batch });
@@ -141,6 +146,13 @@ export class ClusterService implements Service {
       () => cameras.off('state', onState),
     );
     await bridge.startConsuming();
+    // The WebSocket stream numbered by the events stream's sequence: resume on any node (src/cluster/stream-log.ts).
+    const { ClusterEventLog } = await import('./stream-log.js');
+    const streamLog = this.deps.streamLog?.();
+    if (streamLog instanceof ClusterEventLog) {
+      await streamLog.attach({ js: backend.js, jsm: backend.jsm, stream: backend.names.stream, log });
+      this.#off.push(() => streamLog.close());
+    }
 
     this.#off.push(
       respond(backend, options.nodeId, 'status', (): NodeLiveStatus => {
@@ -195,6 +207,15 @@ function registerClusterMetrics(registry: Registry, p: ClusterParts): void {
     },
   });
   new Gauge({
+    name: 'vigil_cluster_outbox_events',
+    help: 'Events waiting in the partition outbox',
+    labelNames: ['node'],
+    registers: [registry],
+    collect() {
+      this.set({ node }, p.bridge.outboxSize);
+    },
+  });
+  new Gauge({
     name: 'vigil_cluster_live_members',
     help: 'Cluster members this node sees as live',
     labelNames: ['node'],
@@ -213,6 +234,8 @@ function registerClusterMetrics(registry: Registry, p: ClusterParts): void {
     ['vigil_cluster_events_unfenced_total', 'Events of cameras no longer held here (not published)', () => p.bridge.stats.unfenced],
     ['vigil_cluster_events_applied_total', "Other nodes' events written into this node's store", () => p.bridge.stats.applied],
     ['vigil_cluster_events_fenced_off_total', "Other nodes' events refused for a stale fencing token", () => p.bridge.stats.fencedOff],
+    ['vigil_cluster_outbox_stored_total', 'Events kept in the partition outbox (NATS unreachable or not acknowledging)', () => p.bridge.stats.deferred],
+    ['vigil_cluster_outbox_dropped_total', 'Events dropped because the partition outbox was full', () => p.bridge.outboxStats?.dropped ?? 0],
   ];
   for (const [name, help, read] of counters) {
     new Counter({

@@ -3,6 +3,11 @@
  *
  *   camera.<id>  a camera's settings (as parsed from YAML: CameraSettings)
  *   rule.<id>    a rule definition (validated by each node's rule engine when applied)
+ *   user.<b64>   a local user (src/auth/store.ts UserRecord, scrypt hash included), key = base64url of the username
+ *                (usernames may hold "@", which KV keys may not); src/cluster/users.ts mirrors them into every
+ *                node's auth store
+ *   users-seeded written once, by the first node to start with no users in the bucket, which then copies its local
+ *                users in (its first-run admin included); later nodes' local users are replaced by the bucket's
  *   seeded       written once, by the first node to start with an empty bucket, which then copies its YAML
  *                cameras and rules in; later nodes' YAML cameras and rules are ignored (the bucket is the truth)
  *
@@ -11,6 +16,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { KV, KvEntry } from '@nats-io/kv';
+import type { UserRecord } from '../auth/store.js';
 import type { CameraSettings } from '../camera/camera.js';
 import { VigilArgumentError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -19,6 +25,8 @@ import { decodeJson, encodeJson } from './codec.js';
 export interface SharedConfigEvents {
   cameras: [changed: string[]];
   rules: [rules: unknown[]];
+  /** A user put (record) or deleted (null). */
+  user: [username: string, record: UserRecord | null];
 }
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -28,6 +36,7 @@ export class SharedConfig extends EventEmitter<SharedConfigEvents> {
   readonly #log: Logger;
   readonly #cameras = new Map<string, CameraSettings>();
   readonly #rules = new Map<string, unknown>();
+  readonly #users = new Map<string, UserRecord>();
   #watcher: { stop(): void } | null = null;
   #rulesTimer: NodeJS.Timeout | null = null;
   #ready = false;
@@ -48,6 +57,30 @@ export class SharedConfig extends EventEmitter<SharedConfigEvents> {
 
   rules(): unknown[] {
     return [...this.#rules.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, r]) => r);
+  }
+
+  /** The cluster's users (username -> record). */
+  users(): ReadonlyMap<string, UserRecord> {
+    return this.#users;
+  }
+
+  /** Copies `users` into the bucket when no node has done so yet; true when this node did. */
+  async seedUsers(users: readonly UserRecord[], nodeId: string): Promise<boolean> {
+    try {
+      await this.#kv.create('users-seeded', encodeJson({ by: nodeId, at: Date.now() }));
+    } catch {
+      return false;
+    }
+    for (const u of users) await this.putUser(u);
+    return true;
+  }
+
+  async putUser(u: UserRecord): Promise<void> {
+    await this.#kv.put(userKey(u.username), encodeJson(u));
+  }
+
+  async deleteUser(username: string): Promise<void> {
+    await this.#kv.delete(userKey(username));
   }
 
   /** Copies `cameras` and `rules` into the bucket when no node has done so yet; true when this node did. */
@@ -130,8 +163,16 @@ export class SharedConfig extends EventEmitter<SharedConfigEvents> {
         this.#rulesTimer = null;
         this.emit('rules', this.rules());
       }, 50);
-    } else if (e.key !== 'seeded') {
+    } else if (e.key.startsWith('user.')) {
+      const username = Buffer.from(e.key.slice('user.'.length), 'base64url').toString('utf8');
+      const rec = del ? null : decodeJson<UserRecord>(e.value);
+      if (rec) this.#users.set(username, rec);
+      else this.#users.delete(username);
+      this.emit('user', username, rec);
+    } else if (e.key !== 'seeded' && e.key !== 'users-seeded') {
       this.#log.warn(`cluster: unknown key ${e.key} in the config bucket`);
     }
   }
 }
+
+const userKey = (username: string): string => `user.${Buffer.from(username, 'utf8').toString('base64url')}`;

@@ -114,8 +114,20 @@ function flatbuffersEncoder(encode: (event: StreamEvent) => Uint8Array): QueueEn
  * source's username/password (rtspsrc user-id/user-pw), never into the URL: what the API and the logs show
  * (Camera.displaySource) carries none.
  */
+/**
+ * Where imported cameras go on a cluster node (src/cluster/): the cluster's camera configuration, so placement
+ * runs each on one node, instead of this node's camera list. Every node syncs the same sources; `put` writes only
+ * what changed.
+ */
+export interface ImportedCameraPlacer {
+  put(settings: CameraSettings): Promise<void>;
+  remove(cameraId: string): Promise<void>;
+}
+
 class ManagedCameraDirectory implements CameraDirectory {
   readonly #imported = new Map<string, { camera: SyncedCamera; credentials: CameraCredentials | null }>();
+  /** Set on a cluster node (before the first sync): imports go to the cluster's configuration. */
+  placer: ImportedCameraPlacer | null = null;
 
   constructor(
     private readonly cameras: CameraManager,
@@ -128,9 +140,15 @@ class ManagedCameraDirectory implements CameraDirectory {
     return [...this.#imported.values()].filter((e) => e.camera.origin.source === source).map((e) => structuredClone(e.camera));
   }
 
-  upsert(camera: SyncedCamera, credentials: CameraCredentials | null): void {
+  upsert(camera: SyncedCamera, credentials: CameraCredentials | null): void | Promise<void> {
     const src = this.sources.get(camera.origin.source);
     if (!src) throw new VigilError('E_NOT_FOUND', `No VMS source named ${camera.origin.source}`);
+    if (this.placer) {
+      this.#imported.set(camera.id, { camera: structuredClone(camera), credentials: credentials ? { ...credentials } : null });
+      if (!camera.enabled) return this.placer.remove(camera.id);
+      if (src.recording) this.recorder?.setPolicy(camera.id, src.recording.policy);
+      return this.placer.put(this.settingsFor(src, camera, this.urlOf(src, camera), credentials));
+    }
     const prev = this.#imported.get(camera.id);
     const existing = this.cameras.get(camera.id);
     if (!prev && existing) {
@@ -163,8 +181,9 @@ class ManagedCameraDirectory implements CameraDirectory {
     this.log.info(`${camera.id} ${existing ? 'restarted' : 'added'}`, { source: cam.displaySource, vms: camera.origin.source });
   }
 
-  remove(cameraId: string): void {
+  remove(cameraId: string): void | Promise<void> {
     this.#imported.delete(cameraId);
+    if (this.placer) return this.placer.remove(cameraId);
     if (this.cameras.remove(cameraId)) this.log.info(`${cameraId} removed: no longer listed by its VMS`);
   }
 
@@ -289,6 +308,11 @@ export class Integrations {
       throw err;
     }
     return rt;
+  }
+
+  /** On a cluster node: imported cameras go into the cluster's configuration (call before startVmsSync). */
+  setCameraPlacer(placer: ImportedCameraPlacer): void {
+    if (this.#directory) this.#directory.placer = placer;
   }
 
   /** Starts the periodic VMS syncs; sources without a period sync once now (in the background). Once. */

@@ -12,6 +12,7 @@ import { cameraWriteRoutes } from '../api/routes.js';
 import type { CameraCatalogService } from './camera-catalog.js';
 import { AuthService } from '../auth/service.js';
 import { createConsole, type WebConsole } from '../console/index.js';
+import { ClusterEventLog } from '../cluster/stream-log.js';
 import type { CameraManager } from '../camera/manager.js';
 import type { StreamEvent } from '../stream/events.js';
 import type { RulesService } from './alerts.js';
@@ -73,7 +74,8 @@ export class HttpService implements Service {
       { host: config.server.host, port: config.server.port, corsOrigins: config.server.corsOrigins, log: ctx.log.child('http'), http10: config.server.http10 },
       {
         auth: this.#auth,
-        eventLog: d.rules.eventLog,
+        // A cluster node numbers its stream by the cluster's JetStream sequence (resume on any node): ClusterService attaches it.
+        eventLog: config.cluster ? new ClusterEventLog(d.rules.eventLog) : d.rules.eventLog,
         registry: ctx.metrics,
         health: ctx.health,
         cameras: cameraListingFrom(cameras),

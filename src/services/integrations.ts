@@ -41,7 +41,9 @@ export class IntegrationsService implements Service {
 export class VmsSyncService implements Service {
   readonly name = 'vms-sync';
   constructor(private readonly integrations: IntegrationsService) {}
-  async start(): Promise<void> {
+  async start(ctx: ServiceContext): Promise<void> {
+    // A cluster node syncs once it joined, into the cluster's camera configuration (src/cluster/node-api.ts).
+    if (ctx.config.cluster) return;
     this.integrations.integrations.startVmsSync();
   }
   async stop(): Promise<void> {

@@ -74,4 +74,12 @@ export interface EventLog {
   oldestSeq(): number;
   /** Events with seq > afterSeq, oldest first, up to and including `untilSeq`. */
   since(afterSeq: number, untilSeq: number): AsyncIterable<SequencedEvent>;
+  /**
+   * True when other servers hand out the same sequence numbers for the same events (a cluster node: the numbers
+   * are the cluster stream's, src/cluster/stream-log.ts). A resume position ahead of `lastSeq()` is then one this
+   * server has not reached yet, not a sign of a reset log: live delivery starts after it.
+   */
+  readonly sharedSequence?: boolean;
+  /** False while a shared-sequence log is not yet caught up: a resume is refused (E_RESUME_NOT_READY, retry). */
+  readonly ready?: boolean;
 }

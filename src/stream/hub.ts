@@ -543,8 +543,24 @@ export class StreamHub {
       return;
     }
     const after = req.resumeAfter;
+    if (this.log.ready === false) {
+      c.sub = null;
+      this.rawSend(c, this.enc.encodeError({
+        code: 'E_RESUME_NOT_READY',
+        message: 'This node is still reading the cluster event stream; send the subscribe again shortly',
+        requestId: req.id,
+      }));
+      return;
+    }
     const until = this.log.lastSeq();
     const oldest = this.log.oldestSeq();
+    if (after > until && this.log.sharedSequence) {
+      // Another node of the cluster numbered it: this one delivers from after it once it gets there.
+      c.startSeq = after;
+      c.replaying = false;
+      this.rawSend(c, this.enc.encodeAck({ requestId: req.id, replayFrom: 0, replayTo: 0, gap: 0 }));
+      return;
+    }
     if (after > until) {
       // The client saw numbers this server never gave out: its store was replaced or wiped. Say so, then go live.
       this.rawSend(c, this.enc.encodeError({

@@ -199,6 +199,8 @@ export interface NodeSpec {
   /** Extra cluster settings (merged over the test defaults). */
   cluster?: Record<string, unknown>;
   detector?: boolean;
+  /** More top-level config sections (notify, integrations...), merged over the test defaults. */
+  extra?: Record<string, unknown>;
 }
 
 /** Short lease timing for tests: failover bound = leaseTtlS + graceS + scanIntervalS + camera start. */
@@ -212,7 +214,11 @@ export class VigilNode {
   port = 0;
   config = '';
 
-  constructor(readonly spec: NodeSpec) {}
+  static readonly #all = new Set<VigilNode>();
+
+  constructor(readonly spec: NodeSpec) {
+    VigilNode.#all.add(this);
+  }
 
   async start(): Promise<void> {
     const s = this.spec;
@@ -229,6 +235,7 @@ export class VigilNode {
       cluster: { servers: s.servers, nodeId: s.id, ...TEST_CLUSTER, ...s.cluster },
       cameras: s.cameras,
       rules: s.rules ?? [],
+      ...s.extra,
     };
     writeFileSync(this.config, JSON.stringify(doc, null, 1));
     const p = track(spawn(process.execPath, [join(ROOT, 'scripts', 'vigil.mjs'), 'serve', '--config', this.config], {
@@ -261,10 +268,14 @@ export class VigilNode {
     if (p.exitCode !== null) throw new Error(`node ${s.id} exited with ${p.exitCode}:\n${this.stderr.slice(-3000)}\n${this.stdout.slice(-1000)}`);
   }
 
-  /** The first-run admin password (printed once on stdout). */
+  /**
+   * The cluster's admin password: users are shared through the cluster (src/cluster/users.ts), so it is the
+   * first-run password printed by the node that seeded the cluster's users (every other node dropped its own).
+   */
   adminPassword(): string {
-    const m = /created user "admin" with password (\S+)/.exec(this.stdout);
-    if (!m) throw new Error(`node ${this.spec.id}: no admin password on stdout`);
+    const seeder = [...VigilNode.#all].find((n) => n.spec.servers.join() === this.spec.servers.join() && n.find(/^seeded the cluster users from this node$/).length > 0) ?? this;
+    const m = /created user "admin" with password (\S+)/.exec(seeder.stdout);
+    if (!m) throw new Error(`node ${seeder.spec.id}: no admin password on stdout`);
     return m[1]!;
   }
 

@@ -11,14 +11,19 @@
  * server, the server exiting. Recovered: the restarted camera back in state "running" within 60 s of its RTSP
  * server's return.
  *
- *   nice -n 19 node --import tsx bench/soak.ts --minutes 30
- *   ... --server-env MALLOC_ARENA_MAX=2   (repeatable) extra environment for the server: A/B runs of allocator
- *                                         settings when looking for what grows
+ *   setsid /tmp/pm/prio.sh node --import tsx bench/soak.ts --minutes 30   (its own autogroup, top priority)
+ *   ... --server-env NAME=VALUE   (repeatable) environment for the server, e.g. MALLOC_ARENA_MAX= (empty: unset)
+ *                                 against the default MALLOC_ARENA_MAX=2 that the systemd unit and npm run serve set
+ *
+ * Also sampled from /metrics: vigil_pipelines{state="open"|"abandoned"} (GStreamer pipelines; an abandoned one is
+ * a teardown that did not finish within its close timeout) and the natively kept source frames' bytes; and the
+ * anonymous memory split by glibc heap (brk), arena heaps and the rest (/proc/PID/smaps). When the server stops
+ * answering /metrics three samples in a row, its threads' stacks are written next to the results (gdb).
  *
  * Writes bench/results/soak.json ({minutes, rss_slope_mb_per_h, fd_slope_per_h, camera_restarts, recovered,
  * errors, date, machine, command, ...details and samples}); --out another path.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { cpus, hostname, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -47,7 +52,9 @@ const SAMPLE_S = flag('sample-s', 10);
 const RESTART_EVERY_S = flag('restart-every-s', 120);
 const WARMUP_S = Math.min(flag('warmup-s', 120), (MINUTES * 60) / 5);
 const RETENTION_S = flag('retention-s', 120);
-const SERVER_ENV: Record<string, string> = {};
+// The server runs as deploy/systemd/vigil.service and `npm run serve` start it: MALLOC_ARENA_MAX=2 (see README,
+// Deployment). `--server-env MALLOC_ARENA_MAX=` (empty: glibc's default) measures without it.
+const SERVER_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '2' };
 process.argv.forEach((a, i) => {
   if (a !== '--server-env') return;
   const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(process.argv[i + 1] ?? '');
@@ -68,8 +75,18 @@ interface Sample {
   fds: number;
   heapMb: number | null;
   externalMb: number | null;
+  /** vigil_pipelines{state="open"|"abandoned"} and natively kept source frames (vigil_source_frames). */
+  pipelinesOpen: number | null;
+  pipelinesAbandoned: number | null;
+  sourceFramesMb: number | null;
   lmdbMb: number;
   wsClients: number;
+  /** Anonymous resident memory by kind (/proc/PID/smaps): glibc's main heap ([heap]), glibc's per-thread arena
+   * heaps (anonymous mappings that start on a 64 MiB boundary, HEAP_MAX_SIZE), and the rest (V8, mmap'd blocks). */
+  brkMb: number;
+  arenaMb: number;
+  arenas: number;
+  otherAnonMb: number;
 }
 
 const errors: string[] = [];
@@ -82,6 +99,39 @@ function procStatus(pid: number): { rssMb: number; anonMb: number; threads: numb
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? NaN);
   return { rssMb: kb('VmRSS') / 1024, anonMb: kb('RssAnon') / 1024, threads: kb('Threads') };
+}
+
+// glibc places each non-main arena in its own heap of HEAP_MAX_SIZE (64 MiB on 64-bit), aligned to that size; a
+// heap grows in place (mprotect) so its mapping keeps its start. Anonymous mappings starting on that boundary are
+// counted as arena heaps (a V8 or mmap'd block landing there by chance is rare and small next to them).
+function smapsBreakdown(pid: number): { brkMb: number; arenaMb: number; arenas: number; otherAnonMb: number } {
+  const text = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  let brk = 0;
+  let arena = 0;
+  let arenas = 0;
+  let other = 0;
+  let kind: 'brk' | 'arena' | 'other' | 'file' = 'file';
+  for (const line of text.split('\n')) {
+    const head = /^([0-9a-f]+)-[0-9a-f]+ \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (head) {
+      const name = head[3]!;
+      const start = BigInt(`0x${head[1]}`);
+      if (name === '[heap]') kind = 'brk';
+      else if (name !== '' || head[2] !== '0') kind = 'file';
+      else if (start % (64n << 20n) === 0n) {
+        kind = 'arena';
+        arenas++;
+      } else kind = 'other';
+      continue;
+    }
+    const anon = /^Anonymous:\s+(\d+) kB/.exec(line);
+    if (!anon) continue;
+    const mb = Number(anon[1]) / 1024;
+    if (kind === 'brk') brk += mb;
+    else if (kind === 'arena') arena += mb;
+    else if (kind === 'other') other += mb;
+  }
+  return { brkMb: brk, arenaMb: arena, arenas, otherAnonMb: other };
 }
 
 function slope(points: Array<[number, number]>): number {
@@ -129,10 +179,12 @@ async function main(): Promise<void> {
   const configFile = join(dataDir, 'soak.yaml');
   writeFileSync(configFile, toYaml(config));
 
+  const serverEnv: NodeJS.ProcessEnv = { ...process.env, VIGIL_LOG_LEVEL: 'info', ...SERVER_ENV };
+  for (const [k, v] of Object.entries(SERVER_ENV)) if (v === '') delete serverEnv[k];
   const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'scripts', 'vigil.mjs'), 'serve', '--config', configFile], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, VIGIL_LOG_LEVEL: 'info', ...SERVER_ENV },
+    env: serverEnv,
   });
   let exited = false;
   child.once('exit', (code, sig) => {
@@ -320,7 +372,11 @@ async function main(): Promise<void> {
   }
   const restartLoop = (async () => {
     for (;;) {
-      const wait = t0 + (restarts + 1) * RESTART_EVERY_S * 1000 - Date.now();
+      const at = t0 + (restarts + 1) * RESTART_EVERY_S * 1000;
+      // A restart whose 60 s recovery watch would outlast the run is not made (it could be neither counted as
+      // recovered nor as failed).
+      if (at + 70_000 > t0 + MINUTES * 60_000) return;
+      const wait = at - Date.now();
       if (wait > 0) await sleep(wait);
       if (stopping) return;
       restarts++;
@@ -346,6 +402,19 @@ async function main(): Promise<void> {
 
   // Sampling.
   const samples: Sample[] = [];
+  let unanswered = 0;
+  let stacksFile: string | null = null;
+  function dumpStacks(pid: number): void {
+    const file = OUT.replace(/\.json$/, '') + `-stacks-${Math.round(elapsedS())}s.txt`;
+    const r = spawnSync('gdb', ['-p', String(pid), '-batch', '-ex', 'set pagination off', '-ex', 'thread apply all bt 30'], { encoding: 'utf8', timeout: 120_000 });
+    if (r.error) {
+      console.error(`[soak] server not answering; no stacks (gdb: ${r.error.message})`);
+      return;
+    }
+    writeFileSync(file, `${r.stdout}\n${r.stderr}`);
+    stacksFile = file;
+    console.error(`[soak] server not answering: its threads' stacks are in ${file}`);
+  }
   const lmdb = join(dataDir, 'db', 'data.mdb');
   async function sample(): Promise<void> {
     if (exited) return;
@@ -354,13 +423,23 @@ async function main(): Promise<void> {
     const fds = readdirSync(`/proc/${pid}/fd`).length;
     let heapMb: number | null = null;
     let externalMb: number | null = null;
+    let pipelinesOpen: number | null = null;
+    let pipelinesAbandoned: number | null = null;
+    let sourceFramesMb: number | null = null;
     try {
       const text = await (await fetch(`${base}/metrics`, { headers: auth(), signal: AbortSignal.timeout(10_000) })).text();
       const g = (n: string) => Number(new RegExp(`^${n}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+      const labelled = (n: string, label: string) => Number(new RegExp(`^${n}\\{${label}\\} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
       heapMb = g('nodejs_heap_size_used_bytes');
       externalMb = g('nodejs_external_memory_bytes');
+      pipelinesOpen = labelled('vigil_pipelines', 'state="open"');
+      pipelinesAbandoned = labelled('vigil_pipelines', 'state="abandoned"');
+      sourceFramesMb = labelled('vigil_source_frames', 'stat="bytes"') / 2 ** 20;
+      unanswered = 0;
     } catch {
-      /* counted by the REST loop if it persists */
+      // Counted by the REST loop if it persists. A server that stops answering (a blocked JS thread) gets its
+      // threads' stacks written next to the results once, for the report.
+      if (++unanswered === 3) dumpStacks(pid);
     }
     const s: Sample = {
       t: Math.round(elapsedS()),
@@ -368,13 +447,18 @@ async function main(): Promise<void> {
       fds,
       heapMb,
       externalMb,
+      pipelinesOpen,
+      pipelinesAbandoned,
+      sourceFramesMb,
       lmdbMb: existsSync(lmdb) ? statSync(lmdb).size / 2 ** 20 : 0,
       wsClients: clients.size,
+      ...smapsBreakdown(pid),
     };
     samples.push(s);
     console.log(
       `[soak] t=${s.t}s rss=${s.rssMb.toFixed(1)}MB anon=${s.anonMb.toFixed(1)}MB heap=${s.heapMb?.toFixed(1) ?? '-'}MB ext=${s.externalMb?.toFixed(1) ?? '-'}MB ` +
-        `threads=${s.threads} fds=${s.fds} lmdb=${s.lmdbMb.toFixed(1)}MB ws=${s.wsClients} errors=${errors.length}`,
+        `[brk=${s.brkMb.toFixed(1)} arenas=${s.arenas}/${s.arenaMb.toFixed(1)} other=${s.otherAnonMb.toFixed(1)}] ` +
+        `pipelines=${s.pipelinesOpen ?? '-'}/${s.pipelinesAbandoned ?? '-'} frames=${s.sourceFramesMb?.toFixed(1) ?? '-'}MB threads=${s.threads} fds=${s.fds} lmdb=${s.lmdbMb.toFixed(1)}MB ws=${s.wsClients} errors=${errors.length}`,
     );
   }
   every(SAMPLE_S * 1000, sample);
@@ -415,10 +499,16 @@ async function main(): Promise<void> {
     external_slope_mb_per_h: round(perHour((s) => s.externalMb)),
     thread_slope_per_h: round(perHour((s) => s.threads)),
     lmdb_slope_mb_per_h: round(perHour((s) => s.lmdbMb)),
+    brk_slope_mb_per_h: round(perHour((s) => s.brkMb)),
+    arena_slope_mb_per_h: round(perHour((s) => s.arenaMb)),
+    other_anon_slope_mb_per_h: round(perHour((s) => s.otherAnonMb)),
+    pipelines_abandoned: samples.reduce((m, s) => Math.max(m, s.pipelinesAbandoned ?? 0), 0),
+    pipelines_open_max: samples.reduce((m, s) => Math.max(m, s.pipelinesOpen ?? 0), 0),
+    stacks_file: stacksFile,
     warmup_s: WARMUP_S,
     server_env: SERVER_ENV,
     recovery_s: recoveryTimes,
-    gstreamer_objects: 'not sampled: GStreamer counts objects only with the leaks tracer (GST_TRACERS=leaks), which reports at exit; threads are sampled instead',
+    gstreamer_objects: 'pipelines open/abandoned (vigil_pipelines) and threads are sampled; per-object counts only come from the leaks tracer (GST_TRACERS=leaks), which reports at exit',
     counts,
     error_list: errors.slice(0, 50),
     health_unhealthy: unhealthy,

@@ -2,7 +2,7 @@
  * Inference (detector, scheduler, adaptive analysis rate) and the configured cameras: the last services, so
  * everything they feed is up.
  */
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { perCameraGauge } from './metrics.js';
 import type { CameraManager } from '../camera/manager.js';
 import type { Frame } from '../camera/frame.js';
@@ -170,6 +170,17 @@ export class CamerasService implements Service {
 
   async start(ctx: ServiceContext): Promise<void> {
     const camLog = ctx.log.child('camera');
+    const addon = loadAddon();
+    new Gauge({
+      name: 'vigil_pipelines',
+      help: 'GStreamer pipelines by state: open (created, not closed), abandoned (a stop that did not reach state NULL within its close timeout: left to finish on its own thread)',
+      labelNames: ['state'],
+      registers: [ctx.metrics],
+      collect() {
+        this.set({ state: 'open' }, addon.openPipelines());
+        this.set({ state: 'abandoned' }, addon.abandonedPipelines());
+      },
+    });
     if (ctx.config.cluster) {
       // A cluster node runs only the cameras the cluster places on it: ClusterService (src/cluster/) starts them.
       camLog.info('cluster node: cameras start where the cluster places them');

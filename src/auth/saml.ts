@@ -126,6 +126,28 @@ export function localPath(v: unknown): string | null {
   return v;
 }
 
+/**
+ * A PEM value as config files can carry it: a PEM block (line breaks or folded onto one line), or only its base64
+ * body (one line: what `${file:...}` / `${VIGIL_*}` can insert into YAML, e.g. `openssl x509 -outform der | base64
+ * -w0`). Returns a normalized PEM with one of `labels` (a bare body gets the first), or null when it is neither.
+ */
+export function normalizePem(value: string, labels: readonly string[]): string | null {
+  const m = /^\s*-----BEGIN ([A-Z ]+)-----([\s\S]*?)-----END ([A-Z ]+)-----\s*$/.exec(value);
+  if (m && (m[1] !== m[3] || !labels.includes(m[1]!))) return null;
+  const label = m ? m[1]! : labels[0]!;
+  const body = (m ? m[2]! : value).replace(/\s+/g, '');
+  if (body.length < 64 || !/^[A-Za-z0-9+/]+={0,2}$/.test(body)) return null;
+  return `-----BEGIN ${label}-----\n${body.match(/.{1,64}/g)!.join('\n')}\n-----END ${label}-----\n`;
+}
+export const CERT_LABELS = ['CERTIFICATE'] as const;
+export const KEY_LABELS = ['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY'] as const;
+
+function pem(value: string, labels: readonly string[], what: string): string {
+  const p = normalizePem(value, labels);
+  if (p === null) throw new VigilError('E_ARGUMENT', `Expected a PEM ${what} for auth.saml`);
+  return p;
+}
+
 type X = Record<string, unknown> & { $?: Record<string, string>; _?: string };
 const kids = (node: unknown, name: string): X[] => {
   const v = (node as Record<string, unknown> | undefined)?.[name];
@@ -159,13 +181,15 @@ export class SamlServiceProvider {
     this.skewMs = (cfg.clockSkewS ?? 60) * 1000;
     this.pending = new PendingRequests(cfg.maxPendingRequests ?? 10_000, (cfg.requestTtlS ?? 300) * 1000, now);
     this.replay = new AssertionReplayCache(store.subDatabase<number>('saml_assertions'), cfg.replayCacheSize ?? 100_000, now);
-    const signing = cfg.sp.privateKey !== undefined ? { privateKey: cfg.sp.privateKey, signatureAlgorithm: 'sha256' as const } : {};
+    const key = cfg.sp.privateKey !== undefined ? pem(cfg.sp.privateKey, KEY_LABELS, 'private key') : undefined;
+    const spCert = cfg.sp.certificate !== undefined ? pem(cfg.sp.certificate, CERT_LABELS, 'certificate') : undefined;
+    const signing = key !== undefined ? { privateKey: key, signatureAlgorithm: 'sha256' as const } : {};
     const nameIdFormat = cfg.nameIdFormat ?? UNSPECIFIED_NAMEID;
     this.saml = new SAML({
       issuer: cfg.sp.entityId,
       callbackUrl: cfg.sp.acsUrl,
       entryPoint: cfg.idp.ssoUrl,
-      idpCert: cfg.idp.certificates,
+      idpCert: cfg.idp.certificates.map((c) => pem(c, CERT_LABELS, 'certificate')),
       authnRequestBinding: cfg.idp.binding === 'post' ? 'HTTP-POST' : 'HTTP-Redirect',
       // HTTP-POST binding (bindings 3.5.4) carries plain base64; node-saml would deflate it as for HTTP-Redirect
       skipRequestCompression: cfg.idp.binding === 'post',
@@ -189,7 +213,7 @@ export class SamlServiceProvider {
       callbackUrl: cfg.sp.acsUrl,
       identifierFormat: nameIdFormat,
       wantAssertionsSigned: true,
-      ...(cfg.sp.privateKey !== undefined ? { privateKey: cfg.sp.privateKey, signatureAlgorithm: 'sha256' as const, publicCerts: cfg.sp.certificate ?? null } : {}),
+      ...(key !== undefined ? { privateKey: key, signatureAlgorithm: 'sha256' as const, publicCerts: spCert ?? null } : {}),
     });
   }
 

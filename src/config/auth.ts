@@ -9,7 +9,9 @@ import { parseTrustedProxies } from '../auth/proxies.js';
 import { ROLES } from '../auth/policy.js';
 import { bool, fail, int, object, oneOf, onlyKeys, optObject, str, url, type Raw } from '../validate.js';
 import { JWT_HINTS, LDAP_HINTS, SAML_HINTS, SAML_IDP_HINTS, SAML_SP_HINTS } from './doc-keys.js';
-import { localPath } from '../auth/saml.js';
+import { CERT_LABELS, KEY_LABELS, localPath, normalizePem } from '../auth/saml.js';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { VigilArgumentError } from '../errors.js';
 
 export const AUTH_KEYS = ['jwt', 'ldap', 'saml', 'rateLimits', 'trustedProxies'];
 export const SAML_KEYS = ['sp', 'idp', 'nameIdFormat', 'clockSkewS', 'requestTtlS', 'maxPendingRequests', 'replayCacheSize', 'allowUnsolicited', 'attributes', 'groups', 'defaultRole', 'afterLogin'];
@@ -84,8 +86,31 @@ function groupMappings(v: unknown, path: string): void {
   });
 }
 
-const PEM_WHAT = 'a PEM certificate ("-----BEGIN CERTIFICATE-----...") or its base64 body';
-const PEM_CERT = /^\s*(-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----|[A-Za-z0-9+/=\s]{64,})\s*$/;
+const CERT_WHAT = 'a PEM certificate ("-----BEGIN CERTIFICATE-----...") or its base64 body on one line';
+const KEY_WHAT = 'a PEM private key ("-----BEGIN PRIVATE KEY-----...") or its base64 body on one line';
+
+function certificate(v: unknown, path: string): void {
+  str(v, path, { max: 65536, what: CERT_WHAT });
+  const p = normalizePem(v as string, CERT_LABELS);
+  if (p === null) throw fail(CERT_WHAT, path, v);
+  try {
+    new X509Certificate(p);
+  } catch {
+    throw new VigilArgumentError(`Expected ${CERT_WHAT} for ${path} but received an unreadable certificate`);
+  }
+}
+
+function privateKey(v: unknown, path: string): void {
+  str(v, path, { max: 65536, secret: true, what: KEY_WHAT });
+  const p = normalizePem(v as string, KEY_LABELS);
+  let ok = p !== null;
+  try {
+    if (ok) createPrivateKey(p!);
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw fail(KEY_WHAT, path, v, true);
+}
 
 /**
  * `auth.saml` (src/auth/saml.ts SamlConfig): the SP's entity id and ACS URL, the IdP's entity id, SSO URL and
@@ -102,15 +127,15 @@ export function parseSamlSettings(raw: unknown, path = 'auth.saml'): void {
   if (!new URL(sp.acsUrl as string).pathname.endsWith('/auth/saml/acs')) throw fail('the absolute http(s) URL of POST /auth/saml/acs as browsers reach it', `${path}.sp.acsUrl`, sp.acsUrl);
   if (sp.privateKey !== undefined && sp.certificate === undefined) throw fail('the PEM certificate of privateKey (published in the SP metadata)', `${path}.sp.certificate`, undefined);
   if (sp.certificate !== undefined && sp.privateKey === undefined) throw fail('the PEM private key of certificate (signs AuthnRequests)', `${path}.sp.privateKey`, undefined);
-  if (sp.privateKey !== undefined) str(sp.privateKey, `${path}.sp.privateKey`, { secret: true, max: 65536, re: /-----BEGIN (RSA |EC )?PRIVATE KEY-----/, what: 'a PEM private key' });
-  if (sp.certificate !== undefined) str(sp.certificate, `${path}.sp.certificate`, { max: 65536, re: PEM_CERT, what: PEM_WHAT });
+  if (sp.privateKey !== undefined) privateKey(sp.privateKey, `${path}.sp.privateKey`);
+  if (sp.certificate !== undefined) certificate(sp.certificate, `${path}.sp.certificate`);
   const idp = object(s.idp, `${path}.idp`);
   onlyKeys(idp, `${path}.idp`, SAML_IDP_KEYS, SAML_IDP_HINTS);
   str(idp.entityId, `${path}.idp.entityId`);
   url(idp.ssoUrl, `${path}.idp.ssoUrl`, ['http:', 'https:']);
   const certs = idp.certificates;
   if (!Array.isArray(certs) || certs.length === 0) throw fail('a list of PEM certificates (at least one)', `${path}.idp.certificates`, certs);
-  certs.forEach((c, i) => str(c, `${path}.idp.certificates[${i}]`, { max: 65536, re: PEM_CERT, what: PEM_WHAT }));
+  certs.forEach((c, i) => certificate(c, `${path}.idp.certificates[${i}]`));
   if (idp.binding !== undefined) oneOf(idp.binding, `${path}.idp.binding`, ['redirect', 'post']);
   if (s.nameIdFormat !== undefined) str(s.nameIdFormat, `${path}.nameIdFormat`, { re: /^urn:/, what: 'a NameID format URN' });
   if (s.clockSkewS !== undefined) int(s.clockSkewS, `${path}.clockSkewS`, 0, 300);

@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createPublicKey, createVerify, randomBytes } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey, createVerify, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
@@ -28,6 +28,7 @@ import { AuthService } from '../../src/auth/service.js';
 import type { SamlConfig } from '../../src/auth/saml.js';
 import { CameraManager } from '../../src/camera/manager.js';
 import { parseAuthSettings } from '../../src/config/auth.js';
+import { loadConfig } from '../../src/config/index.js';
 import { createConsole, type WebConsole } from '../../src/console/index.js';
 import { MemoryCameraListing, MemoryDetectionSource } from '../helpers/api-sources.js';
 import { CAMERAS } from './api-helpers.js';
@@ -49,6 +50,10 @@ function keyPair(name: string): { key: string; cert: string } {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '2', '-subj', `/CN=${name}.test`, '-keyout', key, '-out', cert], { stdio: 'ignore' });
   return { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') };
 }
+
+/** One-line forms (what `${file:...}` / `${VIGIL_*}` can put into YAML): the DER's base64, no PEM lines. */
+const certLine = (pem: string) => new X509Certificate(pem).raw.toString('base64');
+const keyLine = (pem: string) => createPrivateKey(pem).export({ type: 'pkcs8', format: 'der' }).toString('base64');
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -287,14 +292,15 @@ before(async () => {
   pki.sp = keyPair('sp');
   await idp.start();
   A = await startVigil('a', (base) => ({
-    sp: { entityId: SP_ENTITY, acsUrl: `${base}/auth/saml/acs`, privateKey: pki.sp.key, certificate: pki.sp.cert },
+    // the key as one base64 line (as from ${VIGIL_*}), the certificate as PEM
+    sp: { entityId: SP_ENTITY, acsUrl: `${base}/auth/saml/acs`, privateKey: keyLine(pki.sp.key), certificate: pki.sp.cert },
     idp: { entityId: IDP_ENTITY, ssoUrl: `${idp.url}/sso`, certificates: [pki.idp.cert] },
     clockSkewS: 60,
     groups: MAPPING,
   }));
   B = await startVigil('b', (base) => ({
     sp: { entityId: SP_ENTITY, acsUrl: `${base}/auth/saml/acs` },
-    idp: { entityId: IDP_ENTITY, ssoUrl: `${idp.url}/sso`, certificates: [pki.idp.cert], binding: 'post' },
+    idp: { entityId: IDP_ENTITY, ssoUrl: `${idp.url}/sso`, certificates: [certLine(pki.idp.cert)], binding: 'post' },
     groups: MAPPING,
     afterLogin: '/ui',
   }));
@@ -581,14 +587,45 @@ describe('auth.saml in the config file', () => {
     refusedCfg({ ...good(), idp: { ...good().idp, ssoURL: 'https://idp.example.com/sso' } }, 'Unknown key auth.saml.idp.ssoURL (did you mean ssoUrl?)');
     refusedCfg({ ...good(), idp: { ...good().idp, x509cert: 'MII' } }, 'Unknown key auth.saml.idp.x509cert (in Vigil: certificates (a list))');
     refusedCfg({ ...good(), idp: { entityId: IDP_ENTITY, ssoUrl: 'https://idp.example.com/sso' } }, 'Expected a list of PEM certificates (at least one) for auth.saml.idp.certificates but received undefined');
-    refusedCfg({ ...good(), idp: { ...good().idp, certificates: ['not a cert'] } }, 'Expected a PEM certificate ("-----BEGIN CERTIFICATE-----...") or its base64 body for auth.saml.idp.certificates[0] but received "not a cert"');
+    refusedCfg({ ...good(), idp: { ...good().idp, certificates: ['not a cert'] } }, 'Expected a PEM certificate ("-----BEGIN CERTIFICATE-----...") or its base64 body on one line for auth.saml.idp.certificates[0] but received "not a cert"');
+    refusedCfg({ ...good(), idp: { ...good().idp, certificates: ['A'.repeat(100)] } }, 'Expected a PEM certificate ("-----BEGIN CERTIFICATE-----...") or its base64 body on one line for auth.saml.idp.certificates[0] but received an unreadable certificate');
     refusedCfg({ ...good(), sp: { ...good().sp, acsUrl: 'https://vigil.example.com/login' } }, 'Expected the absolute http(s) URL of POST /auth/saml/acs as browsers reach it for auth.saml.sp.acsUrl but received "https://vigil.example.com/login"');
     refusedCfg({ ...good(), sp: { ...good().sp, privateKey: 'x' } }, 'Expected the PEM certificate of privateKey (published in the SP metadata) for auth.saml.sp.certificate but received undefined');
-    refusedCfg({ ...good(), sp: { ...good().sp, privateKey: 'secret-not-a-key', certificate: pki.sp.cert } }, 'Expected a PEM private key for auth.saml.sp.privateKey but received (hidden)');
+    refusedCfg({ ...good(), sp: { ...good().sp, privateKey: 'secret-not-a-key', certificate: pki.sp.cert } }, 'Expected a PEM private key ("-----BEGIN PRIVATE KEY-----...") or its base64 body on one line for auth.saml.sp.privateKey but received (hidden)');
     refusedCfg({ ...good(), clockSkewS: 3600 }, 'Expected an integer from 0 to 300 for auth.saml.clockSkewS but received 3600');
     refusedCfg({ ...good(), groups: [{ group: 'g', role: 'root' }] }, 'Expected one of "admin", "operator", "viewer" for auth.saml.groups[0].role but received "root"');
     refusedCfg({ ...good(), afterLogin: 'https://evil.example/' }, 'Expected a local path such as "/" or "/ui" for auth.saml.afterLogin but received "https://evil.example/"');
     assert.throws(() => parseAuthSettings({ saml_settings: {} }), { code: 'E_ARGUMENT', message: 'Unknown key auth.saml_settings (in Vigil: saml)' });
+  });
+
+  test('a config file takes the IdP certificate from ${file:...} and the SP key from ${VIGIL_*}, one line each', () => {
+    const cfgDir = join(dir, 'cfg');
+    mkdirSync(cfgDir, { recursive: true });
+    writeFileSync(join(cfgDir, 'idp.b64'), certLine(pki.idp.cert) + '\n');
+    writeFileSync(
+      join(cfgDir, 'vigil.yaml'),
+      `cameras: []
+detector: false
+auth:
+  saml:
+    sp:
+      entityId: ${SP_ENTITY}
+      acsUrl: https://vigil.example.com/auth/saml/acs
+      privateKey: "\${VIGIL_SAML_SP_KEY}"
+      certificate: |
+${pki.sp.cert.trim().split('\n').map((l) => `        ${l}`).join('\n')}
+    idp: { entityId: ${IDP_ENTITY}, ssoUrl: https://idp.example.com/sso, certificates: ["\${file:idp.b64}"] }
+    groups: [{ group: vigil-admins, role: admin }]
+`,
+    );
+    const cfg = loadConfig(join(cfgDir, 'vigil.yaml'), { VIGIL_SAML_SP_KEY: keyLine(pki.sp.key) });
+    const saml = cfg.auth.saml!;
+    assert.equal(saml.idp.certificates[0], certLine(pki.idp.cert));
+    assert.equal(saml.sp.privateKey, keyLine(pki.sp.key));
+    assert.equal(saml.sp.certificate, pki.sp.cert.trim() + '\n');
+    const typo = join(cfgDir, 'typo.yaml');
+    writeFileSync(typo, readFileSync(join(cfgDir, 'vigil.yaml'), 'utf8').replace('ssoUrl:', 'ssoURL:'));
+    assert.throws(() => loadConfig(typo, { VIGIL_SAML_SP_KEY: keyLine(pki.sp.key) }), { code: 'E_CONFIG', message: new RegExp('Unknown key auth\\.saml\\.idp\\.ssoURL \\(did you mean ssoUrl\\?\\)') });
   });
 });
 

@@ -2,7 +2,10 @@
  * Cluster benchmarks (issue 14), on loopback: a 3-broker JetStream cluster (R3) and three Vigil nodes (processes,
  * detection off, synthetic cameras) as in test/cluster/.
  *
- *   nice node --import tsx bench/cluster.ts [--kills N] [--events N]
+ *   setsid /tmp/pm/prio.sh node --import tsx bench/cluster.ts [--kills N] [--events N]
+ *
+ * (on a shared machine: in its own autogroup at top priority, so other work does not set the figures; on a quiet
+ * machine plain `node --import tsx bench/cluster.ts` is the same).
  *
  * - failover: N times, `kill -9` the node that owns a camera, time from the kill to that camera's
  *   `starting -> running` on its new owner (node logs, one clock), then restart the killed node and wait until the
@@ -154,8 +157,8 @@ const out = {
   ...figures,
   notes: 'failover: kill -9 of the owning node to running on the new owner (leaseTtlS 3 + graceS 1 + scanIntervalS 0.25 + camera start). cluster query = scatter-gather of live camera state over 3 nodes (NATS request-reply, what `vigil cluster status` does); local query = GET /cameras on one node. Stored detections are replicated into every node store, so a detection query on any node is a local read.',
   date: new Date().toISOString(),
-  machine: `${cpus().length} vCPU ${cpus()[0]?.model ?? ''}, shared and loaded by other work during the run`,
-  command: `nice node --import tsx bench/cluster.ts --kills ${KILLS} --events ${EVENTS}`,
+  machine: `${cpus().length} vCPU ${cpus()[0]?.model ?? ''}, shared with other work during the run (this run in its own autogroup at top priority)`,
+  command: `setsid /tmp/pm/prio.sh node --import tsx bench/cluster.ts --kills ${KILLS} --events ${EVENTS}`,
 };
 writeFileSync('bench/results/cluster.json', `${JSON.stringify(out, null, 2)}\n`);
 process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

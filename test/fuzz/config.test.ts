@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { loadConfig, parseConfig, TOP_KEYS } from '../../src/config/index.js';
-import { acceptOrRefuse, hostileJson, params, report } from './fuzz.js';
+import { acceptOrRefuse, hostileJson, params, report, tick } from './fuzz.js';
 
 const env = { VIGIL_PORT: '8080', VIGIL_EMPTY: '' };
 
@@ -73,7 +73,13 @@ function load(text: string): void {
 
 test('parseConfig: near-valid config objects with hostile sections', () => {
   const p = params<[unknown]>(1500);
-  fc.assert(fc.property(fc.oneof(config, hostileJson), (raw) => void acceptOrRefuse(() => parseConfig(raw, '/nonexistent'))), p);
+  fc.assert(
+    fc.property(fc.oneof(config, hostileJson), (raw) => {
+      acceptOrRefuse(() => parseConfig(raw, '/nonexistent'));
+      tick('config.object');
+    }),
+    p,
+  );
   report('config.object', p.numRuns!);
 });
 
@@ -86,7 +92,10 @@ test('YAML text: arbitrary text, YAML snippets with anchors, aliases and substit
   );
   const p = params<[string]>(2500);
   fc.assert(
-    fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.array(piece, { maxLength: 4 }).map((a) => a.join(''))), (text) => load(text)),
+    fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.array(piece, { maxLength: 4 }).map((a) => a.join(''))), (text) => {
+      load(text);
+      tick('config.yaml');
+    }),
     p,
   );
   report('config.yaml', p.numRuns!);

@@ -27,6 +27,20 @@ export function acceptOrRefuse<T>(fn: () => T): T | null {
   }
 }
 
+const ticks = new Map<string, number>();
+
+/**
+ * Counts one input of a long run and logs every 10,000th (`[fuzz] target: N inputs so far, 0 failures`), so a run
+ * stopped before its end still says how far it got: a failure ends the run with the test's error instead. Silent
+ * in CI (VIGIL_FUZZ_RUNS unset).
+ */
+export function tick(target: string): void {
+  if (!process.env.VIGIL_FUZZ_RUNS) return;
+  const n = (ticks.get(target) ?? 0) + 1;
+  ticks.set(target, n);
+  if (n % 10_000 === 0) console.log(`[fuzz] ${target}: ${n} inputs so far, 0 failures (${new Date().toISOString()})`);
+}
+
 /** For the long-run report: how many inputs a target ran. */
 export function report(target: string, n: number): void {
   if (process.env.VIGIL_FUZZ_RUNS) console.log(`[fuzz] ${target}: ${n} inputs, 0 failures`);

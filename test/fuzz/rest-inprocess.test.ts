@@ -27,7 +27,7 @@ import { HealthRegistry } from '../../src/services/health.js';
 import type { Alert } from '../../src/types.js';
 import { AUDIENCE, CAMERAS, ISSUER, SECRET, storedDetections } from '../integration/api-helpers.js';
 import { MemoryCameraListing, MemoryDetectionSource } from '../helpers/api-sources.js';
-import { hostileJson, params, report } from './fuzz.js';
+import { hostileJson, params, report, tick } from './fuzz.js';
 
 let dir = '';
 let auth: AuthService;
@@ -121,6 +121,7 @@ test('REST in-process: hostile query strings on every GET route never give a 5xx
       const r = await dispatch('GET', path, qs, tok, null, '');
       assert.ok(r.status < 500, `GET ${path}?${qs} -> ${r.status} ${JSON.stringify(r.json)?.slice(0, 300)}`);
       assert.doesNotThrow(() => JSON.stringify(r.json ?? null));
+      tick('api.rest-query-inprocess');
     }),
     p,
   );
@@ -149,6 +150,7 @@ test('REST in-process: hostile JSON bodies on the write routes never give a 5xx'
       const r = await dispatch(method, path, '', tokens[who], Buffer.from(JSON.stringify(json) ?? 'undefined'), asJson ? 'application/json' : 'text/plain');
       assert.ok(r.status < 500, `${method} ${path} ${JSON.stringify(json)?.slice(0, 200)} -> ${r.status} ${JSON.stringify(r.json)?.slice(0, 300)}`);
       assert.doesNotThrow(() => JSON.stringify(r.json ?? null));
+      tick('api.rest-body-inprocess');
     }),
     p,
   );

@@ -168,8 +168,6 @@ export class SamlServiceProvider {
   readonly replay: AssertionReplayCache;
   private readonly skewMs: number;
   private readonly metadataXml: string;
-  /** The id of the AuthnRequest being built (node-saml asks generateUniqueId once per request, synchronously). */
-  private lastId: string | null = null;
   /** Logins by outcome code ('ok' or an E_SAML_* / E_AUTH_* code): /metrics. */
   readonly outcomes = new Map<string, number>();
 
@@ -201,9 +199,11 @@ export class SamlServiceProvider {
       acceptedClockSkewMs: -1,
       audience: false,
       validateInResponseTo: ValidateInResponseTo.never,
+      // node-saml asks for one id per AuthnRequest (it would keep them only with its own InResponseTo check, which
+      // is off): remembered here, at once, so concurrent logins cannot mix their ids up
       generateUniqueId: () => {
         const id = `_${randomBytes(20).toString('hex')}`;
-        this.lastId = id;
+        this.pending.add(id);
         return id;
       },
       ...signing,
@@ -229,21 +229,8 @@ export class SamlServiceProvider {
   /** Starts an SP-initiated login: the AuthnRequest by the configured binding, `next` carried as RelayState. */
   async start(next: string | null): Promise<SamlLoginStart> {
     const relay = next ?? '';
-    if (this.cfg.idp.binding === 'post') {
-      const html = await this.saml.getAuthorizeFormAsync(relay, undefined, {});
-      this.remember();
-      return { binding: 'post', html };
-    }
-    const url = await this.saml.getAuthorizeUrlAsync(relay, undefined, {});
-    this.remember();
-    return { binding: 'redirect', url };
-  }
-
-  private remember(): void {
-    const id = this.lastId;
-    this.lastId = null;
-    if (id === null) throw new VigilError('E_INTERNAL', 'SAML request id was not generated');
-    this.pending.add(id);
+    if (this.cfg.idp.binding === 'post') return { binding: 'post', html: await this.saml.getAuthorizeFormAsync(relay, undefined, {}) };
+    return { binding: 'redirect', url: await this.saml.getAuthorizeUrlAsync(relay, undefined, {}) };
   }
 
   private count(outcome: string): void {

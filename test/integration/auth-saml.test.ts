@@ -423,6 +423,14 @@ describe('SAML SSO, HTTP-Redirect binding with signed AuthnRequests', () => {
     assert.equal(((await other.json()) as { error: { code: string } }).error.code, 'E_FORBIDDEN_CAMERA');
   });
 
+  test('concurrent logins each end in their own session', async () => {
+    idp.user = { nameId: 'alice', groups: ['vigil-operators'], email: 'alice@example.test' };
+    const before = families(A);
+    const rs = await Promise.all([0, 1, 2, 3].map((i) => login(A, {}, `/ui/${i}`)));
+    assert.deepEqual(rs.map((r) => [r.status, r.location]), [[303, '/ui/0'], [303, '/ui/1'], [303, '/ui/2'], [303, '/ui/3']]);
+    assert.equal(families(A), before + 4);
+  });
+
   test('forged: signed by another key (its certificate in KeyInfo) is refused', async () => {
     idp.user = { nameId: 'alice', groups: ['vigil-admins'], email: 'alice@example.test' };
     await refused(A, { sign: 'other' }, 401, 'E_SAML_SIGNATURE', "SAML response refused: no valid signature by the identity provider's certificates (Invalid signature)");

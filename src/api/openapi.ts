@@ -19,6 +19,12 @@ const authErrors = {
   '403': errResp('Role or camera scope does not allow this'),
 };
 
+/** Fields a cluster node adds to answers gathered from every node (src/cluster/reads.ts). */
+const CLUSTER_PARTIAL = {
+  partial: { type: 'boolean', description: 'Cluster nodes only: true when some node did not answer within cluster.queryTimeoutMs' },
+  missing_nodes: { type: 'array', items: { type: 'string' }, description: 'Cluster nodes only: the nodes that did not answer' },
+} as const;
+
 export const openApiDocument = {
   openapi: '3.1.0',
   info: {
@@ -157,6 +163,9 @@ export const openApiDocument = {
     '/cameras': {
       get: {
         summary: 'Cameras in the caller scope',
+        description:
+          'On a cluster node: every camera of the cluster with its node and lease; headers Vigil-Partial (true when a ' +
+          'node did not answer within cluster.queryTimeoutMs) and Vigil-Missing-Nodes (their ids, comma-separated).',
         tags: ['Cameras'],
         parameters: [
           {
@@ -278,7 +287,7 @@ export const openApiDocument = {
           '404': errResp('No embedding stored for the example track'),
           '413': errResp('Body too large (JSON 64 KiB, JPEG 4 MiB)'),
           '415': errResp('Content-Type is neither application/json nor image/jpeg'),
-          '503': errResp('Search by image without an embedder on this server'),
+          '503': errResp('Search by image without an embedder on this server; on a cluster node, E_CLUSTER_PARTIAL: the example track is on none of the nodes that answered'),
         },
       },
     },
@@ -303,6 +312,7 @@ export const openApiDocument = {
             properties: {
               alerts: { type: 'array', items: ref('Alert') },
               next_cursor: { type: ['string', 'null'] },
+              ...CLUSTER_PARTIAL,
             },
           }),
           '400': errResp('Bad filter'),
@@ -319,6 +329,7 @@ export const openApiDocument = {
           '200': jsonResp('The alert', ref('Alert')),
           ...authErrors,
           '404': errResp('No such alert'),
+          '503': errResp('On a cluster node, E_CLUSTER_PARTIAL: the alert is on none of the nodes that answered'),
         },
       },
     },
@@ -689,6 +700,10 @@ export const openApiDocument = {
           last_error: { type: ['string', 'null'] },
           origin: { enum: ['config', 'api', 'vms'], description: 'Where the camera is defined; only api cameras change over the API' },
           detection: { type: 'boolean', description: 'Whether frames go on to detection (switched at run time over MQTT)' },
+          node: { type: ['string', 'null'], description: 'Cluster nodes only: the node holding the camera lease (null: not running anywhere)' },
+          fence: { type: ['integer', 'null'], description: 'Cluster nodes only: the fencing token of the lease' },
+          lease_age_ms: { type: ['integer', 'null'], description: 'Cluster nodes only: ms since the owner last wrote the lease' },
+          live: { type: 'boolean', description: 'Cluster nodes only: false when the owner did not answer (the state is the configuration one)' },
         },
       },
       CameraDefinition: {
@@ -817,6 +832,7 @@ export const openApiDocument = {
         properties: {
           k: { type: 'integer', minimum: 1, maximum: 100 },
           results: { type: 'array', items: ref('SearchHit') },
+          ...CLUSTER_PARTIAL,
         },
       },
     },

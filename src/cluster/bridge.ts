@@ -242,19 +242,20 @@ export class EventBridge {
 
   #apply(m: JsMsg): void {
     const node = m.headers?.get('Vigil-Node') ?? '';
+    const cameraId = m.headers?.get('Vigil-Camera') ?? '';
+    const fence = Number(m.headers?.get('Vigil-Fence') ?? '0');
+    const max = this.#maxFence.get(cameraId) ?? 0;
+    // This node's own events count too: a node that took a camera over refuses the old owner's late events.
+    if (fence > max) this.#maxFence.set(cameraId, fence);
     if (node === this.#o.nodeId) {
       m.ack();
       return;
     }
-    const cameraId = m.headers?.get('Vigil-Camera') ?? '';
-    const fence = Number(m.headers?.get('Vigil-Fence') ?? '0');
-    const max = this.#maxFence.get(cameraId) ?? 0;
     if (fence < max) {
       this.stats.fencedOff++;
       m.ack();
       return;
     }
-    this.#maxFence.set(cameraId, fence);
     let ev: StreamEvent;
     try {
       ev = decodeJson<StreamEvent>(m.data);

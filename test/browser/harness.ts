@@ -37,7 +37,12 @@ export async function startVigil(yaml: string[]): Promise<Vigil> {
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const { port, password } = await new Promise<{ port: number; password: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`vigil serve did not start within 60 s:\n${out}`)), 60_000);
+    // Generous: on this shared 2-core machine a start under load can take over a minute. A server that did not
+    // start is killed, so a failed before() leaves no process behind.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`vigil serve did not start within 150 s:\n${out}`));
+    }, 150_000);
     const check = (): void => {
       const pw = /created user "admin" with password (\S+)/.exec(out);
       const p = /listening port=(\d+)/.exec(out);

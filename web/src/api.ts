@@ -35,12 +35,37 @@ export function token(): string | null {
   return accessToken;
 }
 
+let mediaCookie: Promise<void> = Promise.resolve();
+
+/**
+ * Copies the access token into the media cookie (HttpOnly, Path=/events: src/console/session.ts), so a <video>
+ * can fetch a clip by URL, Range requests included; without a token the cookie is cleared.
+ */
+function setMediaCookie(t: string | null): Promise<void> {
+  mediaCookie = fetch('/console/session/media', {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'x-vigil-console': '1', ...(t ? { authorization: `Bearer ${t}` } : {}) },
+  }).then(
+    () => undefined,
+    () => undefined,
+  );
+  return mediaCookie;
+}
+
+/** Resolves once the media cookie holds the current token (clip players wait for it before setting src). */
+export function mediaReady(): Promise<void> {
+  return mediaCookie;
+}
+
 function setSession(body: { access_token: string; expires_in: number; user: User } | null): void {
   if (refreshTimer) clearTimeout(refreshTimer);
   refreshTimer = null;
+  const had = accessToken !== null;
   accessToken = body?.access_token ?? null;
   current = body?.user ?? null;
   if (body) refreshTimer = setTimeout(() => void refresh(), Math.max(10, body.expires_in - 60) * 1000);
+  if (accessToken || had) void setMediaCookie(accessToken);
   for (const l of listeners) l(current);
 }
 

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { blobUrl } from './api';
+import { blobUrl, mediaReady, refresh } from './api';
 import { LivePlayer } from './live';
 import { events } from './stream';
 import { batchAt, type WireBox } from './wire';
@@ -66,10 +66,15 @@ export function LiveView(props: { cameraId: string; rules?: Rule[]; large?: bool
   const video = useRef<HTMLVideoElement>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
   const [fallback, setFallback] = useState<string | null>(null);
+  // Soft: no picture yet (slow start): the JPEG covers the video until its first frame. Hard: the stream cannot
+  // play here (codec, no encoded stream): the video goes and the JPEG stays.
+  const [hard, setHard] = useState(false);
   const player = useRef<LivePlayer | null>(null);
   useEffect(() => {
     if (!video.current) return;
-    const p = new LivePlayer(props.cameraId, video.current, (reason) => setFallback(reason));
+    setFallback(null);
+    setHard(false);
+    const p = new LivePlayer(props.cameraId, video.current, (reason) => (setFallback(reason), setHard(true)));
     player.current = p;
     // No first picture in 8 s (no encoded stream, nothing arrives): show the JPEG instead.
     const t = setTimeout(() => {
@@ -154,30 +159,43 @@ export function LiveView(props: { cameraId: string; rules?: Rule[]; large?: bool
   }, [props.cameraId, props.rules, fallback]);
   return (
     <div class={`live ${props.large ? 'large' : ''}`} data-camera={props.cameraId}>
-      <video ref={video} muted playsInline autoPlay aria-label={`Live video of ${props.cameraId}`} hidden={fallback !== null} />
-      {fallback !== null && <AuthImage src={`/cameras/${encodeURIComponent(props.cameraId)}/latest.jpg`} alt={`Latest frame of ${props.cameraId}`} refreshMs={1000} class="fallback" />}
+      <video
+        ref={video}
+        muted
+        playsInline
+        autoPlay
+        aria-label={`Live video of ${props.cameraId}`}
+        hidden={hard}
+        onLoadedData={() => !hard && setFallback(null)}
+      />
+      {fallback !== null && <AuthImage src={`/cameras/${encodeURIComponent(props.cameraId)}/latest.jpg`} alt={`Latest frame of ${props.cameraId}`} refreshMs={1000} class={hard ? 'fallback' : 'fallback over'} />}
       <canvas ref={canvas} class="overlay" aria-hidden="true" />
       {fallback !== null && <span class="badge" title={fallback}>JPEG</span>}
+      {fallback !== null && (
+        <p class="fallback-note" role="status">
+          {fallback}: showing the latest picture once a second.
+        </p>
+      )}
     </div>
   );
 }
 
-/** Plays a clip fetched with the bearer token (a blob: the browser seeks in it locally) from `startS`. */
-export function ClipPlayer(props: { src: string; startS: number; onClose: () => void }) {
-  const [url, setUrl] = useState<string | null>(null);
+/**
+ * Plays a clip by URL from `startS`: the browser fetches it itself with HTTP Range requests (so seeking reads only
+ * what it needs), authorized by the media cookie (src/api.ts mediaReady), never downloaded whole as a blob.
+ */
+export function ClipPlayer(props: { src: string; startS: number; onClose: () => void; title?: string }) {
+  const [ready, setReady] = useState(false);
   const [err, setErr] = useState<string | null>(null);
+  const retried = useRef(false);
   const ref = useRef<HTMLVideoElement>(null);
   useEffect(() => {
-    let u: string | null = null;
-    blobUrl(props.src).then(
-      (x) => {
-        u = x;
-        setUrl(x);
-      },
-      (e: Error) => setErr(e.message),
-    );
+    let alive = true;
+    retried.current = false;
+    setReady(false);
+    void mediaReady().then(() => alive && setReady(true));
     return () => {
-      if (u) URL.revokeObjectURL(u);
+      alive = false;
     };
   }, [props.src]);
   useEffect(() => {
@@ -186,15 +204,16 @@ export function ClipPlayer(props: { src: string; startS: number; onClose: () => 
     return () => removeEventListener('keydown', onKey);
   }, []);
   return (
-    <div class="modal" role="dialog" aria-label="Clip" onClick={(e) => e.target === e.currentTarget && props.onClose()}>
+    <div class="modal" role="dialog" aria-label={props.title ? `Clip of ${props.title}` : 'Clip'} onClick={(e) => e.target === e.currentTarget && props.onClose()}>
       <div class="modal-body">
-        {err && <p class="error">{err}</p>}
-        {!url && !err && <p>Loading clip…</p>}
-        {url && (
+        {err && <p class="error" role="alert">{err}</p>}
+        {!ready && <p>Loading clip…</p>}
+        {ready && (
           <video
             ref={ref}
             class="clip"
-            src={url}
+            src={props.src}
+            preload="metadata"
             controls
             autoPlay
             muted
@@ -204,6 +223,19 @@ export function ClipPlayer(props: { src: string; startS: number; onClose: () => 
             onSeeked={(e) => {
               // Where playback was put (tests and tooling read it; currentTime moves on as it plays).
               e.currentTarget.dataset['seekedTo'] ??= String(e.currentTarget.currentTime);
+            }}
+            onError={async (e) => {
+              const v = e.currentTarget;
+              // An expired media cookie: renew the session (and with it the cookie) once, then try again.
+              if (!retried.current) {
+                retried.current = true;
+                if (await refresh()) {
+                  await mediaReady();
+                  v.load();
+                  return;
+                }
+              }
+              setErr(`The clip could not be played${v.error?.message ? ` (${v.error.message})` : ''}`);
             }}
           />
         )}

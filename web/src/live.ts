@@ -130,7 +130,12 @@ export class LivePlayer {
 
   #init(mime: string, seg: Uint8Array): void {
     if (typeof MediaSource === 'undefined' || !MediaSource.isTypeSupported(mime)) {
-      this.onFail(`This browser cannot play ${mime}`);
+      const codec = /codecs="([^"]+)"/.exec(mime)?.[1] ?? mime;
+      const name = /^(hvc1|hev1)\./.test(codec) ? 'H.265' : /^avc1\./.test(codec) ? 'H.264' : 'this';
+      // Nothing this browser can decode: stop the stream (the tile shows latest.jpg instead).
+      this.#unwatch();
+      this.#unwatch = () => {};
+      this.onFail(`This browser cannot play ${name} video (${codec})`);
       return;
     }
     if (this.#sb && mime === this.#mime) {

@@ -173,46 +173,82 @@ export function AlertList(props: { cameraId?: string }) {
   );
 }
 
-interface TrackItem {
-  trackId: number;
-  className: string;
-  startMs: number;
-  endMs: number | null;
+/** A stored track as GET /tracks answers (src/console/tracks.ts). */
+export interface TrackItem {
+  camera_id: string;
+  track_id: number;
+  class_name: string;
+  start_time: string;
+  end_time: string | null;
+  best_confidence?: number;
+  links: { snapshot: string; clip: string };
 }
 
-function TrackTimeline(props: { cameraId: string }) {
-  const [tracks, setTracks] = useState<TrackItem[]>([]);
+const trackRef = (camera: string, id: number): string => `${encodeURIComponent(camera)}:${id}`;
+
+/**
+ * A camera's tracks from the stored history (GET /tracks, newest first) with their snapshots, topped up by the
+ * tracks that start and end live (the /ws stream) when `live`. A track's clip plays by URL (Range seeking).
+ */
+export function TrackTimeline(props: { cameraId: string; live?: boolean; startTime?: string; endTime?: string; className?: string }) {
+  // Live timeline: the last hour as of when it opened (fixed, so the query does not change with every render).
+  const [since] = useState(() => new Date(Date.now() - 3600_000).toISOString());
+  const query = new URLSearchParams({ camera_id: props.cameraId, limit: '50' });
+  if (props.startTime) query.set('start_time', props.startTime);
+  else if (props.live) query.set('start_time', since);
+  if (props.endTime) query.set('end_time', props.endTime);
+  if (props.className) query.set('class', props.className);
+  const qs = query.toString();
+  const [stored, err] = useData(() => api<{ tracks: TrackItem[] }>(`/tracks?${qs}`).then((r) => r.tracks), [qs]);
+  const [live, setLive] = useState<TrackItem[]>([]);
   const [playing, setPlaying] = useState<TrackItem | null>(null);
+  useEffect(() => setLive([]), [qs]);
   useEffect(
     () =>
-      events.on((e) => {
-        if (e.kind !== 'track' || e.cameraId !== props.cameraId) return;
-        setTracks((list) => {
-          const i = list.findIndex((t) => t.trackId === e.trackId);
-          if (e.phase === 'start' && i < 0) return [{ trackId: e.trackId, className: e.className, startMs: e.timestampMs, endMs: null }, ...list].slice(0, 30);
-          if (e.phase === 'end' && i >= 0) return list.map((t, k) => (k === i ? { ...t, endMs: e.timestampMs } : t));
-          return list;
-        });
-      }),
-    [props.cameraId],
+      props.live
+        ? events.on((e) => {
+            if (e.kind !== 'track' || e.cameraId !== props.cameraId) return;
+            setLive((list) => {
+              const i = list.findIndex((t) => t.track_id === e.trackId);
+              const ref = trackRef(props.cameraId, e.trackId);
+              if (e.phase === 'start' && i < 0)
+                return [{ camera_id: props.cameraId, track_id: e.trackId, class_name: e.className, start_time: new Date(e.timestampMs).toISOString(), end_time: null, links: { snapshot: `/tracks/${ref}/snapshot.jpg`, clip: `/events/${ref}/clip` } }, ...list].slice(0, 30);
+              if (e.phase === 'end' && i >= 0) return list.map((t, k) => (k === i ? { ...t, end_time: new Date(e.timestampMs).toISOString() } : t));
+              return list;
+            });
+          })
+        : undefined,
+    [props.cameraId, props.live],
   );
+  // Live entries first (newest), then the stored ones they do not repeat (a live end replaces a stored "live").
+  const liveIds = new Set(live.map((t) => t.track_id));
+  const tracks = [...live, ...(stored ?? []).filter((t) => !liveIds.has(t.track_id))];
   return (
     <>
-      <ol class="timeline" aria-label="Tracks">
-        {tracks.length === 0 && <li class="muted">Tracks appear here as they start.</li>}
+      {err && <p class="error">{err}</p>}
+      <ol class="timeline" aria-label={`Tracks of ${props.cameraId}`}>
+        {!stored && !err && <li class="muted">Loading tracks…</li>}
+        {stored && tracks.length === 0 && <li class="muted">No tracks in this span.</li>}
         {tracks.map((t) => (
-          <li key={t.trackId}>
-            <AuthImage src={`/tracks/${encodeURIComponent(props.cameraId)}:${t.trackId}/snapshot.jpg?crop=true`} alt={`${t.className} ${t.trackId}`} class="thumb small" />
-            <span>
-              {t.className} #{t.trackId} · {new Date(t.startMs).toLocaleTimeString()}
-              {t.endMs ? ` – ${new Date(t.endMs).toLocaleTimeString()}` : ' (live)'}
+          <li key={t.track_id} data-track={t.track_id}>
+            <AuthImage src={`${t.links.snapshot}?crop=true`} alt={`${t.class_name} ${t.track_id}`} class="thumb small" />
+            <span class="grow">
+              {t.class_name} #{t.track_id} · {new Date(t.start_time).toLocaleTimeString()}
+              {t.end_time ? ` – ${new Date(t.end_time).toLocaleTimeString()}` : ' (live)'}
             </span>
-            {t.endMs && <button onClick={() => setPlaying(t)}>Clip</button>}
-            <button onClick={() => navigate(`/ui/search?camera=${encodeURIComponent(props.cameraId)}&track=${t.trackId}`)}>Similar</button>
+            {t.end_time && (
+              <button onClick={() => setPlaying(t)} aria-label={`Play clip of ${t.class_name} ${t.track_id}`}>
+                Clip
+              </button>
+            )}
+            <button onClick={() => navigate(`/ui/search?camera=${encodeURIComponent(t.camera_id)}&track=${t.track_id}`)} aria-label={`Similar to ${t.class_name} ${t.track_id}`}>
+              Similar
+            </button>
           </li>
         ))}
       </ol>
-      {playing && <ClipPlayer src={`/events/${encodeURIComponent(props.cameraId)}:${playing.trackId}/clip`} startS={5} onClose={() => setPlaying(null)} />}
+      {/* A track's clip runs from 5 s before it was first seen (src/api/routes-ops.ts). */}
+      {playing && <ClipPlayer src={playing.links.clip} startS={5} title={`${playing.class_name} #${playing.track_id}`} onClose={() => setPlaying(null)} />}
     </>
   );
 }
@@ -226,7 +262,7 @@ export function CameraPage(props: { id: string }) {
       <div class="columns">
         <div>
           <h3>Tracks</h3>
-          <TrackTimeline cameraId={props.id} />
+          <TrackTimeline cameraId={props.id} live />
         </div>
         <div>
           <h3>Alerts</h3>
@@ -237,10 +273,64 @@ export function CameraPage(props: { id: string }) {
   );
 }
 
+/** `datetime-local` value (local time, minutes) of a Date. */
+const localInput = (d: Date): string => {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+};
+
 export function Events() {
+  const cams = useCameras();
+  const [filter, setFilter] = useState<{ camera: string; from: string; to: string; cls: string } | null>(null);
+  useEffect(() => {
+    if (!filter && cams && cams[0]) setFilter({ camera: cams[0].id, from: localInput(new Date(Date.now() - 3600_000)), to: '', cls: '' });
+  }, [cams]);
   return (
     <section>
       <h2>Events</h2>
+      <h3>Tracks</h3>
+      {filter && (
+        <form
+          class="row"
+          aria-label="Track history"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const f = new FormData(e.currentTarget);
+            setFilter({ camera: String(f.get('camera')), from: String(f.get('from') ?? ''), to: String(f.get('to') ?? ''), cls: String(f.get('class') ?? '').trim() });
+          }}
+        >
+          <label>
+            Camera{' '}
+            <select name="camera" defaultValue={filter.camera}>
+              {(cams ?? []).map((c) => (
+                <option key={c.id} value={c.id} selected={c.id === filter.camera}>
+                  {c.id}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            From <input name="from" type="datetime-local" step="1" defaultValue={filter.from} />
+          </label>
+          <label>
+            To <input name="to" type="datetime-local" step="1" defaultValue={filter.to} />
+          </label>
+          <label>
+            Class <input name="class" placeholder="person" defaultValue={filter.cls} />
+          </label>
+          <button type="submit">Show tracks</button>
+        </form>
+      )}
+      {cams && cams.length === 0 && <p class="muted">No cameras you may see.</p>}
+      {filter && (
+        <TrackTimeline
+          cameraId={filter.camera}
+          {...(filter.from ? { startTime: new Date(filter.from).toISOString() } : {})}
+          {...(filter.to ? { endTime: new Date(filter.to).toISOString() } : {})}
+          {...(filter.cls ? { className: filter.cls } : {})}
+        />
+      )}
+      <h3>Alerts</h3>
       <AlertList />
     </section>
   );
@@ -310,10 +400,10 @@ export function Search() {
           Class <input name="class" placeholder="person" />
         </label>
         <label>
-          From <input name="start" type="datetime-local" />
+          From <input name="start" type="datetime-local" step="1" />
         </label>
         <label>
-          To <input name="end" type="datetime-local" />
+          To <input name="end" type="datetime-local" step="1" />
         </label>
         <button type="submit">Search</button>
       </form>
@@ -322,7 +412,7 @@ export function Search() {
         <ul class="hits">
           {hits.length === 0 && <li class="muted">Nothing similar.</li>}
           {hits.map((h) => (
-            <li key={`${h.camera_id}:${h.track_id}`}>
+            <li key={`${h.camera_id}:${h.track_id}`} data-hit={`${h.camera_id}:${h.track_id}`}>
               <AuthImage src={h.snapshot_url ?? `/tracks/${encodeURIComponent(h.camera_id)}:${h.track_id}/snapshot.jpg?crop=true`} alt={`track ${h.track_id}`} class="thumb" />
               <span>
                 {h.camera_id} #{h.track_id} · {(h.score * 100).toFixed(1)}%
@@ -335,13 +425,52 @@ export function Search() {
   );
 }
 
-type Draft = { kind: 'tripwire' | 'zone_enter' | 'zone_presence' | 'dwell' | 'occupancy'; points: Array<[number, number]> };
+type Kind = 'tripwire' | 'zone_enter' | 'zone_exit' | 'zone_presence' | 'dwell' | 'occupancy' | 'sequence';
+type Pt = [number, number];
+/** The geometry being drawn: `points` is the line or zone in progress; `zones` the finished zones of a sequence. */
+type Draft = { kind: Kind; points: Pt[]; zones: Pt[][] };
+type SavedRule = Rule & { source: string };
+
+const KINDS: Array<[Kind, string]> = [
+  ['tripwire', 'tripwire'],
+  ['zone_enter', 'zone enter'],
+  ['zone_exit', 'zone exit'],
+  ['zone_presence', 'zone presence'],
+  ['dwell', 'dwell'],
+  ['occupancy', 'occupancy (count)'],
+  ['sequence', 'sequence of zones'],
+];
+const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+/** Fields every kind has: kept from a loaded rule when the editor does not show them (PUT replaces the rule). */
+const KEEP = ['enabled', 'minConfidence', 'anchor', 'severity', 'notify'] as const;
+
+interface Geometry {
+  points: Pt[];
+  normalized?: boolean;
+}
+
+/** A saved rule's geometry as normalized points (the editor draws on the picture in 0..1). */
+function toDraft(r: SavedRule, size: { width: number; height: number } | null): Draft {
+  const norm = (g: Geometry | undefined | null): Pt[] => {
+    if (!g) return [];
+    if (g.normalized) return g.points.map(([x, y]) => [x, y]);
+    const w = size?.width || 1;
+    const h = size?.height || 1;
+    return g.points.map(([x, y]) => [round(x / w), round(y / h)]);
+  };
+  const kind = r.kind as Kind;
+  if (kind === 'tripwire' && r.line) return { kind, points: norm({ points: [r.line.from, r.line.to], normalized: r.line.normalized ?? false }), zones: [] };
+  if (kind === 'sequence') return { kind, points: [], zones: (r.zones ?? []).map((z) => norm(z)) };
+  return { kind, points: norm(r.zone), zones: [] };
+}
 
 export function Rules() {
   const cams = useCameras();
   const [camera, setCamera] = useState<string>('');
   const [rules, rulesErr, reload] = useData(listRules);
-  const [draft, setDraft] = useState<Draft>({ kind: 'tripwire', points: [] });
+  const [draft, setDraft] = useState<Draft>({ kind: 'tripwire', points: [], zones: [] });
+  const [editing, setEditing] = useState<SavedRule | null>(null);
+  const [formKey, setFormKey] = useState(0);
   const [preview, setPreview] = useState<string | null>(null);
   const [msg, setMsg] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
@@ -350,40 +479,63 @@ export function Rules() {
   useEffect(() => {
     if (!camera && cams && cams[0]) setCamera(cams[0].id);
   }, [cams]);
-  const needed = draft.kind === 'tripwire' ? 2 : 3;
+  // A new form (a rule loaded, or a fresh one) is read once it is in the page: the rule below reads its fields.
+  useEffect(() => setTick((t) => t + 1), [formKey]);
+  const zonesOf = (d: Draft): Pt[][] => [...d.zones, ...(d.points.length >= 3 ? [d.points] : [])];
+  const complete =
+    draft.kind === 'tripwire'
+      ? draft.points.length === 2
+      : draft.kind === 'sequence'
+        ? zonesOf(draft).length >= 2 && (draft.points.length === 0 || draft.points.length >= 3)
+        : draft.kind === 'occupancy'
+          ? draft.points.length === 0 || draft.points.length >= 3
+          : draft.points.length >= 3;
   const rule = useMemo((): Record<string, unknown> | null => {
     const f = form.current;
-    if (!f || draft.points.length < needed) return null;
+    if (!f || !complete) return null;
     const d = new FormData(f);
-    const r: Record<string, unknown> = {
-      id: String(d.get('id') || ''),
-      name: String(d.get('name') || d.get('id') || ''),
+    const id = String(d.get('id') || '');
+    const r: Record<string, unknown> = {};
+    if (editing) for (const k of KEEP) if (editing[k] !== undefined) r[k] = editing[k];
+    Object.assign(r, {
+      id,
+      name: String(d.get('name') || id),
       kind: draft.kind,
-      cameras: [camera],
-    };
-    const classes = String(d.get('classes') || '').split(',').map((s) => s.trim()).filter(Boolean);
-    if (classes.length) r['classes'] = classes;
-    if (draft.kind === 'tripwire') r['line'] = { from: draft.points[0], to: draft.points[1], normalized: true };
-    else r['zone'] = { points: draft.points, normalized: true };
+      cameras: editing?.cameras && editing.cameras.length > 1 && editing.cameras.includes(camera) ? editing.cameras : [camera],
+    });
+    r['classes'] = String(d.get('classes') || '').split(',').map((s) => s.trim()).filter(Boolean);
+    const zone = (points: Pt[]) => ({ points, normalized: true });
+    if (draft.kind === 'tripwire') {
+      r['line'] = { from: draft.points[0], to: draft.points[1], normalized: true };
+      r['direction'] = String(d.get('direction') || 'both');
+    } else if (draft.kind === 'sequence') {
+      r['zones'] = zonesOf(draft).map(zone);
+      r['withinSeconds'] = Number(d.get('within') || 30);
+    } else if (draft.kind === 'occupancy') {
+      if (draft.points.length >= 3) r['zone'] = zone(draft.points);
+      r['condition'] = String(d.get('condition') || 'above');
+      r['threshold'] = Number(d.get('threshold') || 0);
+      r['forSeconds'] = Number(d.get('for') || 0);
+    } else r['zone'] = zone(draft.points);
     if (draft.kind === 'dwell') r['seconds'] = Number(d.get('seconds') || 10);
-    if (draft.kind === 'occupancy') {
-      r['condition'] = 'above';
-      r['threshold'] = Number(d.get('threshold') || 3);
-    }
-    const cooldown = Number(d.get('cooldown') || 0);
-    if (cooldown > 0) r['cooldownSeconds'] = cooldown;
+    r['cooldownSeconds'] = Number(d.get('cooldown') || 0);
     const start = String(d.get('start') || '');
     const end = String(d.get('end') || '');
-    if (start && end) r['schedule'] = { windows: [{ start, end }] };
+    const days = DAYS.filter((x) => d.get(`day-${x}`) !== null);
+    if (start && end) {
+      const rest = editing?.['schedule'] ? (editing['schedule'] as { timezone?: string; windows: unknown[] }) : null;
+      r['schedule'] = { ...(rest?.timezone ? { timezone: rest.timezone } : {}), windows: [{ days, start, end }, ...(rest ? rest.windows.slice(1) : [])] };
+    }
     return r;
-  }, [draft, camera, needed, tick]);
+  }, [draft, camera, complete, tick, editing, formKey]);
   // Keyboard drawing: arrows move a cursor over the picture (Shift: bigger steps), Enter or Space adds a point.
-  const [cursor, setCursor] = useState<[number, number]>([0.5, 0.5]);
+  const [cursor, setCursor] = useState<Pt>([0.5, 0.5]);
   const addPoint = (x: number, y: number) =>
     setDraft((d) => ({ ...d, points: d.kind === 'tripwire' && d.points.length >= 2 ? [[round(x), round(y)]] : [...d.points, [round(x), round(y)]] }));
+  const nextZone = () => setDraft((d) => (d.points.length >= 3 ? { ...d, zones: [...d.zones, d.points], points: [] } : d));
   const onKey = (e: KeyboardEvent) => {
     const step = e.shiftKey ? 0.1 : 0.02;
-    const moves: Record<string, [number, number]> = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+    const moves: Record<string, Pt> = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
     const m = moves[e.key];
     if (m) {
       e.preventDefault();
@@ -391,6 +543,9 @@ export function Rules() {
     } else if (e.key === 'Enter' || e.key === ' ') {
       e.preventDefault();
       addPoint(cursor[0], cursor[1]);
+    } else if ((e.key === 'n' || e.key === 'N') && draft.kind === 'sequence') {
+      e.preventDefault();
+      nextZone();
     }
   };
   const click = (e: MouseEvent) => {
@@ -401,19 +556,55 @@ export function Rules() {
     const y = Math.min(1, Math.max(0, (e.clientY - b.top) / b.height));
     addPoint(x, y);
   };
+  const startNew = () => {
+    setEditing(null);
+    setDraft({ kind: 'tripwire', points: [], zones: [] });
+    setFormKey((k) => k + 1);
+    setPreview(null);
+  };
+  const edit = (r: SavedRule) => {
+    const cam = r.cameras && r.cameras.length > 0 && cams?.some((c) => c.id === r.cameras![0]) ? r.cameras[0]! : camera;
+    const size = (cams ?? []).find((c) => c.id === cam) as (Camera & { width?: number; height?: number }) | undefined;
+    setCamera(cam);
+    setEditing(r);
+    setDraft(toDraft(r, size && size.width && size.height ? { width: size.width, height: size.height } : null));
+    setFormKey((k) => k + 1);
+    setPreview(null);
+    setMsg(null);
+    form.current?.scrollIntoView?.();
+  };
+  const e0 = editing;
+  const w0 = (e0?.['schedule'] as { windows: Array<{ days: string[]; start: string; end: string }> } | null | undefined)?.windows[0];
+  const num = (k: string, dflt: string): string => (e0 && typeof e0[k] === 'number' ? String(e0[k]) : dflt);
+  const instructions =
+    draft.kind === 'tripwire'
+      ? 'two points for the line (from, to)'
+      : draft.kind === 'sequence'
+        ? `zone ${draft.zones.length + 1}: three or more corners, then "Next zone" (or N); at least two zones, entered in this order`
+        : draft.kind === 'occupancy'
+          ? 'three or more corners of the zone counted, or none for the whole frame'
+          : 'three or more corners of the zone';
   return (
     <section>
       <h2>Rules</h2>
       {rulesErr && <p class="error">{rulesErr}</p>}
       <ul class="rules">
         {(rules ?? []).map((r) => (
-          <li key={r.id} data-rule={r.id}>
-            <strong>{r.name ?? r.id}</strong> · {r.kind} · {(r.cameras ?? ['all']).join(', ')}
+          <li key={r.id} data-rule={r.id} class={editing?.id === r.id ? 'editing' : undefined}>
+            <strong>{r.name ?? r.id}</strong> · {r.kind} · {(r.cameras && r.cameras.length ? r.cameras : ['all']).join(', ')}
+            <span class="spacer" />
+            {can('rules') && r.source === 'api' && (
+              <button onClick={() => edit(r)} aria-label={`Edit ${r.id}`}>
+                Edit
+              </button>
+            )}
             {can('rules') && r.source === 'api' && (
               <button
+                aria-label={`Delete ${r.id}`}
                 onClick={async () => {
                   try {
                     await api(`/rules/${encodeURIComponent(r.id)}`, { method: 'DELETE' });
+                    if (editing?.id === r.id) startNew();
                     reload();
                   } catch (e) {
                     setMsg((e as Error).message);
@@ -426,12 +617,12 @@ export function Rules() {
           </li>
         ))}
       </ul>
-      <h3>New rule</h3>
-      <form ref={form} class="rule-form" onInput={() => setTick((t) => t + 1)} onChange={() => setTick((t) => t + 1)} onSubmit={(e) => e.preventDefault()}>
+      <h3>{editing ? `Edit rule ${editing.id}` : 'New rule'}</h3>
+      <form key={formKey} ref={form} class="rule-form" aria-label={editing ? `Edit rule ${editing.id}` : 'New rule'} onInput={() => setTick((t) => t + 1)} onChange={() => setTick((t) => t + 1)} onSubmit={(e) => e.preventDefault()}>
         <div class="row">
           <label>
             Camera{' '}
-            <select name="camera" value={camera} onChange={(e) => (setCamera(e.currentTarget.value), setDraft((d) => ({ ...d, points: [] })))}>
+            <select name="camera" value={camera} onChange={(e) => (setCamera(e.currentTarget.value), setDraft((d) => ({ ...d, points: [], zones: [] })))}>
               {(cams ?? []).map((c) => (
                 <option key={c.id} value={c.id}>
                   {c.id}
@@ -441,53 +632,102 @@ export function Rules() {
           </label>
           <label>
             Kind{' '}
-            <select name="kind" value={draft.kind} onChange={(e) => setDraft({ kind: e.currentTarget.value as Draft['kind'], points: [] })}>
-              <option value="tripwire">tripwire</option>
-              <option value="zone_enter">zone enter</option>
-              <option value="zone_presence">zone presence</option>
-              <option value="dwell">dwell</option>
-              <option value="occupancy">occupancy</option>
+            <select name="kind" value={draft.kind} onChange={(e) => setDraft({ kind: e.currentTarget.value as Kind, points: [], zones: [] })}>
+              {KINDS.map(([k, label]) => (
+                <option key={k} value={k}>
+                  {label}
+                </option>
+              ))}
             </select>
           </label>
           <label>
-            Id <input name="id" required pattern="[A-Za-z0-9_.\-]{1,64}" />
+            Id <input name="id" required pattern="[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}" defaultValue={e0?.id ?? ''} readOnly={!!e0} />
           </label>
           <label>
-            Name <input name="name" />
+            Name <input name="name" defaultValue={e0?.name ?? ''} />
           </label>
           <label>
-            Classes <input name="classes" placeholder="person, car" />
+            Classes <input name="classes" placeholder="person, car" defaultValue={((e0?.['classes'] as string[] | undefined) ?? []).join(', ')} />
           </label>
+          {draft.kind === 'tripwire' && (
+            <label>
+              Direction{' '}
+              <select name="direction" defaultValue={String(e0?.['direction'] ?? 'both')}>
+                <option value="both">both</option>
+                <option value="a_to_b">A → B</option>
+                <option value="b_to_a">B → A</option>
+              </select>
+            </label>
+          )}
           {draft.kind === 'dwell' && (
             <label>
-              Seconds <input name="seconds" type="number" min="1" defaultValue="10" />
+              Dwell seconds <input name="seconds" type="number" min="0" step="any" defaultValue={num('seconds', '10')} />
             </label>
           )}
           {draft.kind === 'occupancy' && (
+            <>
+              <label>
+                Count is{' '}
+                <select name="condition" defaultValue={String(e0?.['condition'] ?? 'above')}>
+                  <option value="above">more than</option>
+                  <option value="below">fewer than</option>
+                </select>
+              </label>
+              <label>
+                Count <input name="threshold" type="number" min="0" step="1" defaultValue={num('threshold', '3')} />
+              </label>
+              <label>
+                For seconds <input name="for" type="number" min="0" step="any" defaultValue={num('forSeconds', '0')} />
+              </label>
+            </>
+          )}
+          {draft.kind === 'sequence' && (
             <label>
-              More than <input name="threshold" type="number" min="0" defaultValue="3" />
+              Within seconds <input name="within" type="number" min="0" step="any" defaultValue={num('withinSeconds', '30')} />
             </label>
           )}
           <label>
-            Cool-down s <input name="cooldown" type="number" min="0" defaultValue="0" />
-          </label>
-          <label>
-            Active from <input name="start" type="time" />
-          </label>
-          <label>
-            to <input name="end" type="time" />
+            Cool-down s <input name="cooldown" type="number" min="0" step="any" defaultValue={num('cooldownSeconds', '0')} />
           </label>
         </div>
+        <fieldset class="row">
+          <legend>Schedule (empty: always)</legend>
+          <label>
+            Active from <input name="start" type="time" defaultValue={w0?.start ?? ''} />
+          </label>
+          <label>
+            to <input name="end" type="time" defaultValue={w0?.end === '24:00' ? '23:59' : (w0?.end ?? '')} />
+          </label>
+          {DAYS.map((d) => (
+            <label key={d} class="day">
+              <input type="checkbox" name={`day-${d}`} defaultChecked={w0 ? w0.days.includes(d) : true} /> {d}
+            </label>
+          ))}
+        </fieldset>
         <p class="muted">
-          Click on the picture: {draft.kind === 'tripwire' ? 'two points for the line (from, to)' : 'three or more corners of the zone'}.{' '}
-          <button type="button" onClick={() => setDraft((d) => ({ ...d, points: [] }))}>
+          Click on the picture: {instructions}.{' '}
+          {draft.kind === 'sequence' && (
+            <button type="button" disabled={draft.points.length < 3} onClick={nextZone}>
+              Next zone
+            </button>
+          )}{' '}
+          <button type="button" onClick={() => setDraft((d) => ({ ...d, points: [], zones: [] }))}>
             Clear
           </button>
         </p>
+        {draft.kind === 'sequence' && (
+          <p class="zones-list muted" aria-live="polite">
+            Zones done: {draft.zones.length}
+            {draft.points.length > 0 ? `; zone ${draft.zones.length + 1} has ${draft.points.length} corner(s)` : ''}
+          </p>
+        )}
         {camera && (
-          <div class="draw" ref={imgBox} onClick={click} onKeyDown={onKey} tabIndex={0} role="application" aria-label="Drawing area: arrow keys move the cursor, Enter adds a point" data-testid="draw">
+          <div class="draw" ref={imgBox} onClick={click} onKeyDown={onKey} tabIndex={0} role="application" aria-label={`Drawing area: arrow keys move the cursor, Enter adds a point${draft.kind === 'sequence' ? ', N closes the zone' : ''}`} data-testid="draw">
             <AuthImage src={`/cameras/${encodeURIComponent(camera)}/latest.jpg`} alt={`Latest frame of ${camera}`} />
             <svg viewBox="0 0 1 1" preserveAspectRatio="none" aria-hidden="true">
+              {draft.zones.map((z, i) => (
+                <polygon key={`z${i}`} class="done" points={z.map((p) => p.join(',')).join(' ')} />
+              ))}
               {draft.kind === 'tripwire' && draft.points.length === 2 ? (
                 <line x1={draft.points[0]![0]} y1={draft.points[0]![1]} x2={draft.points[1]![0]} y2={draft.points[1]![1]} />
               ) : (
@@ -527,22 +767,29 @@ export function Rules() {
               disabled={!rule}
               onClick={async () => {
                 if (!rule || !form.current?.reportValidity()) return;
+                const id = String(rule['id']);
                 try {
-                  await api('/rules', { method: 'POST', body: JSON.stringify(rule) });
-                  setMsg(`Saved rule ${String(rule['id'])}`);
-                  setDraft((d) => ({ ...d, points: [] }));
+                  if (editing) await api(`/rules/${encodeURIComponent(id)}`, { method: 'PUT', body: JSON.stringify(rule) });
+                  else await api('/rules', { method: 'POST', body: JSON.stringify(rule) });
+                  startNew();
+                  setMsg(`${editing ? 'Updated' : 'Saved'} rule ${id}`);
                   reload();
                 } catch (e) {
                   setMsg((e as Error).message);
                 }
               }}
             >
-              Save rule
+              {editing ? 'Save changes' : 'Save rule'}
+            </button>
+          )}
+          {editing && (
+            <button type="button" onClick={startNew}>
+              Cancel edit
             </button>
           )}
         </div>
         {preview && <p role="status" class="preview">{preview}</p>}
-        {msg && <p role="status">{msg}</p>}
+        {msg && <p role="status" class="saved">{msg}</p>}
       </form>
     </section>
   );

@@ -114,22 +114,32 @@ test('progressive JPEGs: 100 scans decode (every pixel 128), 101 are refused as 
   assert.equal(sourceFrameStats().frames, 0);
 });
 
-test('hostile decodes hold no libuv worker: 4 at once (the pool size), then an ordinary decode completes', async () => {
+test('hostile decodes hold no libuv worker: 4 at once (the pool size) and an ordinary one queued behind them all complete', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-jpeg-'));
   try {
     const normal = gstJpeg(dir, 'normal', 'I420', 64, 48);
-    const hostile = [SPIN, progressiveJpeg(128), SPIN, progressiveJpeg(101)].map((j) => SourceFrame.decodeJpeg(j));
-    const results = await Promise.allSettled(hostile);
-    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected', 'rejected', 'rejected']);
+    // The four hostile decodes take the pool's four threads first; the ordinary one queues behind them. With the
+    // old jpegdec decoder each spin input held its thread for minutes, so this never completed.
+    const decodes = [SPIN, progressiveJpeg(128), SPIN, progressiveJpeg(101), normal].map((j) => SourceFrame.decodeJpeg(j));
     let timer: NodeJS.Timeout | undefined;
-    const hang = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('decode did not complete in 30 s')), 30_000); });
+    const hang = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the decodes did not complete in 30 s')), 30_000);
+    });
+    let results: Array<PromiseSettledResult<SourceFrame>>;
     try {
-      const f = await Promise.race([SourceFrame.decodeJpeg(normal), hang]);
-      assert.deepEqual([f.format, f.width, f.height], ['I420', 64, 48]);
-      f.close();
+      results = await Promise.race([Promise.allSettled(decodes), hang]);
     } finally {
       clearTimeout(timer);
     }
+    const scanBomb = 'JPEG image refused: more than 100 scans (each scan is a pass over the whole image; encoders write at most a few dozen)';
+    assert.deepEqual(
+      results.slice(0, 4).map((r) => (r.status === 'rejected' ? [(r.reason as { code: string }).code, (r.reason as Error).message] : r.status)),
+      [['E_SNAPSHOT_DECODE', SPIN_ERROR], ['E_SNAPSHOT_DECODE', scanBomb], ['E_SNAPSHOT_DECODE', SPIN_ERROR], ['E_SNAPSHOT_DECODE', scanBomb]],
+    );
+    assert.equal(results[4]!.status, 'fulfilled');
+    const f = (results[4] as PromiseFulfilledResult<SourceFrame>).value;
+    assert.deepEqual([f.format, f.width, f.height], ['I420', 64, 48]);
+    f.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

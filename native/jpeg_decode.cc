@@ -135,8 +135,9 @@ struct ProgressState {
 [[noreturn]] void OnErrorExit(j_common_ptr c) { Fail(c, "JPEG decoding failed: "); }
 
 // Warnings (level -1) that mean the entropy-coded data is damaged: libjpeg would go on and fill the rest of the
-// image with grey or guessed blocks. Refused, as decodeJpeg refuses a cut-off file. The others (extra bytes before
-// a marker, an unknown JFIF version or Adobe transform, a bad ICC profile) leave the pixels intact and are ignored.
+// image with grey or guessed blocks. Refused, as decodeJpeg refuses a cut-off file. The others leave the pixels
+// intact and are ignored: extra bytes before a marker, an unknown JFIF version or Adobe transform, a bad ICC
+// profile, and odd scan parameters in a sequential JPEG (which libjpeg ignores; some cameras write them).
 void OnMessage(j_common_ptr c, int level) {
   if (level != -1) return;  // trace messages
   // JWRN_ARITH_BAD_CODE's number depends on defines private to the library's build: matched by its text.
@@ -150,7 +151,6 @@ void OnMessage(j_common_ptr c, int level) {
     case JWRN_HUFF_BAD_CODE:
     case JWRN_JPEG_EOF:
     case JWRN_MUST_RESYNC:
-    case JWRN_NOT_SEQUENTIAL:
       Fail(c, "Corrupt JPEG image: ");
     default:
       c->err->num_warnings++;

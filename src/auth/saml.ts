@@ -392,12 +392,13 @@ export class SamlServiceProvider {
   private classify(err: unknown, xml: string): SamlError {
     if (err instanceof SamlStatusError) return refuse.status(err.message);
     const msg = err instanceof Error ? err.message : String(err);
+    if (/No response found|Unknown SAML response/.test(msg)) return refuse.request('Expected a SAML Response in SAMLResponse');
     if (/signature/i.test(msg)) {
       if (!/<([A-Za-z_][\w.-]*:)?Signature[\s>]/.test(xml)) return refuse.signature('the assertion is not signed');
       return refuse.signature(`no valid signature by the identity provider's certificates (${msg})`);
     }
     if (/Not a valid XML document|non-whitespace|Unexpected|unclosed|Invalid character/i.test(msg)) return refuse.request(`SAMLResponse is not well-formed XML`);
-    if (/Missing SAML assertion|Unknown SAML response/.test(msg)) return refuse.invalid(msg);
+    if (/Missing SAML assertion/.test(msg)) return refuse.invalid(msg);
     if (/EncryptedAssertion|decryption/i.test(msg)) return refuse.invalid('encrypted assertions are not supported');
     return refuse.invalid(msg);
   }

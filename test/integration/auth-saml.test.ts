@@ -88,6 +88,8 @@ interface Twist {
   sign?: 'idp' | 'other' | 'none' | 'response';
   /** changes the signed XML afterwards */
   tamper?: (xml: string) => string;
+  /** answer with this second-level status code under Responder and no assertion (core 3.2.2.2) */
+  failStatus?: string;
 }
 
 interface AuthnRequestSeen {
@@ -191,6 +193,13 @@ class TestIdp {
     const notOnOrAfter = iso(now + (t.notOnOrAfter ?? 300_000));
     const issuer = esc(t.issuer ?? IDP_ENTITY);
     const user = { ...this.user, ...(t.nameId !== undefined ? { nameId: t.nameId } : {}), ...(t.groups ? { groups: t.groups } : {}), ...(t.email ? { email: t.email } : {}) };
+    if (t.failStatus !== undefined) {
+      return (
+        `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r${randomBytes(16).toString('hex')}" Version="2.0" IssueInstant="${iso(now)}" Destination="${esc(acsUrl)}"${irtAttr}>` +
+        `<saml:Issuer>${issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder">` +
+        `<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:${t.failStatus}"/></samlp:StatusCode></samlp:Status></samlp:Response>`
+      );
+    }
     const aid = `_a${randomBytes(16).toString('hex')}`;
     const assertion =
       `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${aid}" Version="2.0" IssueInstant="${iso(now)}">` +
@@ -502,6 +511,10 @@ describe('SAML SSO, HTTP-Redirect binding with signed AuthnRequests', () => {
     await refused(A, { issuer: 'https://evil-idp.example' }, 401, 'E_SAML_ISSUER', `SAML assertion issuer "https://evil-idp.example" is not the configured identity provider "${IDP_ENTITY}"`);
   });
 
+  test('the IdP refusing the login (status Responder / AuthnFailed) is reported as E_SAML_STATUS', async () => {
+    await refused(A, { failStatus: 'AuthnFailed' }, 401, 'E_SAML_STATUS', 'The identity provider refused the login: SAML provider returned Responder error: AuthnFailed');
+  });
+
   test('a user in no mapped group (no defaultRole) is refused with E_AUTH_NO_ROLE', async () => {
     idp.user = { nameId: 'dave', groups: ['marketing'], email: 'dave@example.test' };
     await refused(A, {}, 403, 'E_AUTH_NO_ROLE', 'User has no Vigil role');
@@ -512,6 +525,10 @@ describe('SAML SSO, HTTP-Redirect binding with signed AuthnRequests', () => {
     assert.deepEqual([r.status, r.body], [400, { error: { code: 'E_SAML_REQUEST', message: 'Expected the form field SAMLResponse' } }]);
     r = await postAcs(A, new URLSearchParams({ SAMLResponse: Buffer.from('hello').toString('base64') }));
     assert.deepEqual([r.status, r.body], [400, { error: { code: 'E_SAML_REQUEST', message: 'Expected a base64-encoded XML document for SAMLResponse' } }]);
+    r = await postAcs(A, new URLSearchParams({ SAMLResponse: Buffer.from('<x></x>').toString('base64') }));
+    assert.deepEqual([r.status, r.body], [400, { error: { code: 'E_SAML_REQUEST', message: 'Expected a SAML Response in SAMLResponse' } }]);
+    r = await postAcs(A, new URLSearchParams({ SAMLResponse: Buffer.from('<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>').toString('base64') }));
+    assert.deepEqual([r.status, r.body], [400, { error: { code: 'E_SAML_REQUEST', message: 'SAMLResponse must not contain a DOCTYPE' } }]);
     const j = await fetch(`${A.base}/auth/saml/acs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     assert.deepEqual([j.status, await j.json()], [415, { error: { code: 'E_UNSUPPORTED_MEDIA_TYPE', message: 'Expected Content-Type application/x-www-form-urlencoded' } }]);
     const n = await fetch(`${A.base}/auth/saml/login?next=${encodeURIComponent('https://evil.example/')}`, { redirect: 'manual' });

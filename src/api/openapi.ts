@@ -135,7 +135,7 @@ export const openApiDocument = {
         },
         responses: {
           '303': { description: 'Logged in: Location is `next`; Set-Cookie carries the session' },
-          '400': errResp('E_SAML_REQUEST: no SAMLResponse, not base64, not XML, or a DOCTYPE'),
+          '400': errResp('E_SAML_REQUEST: no SAMLResponse, not base64, not XML, a DOCTYPE, or not a SAML Response'),
           '401': errResp(
             'Refused, no session: E_SAML_SIGNATURE (forged, unsigned or altered), E_SAML_ISSUER, E_SAML_RECIPIENT ' +
               '(Recipient or Destination), E_SAML_EXPIRED, E_SAML_NOT_YET_VALID, E_SAML_AUDIENCE, E_SAML_REPLAY, ' +

@@ -1,4 +1,7 @@
 /**
+ * The hub on a shared (cluster) sequence, in process: a resume before the node caught up with the stream is refused
+ * (E_RESUME_NOT_READY); a position ahead of the node (numbered by another node) goes live after it.
+ *
  * One sequence for the whole cluster, and sinks once per event (three Vigil nodes on a 3-broker JetStream cluster,
  * loopback, real processes, NanoDet on OpenCV's vtest clip; Mosquitto and a webhook receiver started here):
  * - a WebSocket client subscribed on node A records its last sequence, A is killed (-9), the client resumes on
@@ -29,6 +32,9 @@ import {
   vigil_wire_SubscribeAck as WireAck,
 } from '../../src/stream/generated/message_generated.js';
 import { topicLevel } from '../../src/integrations/queue/sink.js';
+import { StreamHub, type StreamSocket } from '../../src/stream/hub.js';
+import type { EventLog, SequencedEvent, StreamEvent } from '../../src/stream/events.js';
+import { Registry } from 'prom-client';
 import { media } from '../helpers/media.js';
 import { freePort, sleep, startNatsCluster, until, VigilNode } from './harness.js';
 
@@ -161,6 +167,55 @@ async function login(node: VigilNode, nodes: VigilNode[]): Promise<string> {
   }
   throw new Error(`no printed admin password logs in on ${node.spec.id} (${printed.length} tried)`);
 }
+
+/** A shared-sequence log as a cluster node has one (src/cluster/stream-log.ts), driven by hand. */
+class SharedLog implements EventLog {
+  readonly sharedSequence = true;
+  ready = false;
+  last = 0;
+  readonly #listeners = new Set<(items: SequencedEvent[]) => void>();
+  append(): null {
+    return null;
+  }
+  onDurable(l: (items: SequencedEvent[]) => void): () => void {
+    this.#listeners.add(l);
+    return () => this.#listeners.delete(l);
+  }
+  lastSeq(): number {
+    return this.last;
+  }
+  oldestSeq(): number {
+    return this.last ? 1 : 0;
+  }
+  async *since(): AsyncIterable<SequencedEvent> {}
+  deliver(seq: number): void {
+    this.last = seq;
+    const event: StreamEvent = { kind: 'camera_status', status: { cameraId: 'c', status: 'running', previous: 'starting', timestampNs: 1n, message: '' } };
+    for (const l of this.#listeners) l([{ seq, event }]);
+  }
+}
+
+test('hub on a shared sequence: a resume before the node caught up is refused; one ahead of it goes live after that position', () => {
+  const log = new SharedLog();
+  const hub = new StreamHub({ log, registry: new Registry() });
+  const sent: Uint8Array[] = [];
+  const socket: StreamSocket = { send: (m) => (sent.push(m), 1), getBufferedAmount: () => 0, end: () => {}, cork: (cb) => cb() };
+  const c = hub.attach(socket, { sub: 'a', role: 'admin', cameras: '*', source: 'local', family: 'f' });
+  const control = (o: object): void => hub.handleMessage(c, new TextEncoder().encode(JSON.stringify(o)).buffer as ArrayBuffer, false);
+  const last = (): Message => Message.getRootAsMessage(new flatbuffers.ByteBuffer(sent.at(-1)!.slice()));
+  control({ type: 'subscribe', id: 's1', resume_after: 40 });
+  const e = last().payload(new WireError()) as WireError;
+  assert.deepEqual([e.code(), e.message(), e.requestId()], ['E_RESUME_NOT_READY', 'This node is still reading the cluster event stream; send the subscribe again shortly', 's1']);
+  log.ready = true;
+  log.last = 30;
+  control({ type: 'subscribe', id: 's2', resume_after: 40 });
+  const a = last().payload(new WireAck()) as WireAck;
+  assert.deepEqual([a.requestId(), Number(a.replayFrom()), Number(a.replayTo()), Number(a.gap())], ['s2', 0, 0, 0]);
+  const before = sent.length;
+  for (const seq of [39, 40, 41, 42]) log.deliver(seq);
+  hub.flush();
+  assert.deepEqual(sent.slice(before).map((m) => Number(Message.getRootAsMessage(new flatbuffers.ByteBuffer(m.slice())).seq())), [41, 42]);
+});
 
 test('WebSocket resume across nodes continues the sequence exactly; queue and webhook sinks run once per event', { timeout: 290_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-cluster-resume-'));

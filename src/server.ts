@@ -67,7 +67,10 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
   const rules = new RulesService();
   const notifications = new NotificationsService(rules, snapshots, integrations); // integrations: vms channels
   const catalog = new CameraCatalogService(cameras, recorder); // cameras added over the API (persisted)
-  const http = options.listen === false ? null : new HttpService({ cameras, search, recorder, integrations, snapshots, rules, catalog });
+  // A cluster node (config `cluster:`) places cameras, bridges events and shares config; without it, nothing.
+  // Started last; the API reads its parts once it joined (cluster-wide cameras, alerts, search, users).
+  let cluster: ClusterService | null = null;
+  const http = options.listen === false ? null : new HttpService({ cameras, search, recorder, integrations, snapshots, rules, catalog, cluster: () => cluster?.parts ?? null });
   const analytics = new AnalyticsService({ cameras, rules, notifications, snapshots, integrations, recorder, stream: http });
   const detector = new DetectorService(cameras, analytics);
   const services: Service[] = [
@@ -79,8 +82,8 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
     new VmsSyncService(integrations), // imported cameras
     new CamerasService(cameras, catalog), // configured cameras, then the stored API ones
   ];
-  // A cluster node (config `cluster:`) places cameras, bridges events and shares config; without it, nothing.
-  services.push(new ClusterService({ cameras, analytics, rules, streamLog: () => http?.http?.hub.log ?? null }));
+  cluster = new ClusterService({ cameras, analytics, rules, streamLog: () => http?.http?.hub.log ?? null, search, auth: () => http?.auth ?? null, integrations });
+  services.push(cluster);
   const running = await startServices(services, ctx);
   let stopping: Promise<void> | null = null;
 

@@ -28,6 +28,12 @@ export interface ClusterServiceDeps {
   inferenceBusy?: () => number | null;
   /** The WebSocket stream's event log (a ClusterEventLog on a cluster node, attached here); null: not listening. */
   streamLog?: () => import('../stream/events.js').EventLog | null;
+  /** The stored track vectors (POST /search across the cluster); absent: this node answers with none. */
+  search?: { vectors: import('../store/vector-index.js').VectorIndex };
+  /** The API's auth service once it started (users shared through the cluster); null: not listening. */
+  auth?: () => import('../auth/service.js').AuthService | null;
+  /** VMS imports: synced into the cluster's camera configuration once this node joined. */
+  integrations?: { integrations: import('../integrations/runtime.js').Integrations };
 }
 
 export interface ClusterParts {
@@ -36,6 +42,10 @@ export interface ClusterParts {
   coordinator: Coordinator;
   bridge: EventBridge;
   shared: SharedConfig;
+  /** Cluster-wide answers of the REST routes (src/cluster/reads.ts). */
+  reads: import('./reads.js').ClusterReads;
+  /** Where API camera writes go on a cluster node (src/cluster/camera-writer.ts). */
+  cameraWriter: import('./camera-writer.js').ClusterCameraWriter;
 }
 
 export class ClusterService implements Service {
@@ -173,7 +183,9 @@ export class ClusterService implements Service {
       }),
     );
     await coordinator.start();
-    this.#parts = { options, backend, coordinator, bridge, shared };
+    const { startNodeApi } = await import('./node-api.js');
+    const { reads, cameraWriter } = await startNodeApi(ctx, { options, backend, coordinator, shared, cameras, log, search: this.deps.search, rules: this.deps.rules, auth: this.deps.auth, integrations: this.deps.integrations }, this.#off);
+    this.#parts = { options, backend, coordinator, bridge, shared, reads, cameraWriter };
     registerClusterMetrics(ctx.metrics, this.#parts);
     ctx.health.register('cluster', {
       critical: false,

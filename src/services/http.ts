@@ -8,7 +8,8 @@ import { mediaRoutes } from '../api/routes-media.js';
 import { searchRoutes } from '../api/routes-search.js';
 import { createApiServer, type ApiServer } from '../api/server.js';
 import { StoreDetectionSource, cameraListingFrom } from '../api/sources.js';
-import { cameraWriteRoutes } from '../api/routes.js';
+import { cameraWriteRoutes, type CameraWriter } from '../api/routes.js';
+import type { CameraListing } from '../api/sources.js';
 import type { CameraCatalogService } from './camera-catalog.js';
 import { AuthService } from '../auth/service.js';
 import { createConsole, type WebConsole } from '../console/index.js';
@@ -31,6 +32,8 @@ export interface HttpServiceDeps {
   rules: RulesService;
   /** Cameras added, changed and removed over the API; absent: the camera list is read-only. */
   catalog?: CameraCatalogService;
+  /** A cluster node's parts once it joined (null before, and on a single server): cluster-wide REST answers. */
+  cluster?: () => import('../cluster/service.js').ClusterParts | null;
 }
 
 export class HttpService implements Service {
@@ -44,6 +47,11 @@ export class HttpService implements Service {
   /** null: not listening. */
   get http(): ApiServer | null {
     return this.#http;
+  }
+
+  /** null: not started (or not listening). */
+  get auth(): AuthService | null {
+    return this.#auth;
   }
 
   /**
@@ -68,6 +76,22 @@ export class HttpService implements Service {
     const snapshots = d.snapshots.snapshots;
     const recorder = d.recorder.recorder;
     const cameras = d.cameras;
+    // On a cluster node (once joined) cameras, alerts and search answer for the cluster, and API camera writes go
+    // into the cluster's config bucket (src/cluster/).
+    const clusterReads = () => d.cluster?.()?.reads ?? null;
+    const cameraWriter = (local: CameraWriter): CameraWriter => ({
+      add: (raw) => (d.cluster?.()?.cameraWriter ?? local).add(raw),
+      replace: (id, raw) => (d.cluster?.()?.cameraWriter ?? local).replace(id, raw),
+      remove: (id) => (d.cluster?.()?.cameraWriter ?? local).remove(id),
+    });
+    const localView = cameraListingFrom(cameras);
+    const cameraView: CameraListing = {
+      list: async () => (await clusterReads()?.cameras())?.cameras ?? localView.list(),
+      get: async (id) => {
+        const c = clusterReads();
+        return c ? (await c.cameras()).cameras.find((x) => x.id === id) : localView.get(id);
+      },
+    };
     // The web console (web/dist, live video, latest.jpg, cookie session): src/console/.
     this.#console = createConsole({ auth: this.#auth, cameras, registry: ctx.metrics, detections: store, timezone: config.rulesTimezone });
     this.#http = await createApiServer(
@@ -81,14 +105,15 @@ export class HttpService implements Service {
         cameras: cameraListingFrom(cameras),
         detections: new StoreDetectionSource(store),
         rules,
+        cluster: clusterReads,
         ...(recorder ? { recordings: recorder } : {}),
         websockets: [this.#console.live],
         routes: {
           console: this.#console.routes,
           ...(snapshots ? { media: mediaRoutes({ snapshots, rules }) } : {}),
           integrations: integrationRoutes(d.integrations.integrations),
-          ...(d.catalog ? { cameras: cameraWriteRoutes({ writer: d.catalog.catalog, cameras: cameraListingFrom(cameras) }) } : {}),
-          search: searchRoutes({ index: d.search.vectors, embedder: d.search.embedder, snapshotUrl: (c, t) => `/tracks/${encodeURIComponent(c)}:${t}/snapshot.jpg` }),
+          ...(d.catalog ? { cameras: cameraWriteRoutes({ writer: cameraWriter(d.catalog.catalog), cameras: cameraView }) } : {}),
+          search: searchRoutes({ cluster: clusterReads, index: d.search.vectors, embedder: d.search.embedder, snapshotUrl: (c, t) => `/tracks/${encodeURIComponent(c)}:${t}/snapshot.jpg` }),
         },
         trackSpan: (cameraId, trackId) => {
           const q = { cameraIds: [cameraId], trackId };

@@ -33,7 +33,9 @@ export const openApiDocument = {
     description:
       'Vigil video-analytics server REST API. Live events come over the WebSocket /ws as FlatBuffers ' +
       '(schemas/flatbuffers/message.fbs); authenticate with the access token in the Authorization header or as the ' +
-      'Sec-WebSocket-Protocol value "bearer.<token>" next to "vigil.v1".',
+      'Sec-WebSocket-Protocol value "bearer.<token>" next to "vigil.v1". On a cluster node the stream\'s sequence ' +
+      'numbers are the cluster\'s (the JetStream sequence of the cluster events stream), so a subscribe with ' +
+      'resume_after continues on any node.',
   },
   servers: [{ url: 'http://localhost:8001', description: 'Default local server' }],
   security: [{ bearerAuth: [] }],

@@ -80,7 +80,13 @@ export function Login() {
 }
 
 export function useCameras(): Camera[] | null {
-  const [cams] = useData(() => api<Camera[]>('/cameras'));
+  const [cams, , reload] = useData(() => api<Camera[]>('/cameras'));
+  // None yet (the server registers its cameras after it starts listening): ask again shortly.
+  useEffect(() => {
+    if (!cams || cams.length > 0) return;
+    const t = setTimeout(reload, 2000);
+    return () => clearTimeout(t);
+  }, [cams]);
   return cams;
 }
 

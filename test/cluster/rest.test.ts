@@ -8,7 +8,8 @@
  * - POST /search on a node with no vectors merges the other nodes' indexes by score: the top k of one index
  *   holding every vector (vectors written into the nodes' stores before they start);
  * - a user created on A logs in on B; deleted on A, its session on B is refused and it cannot log in there;
- * - a camera POSTed on B runs on exactly one node; deleted on C it stops;
+ * - a camera POSTed on B runs on exactly one node; deleted on C it stops; a camera imported by the VMS sync that
+ *   every node runs (a simulated Milestone API Gateway: no XProtect runs here) runs on exactly one node;
  * - a node stopped with SIGSTOP: answers come within the per-node timeout with `partial: true` naming it.
  * One cluster start for all of it.
  */
@@ -23,7 +24,8 @@ import { VectorIndex } from '../../src/store/vector-index.js';
 import { connectAdmin } from '../../src/cluster/nats.js';
 import { clusterStatus } from '../../src/cluster/admin.js';
 import { media } from '../helpers/media.js';
-import { sleep, startNatsCluster, until, VigilNode } from './harness.js';
+import { MilestoneSim } from '../integration/vms-simulators.js';
+import { overlappingTokens, readEvents, sleep, startNatsCluster, until, VigilNode } from './harness.js';
 
 const CAMERAS = [
   { id: 'people', source: { kind: 'file', path: media('vtest-h264.mp4'), loop: true, realtime: true }, detectFps: 2 },
@@ -84,7 +86,20 @@ test('REST on any node answers for the cluster: cameras, alerts (ack on a third 
   await seedVectors(join(dir, 'data-A'), 'vec-a', SEEDED.A);
   await seedVectors(join(dir, 'data-B'), 'vec-b', SEEDED.B);
   const nats = await startNatsCluster(dir);
-  const nodes = ['A', 'B', 'C'].map((id) => new VigilNode({ id, dir, servers: nats.urls, cameras: CAMERAS, rules: [RULE], cluster: CLUSTER }));
+  const secret = 'Client-Secret-9d2e';
+  const sim = new MilestoneSim('unused', 'unused');
+  sim.clients.set('vigil-analytics', secret);
+  const guid = (i: number): string => `9f1c2d3e-aaaa-4bbb-8ccc-${String(i).padStart(12, '0')}`;
+  sim.cameras = [
+    { id: guid(1), name: 'hw 1', displayName: 'Dock', enabled: true },
+    { id: guid(2), name: 'hw 2', displayName: 'Spare', enabled: false },
+  ];
+  await sim.start();
+  const VMS_CAM = `hq-${guid(1)}`;
+  // Every node has the same VMS source (syncs once at start); RTSP on a port nothing listens on: the imported
+  // camera runs (reconnecting) where the cluster places it.
+  const vms = { integrations: { vms: [{ id: 'hq', type: 'milestone', url: sim.url, allow: ['127.0.0.1'], clientId: 'vigil-analytics', secret, syncIntervalS: 0, rtspPort: 1 }] } };
+  const nodes = ['A', 'B', 'C'].map((id) => new VigilNode({ id, dir, servers: nats.urls, cameras: CAMERAS, rules: [RULE], cluster: CLUSTER, extra: vms }));
   const [A, B, C] = nodes as [VigilNode, VigilNode, VigilNode];
   let admin: Awaited<ReturnType<typeof connectAdmin>> | null = null;
   let stopped: VigilNode | null = null;
@@ -102,6 +117,9 @@ test('REST on any node answers for the cluster: cameras, alerts (ack on a third 
       tokens.set(n, l);
     }
     const tok = (n: VigilNode): string => tokens.get(n)!;
+    /** Nodes running a camera now, by their logs: acquired more often than released or stopped. */
+    const holders = (id: string): string[] =>
+      nodes.filter((n) => n.find(new RegExp(`^cluster: ${id} acquired$`)).length > n.find(new RegExp(`^cluster: ${id} (released|stopped): `)).length).map((n) => n.spec.id);
     const owners = await until(async () => {
       const s = await clusterStatus(admin!, 3000);
       const p = s.cameras.find((x) => x.id === 'people');
@@ -115,15 +133,21 @@ test('REST on any node answers for the cluster: cameras, alerts (ack on a third 
     const third = nodes.find((n) => n !== owner && n !== reader)!;
     step(`people on ${owner.spec.id}, ball on ${owners.ball}; reading on ${reader.spec.id}, third ${third.spec.id}`);
 
-    // 1. GET /cameras on the reader: both cameras, their owners, live states, lease ages.
-    const cams = await api(reader)('/cameras', { token: tok(reader) });
+    // 1. GET /cameras on the reader: every camera, its owner, live state, lease age; the VMS import placed once.
+    const cams = await until(async () => {
+      const r = await api(reader)('/cameras', { token: tok(reader) });
+      return r.json.find((c: any) => c.id === VMS_CAM && c.node !== null && c.live) ? r : null;
+    }, 60_000, `${VMS_CAM} placed`);
     assert.equal(cams.status, 200);
     assert.equal(cams.headers.get('vigil-partial'), 'false');
     assert.equal(cams.headers.get('vigil-missing-nodes'), '');
+    const vmsRow = cams.json.find((c: any) => c.id === VMS_CAM);
     assert.deepEqual(
-      cams.json.map((c: any) => [c.id, c.node, c.state, c.status, c.live, c.origin]),
-      [['ball', owners.ball, 'running', 'active', true, 'config'], ['people', owners.people, 'running', 'active', true, 'config']],
+      cams.json.map((c: any) => [c.id, c.node, c.id === VMS_CAM ? '-' : c.state, c.id === VMS_CAM ? '-' : c.status, c.live, c.origin]),
+      [['ball', owners.ball, 'running', 'active', true, 'config'], [VMS_CAM, vmsRow.node, '-', '-', true, 'vms'], ['people', owners.people, 'running', 'active', true, 'config']],
     );
+    assert.deepEqual([vmsRow.name, vmsRow.source], ['Dock', `rtsp://127.0.0.1:1/live/${guid(1)}?stream=0`]);
+    assert.deepEqual(holders(VMS_CAM), [vmsRow.node]);
     for (const c of cams.json) assert.ok(Number.isInteger(c.lease_age_ms) && c.lease_age_ms >= 0 && c.lease_age_ms < 10_000 && c.fence > 0, JSON.stringify(c));
     const one = await api(reader)('/cameras/people', { token: tok(reader) });
     assert.deepEqual([one.status, one.json.id, one.json.node, one.json.state], [200, 'people', owners.people, 'running']);
@@ -207,8 +231,7 @@ test('REST on any node answers for the cluster: cameras, alerts (ack on a third 
       return r.status === 200 && r.json.state === 'running' ? r.json : null;
     }, 30_000, 'camera added running somewhere');
     await sleep(3000);
-    const runners = nodes.filter((n) => n.find(/^cluster: added acquired$/).length > 0);
-    assert.deepEqual(runners.map((n) => [n.spec.id, n.find(/^cluster: added acquired$/).length]), [[running.node, 1]]);
+    assert.deepEqual(holders('added'), [running.node]);
     assert.equal((await api(C)('/cameras/added', { method: 'DELETE', token: tok(C) })).status, 204);
     await until(async () => (await api(A)('/cameras/added', { token: tok(A) })).status === 404, 10_000, 'camera added gone');
     const ro = await api(A)('/cameras/ball', { method: 'DELETE', token: tok(A) });
@@ -228,11 +251,17 @@ test('REST on any node answers for the cluster: cameras, alerts (ack on a third 
     third.proc!.kill('SIGCONT');
     stopped = null;
     step('partial');
+
+    // Never two producers at once for the cameras placed here (fencing tokens in the stream).
+    const events = (await readEvents(nats.urls)).filter((e) => e.camera === VMS_CAM || e.camera === 'added');
+    assert.ok(events.some((e) => e.camera === VMS_CAM) && events.some((e) => e.camera === 'added'));
+    assert.deepEqual(overlappingTokens(events), []);
   } catch (err) {
     for (const n of nodes) process.stderr.write(`--- node ${n.spec.id}\n${n.stderr.split('\n').filter((l) => /cluster|error|warn/.test(l)).slice(-30).join('\n')}\n`);
     throw err;
   } finally {
     stopped?.proc?.kill('SIGCONT');
+    await sim.stop();
     await admin?.nc.close().catch(() => {});
     await Promise.all(nodes.map((n) => n.stop()));
     await nats.stop();

@@ -162,10 +162,26 @@ test('REST on any node answers for the cluster: cameras, alerts (ack on a third 
     assert.deepEqual(scopedCams.json.map((c: any) => c.id), ['ball']);
     const scopedUsers = await api(C)('/users', { token: tok(C) });
     assert.deepEqual(scopedUsers.json.users.map((u: any) => [u.username, u.role, u.cameras]).sort(), [['admin', 'admin', '*'], ['scoped1', 'viewer', ['ball']]]);
+    // A password set on C: the old one fails on B, the new one works there; the session on B is refused.
+    assert.equal((await api(C)('/users/scoped1/password', { method: 'POST', token: tok(C), body: { new_password: 'scoped-pass-2' } })).status, 204);
+    const afterPw = await until(async () => {
+      const r = await api(B)('/cameras', { token: onB });
+      return r.status === 401 ? r : null;
+    }, 10_000, "scoped1's session on B refused after its password changed on C");
+    assert.equal(afterPw.json.error.code, 'E_AUTH_REVOKED');
+    assert.equal((await login(B, 'scoped1', 'scoped-pass-1')).status, 401);
+    const onB2 = (await login(B, 'scoped1', 'scoped-pass-2')).token!;
+    assert.ok(onB2);
+    // Its scope widened on A: the session on B ends, a new login there sees both cameras.
+    const widened = await api(A)('/users/scoped1', { method: 'PATCH', token: tok(A), body: { cameras: ['ball', 'people'] } });
+    assert.deepEqual([widened.status, widened.json.cameras], [200, ['ball', 'people']]);
+    await until(async () => (await api(B)('/cameras', { token: onB2 })).status === 401, 10_000, "scoped1's session on B refused after its scope changed on A");
+    const onB3 = (await login(B, 'scoped1', 'scoped-pass-2')).token!;
+    assert.deepEqual((await api(B)('/cameras', { token: onB3 })).json.map((c: any) => c.id), ['ball', 'people']);
     // Deleted on A: its session on B is refused, and it cannot log in there.
     assert.equal((await api(A)('/users/scoped1', { method: 'DELETE', token: tok(A) })).status, 204);
     const refused = await until(async () => {
-      const r = await api(B)('/cameras', { token: onB });
+      const r = await api(B)('/cameras', { token: onB3 });
       return r.status === 401 ? r : null;
     }, 10_000, "scoped1's session on B refused");
     assert.equal(refused.json.error.code, 'E_AUTH_REVOKED');

@@ -3,10 +3,11 @@
  * the request's inbox, the caller waits for the live nodes it expects (or the per-node timeout, whichever is
  * first) and says which did not answer: `partial: true` with `missing` naming them.
  *
- * What goes through it: what only the owning node knows *now* (a camera's live state, fps, counters; a node's
- * load). Stored detections, tracks and alerts do not: they are replicated into every node's store through the
- * events stream (src/cluster/bridge.ts), so those queries are local reads at local latency (bench/cluster.ts
- * measures both).
+ * What goes through it: what lives on one node only: a camera's live state, fps, counters and a node's load
+ * (`vigil cluster status`), alerts (each in the rules store of the node that raised it) and track embeddings
+ * (src/cluster/reads.ts: GET /cameras, /alerts, POST /search). Stored detections, tracks and camera status do not:
+ * they are replicated into every node's store through the events stream (src/cluster/bridge.ts), so those queries
+ * are local reads at local latency (bench/cluster.ts and bench/cluster-rest.ts measure both).
  */
 import { createInbox } from '@nats-io/transport-node';
 import { decodeJson, encodeJson } from './codec.js';

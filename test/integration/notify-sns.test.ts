@@ -8,7 +8,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { NotificationService, parseChannelOptions } from '../../src/integrations
 import { validateRule } from '../../src/rules/validate.js';
 import type { AlertEvent } from '../../src/rules/types.js';
 import { until } from '../helpers/wait.js';
+import { PeerServer } from '../helpers/peer-server.js';
 
 const AKID = 'AKIAIOSFODNN7EXAMPLE';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
@@ -25,29 +25,11 @@ const ARN = `arn:aws:sns:${REGION}:123456789012:vigil-alerts`;
 const sha = (d: string | Buffer): string => createHash('sha256').update(d).digest('hex');
 const hmac = (k: string | Buffer, d: string): Buffer => createHmac('sha256', k).update(d).digest();
 
-class SnsSim {
-  readonly server: http.Server;
-  url = '';
+class SnsSim extends PeerServer {
   readonly published: Array<Record<string, string>> = [];
   readonly failures: string[] = [];
   /** Answers queued for the next requests (then: success). */
   readonly script: Array<'throttle' | '500'> = [];
-  constructor() {
-    this.server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => this.handle(req, Buffer.concat(chunks), res));
-    });
-  }
-  async start(): Promise<this> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
   private error(res: http.ServerResponse, status: number, type: string, code: string, message: string): void {
     this.failures.push(code);
     res.writeHead(status, { 'content-type': 'text/xml' });
@@ -72,7 +54,7 @@ class SnsSim {
     const want = createHmac('sha256', key).update(['AWS4-HMAC-SHA256', amzDate, scope, sha(canonical)].join('\n')).digest('hex');
     return want === signature ? null : 'SignatureDoesNotMatch';
   }
-  private handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void {
+  protected handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void {
     const bad = this.verify(req, body);
     if (bad) return this.error(res, 403, 'Sender', bad, 'The request signature we calculated does not match the signature you provided.');
     const form = Object.fromEntries(new URLSearchParams(body.toString('utf8')));

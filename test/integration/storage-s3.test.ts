@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MediaUploader, S3Store, StorageError } from '../../src/integrations/storage/store.js';
 import { LinkedMediaUploader, LinkSigner } from '../../src/integrations/storage/links.js';
+import { PeerServer } from '../helpers/peer-server.js';
 
 const AKID = 'AKIAVIGILTEST0000001';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYVIGILKEY01';
@@ -33,27 +33,9 @@ function rfc3986(s: string): string {
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-class S3Sim {
-  readonly server: http.Server;
+class S3Sim extends PeerServer {
   readonly objects = new Map<string, Put>();
   readonly failures: string[] = [];
-  url = '';
-  constructor() {
-    this.server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => this.handle(req, Buffer.concat(chunks), res));
-    });
-  }
-  async start(): Promise<this> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
   private error(res: http.ServerResponse, status: number, code: string, message: string): void {
     this.failures.push(code);
     res.writeHead(status, { 'content-type': 'application/xml' });
@@ -115,7 +97,7 @@ class S3Sim {
     if (Date.now() > t + expires * 1000) return { code: 'AccessDenied', message: 'Request has expired' };
     return null;
   }
-  private handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void {
+  protected handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void {
     if (req.method === 'GET') {
       const bad = this.verifyPresigned(req);
       if (bad) return this.error(res, 403, bad.code, bad.message);

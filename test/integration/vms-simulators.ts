@@ -10,8 +10,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { PeerServer } from '../helpers/peer-server.js';
 
 export interface SimRequest {
   method: string;
@@ -62,11 +61,7 @@ function parseDigestHeader(v: string): Record<string, string> {
   return out;
 }
 
-export class Sim {
-  server: http.Server | https.Server;
-  private readonly listener: http.RequestListener;
-  url = '';
-  port = 0;
+export class Sim extends PeerServer {
   /** Every request seen, in order (method + path with query). */
   readonly log: string[] = [];
   /** Authorization headers seen, in order. */
@@ -78,28 +73,7 @@ export class Sim {
   authFailures = 0;
 
   constructor(private readonly handler: Handler) {
-    this.listener = (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        void this.handle(req, Buffer.concat(chunks).toString('utf8'), res);
-      });
-    };
-    this.server = http.createServer(this.listener);
-  }
-
-  /** Listens on 127.0.0.1; over HTTPS when a key and certificate are given (cameras ship self-signed ones). */
-  async start(tls?: { key: string; cert: string }): Promise<this> {
-    if (tls) this.server = https.createServer({ key: tls.key, cert: tls.cert }, this.listener);
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-    this.url = `${tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    super();
   }
 
   /** Marks every issued nonce stale: the next request gets 401 with stale=true. */
@@ -148,7 +122,8 @@ export class Sim {
     return null;
   }
 
-  private async handle(req: http.IncomingMessage, body: string, res: http.ServerResponse): Promise<void> {
+  protected async handle(req: http.IncomingMessage, raw: Buffer, res: http.ServerResponse): Promise<void> {
+    const body = raw.toString('utf8');
     const uri = req.url ?? '/';
     const u = new URL(uri, 'http://sim');
     this.log.push(`${req.method} ${uri}`);

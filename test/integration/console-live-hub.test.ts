@@ -1,8 +1,9 @@
 /**
  * LiveHub (src/console/live.ts) on real cameras: one tap per watched camera, the init segment then fragments in
  * decode order to each viewer, a late viewer starts from the cached keyframe, a slow viewer skips to the next
- * keyframe (counted), an H.265 camera is answered "unavailable" (the page shows latest.jpg), and the tap stops
- * with the last viewer.
+ * keyframe (counted), an H.265 camera gets its own H.265 as fMP4 (hev1 + hvcC), a codec MSE cannot take (DivX /
+ * MS-MPEG4 v3) and a test pattern are answered "unavailable" (the page shows latest.jpg), and the tap stops with
+ * the last viewer.
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
@@ -99,13 +100,28 @@ test('H.264 camera: init, keyframe-first fragments, late joiner from the cached 
   assert.deepEqual(ta, []);
 });
 
-test('H.265 camera and test patterns: answered unavailable (the page falls back to latest.jpg), no tap left running', async () => {
+test('H.265 camera: its own stream as fMP4 (hev1 codec string), keyframe first; tap off after its viewer', async () => {
   cameras.add(cameraSettings('yard', { kind: 'file', path: media('vtest-h265.mp4'), loop: true }));
+  const got: Got[] = [];
+  const texts: string[] = [];
+  const stop = hub.watch('yard', viewer(got, texts));
+  await until(() => got.filter((g) => g.kind === 2).length >= 5, '5 fragments');
+  // vtest-h265.mp4 is tagged hev1 (ffmpeg's libx265): Main profile, level 3, progressive + frame-only constraints.
+  assert.deepEqual(got[0], { kind: 1, camera: 'yard', mime: 'video/mp4; codecs="hev1.1.6.L90.90"' });
+  assert.equal(got[1]!.keyframe, true);
+  assert.deepEqual(texts, []);
+  assert.deepEqual(hub.tapped(), ['yard']);
+  stop();
+  assert.deepEqual(hub.tapped(), []);
+});
+
+test('DivX (MS-MPEG4 v3) camera and test patterns: answered unavailable (the page falls back to latest.jpg), no tap left running', async () => {
+  cameras.add(cameraSettings('lobby', { kind: 'file', path: media('vtest.avi'), loop: true }));
   cameras.add(cameraSettings('pattern', { kind: 'test', pattern: 'ball', width: 320, height: 240, fps: 10 }));
   const texts: string[] = [];
-  hub.watch('yard', viewer([], texts));
+  hub.watch('lobby', viewer([], texts));
   await until(() => texts.length > 0, 'the refusal');
-  assert.deepEqual(JSON.parse(texts[0]!), { camera: 'yard', unavailable: 'Expected video/x-h264 caps for live view but received "video/x-h265"' });
+  assert.deepEqual(JSON.parse(texts[0]!), { camera: 'lobby', unavailable: 'Expected video/x-h264 or video/x-h265 caps for live view but received "video/x-divx"' });
   assert.deepEqual(hub.tapped(), []);
   hub.watch('pattern', viewer([], texts));
   assert.deepEqual(JSON.parse(texts[1]!), { camera: 'pattern', unavailable: 'A test pattern has no encoded stream' });

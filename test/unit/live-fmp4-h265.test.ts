@@ -77,6 +77,7 @@ test('caps: H.265 stream formats parsed; other formats and NAL alignment refused
   assert.throws(() => parseH265Caps('video/x-h264, stream-format=(string)avc'), (e: unknown) => e instanceof LiveFormatError && e.code === 'E_LIVE_FORMAT' && e.message === 'Expected video/x-h265 caps for live view but received "video/x-h264"');
   assert.throws(() => parseH265Caps('video/x-h265, stream-format=(string)hvc1, alignment=(string)nal'), { message: 'Expected alignment au for live view but received "nal"' });
   assert.throws(() => new Fmp4Muxer().setCaps('video/x-h265, stream-format=(string)hvc1, alignment=(string)au, width=(int)64, height=(int)64', null), { message: 'Expected an hvcC codec_data for stream-format hvc1' });
+  assert.throws(() => new Fmp4Muxer().setCaps('video/mpeg, mpegversion=(int)4', null), (e: unknown) => e instanceof LiveFormatError && e.message === 'Expected video/x-h264 or video/x-h265 caps for live view but received "video/mpeg"');
 });
 
 test('SPS of the x265 stream: Main profile, level 2.1, 4:2:0 8-bit, 320x240', () => {

@@ -507,6 +507,7 @@ export class Fmp4Muxer {
    */
   setCaps(caps: string, codecData: Uint8Array | null): void {
     const h265 = /^video\/x-h265\b/.test(caps);
+    if (!h265 && !/^video\/x-h264\b/.test(caps)) throw new LiveFormatError(`Expected video/x-h264 or video/x-h265 caps for live view but received ${JSON.stringify(caps.split(',')[0])}`);
     const c = h265 ? parseH265Caps(caps) : parseH264Caps(caps);
     this.#codec = h265 ? 'h265' : 'h264';
     this.#caps = c;

@@ -135,6 +135,26 @@ test('session: refresh token only in an HttpOnly cookie, rotated on refresh, reu
   assert.equal((await fetch(base + '/console/session/refresh', { method: 'POST', headers: { ...H, cookie: cookie3 } })).status, 401);
 });
 
+test('media cookie: POST /console/session/media puts the access token in an HttpOnly cookie for /events that expires with it; no token clears it; refusals', async () => {
+  const login = await fetch(base + '/console/session', { method: 'POST', headers: H, body: JSON.stringify({ username: 'admin', password: adminPassword }) });
+  const { access_token: token } = (await login.json()) as { access_token: string };
+  const noHeader = await fetch(base + '/console/session/media', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  assert.equal(noHeader.status, 403);
+  assert.deepEqual(await noHeader.json(), { error: { code: 'E_CONSOLE_HEADER', message: 'Expected the header x-vigil-console: 1' } });
+  const set = await fetch(base + '/console/session/media', { method: 'POST', headers: { ...H, authorization: `Bearer ${token}` } });
+  assert.equal(set.status, 204);
+  const m = /^vigil_media=([A-Za-z0-9._-]+); Path=\/events; HttpOnly; SameSite=Strict; Max-Age=(\d+)$/.exec(cookieOf(set));
+  assert.ok(m, cookieOf(set));
+  assert.equal(m[1], token);
+  assert.ok(Number(m[2]) > 890 && Number(m[2]) <= 900, `Max-Age ${m[2]}`);
+  const cleared = await fetch(base + '/console/session/media', { method: 'POST', headers: H });
+  assert.equal(cleared.status, 204);
+  assert.equal(cookieOf(cleared), 'vigil_media=; Path=/events; HttpOnly; SameSite=Strict; Max-Age=0');
+  const forged = await fetch(base + '/console/session/media', { method: 'POST', headers: { ...H, authorization: 'Bearer not.a.token' } });
+  assert.equal(forged.status, 401);
+  assert.equal(cookieOf(forged), '');
+});
+
 test('latest.jpg: unknown camera 404, outside the scope 403, no token 401', async () => {
   const admin = (await auth.login('admin', adminPassword, '127.0.0.1')).access_token;
   const vera = (await auth.login('vera', 'viewer-pass', '127.0.0.1')).access_token;

@@ -263,6 +263,26 @@ export async function createHttpServer(options: HttpServerOptions, mounts: HttpM
   }
 
   /**
+   * The byte span of reply.file that a request with this Range header gets, with its headers; or the error reply
+   * (404 when the file is gone, 416 when the range lies outside it). One place for both HTTP fronts.
+   */
+  function planFile(reply: Reply, range: string | undefined): { error: Reply } | { start: number; last: number; status: 200 | 206; headers: Record<string, string> } {
+    let size: number;
+    try {
+      size = statSync(reply.file!.path).size;
+    } catch {
+      return { error: errorReply(new HttpError(404, 'E_NOT_FOUND', 'No such file')) };
+    }
+    const r = range === undefined ? null : parseRange(range, size);
+    if (r === 'unsatisfiable') {
+      return { error: { status: 416, json: { error: { code: 'E_RANGE', message: `Range not satisfiable for ${size} bytes` } }, headers: { 'content-range': `bytes */${size}` } } };
+    }
+    const headers: Record<string, string> = { 'accept-ranges': 'bytes', 'content-type': reply.contentType ?? 'application/octet-stream' };
+    if (r) headers['content-range'] = `bytes ${r.start}-${r.end}/${size}`;
+    return r ? { start: r.start, last: r.end, status: 206, headers } : { start: 0, last: size - 1, status: 200, headers };
+  }
+
+  /**
    * Streams reply.file: the whole file (200) or one byte range (206 with Content-Range); an unsatisfiable range
    * answers 416. Chunks wait for the socket to drain (uWS backpressure), so a slow client holds one chunk, not the file.
    */
@@ -272,26 +292,15 @@ export async function createHttpServer(options: HttpServerOptions, mounts: HttpM
       file.done?.();
       done();
     };
-    let size: number;
-    try {
-      size = statSync(file.path).size;
-    } catch {
-      if (!state.aborted) send(res, errorReply(new HttpError(404, 'E_NOT_FOUND', 'No such file')), extra);
+    const plan = planFile(reply, range);
+    if ('error' in plan) {
+      if (!state.aborted) send(res, plan.error, extra);
       finish();
       return;
     }
-    const headers: Record<string, string> = { 'cache-control': 'no-store', ...extra, ...(reply.headers ?? {}), 'accept-ranges': 'bytes', 'content-type': reply.contentType ?? 'application/octet-stream' };
-    const r = range === undefined ? null : parseRange(range, size);
-    if (r === 'unsatisfiable') {
-      send(res, { status: 416, json: { error: { code: 'E_RANGE', message: `Range not satisfiable for ${size} bytes` } }, headers: { 'content-range': `bytes */${size}` } }, extra);
-      finish();
-      return;
-    }
-    const start = r ? r.start : 0;
-    const last = r ? r.end : size - 1;
+    const { start, last, status } = plan;
     const total = last - start + 1;
-    const status = r ? 206 : 200;
-    if (r) headers['content-range'] = `bytes ${start}-${last}/${size}`;
+    const headers: Record<string, string> = { 'cache-control': 'no-store', ...extra, ...(reply.headers ?? {}), ...plan.headers };
     if (total <= 0) {
       res.cork(() => {
         writeHead(res, status, headers);
@@ -569,25 +578,15 @@ export async function createHttpServer(options: HttpServerOptions, mounts: HttpM
         file.done?.();
         finished();
       };
-      let size: number;
-      try {
-        size = statSync(file.path).size;
-      } catch {
+      const plan = planFile(reply, range);
+      if ('error' in plan) {
         finish();
-        return sendNode(res, errorReply(new HttpError(404, 'E_NOT_FOUND', 'No such file')), extra, undefined, () => {});
+        return sendNode(res, plan.error, extra, undefined, () => {});
       }
-      const r = range === undefined ? null : parseRange(range, size);
-      if (r === 'unsatisfiable') {
-        finish();
-        return sendNode(res, { status: 416, json: { error: { code: 'E_RANGE', message: `Range not satisfiable for ${size} bytes` } }, headers: { 'content-range': `bytes */${size}` } }, extra, undefined, () => {});
-      }
-      const start = r ? r.start : 0;
-      const last = r ? r.end : size - 1;
-      headers['accept-ranges'] = 'bytes';
-      headers['content-type'] = reply.contentType ?? 'application/octet-stream';
+      const { start, last, status } = plan;
+      Object.assign(headers, plan.headers);
       headers['content-length'] = String(Math.max(0, last - start + 1));
-      if (r) headers['content-range'] = `bytes ${start}-${last}/${size}`;
-      res.writeHead(r ? 206 : 200, STATUS_TEXT[r ? 206 : 200], headers);
+      res.writeHead(status, STATUS_TEXT[status], headers);
       if (last < start) {
         res.end();
         finish();

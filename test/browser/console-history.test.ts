@@ -86,6 +86,12 @@ test('GET /tracks: newest first, span and class filters, refusals', async () => 
   assert.deepEqual((await vigil.api('/tracks?limit=5', { token })).json, { error: { code: 'E_VALIDATION', message: 'Expected a camera id for camera_id but received null' } });
   assert.deepEqual((await vigil.api('/tracks?camera_id=vtest&limit=0', { token })).json, { error: { code: 'E_VALIDATION', message: 'Expected an integer from 1 to 500 for limit but received "0"' } });
   assert.equal((await vigil.api('/tracks?camera_id=vtest')).status, 401);
+  // Camera scope: a viewer of another camera gets a 403 for this one's tracks.
+  assert.equal((await vigil.api('/users', { method: 'POST', body: { username: 'outsider', password: 'viewer-pw-34', role: 'viewer', cameras: ['elsewhere'] }, token })).status, 201);
+  const outsider = await vigil.token('outsider', 'viewer-pw-34');
+  const refused = await vigil.api('/tracks?camera_id=vtest', { token: outsider });
+  assert.equal(refused.status, 403);
+  assert.deepEqual(refused.json, { error: { code: 'E_FORBIDDEN', message: 'Camera vtest is outside your scope' } });
 });
 
 test('events: stored tracks with snapshots as GET /tracks lists them; a track clip plays by URL and seeks with Range requests', async () => {

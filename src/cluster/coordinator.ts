@@ -14,7 +14,15 @@
  * - Expiry without clocks: a lease is free when its key was deleted (a clean hand-off) or when this node has seen
  *   the same revision for `leaseTtlMs + graceMs`. The owner renews every `leaseTtlMs / 3`; it stops a camera when
  *   `leaseTtlMs - safetyMs` have passed since it *sent* its last successful renewal (so before anyone else may
- *   claim), and drops it at once when a renewal finds the revision moved (someone else owns it).
+ *   claim), and drops it at once when a renewal finds the revision moved to someone else's write.
+ * - Renewal survives short blips: each request has a short timeout (a third of `leaseTtlMs - safetyMs`, 250 ms to
+ *   2 s) and a failed one is retried 250 ms later while the deadline is ahead, so one lost request does not use up the
+ *   budget; when the connection comes back (the client's `reconnect` status) every lease is renewed at once, not at
+ *   the next period, superseding a request that was sent into the dead connection (the client drops what it
+ *   buffered while disconnected). A request that timed out here may still have been written: the next one then
+ *   finds the revision moved, reads the key, and when the newer revision is this incarnation's own write under the
+ *   same token it adopts it, with the deadline counted from the *first* request sent against the previous revision
+ *   (the earliest that write can have been made, so the bound above still holds).
  * - A node that loses NATS stops claiming (claims need a connection and a heartbeat acknowledged within two
  *   intervals) and keeps running its cameras until their deadlines, then stops them: no double ownership in a
  *   partition, at the price of the cameras being dark for about `graceMs + safetyMs` on a failover.
@@ -86,6 +94,10 @@ interface Held {
   deadline: number;
   since: number;
   renewing: boolean;
+  /** Bumped by each renewal run; a run superseded by a newer one (on reconnect) stops retrying. */
+  attempt: number;
+  /** performance.now() of the first renewal sent against `revision` (null: none yet). */
+  firstSentAt: number | null;
 }
 
 export interface CoordinatorEvents {
@@ -210,6 +222,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       } else if (s.type === 'reconnect') {
         this.#connected = true;
         this.#log.info(`cluster: reconnected to NATS (${s.server})`);
+        // Renew now, not at the next period: a request sent while disconnected was dropped by the client and would
+        // only fail at its timeout, and the budget left after a blip may be shorter than one period.
+        void this.#renewAll(true).catch((err: unknown) => this.#log.warn(`cluster: ${(err as Error).message}`));
+        void this.#heartbeat();
       }
     }
   }
@@ -339,7 +355,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     try {
       const revision = !seen || seen.value === null ? await this.#b.leases.create(id, value) : await this.#b.leases.update(id, value, seen.revision);
       this.stats.claims++;
-      const held: Held = { fence: revision, revision, deadline: sent + this.#o.leaseTtlMs - this.#o.safetyMs, since: performance.now(), renewing: false };
+      const held: Held = { fence: revision, revision, deadline: sent + this.#o.leaseTtlMs - this.#o.safetyMs, since: performance.now(), renewing: false, attempt: 0, firstSentAt: null };
       this.#held.set(id, held);
       this.#log.info(`cluster: ${id} acquired`, { fence: revision });
       if (!this.#runner.start(id, revision)) {
@@ -357,31 +373,98 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     }
   }
 
-  async #renewAll(): Promise<void> {
-    await Promise.all([...this.#held.keys()].map((id) => this.#renew(id)));
+  async #renewAll(urgent = false): Promise<void> {
+    await Promise.all([...this.#held.keys()].map((id) => this.#renew(id, urgent)));
   }
 
-  async #renew(id: string): Promise<void> {
+  /** Per-request timeout of a renewal: short, so that a lost request leaves time for retries within the budget. */
+  #renewTimeoutMs(): number {
+    return Math.round(Math.min(2000, Math.max(250, (this.#o.leaseTtlMs - this.#o.safetyMs) / 3)));
+  }
+
+  /**
+   * Renews the lease of `id`, retrying a failed request 250 ms later until one succeeds, the
+   * deadline passes, the connection is down (the reconnect renews), or a newer run supersedes this one. `urgent`
+   * (on reconnect) starts a new run even while one is waiting on a request.
+   */
+  async #renew(id: string, urgent = false): Promise<void> {
     const h = this.#held.get(id);
-    if (!h || h.renewing || this.#closed) return;
+    if (!h || this.#closed || (h.renewing && !urgent)) return;
+    const attempt = ++h.attempt;
     h.renewing = true;
-    const sent = performance.now();
+    const current = (): boolean => this.#held.get(id) === h && h.attempt === attempt && !this.#closed;
     try {
-      const value = encodeJson({ node: this.#o.nodeId, incarnation: this.incarnation, fence: h.fence, at: Date.now() } satisfies LeaseValue);
-      const revision = await this.#b.leases.update(id, value, h.revision, Math.max(200, Math.round(this.#o.leaseTtlMs / 3)));
-      if (this.#held.get(id) !== h) return;
-      h.revision = revision;
-      h.deadline = sent + this.#o.leaseTtlMs - this.#o.safetyMs;
-      this.stats.renewals++;
-    } catch (err) {
-      this.stats.renewFailures++;
-      if (WRONG_LAST_SEQUENCE.test((err as Error).message) && this.#held.get(id) === h) {
-        this.stats.leasesLost++;
-        this.#drop(id, 'lease taken by another node');
+      while (current() && this.#connected && performance.now() < h.deadline) {
+        const expected = h.revision;
+        const sent = performance.now();
+        h.firstSentAt ??= sent;
+        try {
+          const value = encodeJson({ node: this.#o.nodeId, incarnation: this.incarnation, fence: h.fence, at: Date.now() } satisfies LeaseValue);
+          const revision = await this.#b.leases.update(id, value, expected, this.#renewTimeoutMs());
+          // Recorded even when superseded: a success is a success (the deadline only moves forward).
+          this.#renewed(id, h, revision, sent);
+          this.stats.renewals++;
+          return;
+        } catch (err) {
+          this.stats.renewFailures++;
+          if (this.#held.get(id) !== h) return;
+          if (WRONG_LAST_SEQUENCE.test((err as Error).message)) {
+            const outcome = await this.#recheck(id, h, expected);
+            if (outcome === 'lost') return;
+            if (outcome === 'adopted') continue;
+          } else {
+            this.#log.debug?.(`cluster: renewal of ${id} failed: ${(err as Error).message}`);
+          }
+          if (current()) await new Promise((r) => setTimeout(r, 250));
+        }
       }
     } finally {
-      h.renewing = false;
+      if (h.attempt === attempt) h.renewing = false;
     }
+  }
+
+  /** A renewal sent at `sent` was written as `revision`. */
+  #renewed(id: string, h: Held, revision: number, sent: number): void {
+    if (this.#held.get(id) !== h) return;
+    if (revision > h.revision) {
+      h.revision = revision;
+      h.firstSentAt = null;
+    }
+    h.deadline = Math.max(h.deadline, sent + this.#o.leaseTtlMs - this.#o.safetyMs);
+  }
+
+  /**
+   * A renewal against `expected` found the key moved. Either an earlier renewal of ours that timed out here was
+   * written after all (adopt it: its deadline counts from the first request sent against `expected`, the earliest
+   * it can have been made), or someone else wrote it (drop the camera). 'unknown': the key could not be read.
+   */
+  async #recheck(id: string, h: Held, expected: number): Promise<'adopted' | 'lost' | 'unknown'> {
+    const firstSentAt = h.revision === expected ? h.firstSentAt : null;
+    let e: KvEntry | null;
+    try {
+      e = await this.#b.leases.get(id);
+    } catch (err) {
+      this.#log.debug?.(`cluster: reading the lease of ${id} failed: ${(err as Error).message}`);
+      return 'unknown';
+    }
+    if (this.#held.get(id) !== h) return 'lost';
+    if (h.revision !== expected) return 'adopted'; // another run moved it meanwhile: go on from there
+    let v: LeaseValue | null = null;
+    if (e && e.operation === 'PUT') {
+      try {
+        v = decodeJson<LeaseValue>(e.value);
+      } catch {
+        v = null;
+      }
+    }
+    if (e && v && e.revision > expected && v.node === this.#o.nodeId && v.incarnation === this.incarnation && v.fence === h.fence && firstSentAt !== null) {
+      this.#renewed(id, h, e.revision, firstSentAt);
+      this.#log.debug?.(`cluster: ${id}: adopted renewal ${e.revision} that timed out here`);
+      return 'adopted';
+    }
+    this.stats.leasesLost++;
+    this.#drop(id, 'lease taken by another node');
+    return 'lost';
   }
 
   /** Stops the camera here and forgets it (its lease is left to expire or already belongs to someone else). */

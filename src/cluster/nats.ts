@@ -66,8 +66,16 @@ export interface ConnectOptions {
   pingIntervalMs?: number;
 }
 
-export async function connectCluster(opts: Pick<ClusterOptions, 'servers' | 'prefix' | 'replicas' | 'heartbeatMs' | 'events'>, c: ConnectOptions): Promise<ClusterBackend> {
+export async function connectCluster(
+  opts: Pick<ClusterOptions, 'servers' | 'prefix' | 'replicas' | 'heartbeatMs' | 'events'> & Partial<Pick<ClusterOptions, 'leaseTtlMs' | 'safetyMs'>>,
+  c: ConnectOptions,
+): Promise<ClusterBackend> {
   let nc: NatsConnection;
+  // A node cut off for a moment must be back well inside its lease budget (leaseTtlMs - safetyMs): the coordinator
+  // renews every lease as soon as the client reports `reconnect`. So each try waits little (250 ms plus at most
+  // 100 ms of jitter, per server), and a try that hangs (a peer that accepts but never answers) gives up after a
+  // third of the budget (2 to 5 s) instead of holding the next try back for the whole connect timeout.
+  const budgetMs = (opts.leaseTtlMs ?? 10_000) - (opts.safetyMs ?? 2000);
   try {
     nc = await connect({
       servers: opts.servers,
@@ -78,7 +86,7 @@ export async function connectCluster(opts: Pick<ClusterOptions, 'servers' | 'pre
       reconnectJitter: 100,
       pingInterval: c.pingIntervalMs ?? Math.max(2000, Math.round(opts.heartbeatMs * 2)),
       maxPingOut: 2,
-      timeout: 5000,
+      timeout: Math.round(Math.min(5000, Math.max(2000, budgetMs / 3))),
     });
   } catch (err) {
     throw new ClusterUnavailableError(`No NATS server reachable at ${opts.servers.join(', ')}: ${(err as Error).message}`, err);

@@ -7,50 +7,20 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { media } from '../helpers/media.js';
-import { launchBrowser, loginAs, screenshot, startVigil, type Vigil } from './harness.js';
+import { loginAs, screenshot, startTwoCameraSite, type AlertJson, type Vigil } from './harness.js';
 
 let vigil: Vigil;
 let browser: Browser;
 let token: string;
 
 before(async () => {
-  [vigil, browser] = await Promise.all([
-    startVigil([
-      'cameras:',
-      '  - id: vtest',
-      `    source: { kind: file, path: ${media('vtest-h264.mp4')}, loop: true }`,
-      '    detectFps: 5',
-      '  - id: lobby',
-      `    source: { kind: file, path: ${media('quiet-360p15.mp4')}, loop: true }`,
-      '    detectFps: 1',
-      'rules:',
-      '  - { id: linger, name: Lingering, kind: dwell, cameras: [vtest], classes: [person], seconds: 6, zone: { points: [[0, 0], [1, 0], [1, 1], [0, 1]], normalized: true } }',
-    ]),
-    launchBrowser(),
-  ]);
-  token = await vigil.token();
-  for (const u of [
-    { username: 'olga', password: 'operator-pw-1', role: 'operator', cameras: '*' },
-    { username: 'vic', password: 'viewer-pw-12', role: 'viewer', cameras: ['lobby'] },
-  ]) {
-    const r = await vigil.api('/users', { method: 'POST', body: u, token });
-    assert.equal(r.status, 201);
-  }
+  ({ vigil, browser, token } = await startTwoCameraSite({ record: false }));
 });
 
 after(async () => {
   await browser?.close();
   await vigil?.stop();
 });
-
-interface AlertJson {
-  alertId: string;
-  raisedNs: string;
-  cameraId: string;
-  state: string;
-  acknowledgedBy: string | null;
-}
 
 test('a viewer scoped to one camera sees only that camera and none of the other camera events', async () => {
   // There is an event on the other camera to hide: the dwell rule's alert on vtest.

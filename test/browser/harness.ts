@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { ROOT } from '../helpers/media.js';
+import { media, ROOT } from '../helpers/media.js';
 
 export const ARTIFACTS = join(ROOT, 'test', 'browser', 'artifacts');
 export const CHROMIUM = process.env.VIGIL_CHROMIUM ?? '/usr/bin/chromium';
@@ -111,4 +111,45 @@ export async function loginAs(page: Page, url: string, username: string, passwor
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByRole('navigation', { name: 'Main' }).waitFor();
+}
+
+/** An alert as GET /alerts returns it (the fields the browser tests read). */
+export interface AlertJson {
+  alertId: string;
+  raisedNs: string;
+  cameraId: string;
+  state: string;
+  acknowledgedBy: string | null;
+}
+
+/**
+ * The two-camera site of the events and rules tests: vtest (people; a dwell rule raises after 6 s in frame; recorded
+ * in 2 s segments when `record`) and a quiet lobby camera, an operator `olga` on every camera and a viewer `vic`
+ * scoped to the lobby. Returns the server, a browser and the first-run admin's token.
+ */
+export async function startTwoCameraSite(opts: { record: boolean }): Promise<{ vigil: Vigil; browser: Browser; token: string }> {
+  const [vigil, browser] = await Promise.all([
+    startVigil([
+      'cameras:',
+      '  - id: vtest',
+      `    source: { kind: file, path: ${media('vtest-h264.mp4')}, loop: true }`,
+      '    detectFps: 5',
+      ...(opts.record ? ['    record: { mode: continuous, segmentSeconds: 2 }'] : []),
+      '  - id: lobby',
+      `    source: { kind: file, path: ${media('quiet-360p15.mp4')}, loop: true }`,
+      '    detectFps: 1',
+      'rules:',
+      '  - { id: linger, name: Lingering, kind: dwell, cameras: [vtest], classes: [person], seconds: 6, zone: { points: [[0, 0], [1, 0], [1, 1], [0, 1]], normalized: true } }',
+    ]),
+    launchBrowser(),
+  ]);
+  const token = await vigil.token();
+  for (const u of [
+    { username: 'olga', password: 'operator-pw-1', role: 'operator', cameras: '*' },
+    { username: 'vic', password: 'viewer-pw-12', role: 'viewer', cameras: ['lobby'] },
+  ]) {
+    const r = await vigil.api('/users', { method: 'POST', body: u, token });
+    if (r.status !== 201) throw new Error(`creating user ${u.username} answered ${r.status}`);
+  }
+  return { vigil, browser, token };
 }

@@ -152,3 +152,12 @@ export function can(action: 'ack' | 'rules' | 'users' | 'metrics'): boolean {
   if (action === 'ack' || action === 'metrics') return r === 'admin' || r === 'operator';
   return r === 'admin';
 }
+
+/** Runs a user's action against the API; a refusal's message goes to `report` (the page's status line). */
+export async function attempt(action: () => Promise<void>, report: (message: string) => void): Promise<void> {
+  try {
+    await action();
+  } catch (e) {
+    report((e as Error).message);
+  }
+}

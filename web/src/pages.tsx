@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiError, api, can, login, user } from './api';
+import { ApiError, api, attempt, can, login, user } from './api';
 import { AuthImage, ClipPlayer, LiveView, type Rule } from './components';
 import { navigate } from './router';
 import { events } from './stream';
@@ -136,14 +136,12 @@ function AlertRow(props: { a: Alert; onPlay: (a: Alert) => void; onAck: () => vo
         <button onClick={() => props.onPlay(a)}>Play clip</button>
         {can('ack') && a.state !== 'acknowledged' && (
           <button
-            onClick={async () => {
-              try {
+            onClick={() =>
+              attempt(async () => {
                 await api(`/alerts/${encodeURIComponent(a.alertId)}/acknowledge`, { method: 'POST' });
                 props.onAck();
-              } catch (e) {
-                setErr((e as Error).message);
-              }
-            }}
+              }, setErr)
+            }
           >
             Acknowledge
           </button>
@@ -369,13 +367,11 @@ export function Search() {
           if (f.get('class')) body['class'] = f.get('class');
           if (f.get('start')) body['start_time'] = new Date(String(f.get('start'))).toISOString();
           if (f.get('end')) body['end_time'] = new Date(String(f.get('end'))).toISOString();
-          try {
+          await attempt(async () => {
             const r = await api<{ results: SearchHit[] }>('/search', { method: 'POST', body: JSON.stringify(body) });
             setHits(r.results);
             setErr(null);
-          } catch (x) {
-            setErr((x as Error).message);
-          }
+          }, setErr);
         }}
       >
         <label>
@@ -607,15 +603,13 @@ export function Rules() {
             {can('rules') && r.source === 'api' && (
               <button
                 aria-label={`Delete ${r.id}`}
-                onClick={async () => {
-                  try {
+                onClick={() =>
+                  attempt(async () => {
                     await api(`/rules/${encodeURIComponent(r.id)}`, { method: 'DELETE' });
                     if (editing?.id === r.id) startNew();
                     reload();
-                  } catch (e) {
-                    setMsg((e as Error).message);
-                  }
-                }}
+                  }, setMsg)
+                }
               >
                 Delete
               </button>
@@ -752,7 +746,7 @@ export function Rules() {
             disabled={!rule}
             onClick={async () => {
               if (!rule) return;
-              try {
+              await attempt(async () => {
                 const r = await api<{ frames: number; raised_by_rule: Record<string, number>; tripwire_counts: Record<string, Record<string, { aToB: number; bToA: number }>> }>('/console/rules/replay', {
                   method: 'POST',
                   body: JSON.stringify({ rules: [{ ...rule, id: rule['id'] || 'draft' }], camera_id: camera }),
@@ -760,9 +754,7 @@ export function Rules() {
                 const id = String(rule['id'] || 'draft');
                 const tw = r.tripwire_counts[id]?.[camera];
                 setPreview(`Over the last hour (${r.frames} frames): would have raised ${r.raised_by_rule[id] ?? 0} alert(s)${tw ? `; crossings A→B ${tw.aToB}, B→A ${tw.bToA}` : ''}.`);
-              } catch (e) {
-                setPreview((e as Error).message);
-              }
+              }, setPreview);
             }}
           >
             Preview on stored tracks
@@ -774,15 +766,13 @@ export function Rules() {
               onClick={async () => {
                 if (!rule || !form.current?.reportValidity()) return;
                 const id = String(rule['id']);
-                try {
+                await attempt(async () => {
                   if (editing) await api(`/rules/${encodeURIComponent(id)}`, { method: 'PUT', body: JSON.stringify(rule) });
                   else await api('/rules', { method: 'POST', body: JSON.stringify(rule) });
                   startNew();
                   setMsg(`${editing ? 'Updated' : 'Saved'} rule ${id}`);
                   reload();
-                } catch (e) {
-                  setMsg((e as Error).message);
-                }
+                }, setMsg);
               }}
             >
               {editing ? 'Save changes' : 'Save rule'}
@@ -914,15 +904,12 @@ interface UserRow {
 export function Users() {
   const [users, err, reload] = useData(() => api<{ users: UserRow[] }>('/users').then((r) => r.users));
   const [msg, setMsg] = useState<string | null>(null);
-  const act = async (fn: () => Promise<unknown>, ok: string) => {
-    try {
+  const act = (fn: () => Promise<unknown>, ok: string) =>
+    attempt(async () => {
       await fn();
       setMsg(ok);
       reload();
-    } catch (e) {
-      setMsg((e as Error).message);
-    }
-  };
+    }, setMsg);
   const camsOf = (s: string): string[] | '*' => (s.trim() === '*' || s.trim() === '' ? '*' : s.split(',').map((x) => x.trim()).filter(Boolean));
   return (
     <section>

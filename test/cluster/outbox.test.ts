@@ -171,7 +171,9 @@ test('partition outbox: events made while cut off arrive once, in order, with th
       return e.fence < cur;
     });
     assert.ok(late.length > 0, 'late events of the old lease in the stream');
-    assert.ok(late.every((e) => e.node === ownerId && e.fence === firstFence && e.time >= cut2At), JSON.stringify(late.slice(0, 3).map((e) => [e.node, e.fence, e.time])));
+    // Late events were made during the cut, or just before it and still waiting for their publish ack (5 s) when it
+    // came: those go to the outbox too (seen: three made 0-0.4 s before the cut).
+    assert.ok(late.every((e) => e.node === ownerId && e.fence === firstFence && e.time >= cut2At - 5000), JSON.stringify(late.slice(0, 3).map((e) => [e.node, e.fence, e.time, cut2At])));
     const newFence = Math.max(...events.filter((e) => e.node === newOwnerId).map((e) => e.fence));
     assert.ok(newFence > firstFence);
     const others = nodes.filter((n) => n !== owner);

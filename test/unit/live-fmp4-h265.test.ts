@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Fmp4Muxer, HEVC_NAL, LiveFormatError, concat, hevcCodecString, hevcNalType, parseH265Caps, parseHevcSps, parseHvcC, splitAnnexB } from '../../src/media/live/fmp4.js';
+import { boxes, find } from '../helpers/mp4-boxes.js';
 
 const FRAMES = 12;
 let dir: string;
@@ -44,32 +45,6 @@ before(() => {
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Child boxes of [start, end): [type, offset, size]. */
-function boxes(buf: Uint8Array, start = 0, end = buf.length): Array<[string, number, number]> {
-  const out: Array<[string, number, number]> = [];
-  const dv = new DataView(buf.buffer, buf.byteOffset);
-  let o = start;
-  while (o + 8 <= end) {
-    const size = dv.getUint32(o);
-    out.push([String.fromCharCode(...buf.subarray(o + 4, o + 8)), o, size]);
-    o += size;
-  }
-  assert.equal(o, end, 'boxes fill their parent exactly');
-  return out;
-}
-
-function find(buf: Uint8Array, path: string[], skip: Record<string, number> = {}): [number, number] {
-  let start = 0;
-  let end = buf.length;
-  for (const name of path) {
-    const b = boxes(buf, start, end).find((x) => x[0] === name);
-    assert.ok(b, `box ${name}`);
-    start = b[1] + 8 + (skip[name] ?? 0);
-    end = b[1] + b[2];
-  }
-  return [start, end];
-}
 
 test('caps: H.265 stream formats parsed; other formats and NAL alignment refused', () => {
   assert.deepEqual(parseH265Caps(byteStreamCaps), { streamFormat: 'byte-stream', width: 320, height: 240, fps: 15 });

@@ -6,31 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Fmp4Muxer, LiveFormatError, SAMPLE_FLAGS_DELTA, SAMPLE_FLAGS_SYNC, TIMESCALE, avcCodecString, makeAvcC, mediaSegment, parseH264Caps, splitAnnexB } from '../../src/media/live/fmp4.js';
-
-/** Top-level boxes of a buffer: [type, size] pairs, and a lookup of a nested box's payload by path. */
-function boxes(buf: Uint8Array, start = 0, end = buf.length): Array<[string, number, number]> {
-  const out: Array<[string, number, number]> = [];
-  const dv = new DataView(buf.buffer, buf.byteOffset);
-  let o = start;
-  while (o + 8 <= end) {
-    const size = dv.getUint32(o);
-    out.push([String.fromCharCode(...buf.subarray(o + 4, o + 8)), o, size]);
-    o += size;
-  }
-  assert.equal(o, end, 'boxes fill their parent exactly');
-  return out;
-}
-function find(buf: Uint8Array, path: string[]): [number, number] {
-  let start = 0;
-  let end = buf.length;
-  for (const name of path) {
-    const b = boxes(buf, start, end).find((x) => x[0] === name);
-    assert.ok(b, `box ${name}`);
-    start = b[1] + 8;
-    end = b[1] + b[2];
-  }
-  return [start, end];
-}
+import { boxes, find } from '../helpers/mp4-boxes.js';
 
 const SPS = new Uint8Array([0x67, 0x64, 0x00, 0x1f, 0xac, 0xd9, 0x40]);
 const PPS = new Uint8Array([0x68, 0xeb, 0xe3, 0xcb]);

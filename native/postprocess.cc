@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 
 #include "common.h"
 #include "motion.h"
@@ -147,16 +148,22 @@ std::vector<Candidate> Nms(std::vector<Candidate> c, float iouThreshold, int max
   std::stable_sort(c.begin(), c.end(), [](const Candidate& a, const Candidate& b) {
     return a.score > b.score || (!std::isnan(a.score) && std::isnan(b.score));
   });
+  // Each candidate is compared with the kept boxes of its own class only (all kept boxes when class-agnostic): the
+  // same result as one list, but per-class NMS over many classes no longer costs (all kept) x (all candidates).
+  // Found by fuzz_decoders: 45,000 NanoDet candidates over many classes, all kept (maxDetections 0) took 11 s.
   std::vector<Candidate> keep;
+  std::unordered_map<int, std::vector<size_t>> keptByClass;
   for (const Candidate& cand : c) {
+    std::vector<size_t>& same = keptByClass[classAgnostic ? 0 : cand.classId];
     bool suppressed = false;
-    for (const Candidate& k : keep) {
-      if ((classAgnostic || k.classId == cand.classId) && Iou(k, cand) > iouThreshold) {
+    for (size_t i : same) {
+      if (Iou(keep[i], cand) > iouThreshold) {
         suppressed = true;
         break;
       }
     }
     if (suppressed) continue;
+    same.push_back(keep.size());
     keep.push_back(cand);
     if (maxDetections > 0 && static_cast<int>(keep.size()) >= maxDetections) break;
   }

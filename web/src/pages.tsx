@@ -44,6 +44,19 @@ function useData<T>(load: () => Promise<T>, deps: unknown[] = []): [T | null, st
   return [data, err, () => setN((x) => x + 1)];
 }
 
+/** One <option> per camera the caller may see (`selected`: the camera chosen by the page's state or URL). */
+function CameraOptions(props: { cams: Array<{ id: string }> | null | undefined; selected?: string | null }) {
+  return (
+    <>
+      {(props.cams ?? []).map((c) => (
+        <option key={c.id} value={c.id} selected={props.selected === undefined ? undefined : c.id === props.selected}>
+          {c.id}
+        </option>
+      ))}
+    </>
+  );
+}
+
 export function Login() {
   const [err, setErr] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -306,11 +319,7 @@ export function Events() {
           <label>
             Camera{' '}
             <select name="camera" defaultValue={filter.camera}>
-              {(cams ?? []).map((c) => (
-                <option key={c.id} value={c.id} selected={c.id === filter.camera}>
-                  {c.id}
-                </option>
-              ))}
+              <CameraOptions cams={cams} selected={filter.camera} />
             </select>
           </label>
           <label>
@@ -377,11 +386,7 @@ export function Search() {
         <label>
           Camera{' '}
           <select name="camera" defaultValue={q.get('camera') ?? ''}>
-            {(cams ?? []).map((c) => (
-              <option key={c.id} value={c.id} selected={c.id === q.get('camera')}>
-                {c.id}
-              </option>
-            ))}
+            <CameraOptions cams={cams} selected={q.get('camera')} />
           </select>
         </label>
         <label>
@@ -391,11 +396,7 @@ export function Search() {
           Only camera{' '}
           <select name="fcamera">
             <option value="">any</option>
-            {(cams ?? []).map((c) => (
-              <option key={c.id} value={c.id}>
-                {c.id}
-              </option>
-            ))}
+            <CameraOptions cams={cams} />
           </select>
         </label>
         <label>
@@ -623,11 +624,7 @@ export function Rules() {
           <label>
             Camera{' '}
             <select name="camera" value={camera} onChange={(e) => (setCamera(e.currentTarget.value), setDraft((d) => ({ ...d, points: [], zones: [] })))}>
-              {(cams ?? []).map((c) => (
-                <option key={c.id} value={c.id}>
-                  {c.id}
-                </option>
-              ))}
+              <CameraOptions cams={cams} />
             </select>
           </label>
           <label>

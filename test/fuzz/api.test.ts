@@ -8,13 +8,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { closeWs, connectWs, startHarness, waitFor, type Harness } from '../integration/api-helpers.js';
+import { AUDIENCE, ISSUER, SECRET, closeWs, connectWs, startHarness, waitFor, type Harness } from '../integration/api-helpers.js';
 import { WireEncoder } from '../../src/stream/codec.js';
 import { hostileJson, params, report, tick } from './fuzz.js';
 
 let h: Harness;
 before(async () => {
-  h = await startHarness();
+  // Access tokens for a day: a long run outlasts the default lifetime, and the server rightly closes a stream socket
+  // at its token's expiry (4001), which is not what this target tests.
+  h = await startHarness({ auth: { jwt: { secret: SECRET, issuer: ISSUER, audience: AUDIENCE, accessTtlS: 86_400 } } });
 });
 after(() => h.close());
 

@@ -16,8 +16,8 @@
  * - bridge: detection batches (20 detections each) per second published through the EventBridge (JetStream R3,
  *   acknowledged, bounded in flight) vs written locally with DetectionStore.append (LMDB group commits) in this
  *   process: the cost of making an event cluster-visible relative to storing it.
- * - queries: `vigil cluster status`'s scatter-gather (request-reply to the three nodes, merged) vs `GET /cameras`
- *   on one node (its local list), p99 over 200 each, sequential.
+ * - queries: `GET /cameras` on one node (scatter-gather over the three nodes, merged) and the bare request-reply of
+ *   `vigil cluster status` vs `GET /detections` on the same node (a local LMDB read), p99 over 200 each, sequential.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
@@ -129,22 +129,36 @@ try {
   const node = nodes[0]!;
   const res = await fetch(`http://127.0.0.1:${node.port}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: node.adminPassword() }) });
   const token = ((await res.json()) as { access_token: string }).access_token;
+  // Cluster query: GET /cameras on one node, answered by scatter-gather over the three nodes (what a client of any
+  // node gets). Local query: GET /detections on the same node, a read of its own LMDB store (detections are
+  // replicated into every node's store). Also the bare NATS request-reply gather that `vigil cluster status` does.
   const local: number[] = [];
   const cluster: number[] = [];
+  const natsGather: number[] = [];
   let partial = 0;
+  const get = async (path: string): Promise<Response> => {
+    const r = await fetch(`http://127.0.0.1:${node.port}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    await r.arrayBuffer();
+    return r;
+  };
   for (let i = 0; i < 200; i++) {
     let t = performance.now();
-    const r = await fetch(`http://127.0.0.1:${node.port}/cameras`, { headers: { authorization: `Bearer ${token}` } });
-    await r.arrayBuffer();
+    await get('/detections?page_size=20');
     local.push(performance.now() - t);
     t = performance.now();
-    const g = await gather(admin, 'status', null, ['A', 'B', 'C'], 1000);
+    const r = await get('/cameras');
     cluster.push(performance.now() - t);
+    if (r.headers.get('vigil-partial') === 'true') partial++;
+    t = performance.now();
+    const g = await gather(admin, 'status', null, ['A', 'B', 'C'], 1000);
+    natsGather.push(performance.now() - t);
     if (g.partial) partial++;
   }
   figures.cluster_query_p99_ms = Number(pct(cluster, 99).toFixed(2));
   figures.cluster_query_p50_ms = Number(pct(cluster, 50).toFixed(2));
   figures.cluster_query_partial = partial;
+  figures.nats_gather_p99_ms = Number(pct(natsGather, 99).toFixed(2));
+  figures.nats_gather_p50_ms = Number(pct(natsGather, 50).toFixed(2));
   figures.local_query_p99_ms = Number(pct(local, 99).toFixed(2));
   figures.local_query_p50_ms = Number(pct(local, 50).toFixed(2));
   await admin.nc.close();
@@ -155,7 +169,7 @@ try {
 }
 const out = {
   ...figures,
-  notes: 'failover: kill -9 of the owning node to running on the new owner (leaseTtlS 3 + graceS 1 + scanIntervalS 0.25 + camera start). cluster query = scatter-gather of live camera state over 3 nodes (NATS request-reply, what `vigil cluster status` does); local query = GET /cameras on one node. Stored detections are replicated into every node store, so a detection query on any node is a local read.',
+  notes: 'failover: kill -9 of the owning node to running on the new owner (leaseTtlS 3 + graceS 1 + scanIntervalS 0.25 + camera start). cluster query = GET /cameras on one node, scatter-gathered over 3 nodes; nats gather = the bare request-reply that `vigil cluster status` does; local query = GET /detections on the same node (its own LMDB store). Stored detections are replicated into every node store, so a detection query on any node is a local read.',
   date: new Date().toISOString(),
   machine: `${cpus().length} vCPU ${cpus()[0]?.model ?? ''}, shared with other work during the run (this run in its own autogroup at top priority)`,
   command: `setsid /tmp/pm/prio.sh node --import tsx bench/cluster.ts --kills ${KILLS} --events ${EVENTS}`,

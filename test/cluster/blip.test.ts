@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { connectAdmin } from '../../src/cluster/nats.js';
 import { decodeJson } from '../../src/cluster/codec.js';
 import type { LeaseValue } from '../../src/cluster/coordinator.js';
-import { overlappingTokens, readEvents, sleep, startNatsCluster, TcpProxy, until, VigilNode } from './harness.js';
+import { dumpNodeLogs, overlappingTokens, readEvents, sleep, startNatsCluster, TcpProxy, until, VigilNode } from './harness.js';
 
 const CAMERAS = [{ id: 'blip', source: { kind: 'test', pattern: 'ball', width: 160, height: 120, fps: 5 } }];
 const CLUSTER = { leaseTtlS: 8, safetyS: 2, graceS: 1 };
@@ -87,7 +87,7 @@ test('a 2.5 s blip keeps the camera under its token; a cut past leaseTtlS - safe
     assert.deepEqual(overlappingTokens(events), []);
     watch.stop();
   } catch (err) {
-    for (const n of nodes) process.stderr.write(`--- node ${n.spec.id}\n${n.stderr.split('\n').filter((l) => /cluster|error|warn/.test(l)).slice(-30).join('\n')}\n`);
+    dumpNodeLogs(nodes);
     throw err;
   } finally {
     await admin?.nc.close().catch(() => {});

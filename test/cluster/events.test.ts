@@ -23,7 +23,7 @@ import {
   vigil_wire_Payload as Payload,
 } from '../../src/stream/generated/message_generated.js';
 import { media, ROOT } from '../helpers/media.js';
-import { overlappingTokens, readEvents, sleep, startNatsCluster, until, VigilNode } from './harness.js';
+import { dumpNodeLogs, overlappingTokens, readEvents, sleep, startNatsCluster, until, VigilNode } from './harness.js';
 
 const CAMERAS = [
   { id: 'people', source: { kind: 'file', path: media('vtest-h264.mp4'), loop: true, realtime: true }, detectFps: 2 },
@@ -161,7 +161,7 @@ test('WebSocket and REST on one node see another node\'s camera; a cluster rule 
     assert.ok(events.every((e) => e.fence > 0 && (e.node === 'A' || e.node === 'B' || e.node === 'C')));
     assert.deepEqual(overlappingTokens(events), []);
   } catch (err) {
-    for (const n of nodes) process.stderr.write(`--- node ${n.spec.id}\n${n.stderr.split('\n').filter((l) => /cluster|error|warn/.test(l)).slice(-30).join('\n')}\n`);
+    dumpNodeLogs(nodes);
     throw err;
   } finally {
     ws?.terminate();

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAdmin } from '../../src/cluster/nats.js';
 import { clusterStatus } from '../../src/cluster/admin.js';
-import { overlappingTokens, readEvents, sleep, startNatsCluster, TcpProxy, TEST_CLUSTER, until, VigilNode } from './harness.js';
+import { dumpNodeLogs, overlappingTokens, readEvents, sleep, startNatsCluster, TcpProxy, TEST_CLUSTER, until, VigilNode } from './harness.js';
 
 // Synthetic cameras, detection off: ownership is what is tested here (test/cluster/events.test.ts runs detection).
 const CAMERAS = ['cam-1', 'cam-2', 'cam-3'].map((id) => ({ id, source: { kind: 'test', pattern: 'ball', width: 160, height: 120, fps: 5 } }));
@@ -108,7 +108,7 @@ test('spread, kill -9 failover, rejoin without flapping, partition: never two ow
     const tokens = new Set(events.filter((e) => e.camera === cCam).map((e) => e.fence));
     assert.ok(tokens.size >= 2, `${cCam} ran under ${tokens.size} tokens`);
   } catch (err) {
-    for (const n of nodes) process.stderr.write(`--- node ${n.spec.id}\n${n.stderr.split('\n').filter((l) => /cluster|error|warn/.test(l)).slice(-40).join('\n')}\n`);
+    dumpNodeLogs(nodes, 40);
     throw err;
   } finally {
     await adminB?.nc.close().catch(() => {});

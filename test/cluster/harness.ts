@@ -369,3 +369,11 @@ export function overlappingTokens(events: readonly StreamEventRecord[]): string[
   }
   return bad;
 }
+
+/** Writes each node's last cluster / error / warning log lines to stderr: what a failed cluster test is read by. */
+export function dumpNodeLogs(nodes: VigilNode[], lines = 30): void {
+  for (const n of nodes) {
+    const tail = n.stderr.split('\n').filter((l) => /cluster|error|warn/.test(l)).slice(-lines);
+    process.stderr.write(`--- node ${n.spec.id}\n${tail.join('\n')}\n`);
+  }
+}

@@ -19,7 +19,7 @@ import { EventOutbox, type OutboxMessage } from '../../src/cluster/outbox.js';
 import { connectAdmin } from '../../src/cluster/nats.js';
 import { clusterStatus } from '../../src/cluster/admin.js';
 import { media } from '../helpers/media.js';
-import { overlappingTokens, readEvents, sleep, startNatsCluster, TcpProxy, until, VigilNode } from './harness.js';
+import { dumpNodeLogs, overlappingTokens, readEvents, sleep, startNatsCluster, TcpProxy, until, VigilNode } from './harness.js';
 
 const msg = (i: number): OutboxMessage => ({ subject: `s.${i}`, msgID: `m-${i}`, headers: [['Vigil-Fence', '7']], data: Buffer.from(`event ${i}`) });
 
@@ -191,7 +191,7 @@ test('partition outbox: events made while cut off arrive once, in order, with th
     void newOwner;
     step(`long cut: ${late.length} late events under token ${firstFence} after ${newOwnerId}'s ${newFence}`);
   } catch (err) {
-    for (const n of nodes) process.stderr.write(`--- node ${n.spec.id}\n${n.stderr.split('\n').filter((l) => /cluster|error|warn/.test(l)).slice(-30).join('\n')}\n`);
+    dumpNodeLogs(nodes);
     throw err;
   } finally {
     await admin?.nc.close().catch(() => {});

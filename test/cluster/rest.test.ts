@@ -25,7 +25,7 @@ import { connectAdmin } from '../../src/cluster/nats.js';
 import { clusterStatus } from '../../src/cluster/admin.js';
 import { media } from '../helpers/media.js';
 import { MilestoneSim } from '../integration/vms-simulators.js';
-import { overlappingTokens, readEvents, sleep, startNatsCluster, until, VigilNode } from './harness.js';
+import { dumpNodeLogs, overlappingTokens, readEvents, sleep, startNatsCluster, until, VigilNode } from './harness.js';
 
 const CAMERAS = [
   { id: 'people', source: { kind: 'file', path: media('vtest-h264.mp4'), loop: true, realtime: true }, detectFps: 2 },
@@ -273,7 +273,7 @@ test('REST on any node answers for the cluster: cameras, alerts (ack on a third 
     assert.ok(events.some((e) => e.camera === VMS_CAM) && events.some((e) => e.camera === 'added'));
     assert.deepEqual(overlappingTokens(events), []);
   } catch (err) {
-    for (const n of nodes) process.stderr.write(`--- node ${n.spec.id}\n${n.stderr.split('\n').filter((l) => /cluster|error|warn/.test(l)).slice(-30).join('\n')}\n`);
+    dumpNodeLogs(nodes);
     throw err;
   } finally {
     stopped?.proc?.kill('SIGCONT');

@@ -36,7 +36,7 @@ import { StreamHub, type StreamSocket } from '../../src/stream/hub.js';
 import type { EventLog, SequencedEvent, StreamEvent } from '../../src/stream/events.js';
 import { Registry } from 'prom-client';
 import { media } from '../helpers/media.js';
-import { freePort, sleep, startNatsCluster, until, VigilNode } from './harness.js';
+import { dumpNodeLogs, freePort, sleep, startNatsCluster, until, VigilNode } from './harness.js';
 
 const CAMERAS = ['people', 'lobby'].map((id) => ({ id, source: { kind: 'file', path: media('vtest-h264.mp4'), loop: true, realtime: true }, detectFps: 2 }));
 const RULE = { id: 'people-present', name: 'People present', kind: 'occupancy', cameras: ['people', 'lobby'], classes: ['person'], condition: 'above', threshold: 0, notify: [{ channel: 'hook' }] };
@@ -348,7 +348,7 @@ test('WebSocket resume across nodes continues the sequence exactly; queue and we
     assert.deepEqual(raised.map((id) => hookCounts.get(`${id}|raised`)), raised.map(() => 1));
     step('sinks checked');
   } catch (err) {
-    for (const n of nodes) process.stderr.write(`--- node ${n.spec.id}\n${n.stderr.split('\n').filter((l) => /cluster|error|warn/.test(l)).slice(-30).join('\n')}\n`);
+    dumpNodeLogs(nodes);
     throw err;
   } finally {
     for (const c of clients) c.close();

@@ -300,6 +300,8 @@ export class VigilNode {
 }
 
 export interface StreamEventRecord {
+  /** The event's JetStream sequence in the events stream (= its WebSocket sequence on every node). */
+  seq: number;
   kind: string;
   camera: string;
   node: string;
@@ -324,6 +326,7 @@ export async function readEvents(servers: string[], prefix = 'vigil'): Promise<S
     for await (const m of msgs) {
       const h = m.headers!;
       out.push({
+        seq: m.seq,
         kind: m.subject.split('.')[2]!,
         camera: h.get('Vigil-Camera'),
         node: h.get('Vigil-Node'),

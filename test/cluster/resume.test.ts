@@ -20,8 +20,6 @@ import { join } from 'node:path';
 import * as flatbuffers from 'flatbuffers';
 import WebSocket from 'ws';
 import mqtt from 'mqtt';
-import { connect } from '@nats-io/transport-node';
-import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connectAdmin } from '../../src/cluster/nats.js';
 import { clusterStatus } from '../../src/cluster/admin.js';
 import {
@@ -36,54 +34,14 @@ import { StreamHub, type StreamSocket } from '../../src/stream/hub.js';
 import type { EventLog, SequencedEvent, StreamEvent } from '../../src/stream/events.js';
 import { Registry } from 'prom-client';
 import { media } from '../helpers/media.js';
-import { dumpNodeLogs, freePort, sleep, startNatsCluster, until, VigilNode } from './harness.js';
+import { dumpNodeLogs, freePort, readEvents, sleep, startNatsCluster, until, VigilNode, type StreamEventRecord } from './harness.js';
 
 const CAMERAS = ['people', 'lobby'].map((id) => ({ id, source: { kind: 'file', path: media('vtest-h264.mp4'), loop: true, realtime: true }, detectFps: 2 }));
 const RULE = { id: 'people-present', name: 'People present', kind: 'occupancy', cameras: ['people', 'lobby'], classes: ['person'], condition: 'above', threshold: 0, notify: [{ channel: 'hook' }] };
 const step = (what: string): void => void process.stderr.write(`${new Date().toISOString()} ${what}\n`);
 
-interface StreamMsg {
-  seq: number;
-  kind: string;
-  camera: string;
-  node: string;
-  fence: number;
-  time: number;
-  data: Record<string, unknown>;
-}
-
-/** Every message of the events stream with its stream sequence, oldest first. */
-async function readStream(servers: string[]): Promise<StreamMsg[]> {
-  const nc = await connect({ servers, timeout: 5000 });
-  try {
-    const jsm = await jetstreamManager(nc);
-    const info = await jsm.streams.info('vigil-events');
-    if (info.state.messages === 0) return [];
-    const c = await jetstream(nc).consumers.get('vigil-events', { deliver_policy: DeliverPolicy.All });
-    const msgs = await c.consume();
-    const out: StreamMsg[] = [];
-    for await (const m of msgs) {
-      const h = m.headers!;
-      out.push({
-        seq: m.seq,
-        kind: m.subject.split('.')[2]!,
-        camera: h.get('Vigil-Camera'),
-        node: h.get('Vigil-Node'),
-        fence: Number(h.get('Vigil-Fence')),
-        time: Number(h.get('Vigil-Time')),
-        data: JSON.parse(new TextDecoder().decode(m.data)) as Record<string, unknown>,
-      });
-      if (m.seq >= info.state.last_seq) break;
-    }
-    await msgs.close();
-    return out;
-  } finally {
-    await nc.close();
-  }
-}
-
 /** The stream's messages a client is sent: all but those under a token lower than one seen before for the camera. */
-function deliverable(msgs: readonly StreamMsg[]): StreamMsg[] {
+function deliverable(msgs: readonly StreamEventRecord[]): StreamEventRecord[] {
   const max = new Map<string, number>();
   return msgs.filter((m) => {
     const cur = max.get(m.camera) ?? 0;
@@ -297,7 +255,7 @@ test('WebSocket resume across nodes continues the sequence exactly; queue and we
     clients.push(onB);
     await onB.open();
     const ack = await onB.subscribe('b1', seen);
-    const streamEnd = (await readStream(nats.urls)).at(-1)!.seq;
+    const streamEnd = (await readEvents(nats.urls)).at(-1)!.seq;
     assert.equal(ack.gap, 0);
     assert.equal(ack.replayFrom, seen + 1, JSON.stringify(ack));
     await until(() => onB.lastSeq() >= streamEnd + 10, 60_000, `B's client past the stream's end at reconnect (${streamEnd}) by 10`);
@@ -305,7 +263,7 @@ test('WebSocket resume across nodes continues the sequence exactly; queue and we
 
     // What B sent so far, taken before reading the stream (which holds all of it: B read it from there).
     const gotB = onB.events.slice();
-    const stream = await readStream(nats.urls);
+    const stream = await readEvents(nats.urls);
     const expected = deliverable(stream);
     const bySeq = new Map(stream.map((m) => [m.seq, m]));
     // A: everything of the stream from its first event to the last it saw, nothing twice, in order.

@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/common.cc",
+        "native/diagnostics.cc",
         "native/frame_sink.cc",
         "native/jpeg_decode.cc",
         "native/motion.cc",

@@ -16,7 +16,9 @@
  *                                 against the default MALLOC_ARENA_MAX=2 that the systemd unit and npm run serve set
  *
  * Also sampled from /metrics: vigil_pipelines{state="open"|"abandoned"} (GStreamer pipelines; an abandoned one is
- * a teardown that did not finish within its close timeout) and the natively kept source frames' bytes; and the
+ * a teardown that did not finish within its close timeout), the natively kept source frames' bytes, GStreamer's
+ * live objects by type (vigil_gst_live_objects: the server runs with VIGIL_GST_OBJECT_COUNTS=1;
+ * `--server-env VIGIL_GST_OBJECT_COUNTS=` turns it off) and what the server's heap trims gave back (vigil_heap_trim_released_bytes_total); and the
  * anonymous memory split by glibc heap (brk), arena heaps and the rest (/proc/PID/smaps). When the server stops
  * answering /metrics three samples in a row, its threads' stacks are written next to the results (gdb).
  *
@@ -54,7 +56,8 @@ const WARMUP_S = Math.min(flag('warmup-s', 120), (MINUTES * 60) / 5);
 const RETENTION_S = flag('retention-s', 120);
 // The server runs as deploy/systemd/vigil.service and `npm run serve` start it: MALLOC_ARENA_MAX=2 (see README,
 // Deployment). `--server-env MALLOC_ARENA_MAX=` (empty: glibc's default) measures without it.
-const SERVER_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '2' };
+// VIGIL_GST_OBJECT_COUNTS=1: GStreamer's live objects by type are sampled from /metrics (vigil_gst_live_objects).
+const SERVER_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '2', VIGIL_GST_OBJECT_COUNTS: '1' };
 process.argv.forEach((a, i) => {
   if (a !== '--server-env') return;
   const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(process.argv[i + 1] ?? '');
@@ -79,6 +82,11 @@ interface Sample {
   pipelinesOpen: number | null;
   pipelinesAbandoned: number | null;
   sourceFramesMb: number | null;
+  /** GStreamer objects and mini objects alive (vigil_gst_live_objects summed) and the five commonest types. */
+  gstObjects: number | null;
+  gstTop: Record<string, number> | null;
+  /** Resident memory the server's heap trims gave back so far (vigil_heap_trim_released_bytes_total), MB. */
+  trimReleasedMb: number | null;
   lmdbMb: number;
   wsClients: number;
   /** Anonymous resident memory by kind (/proc/PID/smaps): glibc's main heap ([heap]), glibc's per-thread arena
@@ -146,6 +154,22 @@ function slope(points: Array<[number, number]>): number {
     den += (x - mx) ** 2;
   }
   return den > 0 ? num / den : NaN;
+}
+
+/** Standard error of the least-squares slope: how far noise alone moves it. */
+function slopeStderr(points: Array<[number, number]>): number {
+  const n = points.length;
+  if (n < 3) return NaN;
+  const b = slope(points);
+  const mx = points.reduce((a, p) => a + p[0], 0) / n;
+  const my = points.reduce((a, p) => a + p[1], 0) / n;
+  let sxx = 0;
+  let sse = 0;
+  for (const [x, y] of points) {
+    sxx += (x - mx) ** 2;
+    sse += (y - (my + b * (x - mx))) ** 2;
+  }
+  return Math.sqrt(sse / (n - 2) / sxx);
 }
 
 async function main(): Promise<void> {
@@ -426,6 +450,9 @@ async function main(): Promise<void> {
     let pipelinesOpen: number | null = null;
     let pipelinesAbandoned: number | null = null;
     let sourceFramesMb: number | null = null;
+    let gstObjects: number | null = null;
+    let gstTop: Record<string, number> | null = null;
+    let trimReleasedMb: number | null = null;
     try {
       const text = await (await fetch(`${base}/metrics`, { headers: auth(), signal: AbortSignal.timeout(10_000) })).text();
       const g = (n: string) => Number(new RegExp(`^${n}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
@@ -435,6 +462,12 @@ async function main(): Promise<void> {
       pipelinesOpen = labelled('vigil_pipelines', 'state="open"');
       pipelinesAbandoned = labelled('vigil_pipelines', 'state="abandoned"');
       sourceFramesMb = labelled('vigil_source_frames', 'stat="bytes"') / 2 ** 20;
+      trimReleasedMb = g('vigil_heap_trim_released_bytes_total');
+      const types = [...text.matchAll(/^vigil_gst_live_objects\{type="([^"]+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])] as const);
+      if (types.length > 0) {
+        gstObjects = types.reduce((a, [, n]) => a + n, 0);
+        gstTop = Object.fromEntries([...types].sort((a, b) => b[1] - a[1]).slice(0, 5));
+      }
       unanswered = 0;
     } catch {
       // Counted by the REST loop if it persists. A server that stops answering (a blocked JS thread) gets its
@@ -450,6 +483,9 @@ async function main(): Promise<void> {
       pipelinesOpen,
       pipelinesAbandoned,
       sourceFramesMb,
+      gstObjects,
+      gstTop,
+      trimReleasedMb,
       lmdbMb: existsSync(lmdb) ? statSync(lmdb).size / 2 ** 20 : 0,
       wsClients: clients.size,
       ...smapsBreakdown(pid),
@@ -458,7 +494,7 @@ async function main(): Promise<void> {
     console.log(
       `[soak] t=${s.t}s rss=${s.rssMb.toFixed(1)}MB anon=${s.anonMb.toFixed(1)}MB heap=${s.heapMb?.toFixed(1) ?? '-'}MB ext=${s.externalMb?.toFixed(1) ?? '-'}MB ` +
         `[brk=${s.brkMb.toFixed(1)} arenas=${s.arenas}/${s.arenaMb.toFixed(1)} other=${s.otherAnonMb.toFixed(1)}] ` +
-        `pipelines=${s.pipelinesOpen ?? '-'}/${s.pipelinesAbandoned ?? '-'} frames=${s.sourceFramesMb?.toFixed(1) ?? '-'}MB threads=${s.threads} fds=${s.fds} lmdb=${s.lmdbMb.toFixed(1)}MB ws=${s.wsClients} errors=${errors.length}`,
+        `pipelines=${s.pipelinesOpen ?? '-'}/${s.pipelinesAbandoned ?? '-'} frames=${s.sourceFramesMb?.toFixed(1) ?? '-'}MB gst=${s.gstObjects ?? '-'} trimmed=${s.trimReleasedMb?.toFixed(0) ?? '-'}MB threads=${s.threads} fds=${s.fds} lmdb=${s.lmdbMb.toFixed(1)}MB ws=${s.wsClients} errors=${errors.length}`,
     );
   }
   every(SAMPLE_S * 1000, sample);
@@ -508,7 +544,11 @@ async function main(): Promise<void> {
     warmup_s: WARMUP_S,
     server_env: SERVER_ENV,
     recovery_s: recoveryTimes,
-    gstreamer_objects: 'pipelines open/abandoned (vigil_pipelines) and threads are sampled; per-object counts only come from the leaks tracer (GST_TRACERS=leaks), which reports at exit',
+    rss_slope_stderr_mb_per_h: round(slopeStderr(after.map((s) => [s.t / 3600, s.rssMb]))),
+    gst_objects_slope_per_h: round(perHour((s) => s.gstObjects)),
+    gst_objects_first: after.find((s) => s.gstTop)?.gstTop ?? null,
+    gst_objects_last: [...after].reverse().find((s) => s.gstTop)?.gstTop ?? null,
+    heap_trim_released_mb: samples.at(-1)?.trimReleasedMb ?? null,
     counts,
     error_list: errors.slice(0, 50),
     health_unhealthy: unhealthy,

@@ -372,6 +372,17 @@ export interface NativeAddon {
    * next frame, so the inference thread keeps its core under contention (Linux; no effect elsewhere). Returns it.
    */
   setIngestNice(nice: number): number;
+  /**
+   * Gives glibc's free heap pages back to the kernel (malloc_trim(0)) on a libuv worker thread. `supported` false
+   * where the C library is not glibc (nothing done); resident set sizes in bytes, `ms` the trim's own time.
+   */
+  trimHeap(): Promise<{ supported: boolean; released: boolean; rssBeforeBytes: number; rssAfterBytes: number; ms: number }>;
+  /**
+   * GStreamer objects and mini objects alive now, counted by type name (e.g. GstBuffer, GstRtpJitterBuffer), of
+   * those created since the addon loaded; null unless the process started with VIGIL_GST_OBJECT_COUNTS=1 (the
+   * counting costs a mutex per object created and destroyed: for soak runs and leak hunts).
+   */
+  gstLiveObjects(): Record<string, number> | null;
   /** Synchronous, copying letterbox of one image (tests, tools, snapshots): the live path's code on the caller's thread. */
   preprocessImage(
     pixels: Uint8Array,

@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "common.h"
+#include "diagnostics.h"
 #include "frame_sink.h"
 #include "pipeline.h"
 #include "postprocess.h"
@@ -132,6 +133,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("preprocessImage", Napi::Function::New(env, PreprocessImage, "preprocessImage"));
   InitPostprocess(env, exports);
   InitSourceFrame(env, exports);
+  InitDiagnostics(env, exports);
   napi_add_env_cleanup_hook(env, Cleanup, nullptr);
   return exports;
 }

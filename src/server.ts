@@ -24,6 +24,7 @@ import { DatabaseService } from './services/database.js';
 import { HttpService } from './services/http.js';
 import { IntegrationsService, VmsSyncService } from './services/integrations.js';
 import { RecorderService } from './services/recorder.js';
+import { ProcessService } from './services/process.js';
 import { createContext, startServices, type Service } from './services/service.js';
 import { SnapshotsService } from './services/snapshots.js';
 import { RetentionService, SearchService } from './services/store.js';
@@ -74,6 +75,7 @@ export async function createServer(config: VigilConfig, options: ServerOptions =
   const analytics = new AnalyticsService({ cameras, rules, notifications, snapshots, integrations, recorder, stream: http });
   const detector = new DetectorService(cameras, analytics);
   const services: Service[] = [
+    new ProcessService(), // heap upkeep, GStreamer object counts
     database, search, retention, recorder, integrations, snapshots, rules, notifications, catalog,
     ...(http ? [http] : []),
     analytics, // camera and alert listeners: attached before any camera exists

@@ -40,6 +40,11 @@ export interface VigilConfig {
     publicUrl: string | null;
     /** Answer HTTP/1.0 requests (health checks of load balancers) through a local relay (src/http/server.ts); default false. */
     http10: boolean;
+    /**
+     * Seconds between hand-backs of glibc's free heap pages to the kernel (malloc_trim on a worker thread,
+     * src/services/process.ts); 0: never. Default 30.
+     */
+    heapTrimIntervalS: number;
   };
   /**
    * Track and alert snapshots: JPEG `quality` 1-100, scaled to at most `maxWidth` pixels wide (0: source size),
@@ -151,7 +156,7 @@ export const TOP_KEYS = [
   'cameras', 'cameraDefaults', 'recording', 'detectionsMaxAgeDays', 'statusIntervalS', 'integrations', 'log', 'frigate', 'cluster',
 ];
 const SECTION_KEYS: Record<string, readonly string[]> = {
-  server: ['host', 'port', 'corsOrigins', 'publicUrl', 'http10'],
+  server: ['host', 'port', 'corsOrigins', 'publicUrl', 'http10', 'heapTrimIntervalS'],
   snapshots: ['enabled', 'quality', 'maxWidth', 'fsync'],
   search: ['enabled', 'embedderModelPath'],
   analysis: ['quietFps', 'holdS'],
@@ -274,6 +279,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
       corsOrigins: cors as string[],
       publicUrl: typeof server.publicUrl === 'string' ? server.publicUrl.replace(/\/+$/, '') : null,
       http10: rethrowAsConfig(() => bool(server.http10, 'server.http10', false)),
+      heapTrimIntervalS: num(server.heapTrimIntervalS, 'server.heapTrimIntervalS', 0, 86_400, 30),
     },
     snapshots: {
       enabled: snaps.enabled !== false,

@@ -1,0 +1,141 @@
+// Process upkeep and introspection for long-running servers: handing glibc's free heap pages back to the kernel, and
+// counting GStreamer's live objects by type when VIGIL_GST_OBJECT_COUNTS=1 (the soak benchmark samples both).
+#include "diagnostics.h"
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "common.h"
+
+namespace vigil {
+
+namespace {
+
+int64_t ResidentBytes() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return -1;
+  long size = 0, resident = 0;
+  const int n = std::fscanf(f, "%ld %ld", &size, &resident);
+  std::fclose(f);
+  return n == 2 ? static_cast<int64_t>(resident) * sysconf(_SC_PAGESIZE) : -1;
+}
+
+// malloc_trim(0) walks every arena under its lock and madvise()s the whole free pages away: milliseconds on a
+// heap of a few hundred MB, so it runs on a libuv worker, never on the JS thread.
+class TrimWorker : public Napi::AsyncWorker {
+ public:
+  explicit TrimWorker(Napi::Env env) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    const auto t0 = std::chrono::steady_clock::now();
+    before_ = ResidentBytes();
+#if defined(__GLIBC__)
+    supported_ = true;
+    released_ = malloc_trim(0) == 1;
+#endif
+    after_ = ResidentBytes();
+    ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("supported", supported_);
+    o.Set("released", released_);
+    o.Set("rssBeforeBytes", static_cast<double>(before_));
+    o.Set("rssAfterBytes", static_cast<double>(after_));
+    o.Set("ms", ms_);
+    deferred_.Resolve(o);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  bool supported_ = false;
+  bool released_ = false;
+  int64_t before_ = -1;
+  int64_t after_ = -1;
+  double ms_ = 0;
+};
+
+Napi::Value TrimHeap(const Napi::CallbackInfo& info) {
+  auto* w = new TrimWorker(info.Env());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// GStreamer objects alive by type, counted by a tracer of the addon's own (hooks on object and mini-object creation
+// and destruction). GStreamer's leaks tracer cannot be asked at runtime: its "get-live-objects" hands back objects
+// it does not own. Only objects created after the counter starts are counted, so it starts at addon load (right
+// after gst_init, before any pipeline) and only when VIGIL_GST_OBJECT_COUNTS=1: every object's creation and
+// destruction then takes a mutex.
+struct VigilCounterTracer {
+  GstTracer parent;
+};
+struct VigilCounterTracerClass {
+  GstTracerClass parent_class;
+};
+
+std::mutex countsMutex;
+std::unordered_map<GType, int64_t>* liveCounts = nullptr;  // set once; never freed (hooks may run until exit)
+
+void Count(GType type, int64_t delta) {
+  std::lock_guard<std::mutex> lock(countsMutex);
+  (*liveCounts)[type] += delta;
+}
+void OnObjectCreated(GObject*, GstClockTime, GstObject* o) { Count(G_OBJECT_TYPE(o), 1); }
+void OnObjectDestroyed(GObject*, GstClockTime, GstObject* o) { Count(G_OBJECT_TYPE(o), -1); }
+void OnMiniObjectCreated(GObject*, GstClockTime, GstMiniObject* o) { Count(GST_MINI_OBJECT_TYPE(o), 1); }
+void OnMiniObjectDestroyed(GObject*, GstClockTime, GstMiniObject* o) { Count(GST_MINI_OBJECT_TYPE(o), -1); }
+
+G_DEFINE_TYPE(VigilCounterTracer, vigil_counter_tracer, GST_TYPE_TRACER)
+
+void vigil_counter_tracer_class_init(VigilCounterTracerClass*) {}
+
+void vigil_counter_tracer_init(VigilCounterTracer* self) {
+  GstTracer* t = GST_TRACER(self);
+  gst_tracing_register_hook(t, "object-created", G_CALLBACK(OnObjectCreated));
+  gst_tracing_register_hook(t, "object-destroyed", G_CALLBACK(OnObjectDestroyed));
+  gst_tracing_register_hook(t, "mini-object-created", G_CALLBACK(OnMiniObjectCreated));
+  gst_tracing_register_hook(t, "mini-object-destroyed", G_CALLBACK(OnMiniObjectDestroyed));
+}
+
+Napi::Value GstLiveObjects(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (liveCounts == nullptr) return env.Null();
+  std::map<std::string, int64_t> byName;
+  {
+    std::lock_guard<std::mutex> lock(countsMutex);
+    for (const auto& [type, n] : *liveCounts)
+      if (n != 0) byName[g_type_name(type)] = n;
+  }
+  Napi::Object o = Napi::Object::New(env);
+  for (const auto& [name, n] : byName) o.Set(name, static_cast<double>(n));
+  return o;
+}
+
+}  // namespace
+
+void InitDiagnostics(Napi::Env env, Napi::Object exports) {
+  static std::once_flag counterStarted;
+  if (g_strcmp0(g_getenv("VIGIL_GST_OBJECT_COUNTS"), "1") == 0) {
+    std::call_once(counterStarted, [] {
+      liveCounts = new std::unordered_map<GType, int64_t>();
+      g_object_new(vigil_counter_tracer_get_type(), nullptr);  // kept for the process's life: its hooks stay registered
+    });
+  }
+  exports.Set("trimHeap", Napi::Function::New(env, TrimHeap, "trimHeap"));
+  exports.Set("gstLiveObjects", Napi::Function::New(env, GstLiveObjects, "gstLiveObjects"));
+}
+
+}  // namespace vigil

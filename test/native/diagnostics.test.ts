@@ -1,0 +1,63 @@
+/**
+ * Process upkeep and introspection (native/diagnostics.cc): heap trimming on a worker thread, and GStreamer's live
+ * objects by type with VIGIL_GST_OBJECT_COUNTS=1 (bench/soak.ts samples them through /metrics). The counter starts at
+ * addon load, so its test runs in a child process started with that variable.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import { loadAddon } from '../../bindings/index.js';
+
+const addon = loadAddon();
+
+test('trimHeap() gives free heap pages back on a worker thread and reports resident sizes', async () => {
+  // Free a few MB in small blocks (below the mmap threshold: they stay in the heap until trimmed).
+  let blocks: Buffer[] | null = Array.from({ length: 4000 }, () => Buffer.allocUnsafeSlow(1000));
+  blocks = null;
+  void blocks;
+  const r = await addon.trimHeap();
+  assert.equal(r.supported, true, 'glibc on this machine');
+  assert.equal(typeof r.released, 'boolean');
+  assert.ok(r.rssBeforeBytes > 10 * 1024 * 1024, `resident before: ${r.rssBeforeBytes}`);
+  assert.ok(r.rssAfterBytes > 10 * 1024 * 1024, `resident after: ${r.rssAfterBytes}`);
+  assert.ok(r.ms >= 0);
+});
+
+test('gstLiveObjects() is null unless VIGIL_GST_OBJECT_COUNTS=1', () => {
+  assert.equal(addon.gstLiveObjects(), null);
+});
+
+test('gstLiveObjects() counts live GStreamer objects by type with VIGIL_GST_OBJECT_COUNTS=1: a pipeline\'s objects while open, none after close', () => {
+  const bindings = pathToFileURL(resolve('bindings/index.ts')).href;
+  const tensor = pathToFileURL(resolve('src/camera/tensor.ts')).href;
+  const script = `
+    const { loadAddon } = await import(${JSON.stringify(bindings)});
+    const { DEFAULT_TENSOR } = await import(${JSON.stringify(tensor)});
+    const addon = loadAddon();
+    const count = (t) => addon.gstLiveObjects()[t] ?? 0;
+    const before = { pipeline: count('GstPipeline'), src: count('GstVideoTestSrc') };
+    const p = new addon.Pipeline({ cameraId: 'leaks', description: 'videotestsrc is-live=true ! video/x-raw,format=I420,width=64,height=48,framerate=30/1 ! appsink name=sink',
+      tensor: DEFAULT_TENSOR, queueSize: 1, poolSize: 1, block: false, onEvent: () => {} });
+    p.start();
+    await new Promise((r) => setTimeout(r, 300));
+    const open = { pipeline: count('GstPipeline'), src: count('GstVideoTestSrc'), buffers: count('GstBuffer') };
+    p.close();
+    const closed = { pipeline: count('GstPipeline'), src: count('GstVideoTestSrc'), sink: count('GstAppSink'), pads: count('GstPad'), buffers: count('GstBuffer'), samples: count('GstSample') };
+    console.log(JSON.stringify({ before, open, closed }));
+  `;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    env: { ...process.env, VIGIL_GST_OBJECT_COUNTS: '1' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const line = r.stdout.trim().split('\n').at(-1)!;
+  const got = JSON.parse(line) as { before: Record<string, number>; open: Record<string, number>; closed: Record<string, number> };
+  assert.deepEqual(got.before, { pipeline: 0, src: 0 });
+  assert.equal(got.open.pipeline, 1);
+  assert.equal(got.open.src, 1);
+  assert.ok(got.open.buffers! >= 1, `buffers alive while running: ${got.open.buffers}`);
+  assert.deepEqual(got.closed, { pipeline: 0, src: 0, sink: 0, pads: 0, buffers: 0, samples: 0 });
+});

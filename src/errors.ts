@@ -32,6 +32,17 @@ export class VigilConfigError extends VigilError {
   }
 }
 
+/**
+ * Bytes that are not a well-formed Vigil wire message (schemas/flatbuffers/message.fbs), refused by readMessage():
+ * too short, no "VGL1" file identifier, an offset, vector or string out of bounds or misaligned, a missing required
+ * field, an unknown payload type. The message names what was wrong and where (byte positions in the buffer).
+ */
+export class WireFormatError extends VigilError {
+  constructor(message: string) {
+    super('E_WIRE_FORMAT', message);
+  }
+}
+
 /** A camera pipeline failed: building it, starting it, or while running (source gone, decode error). */
 export class VigilPipelineError extends VigilError {}
 

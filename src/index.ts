@@ -75,7 +75,7 @@ export {
 } from './stream/generated/message_generated.js';
 
 // Errors: every error Vigil throws is a VigilError with a stable `code`.
-export { VigilArgumentError, VigilClosedError, VigilConfigError, VigilError, VigilPipelineError } from './errors.js';
+export { VigilArgumentError, VigilClosedError, VigilConfigError, VigilError, VigilPipelineError, WireFormatError } from './errors.js';
 export { VigilStoreError } from './store/detection-store.js';
 
 // Logging: pass your own to createServer(config, { log }).

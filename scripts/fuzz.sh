@@ -100,7 +100,7 @@ case "${1:-}" in
   js)
     shift
     runs="${1:-1000000}"; shift || true
-    if [ "$#" -gt 0 ]; then files=("$@"); else files=(test/fuzz/control.test.ts test/fuzz/query.test.ts test/fuzz/rules.test.ts test/fuzz/config.test.ts test/fuzz/api.test.ts test/fuzz/rest-inprocess.test.ts); fi
+    if [ "$#" -gt 0 ]; then files=("$@"); else files=(test/fuzz/control.test.ts test/fuzz/wire.test.ts test/fuzz/query.test.ts test/fuzz/rules.test.ts test/fuzz/config.test.ts test/fuzz/api.test.ts test/fuzz/rest-inprocess.test.ts); fi
     VIGIL_FUZZ_RUNS="$runs" nice -n "${FUZZ_NICE:-19}" node --import tsx --test --test-concurrency=1 --test-timeout=0 --test-reporter=spec \
       ${FUZZ_PATTERN:+"--test-name-pattern=$FUZZ_PATTERN"} "${files[@]}" ;;
   seeds) build; for t in "${TARGETS[@]}"; do (cd "$OUT" && "$OUT/$t" -runs=0 "$ROOT/native/fuzz/corpus/$t"); done ;;

@@ -72,6 +72,8 @@ export interface RecordInputCounters {
   buffers: number;
   bytes: number;
   restarts: number;
+  /** Times a looping file input started over (a new run each time, not counted in restarts). */
+  loops: number;
   lastError: { code: string; message: string; atMs: number } | null;
 }
 
@@ -174,6 +176,7 @@ export class Camera extends EventEmitter<CameraEvents> {
     lastProgressAt: 0,
     base: { buffers: 0, bytes: 0 },
     restarts: 0,
+    loops: 0,
     lastError: null as RecordInputCounters['lastError'],
   };
 
@@ -273,6 +276,7 @@ export class Camera extends EventEmitter<CameraEvents> {
         buffers: r.base.buffers + (live?.recordBuffers ?? 0),
         bytes: r.base.bytes + (live?.recordBytes ?? 0),
         restarts: r.restarts,
+        loops: r.loops,
         lastError: r.lastError,
       };
     }
@@ -397,11 +401,12 @@ export class Camera extends EventEmitter<CameraEvents> {
     if (this.#recordsSeparately) this.#setRecordState(state);
   }
 
-  #openRecord(): void {
+  /** `loop`: the next run of a looping file (the state stays as it is: the input did not fail). */
+  #openRecord(loop = false): void {
     const r = this.#rec;
     const recording = this.settings.recording!;
     r.retryTimer = null;
-    this.#setRecordState('starting');
+    if (!loop) this.#setRecordState('starting');
     r.startedAt = performance.now();
     r.lastProgressAt = r.startedAt;
     r.lastBuffers = 0;
@@ -442,7 +447,20 @@ export class Camera extends EventEmitter<CameraEvents> {
 
   #recordEos(pipeline: RecordPipeline): void {
     const s = this.settings.recordSource!;
-    if (s.kind === 'file' && s.loop && pipeline.rewind()) return;
+    if (s.kind === 'file' && pipeline.stats().recordBuffers === 0) {
+      this.#recordFail(new VigilPipelineError('E_STREAM_FORMAT', `Camera ${this.id} (record input): the file ended before any frame was recorded`));
+      return;
+    }
+    if (s.kind === 'file' && s.loop) {
+      // A looping file starts a new record run at its end, not a rewind: splitmuxsink does not recover from end of
+      // stream, so a flushing seek to the start let one keyframe through and ended again at once, a storm of
+      // thousands of EOS, rewinds and 'closed' boundaries a second on the JS thread while nothing more was recorded
+      // (bench/RESULTS.md, "Busy substream camera cost"). A new run is a new segment on a new clock anchor.
+      this.#rec.loops++;
+      this.#closeRecord();
+      this.#openRecord(true);
+      return;
+    }
     if (s.kind === 'file') this.#stopRecord('stopped');
     else this.#restartRecord();
   }

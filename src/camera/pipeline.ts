@@ -273,10 +273,8 @@ export class RecordPipeline {
     this.#native.stop();
   }
 
-  rewind(): boolean {
-    this.#check('rewind');
-    return this.#native.seekStart();
-  }
+  // No rewind(): splitmuxsink does not recover from end of stream, so a looping file starts a new pipeline run
+  // (Camera); a flushing seek after EOS let one keyframe through and ended again, in a loop.
 
   stats(): NativeRecordStats {
     this.#check('stats');

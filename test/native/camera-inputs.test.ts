@@ -208,6 +208,58 @@ test('a failing record input restarts with backoff on its own; the camera stays 
   }
 });
 
+test('a looping record file starts a new run at its end: each run records the whole file once, no end-of-stream storm', async () => {
+  // Two seconds of the main stream (20 packets, keyframes at 0 and 1 s), copied, so each run is short.
+  const short = join(dir, 'main-2s.mp4');
+  ffmpeg('-i', main, '-t', '2', '-c', 'copy', short);
+  const clip = packetHashes(short);
+  assert.equal(clip.length, 2 * FPS);
+  const camera = new Camera(
+    cameraSettings('cam4', { kind: 'file', path: sub, realtime: true, loop: true }, {
+      recordSource: { kind: 'file', path: short, loop: true, realtime: true, rawFps: 25 },
+      // Longer than the file: one segment per run.
+      recording: { directory: join(dir, 'rec4'), prefix: 'cam4', format: 'mp4', segmentSeconds: 30 },
+    }),
+  );
+  const states: RecordInputState[] = [];
+  const boundaries: Array<{ phase: string; location: string; run: number }> = [];
+  camera.on('recordState', (s) => states.push(s));
+  camera.on('segment', (e) => boundaries.push({ phase: e.phase, location: e.location, run: e.run }));
+  camera.on('frame', (f) => f.release());
+  camera.start();
+  try {
+    // Three loops, and the fourth run under way (stopped at once: no loop can end in between).
+    const recording = (): boolean => {
+      const r = camera.counters().record;
+      return r !== null && r.loops >= 3 && r.buffers > r.loops * clip.length;
+    };
+    await until(recording, 15_000, 'three loops of the record input');
+    const c = camera.counters().record!;
+    assert.equal(c.state, 'running');
+    assert.equal(c.restarts, 0);
+    assert.equal(c.lastError, null);
+  } finally {
+    camera.stop();
+  }
+  const c = camera.counters().record!;
+  camera.close();
+  // Before: a flushing seek after EOS let one keyframe through splitmuxsink and ended again, thousands of times a
+  // second, each with a 'closed' boundary for the same file, and nothing more was recorded.
+  assert.deepEqual(states, ['starting', 'running', 'stopped']);
+  assert.ok(c.buffers > c.loops * clip.length && c.buffers <= (c.loops + 1) * clip.length, `${c.buffers} buffers in ${c.loops} loops`);
+  const opened = boundaries.filter((b) => b.phase === 'opened');
+  const closed = boundaries.filter((b) => b.phase === 'closed');
+  assert.equal(opened.length, c.loops + 1);
+  assert.deepEqual(closed.map((b) => b.location), opened.map((b) => b.location));
+  assert.equal(new Set(opened.map((b) => b.run)).size, opened.length, 'a new run per loop');
+  // Every completed run holds the whole file, byte for byte; the last run, stopped, a prefix of it.
+  for (const [i, b] of opened.entries()) {
+    const hashes = packetHashes(b.location);
+    if (i < c.loops) assert.deepEqual(hashes, clip, `run ${i + 1} recorded the whole file`);
+    else assert.deepEqual(hashes, clip.slice(0, hashes.length), 'the stopped run recorded the start of the file');
+  }
+});
+
 function configError(camera: unknown): string {
   try {
     parseConfig({ cameras: [camera] }, dir);

@@ -87,6 +87,10 @@ interface Sample {
   gstTop: Record<string, number> | null;
   /** Resident memory the server's heap trims gave back so far (vigil_heap_trim_released_bytes_total), MB. */
   trimReleasedMb: number | null;
+  /** glibc's heaps (vigil_malloc_bytes): in the heaps, free inside them, in blocks with mappings of their own; MB. */
+  mallocHeapMb: number | null;
+  mallocFreeMb: number | null;
+  mallocMmapMb: number | null;
   lmdbMb: number;
   wsClients: number;
   /** Anonymous resident memory by kind (/proc/PID/smaps): glibc's main heap ([heap]), glibc's per-thread arena
@@ -453,6 +457,9 @@ async function main(): Promise<void> {
     let gstObjects: number | null = null;
     let gstTop: Record<string, number> | null = null;
     let trimReleasedMb: number | null = null;
+    let mallocHeapMb: number | null = null;
+    let mallocFreeMb: number | null = null;
+    let mallocMmapMb: number | null = null;
     try {
       const text = await (await fetch(`${base}/metrics`, { headers: auth(), signal: AbortSignal.timeout(10_000) })).text();
       const g = (n: string) => Number(new RegExp(`^${n}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
@@ -463,6 +470,9 @@ async function main(): Promise<void> {
       pipelinesAbandoned = labelled('vigil_pipelines', 'state="abandoned"');
       sourceFramesMb = labelled('vigil_source_frames', 'stat="bytes"') / 2 ** 20;
       trimReleasedMb = g('vigil_heap_trim_released_bytes_total');
+      mallocHeapMb = labelled('vigil_malloc_bytes', 'kind="heap"') / 2 ** 20;
+      mallocFreeMb = labelled('vigil_malloc_bytes', 'kind="free"') / 2 ** 20;
+      mallocMmapMb = labelled('vigil_malloc_bytes', 'kind="mmap"') / 2 ** 20;
       const types = [...text.matchAll(/^vigil_gst_live_objects\{type="([^"]+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])] as const);
       if (types.length > 0) {
         gstObjects = types.reduce((a, [, n]) => a + n, 0);
@@ -486,6 +496,9 @@ async function main(): Promise<void> {
       gstObjects,
       gstTop,
       trimReleasedMb,
+      mallocHeapMb,
+      mallocFreeMb,
+      mallocMmapMb,
       lmdbMb: existsSync(lmdb) ? statSync(lmdb).size / 2 ** 20 : 0,
       wsClients: clients.size,
       ...smapsBreakdown(pid),
@@ -494,7 +507,7 @@ async function main(): Promise<void> {
     console.log(
       `[soak] t=${s.t}s rss=${s.rssMb.toFixed(1)}MB anon=${s.anonMb.toFixed(1)}MB heap=${s.heapMb?.toFixed(1) ?? '-'}MB ext=${s.externalMb?.toFixed(1) ?? '-'}MB ` +
         `[brk=${s.brkMb.toFixed(1)} arenas=${s.arenas}/${s.arenaMb.toFixed(1)} other=${s.otherAnonMb.toFixed(1)}] ` +
-        `pipelines=${s.pipelinesOpen ?? '-'}/${s.pipelinesAbandoned ?? '-'} frames=${s.sourceFramesMb?.toFixed(1) ?? '-'}MB gst=${s.gstObjects ?? '-'} trimmed=${s.trimReleasedMb?.toFixed(0) ?? '-'}MB threads=${s.threads} fds=${s.fds} lmdb=${s.lmdbMb.toFixed(1)}MB ws=${s.wsClients} errors=${errors.length}`,
+        `pipelines=${s.pipelinesOpen ?? '-'}/${s.pipelinesAbandoned ?? '-'} frames=${s.sourceFramesMb?.toFixed(1) ?? '-'}MB malloc=${s.mallocHeapMb?.toFixed(0) ?? '-'}/${s.mallocFreeMb?.toFixed(0) ?? '-'}/${s.mallocMmapMb?.toFixed(0) ?? '-'}MB gst=${s.gstObjects ?? '-'} trimmed=${s.trimReleasedMb?.toFixed(0) ?? '-'}MB threads=${s.threads} fds=${s.fds} lmdb=${s.lmdbMb.toFixed(1)}MB ws=${s.wsClients} errors=${errors.length}`,
     );
   }
   every(SAMPLE_S * 1000, sample);
@@ -549,6 +562,8 @@ async function main(): Promise<void> {
     gst_objects_first: after.find((s) => s.gstTop)?.gstTop ?? null,
     gst_objects_last: [...after].reverse().find((s) => s.gstTop)?.gstTop ?? null,
     heap_trim_released_mb: samples.at(-1)?.trimReleasedMb ?? null,
+    malloc_heap_slope_mb_per_h: round(perHour((s) => s.mallocHeapMb)),
+    malloc_mmap_slope_mb_per_h: round(perHour((s) => s.mallocMmapMb)),
     counts,
     error_list: errors.slice(0, 50),
     health_unhealthy: unhealthy,

@@ -376,6 +376,12 @@ export interface NativeAddon {
    * Gives glibc's free heap pages back to the kernel (malloc_trim(0)) on a libuv worker thread. `supported` false
    * where the C library is not glibc (nothing done); resident set sizes in bytes, `ms` the trim's own time.
    */
+  /**
+   * glibc's heaps now (mallinfo2), bytes: `heapBytes` in the heaps (main + arenas), `freeBytes` of those free,
+   * `mmapBytes` / `mmapBlocks` served by mappings of their own (blocks of at least the mmap threshold, which the
+   * addon fixes at 128 KiB at load unless MALLOC_MMAP_THRESHOLD_ is set). null where the C library is not glibc.
+   */
+  heapStats(): { heapBytes: number; freeBytes: number; mmapBytes: number; mmapBlocks: number } | null;
   trimHeap(): Promise<{ supported: boolean; released: boolean; rssBeforeBytes: number; rssAfterBytes: number; ms: number }>;
   /**
    * GStreamer objects and mini objects alive now, counted by type name (e.g. GstBuffer, GstRtpJitterBuffer), of

@@ -67,6 +67,23 @@ class TrimWorker : public Napi::AsyncWorker {
   double ms_ = 0;
 };
 
+// glibc's view of its heaps (mallinfo2): bytes in the heaps (main + arenas), of which free, and the blocks served
+// by their own mappings. null elsewhere.
+Napi::Value HeapStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#if defined(__GLIBC__)
+  const struct mallinfo2 m = mallinfo2();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("heapBytes", static_cast<double>(m.arena));
+  o.Set("freeBytes", static_cast<double>(m.fordblks));
+  o.Set("mmapBytes", static_cast<double>(m.hblkhd));
+  o.Set("mmapBlocks", static_cast<double>(m.hblks));
+  return o;
+#else
+  return env.Null();
+#endif
+}
+
 Napi::Value TrimHeap(const Napi::CallbackInfo& info) {
   auto* w = new TrimWorker(info.Env());
   Napi::Promise p = w->Promise();
@@ -126,7 +143,23 @@ Napi::Value GstLiveObjects(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// glibc serves a block from its heap unless it is at least the mmap threshold, and raises that threshold to the
+// size of each mmap'd block freed (up to 32 MiB): after the first frames, every frame-sized block (decoded frames
+// outside GStreamer's pools, tensors, JPEGs) comes from the main heap, where long-lived small blocks between them
+// keep it from shrinking — the soak's resident memory grew ~95 MB/h that way, in steps. A fixed threshold (which
+// also turns the adjustment off) keeps large blocks in their own mappings, returned to the kernel at free.
+// MALLOC_MMAP_THRESHOLD_ in the environment wins (glibc has already applied it).
+constexpr int kMmapThresholdBytes = 128 * 1024;
+
+static void FixMmapThreshold() {
+#if defined(__GLIBC__)
+  if (g_getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, kMmapThresholdBytes);
+#endif
+}
+
 void InitDiagnostics(Napi::Env env, Napi::Object exports) {
+  static std::once_flag thresholdFixed;
+  std::call_once(thresholdFixed, FixMmapThreshold);
   static std::once_flag counterStarted;
   if (g_strcmp0(g_getenv("VIGIL_GST_OBJECT_COUNTS"), "1") == 0) {
     std::call_once(counterStarted, [] {
@@ -135,6 +168,7 @@ void InitDiagnostics(Napi::Env env, Napi::Object exports) {
     });
   }
   exports.Set("trimHeap", Napi::Function::New(env, TrimHeap, "trimHeap"));
+  exports.Set("heapStats", Napi::Function::New(env, HeapStats, "heapStats"));
   exports.Set("gstLiveObjects", Napi::Function::New(env, GstLiveObjects, "gstLiveObjects"));
 }
 

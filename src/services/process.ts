@@ -2,7 +2,8 @@
  * The server process's own upkeep. glibc keeps the pages of freed blocks inside its heaps (the main heap fragments
  * under frame-sized allocations that come and go), so a long-running server's resident memory creeps up with no
  * live object behind it (bench/soak.ts measured ~95 MB/h). Every `server.heapTrimIntervalS` the free pages go back
- * to the kernel (malloc_trim on a libuv worker). Also: GStreamer's live objects by type, when the process was
+ * to the kernel (malloc_trim on a libuv worker), and blocks of 128 KiB and more get mappings of their own
+ * (native/diagnostics.cc fixes glibc's mmap threshold at addon load). Also: GStreamer's live objects by type, when the process was
  * started with VIGIL_GST_OBJECT_COUNTS=1, for soak runs and leak hunts.
  */
 import { Counter, Gauge } from 'prom-client';
@@ -25,6 +26,19 @@ export class ProcessService implements Service {
       name: 'vigil_heap_trim_released_bytes_total',
       help: 'Resident memory the heap trims gave back (resident set before minus after each trim, bytes)',
       registers: [ctx.metrics],
+    });
+    new Gauge({
+      name: 'vigil_malloc_bytes',
+      help: "glibc's heaps (mallinfo2): in the heaps (heap), free inside them (free), blocks in mappings of their own (mmap)",
+      labelNames: ['kind'],
+      registers: [ctx.metrics],
+      collect() {
+        const h = addon.heapStats();
+        if (!h) return;
+        this.set({ kind: 'heap' }, h.heapBytes);
+        this.set({ kind: 'free' }, h.freeBytes);
+        this.set({ kind: 'mmap' }, h.mmapBytes);
+      },
     });
     new Gauge({
       name: 'vigil_gst_live_objects',

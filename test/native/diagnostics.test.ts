@@ -1,5 +1,6 @@
 /**
- * Process upkeep and introspection (native/diagnostics.cc): heap trimming on a worker thread, and GStreamer's live
+ * Process upkeep and introspection (native/diagnostics.cc): heap trimming on a worker thread, glibc's mmap
+ * threshold fixed at addon load (heap statistics), and GStreamer's live
  * objects by type with VIGIL_GST_OBJECT_COUNTS=1 (bench/soak.ts samples them through /metrics). The counter starts at
  * addon load, so its test runs in a child process started with that variable.
  */
@@ -25,17 +26,47 @@ test('trimHeap() gives free heap pages back on a worker thread and reports resid
   assert.ok(r.ms >= 0);
 });
 
+/** Runs `body` (an ES module text) in a child node with `env` added; returns its last stdout line as JSON. */
+function child<T>(body: string, env: Record<string, string>): T {
+  const bindings = pathToFileURL(resolve('bindings/index.ts')).href;
+  const script = `const { loadAddon } = await import(${JSON.stringify(bindings)});\nconst addon = loadAddon();\n${body}`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as T;
+}
+
+// After a large block is freed (a 25 MB JPEG here), glibc's dynamic threshold would serve every block up to that
+// size from the heap; the addon fixes it at 128 KiB, so 256 KiB blocks still get mappings of their own.
+const MMAP_PROBE = `
+  const w = 3000, h = 2000;
+  const px = Buffer.alloc(w * h * 3);
+  for (let i = 0; i < px.length; i += 7) px[i] = (i * 2654435761) >>> 24;
+  const jpeg = await addon.encodeJpeg(px, { format: 'RGB', width: w, height: h }, { quality: 100 });
+  const s0 = addon.heapStats();
+  const keep = Array.from({ length: 20 }, () => Buffer.allocUnsafeSlow(256 * 1024));
+  const s1 = addon.heapStats();
+  console.log(JSON.stringify({ bigFreed: jpeg.length > 4 * 1024 * 1024, mapped: s1.mmapBlocks - s0.mmapBlocks, kept: keep.length }));
+`;
+
+test('blocks of 128 KiB and more get mappings of their own, also after a large block was freed; MALLOC_MMAP_THRESHOLD_ wins', () => {
+  const stats = addon.heapStats()!;
+  assert.ok(stats.heapBytes > 0 && stats.freeBytes >= 0 && stats.mmapBytes > 0 && stats.mmapBlocks > 0, JSON.stringify(stats));
+  assert.deepEqual(child(MMAP_PROBE, {}), { bigFreed: true, mapped: 20, kept: 20 });
+  assert.deepEqual(child(MMAP_PROBE, { MALLOC_MMAP_THRESHOLD_: String(4 * 1024 * 1024) }), { bigFreed: true, mapped: 0, kept: 20 });
+});
+
 test('gstLiveObjects() is null unless VIGIL_GST_OBJECT_COUNTS=1', () => {
   assert.equal(addon.gstLiveObjects(), null);
 });
 
 test('gstLiveObjects() counts live GStreamer objects by type with VIGIL_GST_OBJECT_COUNTS=1: a pipeline\'s objects while open, none after close', () => {
-  const bindings = pathToFileURL(resolve('bindings/index.ts')).href;
   const tensor = pathToFileURL(resolve('src/camera/tensor.ts')).href;
-  const script = `
-    const { loadAddon } = await import(${JSON.stringify(bindings)});
+  const got = child<{ before: Record<string, number>; open: Record<string, number>; closed: Record<string, number> }>(`
     const { DEFAULT_TENSOR } = await import(${JSON.stringify(tensor)});
-    const addon = loadAddon();
     const count = (t) => addon.gstLiveObjects()[t] ?? 0;
     const before = { pipeline: count('GstPipeline'), src: count('GstVideoTestSrc') };
     const p = new addon.Pipeline({ cameraId: 'leaks', description: 'videotestsrc is-live=true ! video/x-raw,format=I420,width=64,height=48,framerate=30/1 ! appsink name=sink',
@@ -46,15 +77,7 @@ test('gstLiveObjects() counts live GStreamer objects by type with VIGIL_GST_OBJE
     p.close();
     const closed = { pipeline: count('GstPipeline'), src: count('GstVideoTestSrc'), sink: count('GstAppSink'), pads: count('GstPad'), buffers: count('GstBuffer'), samples: count('GstSample') };
     console.log(JSON.stringify({ before, open, closed }));
-  `;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    env: { ...process.env, VIGIL_GST_OBJECT_COUNTS: '1' },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  assert.equal(r.status, 0, r.stderr);
-  const line = r.stdout.trim().split('\n').at(-1)!;
-  const got = JSON.parse(line) as { before: Record<string, number>; open: Record<string, number>; closed: Record<string, number> };
+  `, { VIGIL_GST_OBJECT_COUNTS: '1' });
   assert.deepEqual(got.before, { pipeline: 0, src: 0 });
   assert.equal(got.open.pipeline, 1);
   assert.equal(got.open.src, 1);

@@ -152,6 +152,8 @@ export class Camera extends EventEmitter<CameraEvents> {
   #lastSeenMs: number | null = null;
   #analysisIntervalMs = 0;
   #run = 0;
+  // One past the last frame sequence handed on: where a looping file's next run (#nextFileRun) numbers from.
+  #nextSequence = 0;
   #counters: CameraCounters = {
     framesDecoded: 0,
     framesHandedOn: 0,
@@ -500,9 +502,13 @@ export class Camera extends EventEmitter<CameraEvents> {
     }
   }
 
-  #open(): void {
+  /**
+   * `loop`: the next run of a looping file that records (#nextFileRun): the state stays 'running' (the input did
+   * not fail) and frame sequences go on from the last run's.
+   */
+  #open(loop = false): void {
     this.#retryTimer = null;
-    this.#setState('starting');
+    if (!loop) this.#setState('starting');
     this.#startedAt = performance.now();
     this.#lastProgressAt = this.#startedAt;
     this.#lastDecoded = 0;
@@ -523,6 +529,7 @@ export class Camera extends EventEmitter<CameraEvents> {
         poolSize: this.settings.poolSize,
         motion: this.settings.motion,
         ...(tee ? { recording: tee } : {}),
+        ...(loop ? { firstSequence: this.#nextSequence } : {}),
         onSegment: (e) => this.emit('segment', { ...e, cameraId: this.id, run }),
         onLive: (sample) => {
           if (pipeline === this.#pipeline) this.emit('live', sample, run);
@@ -552,6 +559,7 @@ export class Camera extends EventEmitter<CameraEvents> {
       frame.release();
       return;
     }
+    this.#nextSequence = frame.sequence + 1;
     this.#frameWidth = frame.sourceWidth;
     this.#frameHeight = frame.sourceHeight;
     this.#lastSeenMs = Date.now();
@@ -595,6 +603,10 @@ export class Camera extends EventEmitter<CameraEvents> {
     }
     if (s.kind === 'file' && s.loop) {
       this.#counters.loops++;
+      if (this.settings.recording && !this.#recordsSeparately) {
+        this.#nextFileRun();
+        return;
+      }
       if (pipeline.rewind()) return;
     }
     if (s.kind === 'file' || (s.kind === 'test' && s.numBuffers > 0)) {
@@ -604,6 +616,31 @@ export class Camera extends EventEmitter<CameraEvents> {
       return;
     }
     this.#restart('eos');
+  }
+
+  /**
+   * The next loop of a file whose detect pipeline also records (a tee into splitmuxsink): a new run at its end, not
+   * a rewind (as for a record input, #recordEos). splitmuxsink does not recover from end of stream: after the
+   * flushing seek it reopened the segment it had just closed, under the same name (truncated to 0 bytes), took one
+   * keyframe and answered EOS upstream, which the tee handed back to the demuxer, so the detect branch ended early
+   * too (at 1.8 s of a 3 s clip): each loop was followed by a partial one, counted as a loop (`loops` read double),
+   * its later frames never decoded, until splitmuxsink failed ("Timestamping error on input streams") and the camera
+   * reconnected. Stopping and restarting the same graph (NULL, then PLAYING) was tried and is no way out either:
+   * splitmuxsink's file sink reopened the last segment's file (0 bytes again) and the demuxer's new pad was never
+   * linked ("Internal data stream error"). So a new pipeline, its frames numbered on from the last run's: to the
+   * tracker this is the same stream going on, as with a rewind (a sequence that goes back ends every track). It
+   * costs about 10 ms of the JS thread per loop (close, build, start; a 360p clip), a rewind about 1 ms, so a
+   * looping file that does not record keeps the rewind.
+   *
+   * Recording: one segment run per loop. Each run's running time starts at 0 and the segment clock anchors a new
+   * run on the wall clock, never before footage already indexed (src/recording/clock.ts), so the loops lie back to
+   * back in the index. A segment spanning loops would need the record branch to see one continuous timeline across
+   * them (native work: a segment seek and timestamp offsets), for no gain in what is kept. Nothing is left to
+   * finalise here: the segment closed at the end of stream ('closed' was queued before this 'eos').
+   */
+  #nextFileRun(): void {
+    this.#closePipeline();
+    this.#open(true);
   }
 
   #restart(reason: ReconnectInfo['reason']): void {

@@ -28,6 +28,8 @@ export interface CameraPipelineOptions {
   motion?: NativeMotionOptions | null;
   /** Recording branch (stream copy into segments); omitted: none. */
   recording?: RecordingBranch;
+  /** Sequence of the first frame handed on (default 0): a looping file's next run numbers on from the last. */
+  firstSequence?: number;
   onSegment?: (event: NativeSegmentEvent) => void;
   onFrame: (frame: Frame) => void;
   onError: (error: VigilPipelineError) => void;
@@ -93,6 +95,7 @@ export class CameraPipeline {
     this.description = built.description;
     this.#secrets = built.secrets;
     const spec = options.tensor;
+    const firstSequence = options.firstSequence ?? 0;
     const block = options.block ?? (options.source.kind === 'file' && !options.source.realtime);
     const release = (tensor: ArrayBuffer, slot: number, generation: number): void => {
       if (!this.#closed) this.#native.release(tensor, slot, generation);
@@ -102,6 +105,8 @@ export class CameraPipeline {
     const onEvent = (event: NativePipelineEvent): void => {
       switch (event.type) {
         case 'frame':
+          // The event is this call's own object: a looping file's next run numbers on from the last (Camera).
+          if (firstSequence > 0) event.sequence += firstSequence;
           options.onFrame(new Frame(event, spec, release, capture));
           return;
         case 'error':

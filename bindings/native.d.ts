@@ -55,7 +55,7 @@ export interface NativeLiveEvent {
 export interface NativeFrameEvent {
   type: 'frame';
   cameraId: string;
-  /** Per-pipeline count of frames turned into tensors, from 0. */
+  /** Per-pipeline count of frames turned into tensors, from 0 (src/camera/pipeline.ts adds its firstSequence). */
   sequence: number;
   /** Buffer PTS in ns of stream time, -1 if the buffer had none. */
   ptsNs: number;

@@ -21,7 +21,7 @@ export interface FrameCrop {
 
 export class Frame {
   readonly cameraId: string;
-  /** Per-pipeline sequence of frames handed on (restarts when the camera's pipeline is rebuilt). */
+  /** Sequence of frames handed on: restarts at 0 when the camera reconnects (a rebuilt pipeline), but carries on across a looping file's next run (CameraPipelineOptions.firstSequence). */
   readonly sequence: number;
   /** Stream time of the frame in ns (-1 if the source gave none). */
   readonly ptsNs: number;

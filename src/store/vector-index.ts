@@ -503,6 +503,8 @@ export class VectorIndex {
   private readonly codes: Codes;
   private nextLabel = 0;
   private live = 0;
+  /** Slots of deleted vectors in the graph, reused by the next inserts (addPoint with replaceDeleted). */
+  private vacant = 0;
   /** Labels committed to LMDB, not yet in the graph. */
   private pending: number[] = [];
   private pendingSet = new Set<number>();
@@ -538,7 +540,7 @@ export class VectorIndex {
 
   private newGraph(capacity: number): HNSW {
     const h = new HierarchicalNSW('cosine', this.dims);
-    h.initIndex({ maxElements: capacity, m: this.m, efConstruction: this.efConstruction, randomSeed: this.seed, allowReplaceDeleted: false });
+    h.initIndex({ maxElements: capacity, m: this.m, efConstruction: this.efConstruction, randomSeed: this.seed, allowReplaceDeleted: true });
     h.setEf(this.efSearch);
     return h;
   }
@@ -562,7 +564,7 @@ export class VectorIndex {
     if ((await sha256File(this.indexFile)) !== meta.sha256) return 'index checksum mismatch';
     try {
       const graph = new HierarchicalNSW('cosine', this.dims);
-      graph.readIndexSync(this.indexFile, false);
+      graph.readIndexSync(this.indexFile, true);
       if (graph.getNumDimensions() !== this.dims) return 'index dimensions differ';
       graph.setEf(this.efSearch);
       return { graph, meta };
@@ -592,8 +594,10 @@ export class VectorIndex {
       // catch up: vectors added after the save go in; labels the file holds that LMDB no longer has are deleted
       // (the in-memory metadata was just loaded from LMDB: camera -1 = not stored)
       const inGraph = new Set(this.hnsw.getIdsList());
+      this.vacant = 0;
       for (const label of inGraph) {
         if ((this.meta.cam[label] ?? -1) >= 0) continue;
+        this.vacant++; // deleted now or already in the saved file: a slot to reuse either way
         try {
           this.hnsw.markDelete(label);
         } catch {
@@ -608,6 +612,7 @@ export class VectorIndex {
       return;
     }
     this.hnsw = this.newGraph(Math.max(1024, total));
+    this.vacant = 0;
     const labels = [...this.vec.getKeys({})];
     await this.insertLabels(labels, 'rebuild');
     this.report = { source: 'rebuilt', reason: saved, count: total, caughtUp: 0 };
@@ -627,8 +632,16 @@ export class VectorIndex {
   private insertOne(label: number): void {
     const raw = this.vec.getBinary(label);
     if (raw === undefined) return;
+    const point = Array.from(vecView(this.dims, raw));
+    // A deleted vector's slot (retention, a track's replaced vector) takes the new one: without reuse the graph keeps
+    // a slot per vector ever stored and grows for as long as the server runs, whatever retention keeps (the soak).
+    if (this.vacant > 0) {
+      this.hnsw.addPoint(point, label, true);
+      this.vacant--;
+      return;
+    }
     if (this.hnsw.getCurrentCount() >= this.hnsw.getMaxElements()) this.hnsw.resizeIndex(Math.max(1024, this.hnsw.getMaxElements() * 2));
-    this.hnsw.addPoint(Array.from(vecView(this.dims, raw)), label);
+    this.hnsw.addPoint(point, label);
   }
 
   get count(): number {
@@ -642,6 +655,14 @@ export class VectorIndex {
 
   get pendingCount(): number {
     return this.pending.length;
+  }
+
+  /**
+   * The graph's slots: `slots` used (live vectors in the graph + `vacant` ones of deleted vectors, which the next
+   * inserts reuse) out of `capacity` allocated (it doubles when every slot is used).
+   */
+  get graphSlots(): { slots: number; vacant: number; capacity: number } {
+    return { slots: this.hnsw.getCurrentCount(), vacant: this.vacant, capacity: this.hnsw.getMaxElements() };
   }
 
   /**
@@ -681,6 +702,7 @@ export class VectorIndex {
         else {
           try {
             this.hnsw.markDelete(previous);
+            this.vacant++;
           } catch {
             // not in the graph
           }
@@ -916,6 +938,7 @@ export class VectorIndex {
       else {
         try {
           this.hnsw.markDelete(label);
+          this.vacant++;
         } catch {
           // not in the graph
         }

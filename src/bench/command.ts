@@ -187,7 +187,11 @@ async function densityRun(
   const cpuBusy = Math.max(0, busyOnly.cpuPct - idle.cpuPct) / nBusy;
   const cpuQuiet = Math.max(0, quietOnly.cpuPct - idle.cpuPct) / nQuiet;
   const diskPerBusyDay = (busyOnly.diskBytes / nBusy / busyOnly.windowS) * 86400 / 1e9;
-  print(`# per camera: busy ${cpuBusy.toFixed(1)} % of a core, quiet ${cpuQuiet.toFixed(1)} % (idle server ${idle.cpuPct.toFixed(1)} %); disk ${diskPerBusyDay.toFixed(2)} GB per busy camera-day`);
+  const recordingPerBusyDay = (busyOnly.recordingBytes / nBusy / busyOnly.windowS) * 86400 / 1e9;
+  print(
+    `# per camera: busy ${cpuBusy.toFixed(1)} % of a core, quiet ${cpuQuiet.toFixed(1)} % (idle server ${idle.cpuPct.toFixed(1)} %); ` +
+      `disk ${diskPerBusyDay.toFixed(2)} GB per busy camera-day (detections + snapshots; recordings ${recordingPerBusyDay.toFixed(2)} GB)`,
+  );
 
   print(`\n# density search (${seconds} s window after ${opts.warmupSeconds} s warm-up, busy share ${opts.busyShare})`);
   print(`variant        ${TABLE_HEADER}`);
@@ -207,6 +211,7 @@ async function densityRun(
     cpu_pct_per_busy_camera: cpuBusy,
     cpu_pct_idle_server: idle.cpuPct,
     disk_gb_per_busy_camera_day: diskPerBusyDay,
+    recording_gb_per_busy_camera_day: recordingPerBusyDay,
     vtest_person_track_ids: personIds,
     vtest_vehicle_tracks: vehicleIds,
     track_match_floor_alone: control.trackMatch.ratio,

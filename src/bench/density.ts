@@ -86,8 +86,10 @@ export interface MixResult {
    */
   cpuThreads: ThreadCpu;
   trackMatch: { reference: number; found: number; ratio: number };
-  /** Data folder growth over the window, bytes. */
+  /** Data folder growth over the window without recordings (detections, snapshots), bytes. */
   diskBytes: number;
+  /** Recordings folder growth over the window, bytes. */
+  recordingBytes: number;
   windowS: number;
 }
 
@@ -159,6 +161,14 @@ function threadCpu(before: Map<number, { comm: string; ticks: number }>, after: 
 }
 
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {}, child() { return SILENT; } };
+
+/**
+ * Detections and snapshots on disk (the issue's disk budget): the data folder without its recordings, which are
+ * the camera's video (reported apart as recordingBytes).
+ */
+function dataBytes(dataDir: string): number {
+  return dirBytes(dataDir) - dirBytes(join(dataDir, 'recordings'));
+}
 
 function dirBytes(path: string): number {
   if (!existsSync(path)) return 0;
@@ -302,7 +312,8 @@ export async function runMix(busy: number, quiet: number, variant: PathVariant, 
     await new Promise((r) => setTimeout(r, opts.warmupSeconds * 1000));
     probe.server.scheduler?.resetShedStreaks();
     const m0 = await metrics(probe);
-    const disk0 = dirBytes(dataDir);
+    const disk0 = dataBytes(dataDir);
+    const rec0 = dirBytes(join(dataDir, 'recordings'));
     const t0 = performance.now();
     const busy0 = detectorBusyMs(probe.server);
     const cpu0 = process.cpuUsage();
@@ -322,7 +333,8 @@ export async function runMix(busy: number, quiet: number, variant: PathVariant, 
     const cpuThreads = threadCpu(threads0, threadTicks(), windowS, det && 'osThreadId' in det ? det.osThreadId : null);
     const m1 = await metrics(probe);
     await probe.server.store.flush();
-    const disk1 = dirBytes(dataDir);
+    const disk1 = dataBytes(dataDir);
+    const rec1 = dirBytes(join(dataDir, 'recordings'));
 
     // Frames that reached the decoder's output (with substreams: the detect input's; the record input is never decoded).
     const decoded0 = metricByCamera(m0, 'vigil_camera_frames_decoded');
@@ -368,6 +380,7 @@ export async function runMix(busy: number, quiet: number, variant: PathVariant, 
       cpuThreads,
       trackMatch: { reference: ref, found, ratio: ref === 0 ? 1 : found / ref },
       diskBytes: Math.max(0, disk1 - disk0),
+      recordingBytes: Math.max(0, rec1 - rec0),
       windowS,
     };
     if (decodeRatioMin < 0.97) result.failures.push(`decode ratio ${decodeRatioMin.toFixed(3)} < 0.97`);

@@ -33,7 +33,7 @@ test('vigil bench density --cameras 2 --seconds 10 writes valid JSON', async () 
     for (const key of [
       'max_cameras_realtime', 'max_cameras_realtime_float32_baseline', 'busy_share', 'int8_speedup_vs_fp32',
       'latency_frame_to_ws_p50_ms_1cam', 'latency_frame_to_ws_p99_ms_1cam', 'cpu_pct_per_quiet_camera',
-      'cpu_pct_per_busy_camera', 'disk_gb_per_busy_camera_day', 'vtest_person_track_ids', 'vtest_vehicle_tracks',
+      'cpu_pct_per_busy_camera', 'disk_gb_per_busy_camera_day', 'recording_gb_per_busy_camera_day', 'vtest_person_track_ids', 'vtest_vehicle_tracks',
     ]) {
       assert.equal(typeof r[key], 'number', `${key}: ${JSON.stringify(r[key])}`);
       assert.ok(Number.isFinite(r[key] as number) && (r[key] as number) >= 0, `${key}: ${r[key]}`);

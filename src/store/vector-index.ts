@@ -262,31 +262,43 @@ interface Candidates {
  * Int8 copies of the vectors (one scale per vector) for the exact path: scoring a matching track from memory costs
  * a fraction of an LMDB read, and the top candidates are re-scored from the float vectors in LMDB (the truth), so
  * results are exact. dims + 4 bytes per vector (a quarter of the float vector; the graph holds ~2 KB per vector).
+ * Indexed by label - base, over the same label window as LabelMeta (which moves and resizes it).
  */
 class Codes {
   codes: Int8Array;
   scale: Float32Array;
-  constructor(readonly dims: number) {
-    this.codes = new Int8Array(1024 * dims);
-    this.scale = new Float32Array(1024);
+  /** The label at index 0 (LabelMeta's window). */
+  base = 0;
+  constructor(readonly dims: number, capacity: number) {
+    this.codes = new Int8Array(capacity * dims);
+    this.scale = new Float32Array(capacity);
   }
-  set(label: number, v: Float32Array): void {
-    if (label >= this.scale.length) {
-      let n = this.scale.length;
-      while (n <= label) n *= 2;
-      const c = new Int8Array(n * this.dims);
-      c.set(this.codes);
-      const sc = new Float32Array(n);
-      sc.set(this.scale);
+  /** The window moved to `base` with `capacity` slots; the entries of labels [from, to) are kept (the rest are dead). */
+  rebase(base: number, capacity: number, from: number, to: number): void {
+    const dims = this.dims;
+    const s = from - this.base, n = to - from;
+    if (capacity !== this.scale.length) {
+      const c = new Int8Array(capacity * dims);
+      c.set(this.codes.subarray(s * dims, (s + n) * dims));
+      const sc = new Float32Array(capacity);
+      sc.set(this.scale.subarray(s, s + n));
       this.codes = c;
       this.scale = sc;
+    } else if (s !== 0) {
+      this.codes.copyWithin(0, s * dims, (s + n) * dims);
+      this.scale.copyWithin(0, s, s + n);
     }
+    this.base = base;
+  }
+  /** Codes of a label inside the window (LabelMeta.set makes room first). */
+  set(label: number, v: Float32Array): void {
     let max = 0;
     for (let d = 0; d < this.dims; d++) max = Math.max(max, Math.abs(v[d]!));
     const f = max > 0 ? 127 / max : 0;
-    const o = label * this.dims;
+    const i = label - this.base;
+    const o = i * this.dims;
     for (let d = 0; d < this.dims; d++) this.codes[o + d] = Math.round(v[d]! * f);
-    this.scale[label] = max > 0 ? max / 127 : 0;
+    this.scale[i] = max > 0 ? max / 127 : 0;
   }
   /** The query as integers for dot(): small enough that a 4096-d int sum stays within 32 bits. */
   quantizeQuery(q: Float32Array): Int16Array {
@@ -299,28 +311,68 @@ class Codes {
   }
   /**
    * Dot product of a quantized query with a label's vector, up to the query's constant scale (ranks labels).
-   * Integer arithmetic: about twice as fast as float in V8 (measured 0.28 us per 480-d row).
+   * Integer arithmetic: about twice as fast as float in V8 (measured 0.28 us per 480-d row). The label must be live
+   * (inside the window): callers check it with the predicate first.
    */
   dot(q: Int16Array, label: number): number {
     const c = this.codes;
     const dims = this.dims;
-    const o = label * dims;
+    const i = label - this.base;
+    const o = i * dims;
     let s = 0;
     for (let d = 0; d < dims; d++) s = (s + q[d]! * c[o + d]!) | 0;
-    return s * this.scale[label]!;
+    return s * this.scale[i]!;
   }
 }
 
-/** Per-label metadata kept in memory for filter callbacks (typed arrays, no objects per label). */
+/**
+ * Per-label metadata kept in memory for filter callbacks (typed arrays, no objects per label), and the int8 codes.
+ *
+ * Labels are never reused (LMDB keys; a saved graph is caught up by them), so arrays indexed by the label itself
+ * would grow to the highest label ever issued: dims + 28 bytes for every vector ever stored, for as long as the
+ * server runs, whatever retention keeps (the soak, issue 17). The arrays cover a window of labels
+ * [base, base + capacity) instead, indexed by label - base. Vectors die roughly oldest-first (retention by age, a
+ * track's vector replaced by a newer one), so when a new label does not fit, the window first moves past its leading
+ * dead labels (camera -1) and the rest move down (copyWithin); the capacity doubles only when the span of live
+ * labels would fill more than 3/4 of it (so a move is followed by at least capacity / 4 new labels before the next:
+ * amortized O(1) per label), and halves when it is 4 times that span. Labels below base are dead by definition (every read checks). A lookup stays one
+ * subtraction (the exact path scores many labels per query; a Map or hash per label would cost far more).
+ *
+ * The bound is the span from the oldest live label to the newest, not the live count: a camera kept much longer
+ * than the others (or for ever: retention age null) keeps the window as wide as every label issued since its
+ * oldest stored vector. A hole-free bound would need a label -> slot indirection on every graph-callback lookup.
+ */
 class LabelMeta {
-  cam = new Int32Array(1024).fill(-1);
-  cls = new Int32Array(1024).fill(-1);
-  tsMs = new Float64Array(1024);
-  tsRest = new Int32Array(1024);
+  cam: Int32Array;
+  cls: Int32Array;
+  tsMs: Float64Array;
+  tsRest: Int32Array;
+  /** The label at index 0 of the arrays. */
+  base = 0;
+  /** One past the highest label set (labels come in increasing order). */
+  private end = 0;
   private readonly camIds = new Map<string, number>();
   private readonly clsIds = new Map<string, number>();
   camNames: string[] = [];
   private readonly rows: CamRows[] = [];
+
+  constructor(readonly codes: Codes, capacity = 1024) {
+    this.cam = new Int32Array(capacity).fill(-1);
+    this.cls = new Int32Array(capacity).fill(-1);
+    this.tsMs = new Float64Array(capacity);
+    this.tsRest = new Int32Array(capacity);
+    codes.rebase(0, capacity, 0, 0);
+  }
+
+  get capacity(): number {
+    return this.cam.length;
+  }
+
+  /** The camera index of a label, -1 when it is not stored (removed, replaced, below the window). */
+  camOf(label: number): number {
+    const i = label - this.base;
+    return i >= 0 && i < this.cam.length ? this.cam[i]! : -1;
+  }
 
   intern(map: Map<string, number>, s: string, names?: string[]): number {
     let i = map.get(s);
@@ -331,38 +383,61 @@ class LabelMeta {
     }
     return i;
   }
-  ensure(label: number): void {
-    if (label < this.cam.length) return;
-    let n = this.cam.length;
-    while (n <= label) n *= 2;
-    const grow = <T extends Int32Array | Float64Array>(a: T, fill?: number): T => {
-      const b = new (a.constructor as new (n: number) => T)(n);
-      if (fill !== undefined) b.fill(fill);
-      b.set(a);
-      return b;
+  /** Makes room for `label` (>= every label set before): moves the window past its leading dead labels, resizes. */
+  private ensure(label: number): void {
+    const cap = this.cam.length;
+    if (label < this.base) throw new Error(`label ${label} below the window (${this.base})`);
+    if (label - this.base < cap) return;
+    // the first live label: the new base (the new label itself when none is live)
+    let from = this.base;
+    const end = Math.min(this.end, this.base + cap);
+    while (from < end && this.cam[from - this.base]! < 0) from++;
+    const keep = from < end ? end : from; // live span [from, end) kept
+    const base = from < end ? from : label;
+    const span = label + 1 - base;
+    // at least a quarter free after a move (so the next is capacity / 4 labels away); halved at 4 x the span
+    let n = cap;
+    while (n * 3 < span * 4) n *= 2;
+    while (n > 1024 && n >= 4 * span) n /= 2;
+    const s = from - this.base, len = keep - from;
+    const move = <T extends Int32Array | Float64Array>(a: T, fill: number): T => {
+      if (n !== a.length) {
+        const b = new (a.constructor as new (n: number) => T)(n);
+        if (fill !== 0) b.fill(fill);
+        b.set(a.subarray(s, s + len));
+        return b;
+      }
+      a.copyWithin(0, s, s + len);
+      a.fill(fill, len);
+      return a;
     };
-    this.cam = grow(this.cam, -1);
-    this.cls = grow(this.cls, -1);
-    this.tsMs = grow(this.tsMs);
-    this.tsRest = grow(this.tsRest);
+    this.cam = move(this.cam, -1);
+    this.cls = move(this.cls, -1);
+    this.tsMs = move(this.tsMs, 0);
+    this.tsRest = move(this.tsRest, 0);
+    this.codes.rebase(base, n, from, keep);
+    this.base = base;
   }
-  set(label: number, t: TrackVector): void {
+  /** A label's metadata and codes; labels come in increasing order (addMany; LMDB's key order on load). */
+  set(label: number, t: TrackVector, v: Float32Array): void {
     this.ensure(label);
+    const i = label - this.base;
     const cam = this.intern(this.camIds, t.cameraId, this.camNames);
-    this.cam[label] = cam;
-    this.cls[label] = this.intern(this.clsIds, t.className);
+    this.cam[i] = cam;
+    this.cls[i] = this.intern(this.clsIds, t.className);
     const ms = Number(t.timestampNs / 1_000_000n);
-    this.tsMs[label] = ms;
-    this.tsRest[label] = Number(t.timestampNs % 1_000_000n);
+    this.tsMs[i] = ms;
+    this.tsRest[i] = Number(t.timestampNs % 1_000_000n);
+    this.codes.set(label, v);
+    if (label >= this.end) this.end = label + 1;
     (this.rows[cam] ??= new CamRows()).insert(ms, label);
   }
   clear(label: number): void {
-    if (label >= this.cam.length) return;
-    const cam = this.cam[label]!;
+    const cam = this.camOf(label);
     if (cam < 0) return;
-    this.cam[label] = -1;
+    this.cam[label - this.base] = -1;
     const rows = this.rows[cam];
-    if (rows && ++rows.dead > 1024 && rows.dead * 2 > rows.n) rows.compact((l) => this.cam[l] === cam);
+    if (rows && ++rows.dead > 1024 && rows.dead * 2 > rows.n) rows.compact((l) => this.camOf(l) === cam);
   }
   /** The per-camera label ranges that can pass `f`'s camera and time bounds (ms granularity, widened). */
   candidates(f: SearchFilters): Candidates {
@@ -397,20 +472,23 @@ class LabelMeta {
     const eMs = f.endNs !== undefined ? Number(f.endNs / 1_000_000n) : null;
     const eRest = f.endNs !== undefined ? Number(f.endNs % 1_000_000n) : 0;
     if (!cams && cls === null && sMs === null && eMs === null && exclude < 0) return null;
-    const cam = this.cam, clsA = this.cls, ms = this.tsMs, rest = this.tsRest;
+    // the arrays and base of now: a predicate is used within one synchronous search, before any set() moves them
+    const cam = this.cam, clsA = this.cls, ms = this.tsMs, rest = this.tsRest, base = this.base;
     return (label: number): boolean => {
       if (label === exclude) return false;
-      const c = cam[label];
+      const i = label - base;
+      if (i < 0) return false; // below the window: dead
+      const c = cam[i];
       if (c === undefined || c < 0) return false;
       if (cams && !cams.has(c)) return false;
-      if (cls !== null && clsA[label] !== cls) return false;
+      if (cls !== null && clsA[i] !== cls) return false;
       if (sMs !== null) {
-        const t = ms[label]!;
-        if (t < sMs || (t === sMs && rest[label]! < sRest)) return false;
+        const t = ms[i]!;
+        if (t < sMs || (t === sMs && rest[i]! < sRest)) return false;
       }
       if (eMs !== null) {
-        const t = ms[label]!;
-        if (t > eMs || (t === eMs && rest[label]! > eRest)) return false;
+        const t = ms[i]!;
+        if (t > eMs || (t === eMs && rest[i]! > eRest)) return false;
       }
       return true;
     };
@@ -499,7 +577,7 @@ export class VectorIndex {
   private readonly seed: number;
   private readonly onProgress: VectorIndexOptions['onProgress'];
   private hnsw: HNSW;
-  private readonly meta = new LabelMeta();
+  private readonly meta: LabelMeta;
   private readonly codes: Codes;
   private nextLabel = 0;
   private live = 0;
@@ -532,7 +610,8 @@ export class VectorIndex {
     this.onProgress = o.onProgress;
     this.indexFile = o.indexFile ?? join(store.path, 'vectors.hnsw');
     this.metaFile = `${this.indexFile}.meta.json`;
-    this.codes = new Codes(this.dims);
+    this.codes = new Codes(this.dims, 1024);
+    this.meta = new LabelMeta(this.codes);
     this.vec = store.openDatabase<Buffer, number>('vec', { keyEncoding: 'uint32', encoding: 'binary' });
     this.byTrack = store.openDatabase<number, [string, number]>('vectrack', {});
     this.hnsw = this.newGraph(1024);
@@ -577,8 +656,7 @@ export class VectorIndex {
     // metadata of every stored vector (LMDB is the truth)
     let total = 0;
     for (const { key, value } of this.vec.getRange({})) {
-      this.meta.set(key, decodeTrack(this.dims, value));
-      this.codes.set(key, vecView(this.dims, value));
+      this.meta.set(key, decodeTrack(this.dims, value), vecView(this.dims, value));
       this.nextLabel = key + 1;
       total++;
     }
@@ -596,7 +674,7 @@ export class VectorIndex {
       const inGraph = new Set(this.hnsw.getIdsList());
       this.vacant = 0;
       for (const label of inGraph) {
-        if ((this.meta.cam[label] ?? -1) >= 0) continue;
+        if (this.meta.camOf(label) >= 0) continue;
         this.vacant++; // deleted now or already in the saved file: a slot to reuse either way
         try {
           this.hnsw.markDelete(label);
@@ -658,6 +736,14 @@ export class VectorIndex {
   }
 
   /**
+   * The window of labels the per-label arrays (int8 codes, metadata) cover: [base, base + capacity). The capacity
+   * follows the span of live labels (see LabelMeta), not the number of labels ever issued.
+   */
+  get labelArrays(): { base: number; capacity: number } {
+    return { base: this.meta.base, capacity: this.meta.capacity };
+  }
+
+  /**
    * The graph's slots: `slots` used (live vectors in the graph + `vacant` ones of deleted vectors, which the next
    * inserts reuse) out of `capacity` allocated (it doubles when every slot is used).
    */
@@ -709,8 +795,7 @@ export class VectorIndex {
         }
         this.live--;
       }
-      this.meta.set(p.label, p.track);
-      this.codes.set(p.label, p.v);
+      this.meta.set(p.label, p.track, p.v);
       this.live++;
       this.pending.push(p.label);
       this.pendingSet.add(p.label);

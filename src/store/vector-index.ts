@@ -808,15 +808,21 @@ export class VectorIndex {
   private startPump(): void {
     if (this.pumping) return;
     this.pumping = (async () => {
-      while (this.pending.length > 0 && !this.closed) {
-        const batch = this.pending.splice(0, this.insertBatch);
-        for (const label of batch) {
-          this.pendingSet.delete(label);
-          this.insertOne(label);
+      // First a turn: `this.pumping` must be assigned before the loop can end and clear it (a loop that ended at
+      // once, or threw on its first insert, left a settled promise there for good, and drain() awaited it for ever).
+      await yieldTurn();
+      try {
+        while (this.pending.length > 0 && !this.closed) {
+          const batch = this.pending.splice(0, this.insertBatch);
+          for (const label of batch) {
+            this.pendingSet.delete(label);
+            this.insertOne(label);
+          }
+          await yieldTurn();
         }
-        await yieldTurn();
+      } finally {
+        this.pumping = null;
       }
-      this.pumping = null;
     })();
   }
 

@@ -153,3 +153,24 @@ test('the per-label arrays (int8 codes, metadata) cover the live labels only, no
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('drain() after an add of nothing returns, and the graph keeps taking vectors (the pump once left a settled promise behind)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-vec-pump-'));
+  const store = DetectionStore.open({ path: dir });
+  const ix = await VectorIndex.open(store, { dims: DIMS, exactBelow: 1 });
+  try {
+    assert.deepEqual(await ix.addMany([]), []);
+    // Before the fix this awaited a settled promise in a loop: microtasks only, so no timer could end it; the file
+    // then fails at the runner's timeout.
+    await ix.drain();
+    const [v] = vectors(1, 5);
+    await ix.add({ cameraId: 'cam-1', trackId: 1, classId: 0, className: 'person', timestampNs: T0 }, v!);
+    await ix.drain();
+    assert.equal(ix.pendingCount, 0);
+    assert.equal(ix.search({ vector: v!, k: 1 })[0]!.trackId, 1);
+  } finally {
+    await ix.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

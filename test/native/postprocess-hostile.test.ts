@@ -93,3 +93,78 @@ test('nms() over many classes compares each box only with its own class (fuzz_de
   assert.equal(agnostic.length, perClass);
   assert.deepEqual(agnostic[0], [0, 0, 10, 10, Math.fround(0.9), 0]);
 });
+
+/** The NMS every box is held to: sorted by score (NaN last, stable), each compared with every kept box of its class. */
+function referenceNms(boxes: Float32Array, iouThreshold: number, maxDetections: number, agnostic: boolean): number[][] {
+  const all = rows(boxes).map((r, i) => ({ r, i }));
+  all.sort((a, b) => {
+    const sa = a.r[4]!, sb = b.r[4]!;
+    if (Number.isNaN(sa) !== Number.isNaN(sb)) return Number.isNaN(sa) ? 1 : -1;
+    return sb > sa ? 1 : sb < sa ? -1 : a.i - b.i;
+  });
+  // float arithmetic, and std::min / std::max as C++ has them: with a NaN they return their first argument.
+  const f = Math.fround;
+  const min = (x: number, y: number) => (y < x ? y : x);
+  const max = (x: number, y: number) => (x < y ? y : x);
+  const iou = (a: number[], b: number[]) => {
+    const iw = f(min(a[2]!, b[2]!) - max(a[0]!, b[0]!));
+    const ih = f(min(a[3]!, b[3]!) - max(a[1]!, b[1]!));
+    if (iw <= 0 || ih <= 0) return 0;
+    const inter = f(iw * ih);
+    const areaA = f(max(0, f(a[2]! - a[0]!)) * max(0, f(a[3]! - a[1]!)));
+    const areaB = f(max(0, f(b[2]! - b[0]!)) * max(0, f(b[3]! - b[1]!)));
+    const uni = f(f(areaA + areaB) - inter);
+    return uni > 0 ? f(inter / uni) : 0;
+  };
+  const keep: number[][] = [];
+  for (const { r } of all) {
+    if (keep.some((k) => (agnostic || Math.trunc(k[5]!) === Math.trunc(r[5]!)) && iou(k, r) > iouThreshold)) continue;
+    keep.push(r);
+    if (maxDetections > 0 && keep.length >= maxDetections) break;
+  }
+  return keep;
+}
+
+test('nms() gives the exhaustive result: random boxes of all sizes, inverted, huge and NaN ones, 3 classes, every threshold', () => {
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  for (let round = 0; round < 200; round++) {
+    const n = 1 + Math.floor(rnd() * 300);
+    const boxes = new Float32Array(n * 6);
+    for (let i = 0; i < n; i++) {
+      const kind = rnd();
+      const x = rnd() * 1000, y = rnd() * 1000;
+      const w = kind < 0.1 ? rnd() * 3000 : kind < 0.15 ? -rnd() * 50 : rnd() * 80;
+      const h = kind < 0.1 ? rnd() * 3000 : rnd() * 80;
+      boxes.set([x, y, x + w, y + h, kind > 0.98 ? NaN : Math.round(rnd() * 20) / 20, Math.floor(rnd() * 3)], i * 6);
+      if (kind > 0.97 && kind <= 0.98) boxes[i * 6 + 2] = kind > 0.975 ? Infinity : NaN;
+    }
+    const iouThreshold = [0, 0.1, 0.3, 0.5, 0.7, 0.95, 1][round % 7]!;
+    const maxDetections = [0, 0, 5, 50][round % 4]!;
+    const agnostic = round % 3 === 0;
+    const got = rows(addon.nms(boxes, { iouThreshold, maxDetections, classAgnostic: agnostic }));
+    assert.deepEqual(got, referenceNms(boxes, iouThreshold, maxDetections, agnostic), `round ${round}`);
+  }
+});
+
+test('nms() keeps thousands of disjoint boxes of one class without comparing each with every kept one (fuzz_decoders timeout)', () => {
+  // 100 x 100 disjoint 8x8 boxes, one class, unlimited detections: all 10,000 kept. Exhaustively that is 5e7 IoU
+  // tests (1.5 s under ASan in the fuzz target); the grid index compares each box with its neighbours only.
+  const boxes = new Float32Array(10_000 * 6);
+  for (let i = 0; i < 10_000; i++) {
+    const x = (i % 100) * 10, y = Math.floor(i / 100) * 10;
+    boxes.set([x, y, x + 8, y + 8, 1 - i / 20_000, 0], i * 6);
+  }
+  const out = rows(addon.nms(boxes, { iouThreshold: 0.5, maxDetections: 0 }));
+  assert.equal(out.length, 10_000);
+  assert.deepEqual(out[0], [0, 0, 8, 8, 1, 0]);
+  assert.deepEqual(out[9_999], [990, 990, 998, 998, Math.fround(1 - 9_999 / 20_000), 0]);
+  // Overlapping copies shifted by 1 px (IoU 0.6) are all suppressed by their originals.
+  const both = new Float32Array(20_000 * 6);
+  both.set(boxes);
+  for (let i = 0; i < 10_000; i++) {
+    const x = (i % 100) * 10 + 1, y = Math.floor(i / 100) * 10;
+    both.set([x, y, x + 8, y + 8, 0.4, 0], (10_000 + i) * 6);
+  }
+  assert.equal(rows(addon.nms(both, { iouThreshold: 0.5, maxDetections: 0 })).length, 10_000);
+});

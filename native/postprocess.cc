@@ -149,7 +149,9 @@ namespace {
 // >= 0, so the result is the same as comparing with every kept box of the class; but many kept boxes of one class
 // (maxDetections 0: unlimited) no longer cost (kept) x (candidates). Found by fuzz_decoders: NanoDet candidates of
 // one class, disjoint, all kept, took 1.5 s under ASan. A box spanning more than kMaxCells cells, or with a
-// non-finite coordinate, is kept in its class's "wide" list, which every candidate of the class checks.
+// non-finite coordinate, is kept in its class's "wide" list, which every candidate of the class checks. A class is
+// indexed only once it has kIndexFrom kept boxes: below that a plain list is cheaper (many classes with a few wide
+// boxes each filled the map with millions of cells: 0.8 s under ASan, the next fuzz timeout).
 class KeptIndex {
  public:
   // exhaustive: compare every pair of the class (a threshold below 0 suppresses boxes that do not even overlap).
@@ -174,11 +176,11 @@ class KeptIndex {
   template <typename F>
   bool AnyNear(int cls, const Candidate& b, F visit) {
     ++stamp_;
-    if (auto w = wide_.find(cls); w != wide_.end())
+    if (auto w = wide_.find(cls); Indexed(cls) && w != wide_.end())
       for (uint32_t i : w->second)
         if (Visit(i) && visit(i)) return true;
     int cx0, cx1, cy0, cy1;
-    if (!Cells(b, cx0, cx1, cy0, cy1)) {  // non-finite or too wide: every kept box of the class
+    if (!Indexed(cls) || !Cells(b, cx0, cx1, cy0, cy1)) {  // small class, non-finite or too wide: every kept box
       if (auto all = byClass_.find(cls); all != byClass_.end())
         for (uint32_t i : all->second)
           if (Visit(i) && visit(i)) return true;
@@ -192,9 +194,27 @@ class KeptIndex {
     return false;
   }
 
-  void Add(int cls, const Candidate& b, uint32_t index) {
+  // `keep` holds the kept boxes by index (the class's earlier ones are indexed when it reaches kIndexFrom).
+  void Add(int cls, const Candidate& b, uint32_t index, const std::vector<Candidate>& keep) {
     seen_.push_back(0);
-    byClass_[cls].push_back(index);
+    std::vector<uint32_t>& all = byClass_[cls];
+    all.push_back(index);
+    if (all.size() < kIndexFrom) return;
+    if (all.size() == kIndexFrom) {
+      for (uint32_t i : all) Place(cls, keep[i], i);
+      return;
+    }
+    Place(cls, b, index);
+  }
+
+ private:
+  static constexpr size_t kIndexFrom = 64;
+
+  bool Indexed(int cls) const {
+    auto all = byClass_.find(cls);
+    return all != byClass_.end() && all->second.size() >= kIndexFrom;
+  }
+  void Place(int cls, const Candidate& b, uint32_t index) {
     int cx0, cx1, cy0, cy1;
     if (!Cells(b, cx0, cx1, cy0, cy1)) {
       wide_[cls].push_back(index);
@@ -204,7 +224,6 @@ class KeptIndex {
       for (int x = cx0; x <= cx1; ++x) cells_[Key(cls, x, y)].push_back(index);
   }
 
- private:
   static constexpr int kGrid = 64;
   static constexpr long kMaxCells = 64;
 
@@ -267,8 +286,8 @@ std::vector<Candidate> Nms(std::vector<Candidate> c, float iouThreshold, int max
     const int cls = classAgnostic ? 0 : cand.classId;
     const bool suppressed = index.AnyNear(cls, cand, [&](uint32_t i) { return Iou(keep[i], cand) > iouThreshold; });
     if (suppressed) continue;
-    index.Add(cls, cand, static_cast<uint32_t>(keep.size()));
     keep.push_back(cand);
+    index.Add(cls, cand, static_cast<uint32_t>(keep.size() - 1), keep);
     if (maxDetections > 0 && static_cast<int>(keep.size()) >= maxDetections) break;
   }
   return keep;

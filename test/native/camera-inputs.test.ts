@@ -17,7 +17,7 @@ import { VigilConfigError, VigilError } from '../../src/errors.js';
 import { Recorder } from '../../src/recording/recorder.js';
 import { cutClip } from '../../src/recording/clips.js';
 import { cameraSettings } from '../helpers/camera.js';
-import { media } from '../helpers/media.js';
+import { ffmpeg, media, packetHashes } from '../helpers/media.js';
 import { sleep, until } from '../helpers/wait.js';
 
 const FPS = 10; // vtest's own rate: every frame distinct, none duplicated
@@ -25,10 +25,6 @@ const SECONDS = 20;
 let dir = '';
 let main = '';
 let sub = '';
-
-function ffmpeg(...args: string[]): Buffer {
-  return execFileSync('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', ...args], { maxBuffer: 256 << 20 });
-}
 
 /** Every frame of a file as 64x36 grey thumbnails (the same scaler for either resolution). */
 function thumbs(path: string): Buffer[] {
@@ -58,15 +54,6 @@ function probe(path: string): { codec: string; width: number; height: number } {
   const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height', '-of', 'json', path]);
   const s = JSON.parse(out.toString()).streams[0];
   return { codec: s.codec_name, width: s.width, height: s.height };
-}
-
-/** Per-packet MD5 of the video stream, stream-copied (the encoded bytes, as they are in the file). */
-function packetHashes(path: string): string[] {
-  return ffmpeg('-i', path, '-map', '0:v:0', '-c', 'copy', '-f', 'framemd5', 'pipe:1')
-    .toString()
-    .split('\n')
-    .filter((l) => l && !l.startsWith('#'))
-    .map((l) => l.split(',').at(-1)!.trim());
 }
 
 before(() => {

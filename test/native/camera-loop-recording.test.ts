@@ -9,7 +9,6 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +17,7 @@ import { CameraPipeline } from '../../src/camera/pipeline.js';
 import type { CameraStatus } from '../../src/types.js';
 import { Recorder } from '../../src/recording/recorder.js';
 import { cameraSettings } from '../helpers/camera.js';
-import { media } from '../helpers/media.js';
+import { ffmpeg, media, packetHashes } from '../helpers/media.js';
 import { until } from '../helpers/wait.js';
 
 const FPS = 10; // vtest's own rate: every frame distinct, none duplicated
@@ -28,19 +27,6 @@ let clip = '';
 let packets: string[] = [];
 /** PTS of the clip's frames, ns. */
 let pts: number[] = [];
-
-function ffmpeg(...args: string[]): Buffer {
-  return execFileSync('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', ...args], { maxBuffer: 256 << 20 });
-}
-
-/** Per-packet MD5 of the video stream, stream-copied (the encoded bytes, as they are in the file). */
-function packetHashes(path: string): string[] {
-  return ffmpeg('-i', path, '-map', '0:v:0', '-c', 'copy', '-f', 'framemd5', 'pipe:1')
-    .toString()
-    .split('\n')
-    .filter((l) => l && !l.startsWith('#'))
-    .map((l) => l.split(',').at(-1)!.trim());
-}
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-loop-rec-'));

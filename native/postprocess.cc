@@ -148,10 +148,15 @@ namespace {
 // boxes of its class that it can overlap. Boxes that do not overlap have IoU 0, which never exceeds a threshold
 // >= 0, so the result is the same as comparing with every kept box of the class; but many kept boxes of one class
 // (maxDetections 0: unlimited) no longer cost (kept) x (candidates). Found by fuzz_decoders: NanoDet candidates of
-// one class, disjoint, all kept, took 1.5 s under ASan. A box spanning more than kMaxCells cells, or with a
-// non-finite coordinate, is kept in its class's "wide" list, which every candidate of the class checks. A class is
-// indexed only once it has kIndexFrom kept boxes: below that a plain list is cheaper (many classes with a few wide
-// boxes each filled the map with millions of cells: 0.8 s under ASan, the next fuzz timeout).
+// one class, disjoint, all kept, took 1.5 s under ASan.
+//
+// Each indexed box sits in one cell only, the one of its top-left corner, and a query widens its cell range up and
+// left by the largest span (in cells) of the class's indexed boxes: a box placed in every cell it covered was found
+// many times over, and a fuzz input of many kept boxes spanning many cells each cost more than a plain list (1.1 s
+// under ASan). Boxes spanning more than kMaxSpan cells in either direction, or with a non-finite coordinate, are in
+// the class's "wide" list, which every candidate of the class checks, so the widening stays small. A class is
+// indexed only once it has kIndexFrom kept boxes: below that a plain list is cheaper, and the dense grid of an
+// indexed class (kGrid x kGrid cell lists) is paid for only where it saves work.
 class KeptIndex {
  public:
   // exhaustive: compare every pair of the class (a threshold below 0 suppresses boxes that do not even overlap).
@@ -171,101 +176,95 @@ class KeptIndex {
     ch_ = std::isfinite(y0) && y1 > y0 ? (static_cast<double>(y1) - y0) / kGrid : 1.0;
   }
 
-  // Calls visit(index) for every kept box of `cls` that `b` may overlap (each at most once); stops when it
-  // returns true. Returns whether it did.
+  // Calls visit(index) for every kept box of `cls` that `b` may overlap (each once); stops when it returns true.
+  // Returns whether it did.
   template <typename F>
   bool AnyNear(int cls, const Candidate& b, F visit) {
-    ++stamp_;
-    if (auto w = wide_.find(cls); Indexed(cls) && w != wide_.end())
-      for (uint32_t i : w->second)
-        if (Visit(i) && visit(i)) return true;
-    int cx0, cx1, cy0, cy1;
-    if (!Indexed(cls) || !Cells(b, cx0, cx1, cy0, cy1)) {  // small class, non-finite or too wide: every kept box
-      if (auto all = byClass_.find(cls); all != byClass_.end())
-        for (uint32_t i : all->second)
-          if (Visit(i) && visit(i)) return true;
+    auto it = classes_.find(cls);
+    if (it == classes_.end()) return false;
+    const Class& k = it->second;
+    Span s;
+    if (!k.indexed || !Cells(b, s)) {  // small class, non-finite or wide candidate: every kept box of the class
+      for (uint32_t i : k.all)
+        if (visit(i)) return true;
       return false;
     }
-    for (int y = cy0; y <= cy1; ++y)
-      for (int x = cx0; x <= cx1; ++x)
-        if (auto it = cells_.find(Key(cls, x, y)); it != cells_.end())
-          for (uint32_t i : it->second)
-            if (Visit(i) && visit(i)) return true;
+    for (uint32_t i : k.wide)
+      if (visit(i)) return true;
+    if (s.empty) return false;  // an inverted box overlaps nothing
+    // A kept box overlapping b starts at most its span before b's first cell and no later than b's last.
+    for (int y = std::max(0, s.y0 - k.maxSpanY); y <= s.y1; ++y)
+      for (int x = std::max(0, s.x0 - k.maxSpanX); x <= s.x1; ++x)
+        for (uint32_t i : k.grid[static_cast<size_t>(y) * kGrid + x])
+          if (visit(i)) return true;
     return false;
   }
 
   // `keep` holds the kept boxes by index (the class's earlier ones are indexed when it reaches kIndexFrom).
   void Add(int cls, const Candidate& b, uint32_t index, const std::vector<Candidate>& keep) {
-    seen_.push_back(0);
-    std::vector<uint32_t>& all = byClass_[cls];
-    all.push_back(index);
-    if (all.size() < kIndexFrom) return;
-    if (all.size() == kIndexFrom) {
-      for (uint32_t i : all) Place(cls, keep[i], i);
-      return;
+    Class& k = classes_[cls];
+    k.all.push_back(index);
+    if (k.indexed) {
+      Place(k, b, index);
+    } else if (k.all.size() == kIndexFrom && !exhaustive_) {
+      k.indexed = true;
+      k.grid.resize(static_cast<size_t>(kGrid) * kGrid);
+      for (uint32_t i : k.all) Place(k, keep[i], i);
     }
-    Place(cls, b, index);
   }
 
  private:
   static constexpr size_t kIndexFrom = 64;
-
-  bool Indexed(int cls) const {
-    auto all = byClass_.find(cls);
-    return all != byClass_.end() && all->second.size() >= kIndexFrom;
-  }
-  void Place(int cls, const Candidate& b, uint32_t index) {
-    int cx0, cx1, cy0, cy1;
-    if (!Cells(b, cx0, cx1, cy0, cy1)) {
-      wide_[cls].push_back(index);
-      return;
-    }
-    for (int y = cy0; y <= cy1; ++y)
-      for (int x = cx0; x <= cx1; ++x) cells_[Key(cls, x, y)].push_back(index);
-  }
-
   static constexpr int kGrid = 64;
-  static constexpr long kMaxCells = 64;
+  static constexpr int kMaxSpan = 8;  // cells, either direction
+
+  struct Span {
+    int x0, x1, y0, y1;
+    bool empty;
+  };
+  struct Class {
+    std::vector<uint32_t> all;  // every kept box, for candidates the grid cannot place
+    bool indexed = false;
+    std::vector<std::vector<uint32_t>> grid;  // kGrid x kGrid, by top-left cell
+    std::vector<uint32_t> wide;
+    int maxSpanX = 0, maxSpanY = 0;  // of the boxes in `grid`, in cells (last minus first)
+  };
+
+  void Place(Class& k, const Candidate& b, uint32_t index) {
+    Span s;
+    if (!Cells(b, s)) {
+      k.wide.push_back(index);
+    } else if (!s.empty) {  // an inverted kept box overlaps nothing: no candidate needs to see it
+      k.grid[static_cast<size_t>(s.y0) * kGrid + s.x0].push_back(index);
+      k.maxSpanX = std::max(k.maxSpanX, s.x1 - s.x0);
+      k.maxSpanY = std::max(k.maxSpanY, s.y1 - s.y0);
+    }
+  }
 
   static bool Finite(const Candidate& b) {
     return std::isfinite(b.x1) && std::isfinite(b.y1) && std::isfinite(b.x2) && std::isfinite(b.y2);
   }
-  // Column/row ranges a box covers (floor of monotonic maps, so overlapping boxes share a cell). False: not
-  // indexable (non-finite, or wider than kMaxCells cells). An inverted box (x2 < x1) covers no cell: it has IoU 0
-  // with every box.
-  bool Cells(const Candidate& b, int& cx0, int& cx1, int& cy0, int& cy1) const {
+  // Column/row ranges a box covers (floor of monotonic maps, so overlapping boxes have intersecting ranges). False:
+  // not indexable (non-finite, or spanning more than kMaxSpan cells). An inverted box (x2 < x1) is `empty`: it has
+  // IoU 0 with every box.
+  bool Cells(const Candidate& b, Span& s) const {
     if (exhaustive_ || !Finite(b)) return false;
-    cx0 = Col(b.x1, ox_, cw_);
-    cx1 = Col(b.x2, ox_, cw_);
-    cy0 = Col(b.y1, oy_, ch_);
-    cy1 = Col(b.y2, oy_, ch_);
-    if (cx1 < cx0 || cy1 < cy0) {
-      cx1 = cx0 - 1;  // empty range
-      return true;
-    }
-    return static_cast<long>(cx1 - cx0 + 1) * (cy1 - cy0 + 1) <= kMaxCells;
+    s.x0 = Col(b.x1, ox_, cw_);
+    s.x1 = Col(b.x2, ox_, cw_);
+    s.y0 = Col(b.y1, oy_, ch_);
+    s.y1 = Col(b.y2, oy_, ch_);
+    s.empty = b.x2 < b.x1 || b.y2 < b.y1;
+    return s.empty || (s.x1 - s.x0 <= kMaxSpan && s.y1 - s.y0 <= kMaxSpan);
   }
   static int Col(float v, float origin, double size) {
     const double c = std::floor((static_cast<double>(v) - origin) / size);
     return static_cast<int>(std::clamp(c, 0.0, static_cast<double>(kGrid - 1)));
   }
-  static uint64_t Key(int cls, int x, int y) {
-    return (static_cast<uint64_t>(static_cast<uint32_t>(cls)) << 32) | static_cast<uint32_t>(y * kGrid + x);
-  }
-  bool Visit(uint32_t i) {
-    if (seen_[i] == stamp_) return false;
-    seen_[i] = stamp_;
-    return true;
-  }
 
   float ox_, oy_;
   double cw_, ch_;
-  std::unordered_map<uint64_t, std::vector<uint32_t>> cells_;
-  std::unordered_map<int, std::vector<uint32_t>> wide_;
-  std::unordered_map<int, std::vector<uint32_t>> byClass_;  // every kept box, for candidates the grid cannot place
+  std::unordered_map<int, Class> classes_;
   bool exhaustive_;
-  std::vector<uint32_t> seen_;
-  uint32_t stamp_ = 0;
 };
 
 }  // namespace

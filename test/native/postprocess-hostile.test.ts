@@ -147,6 +147,30 @@ test('nms() gives the exhaustive result: random boxes of all sizes, inverted, hu
   }
 });
 
+test('nms() gives the exhaustive result when one class keeps hundreds of boxes spanning many grid cells each', () => {
+  // The grid index files a box under its top-left cell and widens each query by the class's largest span; boxes
+  // spanning more than 8 of its 64 cells go to a list every candidate checks. 1,500 boxes of one class (two
+  // classes when agnostic is off), 0-250 px on a 1,000 px extent (0-16 cells), high thresholds so that most are kept.
+  let seed = 11;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  for (let round = 0; round < 24; round++) {
+    const n = 1_500;
+    const boxes = new Float32Array(n * 6);
+    for (let i = 0; i < n; i++) {
+      const x = rnd() * 1000, y = rnd() * 1000;
+      const big = rnd() < 0.2;
+      const w = big ? rnd() * 250 : rnd() * 60, h = big ? rnd() * 250 : rnd() * 60;
+      boxes.set([x, y, Math.min(1000, x + w), Math.min(1000, y + h), Math.round(rnd() * 1000) / 1000, round % 2 === 0 ? 0 : Math.floor(rnd() * 2)], i * 6);
+    }
+    const iouThreshold = [0.3, 0.5, 0.8, 0.95][round % 4]!;
+    const agnostic = round % 3 === 0;
+    const got = rows(addon.nms(boxes, { iouThreshold, maxDetections: 0, classAgnostic: agnostic }));
+    const want = referenceNms(boxes, iouThreshold, 0, agnostic);
+    assert.ok(want.length > 300, `round ${round}: ${want.length} kept`);
+    assert.deepEqual(got, want, `round ${round}`);
+  }
+});
+
 test('nms() keeps thousands of disjoint boxes of one class without comparing each with every kept one (fuzz_decoders timeout)', () => {
   // 100 x 100 disjoint 8x8 boxes, one class, unlimited detections: all 10,000 kept. Exhaustively that is 5e7 IoU
   // tests (1.5 s under ASan in the fuzz target); the grid index compares each box with its neighbours only.

@@ -365,8 +365,23 @@ export interface NativeAddon {
   gstVersion(): string;
   /** Pipelines created and not yet closed in this process. */
   openPipelines(): number;
-  /** Pipelines whose stop/close did not reach state NULL within their closeTimeoutMs, in this process. */
+  /**
+   * Closed pipelines whose stop/close did not reach state NULL within their closeTimeoutMs and have not been
+   * released since, in this process: each keeps its graph, frame sink and tensor pool (a teardown that never ends,
+   * e.g. a deadlock inside rtspsrc, keeps them for good).
+   */
   abandonedPipelines(): number;
+  /**
+   * Releases what abandoned pipelines no longer need. `finished`: those whose teardown has finished since (their
+   * graph reached state NULL late): the graph, frame sink, tensor pool and the object's pin go, as close() would
+   * have released them, and they no longer count as abandoned. `sinksReleased`: of those still tearing down, the
+   * ones whose frame sink and tensor pool were released because no streaming thread can reach them any more (the
+   * appsink and the decoder at READY or below). JS thread only; cheap (a lock and a few state reads per abandoned
+   * pipeline), so callers poll it.
+   */
+  reapAbandonedPipelines(): { finished: number; sinksReleased: number };
+  /** Abandoned pipelines released by reapAbandonedPipelines() so far, in this process. */
+  reapedPipelines(): number;
   /**
    * Ingest threads (decode, motion, preprocessing) run `nice` (0-19) nicer than they started, applied by each at its
    * next frame, so the inference thread keeps its core under contention (Linux; no effect elsewhere). Returns it.

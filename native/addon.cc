@@ -109,6 +109,19 @@ Napi::Value AbandonedPipelines(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(Pipeline::AbandonedCount()));
 }
 
+// Releases what abandoned pipelines no longer need (see Pipeline::ReapAbandoned): { finished, sinksReleased }.
+Napi::Value ReapAbandonedPipelines(const Napi::CallbackInfo& info) {
+  const Pipeline::Reaped r = Pipeline::ReapAbandoned();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("finished", static_cast<double>(r.finished));
+  o.Set("sinksReleased", static_cast<double>(r.sinksReleased));
+  return o;
+}
+
+Napi::Value ReapedPipelines(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(Pipeline::ReapedCount()));
+}
+
 Napi::Value SetIngestNiceJs(const Napi::CallbackInfo& info) {
   SetIngestNice(ExpectInt(info[0], "nice", 0, 19));
   return Napi::Number::New(info.Env(), IngestNice());
@@ -129,6 +142,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gstVersion", Napi::Function::New(env, GstVersion, "gstVersion"));
   exports.Set("openPipelines", Napi::Function::New(env, OpenPipelines, "openPipelines"));
   exports.Set("abandonedPipelines", Napi::Function::New(env, AbandonedPipelines, "abandonedPipelines"));
+  exports.Set("reapAbandonedPipelines", Napi::Function::New(env, ReapAbandonedPipelines, "reapAbandonedPipelines"));
+  exports.Set("reapedPipelines", Napi::Function::New(env, ReapedPipelines, "reapedPipelines"));
   exports.Set("setIngestNice", Napi::Function::New(env, SetIngestNiceJs, "setIngestNice"));
   exports.Set("preprocessImage", Napi::Function::New(env, PreprocessImage, "preprocessImage"));
   InitPostprocess(env, exports);

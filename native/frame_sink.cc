@@ -197,6 +197,22 @@ FrameSink::~FrameSink() {
   gst_app_sink_set_callbacks(GST_APP_SINK(appsink_), &none, nullptr, nullptr);
 }
 
+namespace {
+bool AtRestOrBelow(GstElement* e) {
+  GST_OBJECT_LOCK(e);
+  const bool idle = GST_STATE(e) <= GST_STATE_READY && GST_STATE_PENDING(e) == GST_STATE_VOID_PENDING;
+  GST_OBJECT_UNLOCK(e);
+  return idle;
+}
+}  // namespace
+
+bool FrameSink::Unreachable() const {
+  if (!AtRestOrBelow(appsink_)) return false;
+  if (!decoderPad_) return true;
+  ElementPtr decoder(gst_pad_get_parent_element(decoderPad_.get()));
+  return !decoder || AtRestOrBelow(decoder.get());
+}
+
 void FrameSink::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!stopping_) return;

@@ -173,6 +173,10 @@ class FrameSink {
   int64_t AnalysisInterval() const { return analysisIntervalNs_.load(std::memory_order_relaxed); }
   FrameSinkStats& stats() { return stats_; }
   int QueueDepth();
+  // No streaming thread can reach this sink any more: the appsink and the decoder (whose output pad it probes) are
+  // at READY or below with no state change pending (their pads deactivated). Then it can be destroyed even though
+  // the rest of the graph is still tearing down (an abandoned pipeline stuck upstream, e.g. in rtspsrc).
+  bool Unreachable() const;
 
  private:
   static GstFlowReturn OnNewSample(GstElement* appsink, gpointer self);

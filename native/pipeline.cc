@@ -18,6 +18,8 @@ namespace {
 std::mutex gRegistryMutex;
 std::set<Pipeline*> gOpen;
 std::atomic<size_t> gAbandoned{0};
+std::atomic<size_t> gReaped{0};
+std::set<Pipeline*> gAbandonedClosed;  // closed while abandoned, pinned until ReapAbandoned releases them
 
 TensorLayout ParseLayout(const Napi::Value& v) {
   std::string s = ExpectString(v, "tensor.layout");
@@ -280,6 +282,8 @@ Pipeline::Pipeline(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pipeline>(
 Pipeline::~Pipeline() {
   destroying_ = true;
   Close();
+  std::lock_guard<std::mutex> lock(gRegistryMutex);
+  gAbandonedClosed.erase(this);
 }
 
 void Pipeline::CloseAll() {
@@ -297,6 +301,40 @@ size_t Pipeline::OpenCount() {
 }
 
 size_t Pipeline::AbandonedCount() { return gAbandoned.load(); }
+
+size_t Pipeline::ReapedCount() { return gReaped.load(); }
+
+Pipeline::Reaped Pipeline::ReapAbandoned() {
+  Reaped r;
+  std::vector<Pipeline*> finished;
+  std::vector<Pipeline*> stuck;
+  {
+    std::lock_guard<std::mutex> lock(gRegistryMutex);
+    for (Pipeline* p : gAbandonedClosed) (p->TeardownFinished() ? finished : stuck).push_back(p);
+    for (Pipeline* p : finished) gAbandonedClosed.erase(p);
+  }
+  for (Pipeline* p : stuck) {
+    if (p->sink_ && p->sink_->Unreachable()) {
+      p->ReleaseSink();
+      ++r.sinksReleased;
+    }
+  }
+  for (Pipeline* p : finished) {
+    p->ReleaseGraph();
+    p->abandoned_ = false;
+    gAbandoned.fetch_sub(1);
+    gReaped.fetch_add(1);
+    p->Unref();  // the pin of Close(): collectable again once JS drops it
+  }
+  r.finished = finished.size();
+  return r;
+}
+
+bool Pipeline::TeardownFinished() {
+  if (!teardown_) return true;
+  std::lock_guard<std::mutex> lock(teardown_->mu);
+  return teardown_->done;
+}
 
 void Pipeline::ThrowIfClosed(Napi::Env env, const char* method) {
   if (closed_) throw MakeError(env, "E_CLOSED", std::string("Pipeline.") + method + "() called after close()");
@@ -493,6 +531,7 @@ void Pipeline::CallJs(Napi::Env env, Napi::Function callback, Pipeline* self, Pi
 Napi::Value Pipeline::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ThrowIfClosed(env, "start");
+  if (abandoned_ && TeardownFinished()) abandoned_ = false;  // the timed-out stop has finished since
   if (abandoned_)
     throw MakeError(env, "E_PIPELINE_STUCK", "Pipeline.start() called after a stop that did not finish within options.closeTimeoutMs");
   if (!running_) {
@@ -573,12 +612,8 @@ void Pipeline::StopInternal() {
 // each waiting on a lock of the other; the whole server stopped answering. The wait is bounded; the thread and
 // its reference to the graph stay behind when it times out.
 bool Pipeline::SetNullBounded() {
-  struct Job {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-  };
-  auto job = std::make_shared<Job>();
+  auto job = std::make_shared<Teardown>();
+  teardown_ = job;
   GstElement* graph = GST_ELEMENT(gst_object_ref(pipeline_.get()));
   std::thread([job, graph] {
     gst_element_set_state(graph, GST_STATE_NULL);
@@ -603,36 +638,47 @@ void Pipeline::Close() {
   if (closed_) return;
   StopInternal();
   closed_ = true;
-  if (abandoned_) {
-    // The graph may still be mid-teardown on its own thread: its streaming threads can still reach the sink, the
-    // thread-safe function (whose calls now end in CallJs's closed_ check) and this object, so all of them are
-    // kept: this object is pinned (never collected) unless it is being destroyed already.
-    {
-      BusPtr bus(gst_element_get_bus(pipeline_.get()));
-      gst_bus_set_flushing(bus.get(), TRUE);
-      gst_bus_set_sync_handler(bus.get(), nullptr, nullptr, nullptr);
-    }
-    gAbandoned.fetch_add(1);
-    if (!destroying_) Ref();
-    std::lock_guard<std::mutex> lock(gRegistryMutex);
-    gOpen.erase(this);
-    return;
-  }
   {
     BusPtr bus(gst_element_get_bus(pipeline_.get()));
     gst_bus_set_flushing(bus.get(), TRUE);
     gst_bus_set_sync_handler(bus.get(), nullptr, nullptr, nullptr);
   }
-  if (recorder_ && formatLocationId_) g_signal_handler_disconnect(recorder_.get(), formatLocationId_);
-  recorder_.reset();
-  // The sink goes first (it unhooks itself from the appsink); the pool lives on in any lease still held by JS.
-  sink_.reset();
-  pipeline_.reset();
-  tsfn_.Abort();
-  onEvent_.Reset();
-  Napi::MemoryManagement::AdjustExternalMemory(env_, -externalBytes_);
+  if (abandoned_ && !TeardownFinished()) {
+    // The graph may still be mid-teardown on its own thread: its streaming threads can still reach the sink, the
+    // thread-safe function (whose calls now end in CallJs's closed_ check) and this object, so all of them are
+    // kept: this object is pinned until ReapAbandoned finds the teardown finished (a deadlock inside an element
+    // never finishes: then they stay for good), unless it is being destroyed already.
+    gAbandoned.fetch_add(1);
+    std::lock_guard<std::mutex> lock(gRegistryMutex);
+    gOpen.erase(this);
+    if (!destroying_) {
+      Ref();
+      gAbandonedClosed.insert(this);
+    }
+    return;
+  }
+  abandoned_ = false;  // a stop that timed out but has finished since: nothing is stuck any more
+  ReleaseGraph();
   std::lock_guard<std::mutex> lock(gRegistryMutex);
   gOpen.erase(this);
+}
+
+void Pipeline::ReleaseGraph() {
+  if (recorder_ && formatLocationId_) g_signal_handler_disconnect(recorder_.get(), formatLocationId_);
+  recorder_.reset();
+  ReleaseSink();
+  pipeline_.reset();
+  teardown_.reset();
+  tsfn_.Abort();
+  onEvent_.Reset();
+}
+
+void Pipeline::ReleaseSink() {
+  // The sink goes before the graph (it unhooks itself from the appsink); the pool lives on in any lease still
+  // held by JS.
+  sink_.reset();
+  Napi::MemoryManagement::AdjustExternalMemory(env_, -externalBytes_);
+  externalBytes_ = 0;
 }
 
 Napi::Value Pipeline::CloseJs(const Napi::CallbackInfo& info) {

@@ -34,6 +34,16 @@ class Pipeline : public Napi::ObjectWrap<Pipeline> {
   // Pipelines whose teardown (state NULL) did not finish within their close timeout: left to finish (or never)
   // on a thread of their own, with everything their streaming threads can reach kept alive, process-wide.
   static size_t AbandonedCount();
+  // JS thread: releases the closed abandoned pipelines whose teardown has since finished (the graph reached NULL
+  // late): their graph, frame sink, tensor pool and this object's pin, as close() would have. Of those still
+  // tearing down, releases the frame sink and tensor pool once no streaming thread can reach them.
+  struct Reaped {
+    size_t finished = 0;
+    size_t sinksReleased = 0;
+  };
+  static Reaped ReapAbandoned();
+  // Abandoned pipelines released by ReapAbandoned so far, process-wide.
+  static size_t ReapedCount();
   void Close();
 
  private:
@@ -59,6 +69,12 @@ class Pipeline : public Napi::ObjectWrap<Pipeline> {
   // gst_element_set_state(NULL) on a thread of its own, waited for at most closeTimeoutMs_: false when it did not
   // finish (a deadlock inside an element, e.g. rtspsrc tearing itself down while the pipeline is stopped).
   bool SetNullBounded();
+  // The NULL transition left running by a timed-out SetNullBounded has finished since.
+  bool TeardownFinished();
+  // The part of Close() an abandoned pipeline skipped (JS thread, once its teardown has finished).
+  void ReleaseGraph();
+  // The frame sink and its tensor pool (the bulk of a pipeline's own memory).
+  void ReleaseSink();
 
   static gchar* OnFormatLocation(GstElement* splitmux, guint fragmentId, GstSample* first, gpointer self);
   void FinishRecording();
@@ -103,6 +119,13 @@ class Pipeline : public Napi::ObjectWrap<Pipeline> {
   bool abandoned_ = false;   // a teardown timed out: the graph, sink and this object are kept (see Close)
   bool destroying_ = false;  // Close() called from the destructor: this object cannot be kept
   int closeTimeoutMs_ = 5000;
+  // The NULL transition of the last SetNullBounded (its thread sets `done`); kept while abandoned_.
+  struct Teardown {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+  };
+  std::shared_ptr<Teardown> teardown_;
   int64_t externalBytes_ = 0;
   Napi::Env env_;
 };

@@ -2,7 +2,7 @@
  * Inference (detector, scheduler, adaptive analysis rate) and the configured cameras: the last services, so
  * everything they feed is up.
  */
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { perCameraGauge } from './metrics.js';
 import type { CameraManager } from '../camera/manager.js';
 import type { Frame } from '../camera/frame.js';
@@ -161,8 +161,12 @@ function registerInferenceMetrics(registry: Registry, scheduler: InferenceSchedu
   }
 }
 
+/** How often abandoned pipelines are checked for a teardown that finished late (ms). */
+const REAP_INTERVAL_MS = 5_000;
+
 export class CamerasService implements Service {
   readonly name = 'cameras';
+  #reapTimer: NodeJS.Timeout | null = null;
   constructor(
     private readonly cameras: CameraManager,
     private readonly catalog: CameraCatalogService | null = null,
@@ -173,7 +177,7 @@ export class CamerasService implements Service {
     const addon = loadAddon();
     new Gauge({
       name: 'vigil_pipelines',
-      help: 'GStreamer pipelines by state: open (created, not closed), abandoned (a stop that did not reach state NULL within its close timeout: left to finish on its own thread)',
+      help: 'GStreamer pipelines by state: open (created, not closed), abandoned (closed, but its stop did not reach state NULL within its close timeout: its graph, frame sink and tensor pool kept until that teardown finishes on its own thread, or for good)',
       labelNames: ['state'],
       registers: [ctx.metrics],
       collect() {
@@ -181,6 +185,26 @@ export class CamerasService implements Service {
         this.set({ state: 'abandoned' }, addon.abandonedPipelines());
       },
     });
+    let reapedSeen = 0;
+    new Counter({
+      name: 'vigil_pipelines_released_late_total',
+      help: 'Abandoned pipelines whose teardown finished after their close timeout and whose graph, frame sink and tensor pool were then released',
+      registers: [ctx.metrics],
+      collect() {
+        const n = addon.reapedPipelines();
+        this.inc(n - reapedSeen);
+        reapedSeen = n;
+      },
+    });
+    // An abandoned pipeline keeps its memory (about 15 MB for a 720p camera: frame sink, tensor pool, decoder
+    // state) until its teardown ends; most do end, late, and are released here; of one that stays stuck, the frame
+    // sink and tensor pool go once no streaming thread can reach them.
+    this.#reapTimer = setInterval(() => {
+      const { finished, sinksReleased } = addon.reapAbandonedPipelines();
+      if (finished > 0) camLog.info(`${finished} abandoned pipeline(s) finished their teardown late: released`);
+      if (sinksReleased > 0) camLog.info(`${sinksReleased} abandoned pipeline(s) still tearing down: frame sink and tensor pool released`);
+    }, REAP_INTERVAL_MS);
+    this.#reapTimer.unref();
     if (ctx.config.cluster) {
       // A cluster node runs only the cameras the cluster places on it: ClusterService (src/cluster/) starts them.
       camLog.info('cluster node: cameras start where the cluster places them');
@@ -195,6 +219,9 @@ export class CamerasService implements Service {
   }
 
   async stop(): Promise<void> {
+    if (this.#reapTimer) clearInterval(this.#reapTimer);
+    this.#reapTimer = null;
     this.cameras.close();
+    loadAddon().reapAbandonedPipelines();
   }
 }

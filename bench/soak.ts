@@ -6,7 +6,9 @@
  *
  * Every --sample-s (default 10 s) it samples the server process: RSS and anonymous RSS, threads, open file
  * descriptors (/proc), V8 heap (the /metrics nodejs_heap_size_used_bytes gauge), LMDB file size. Slopes are least
- * squares over the samples after warm-up (--warmup-s, default 120 s or a fifth of the run, whichever is smaller).
+ * squares over the samples after warm-up (--warmup-s, default 120 s or a fifth of the run, whichever is smaller);
+ * rss_floor_slope_mb_per_h is the slope of each --floor-window-s window's smallest RSS sample (default 120 s): the
+ * frames and tensors in flight move single samples by ±15 MB, the floor much less.
  * Errors: 5xx answers, failed requests, ERROR log lines of the server, a non-stalled WebSocket closed by the
  * server, the server exiting. Recovered: the restarted camera back in state "running" within 60 s of its RTSP
  * server's return.
@@ -54,6 +56,8 @@ const SAMPLE_S = flag('sample-s', 10);
 const RESTART_EVERY_S = flag('restart-every-s', 120);
 const WARMUP_S = Math.min(flag('warmup-s', 120), (MINUTES * 60) / 5);
 const RETENTION_S = flag('retention-s', 120);
+// Windows for the RSS floor's slope (rss_floor_slope_mb_per_h).
+const FLOOR_WINDOW_S = flag('floor-window-s', 120);
 // The server runs as deploy/systemd/vigil.service and `npm run serve` start it: MALLOC_ARENA_MAX=2 (see README,
 // Deployment). `--server-env MALLOC_ARENA_MAX=` (empty: glibc's default) measures without it.
 // VIGIL_GST_OBJECT_COUNTS=1: GStreamer's live objects by type are sampled from /metrics (vigil_gst_live_objects).
@@ -81,6 +85,8 @@ interface Sample {
   /** vigil_pipelines{state="open"|"abandoned"} and natively kept source frames (vigil_source_frames). */
   pipelinesOpen: number | null;
   pipelinesAbandoned: number | null;
+  /** vigil_pipelines_released_late_total: abandoned pipelines whose teardown finished late and were released. */
+  pipelinesReleasedLate: number | null;
   sourceFramesMb: number | null;
   /** GStreamer objects and mini objects alive (vigil_gst_live_objects summed) and the five commonest types. */
   gstObjects: number | null;
@@ -158,6 +164,22 @@ function slope(points: Array<[number, number]>): number {
     den += (x - mx) ** 2;
   }
   return den > 0 ? num / den : NaN;
+}
+
+/**
+ * Slope (per hour) of the RSS floor: the least-squares slope of each window's smallest sample. Frames and tensors in
+ * flight move single samples by ±15 MB; the floor of a few minutes is what the process holds between them.
+ */
+function floorSlope(points: Array<[number, number]>, windowS: number): number {
+  const floors = new Map<number, [number, number]>();
+  for (const [t, v] of points) {
+    const w = Math.floor(t / windowS);
+    const f = floors.get(w);
+    if (!f || v < f[1]) floors.set(w, [t, v]);
+  }
+  // Windows with the floor's time as x; a partial last window is left out (its floor is not comparable).
+  const last = Math.floor((points.at(-1)?.[0] ?? 0) / windowS);
+  return slope([...floors.entries()].filter(([w]) => w < last).map(([, [t, v]]) => [t / 3600, v]));
 }
 
 /** Standard error of the least-squares slope: how far noise alone moves it. */
@@ -453,6 +475,7 @@ async function main(): Promise<void> {
     let externalMb: number | null = null;
     let pipelinesOpen: number | null = null;
     let pipelinesAbandoned: number | null = null;
+    let pipelinesReleasedLate: number | null = null;
     let sourceFramesMb: number | null = null;
     let gstObjects: number | null = null;
     let gstTop: Record<string, number> | null = null;
@@ -468,6 +491,7 @@ async function main(): Promise<void> {
       externalMb = g('nodejs_external_memory_bytes');
       pipelinesOpen = labelled('vigil_pipelines', 'state="open"');
       pipelinesAbandoned = labelled('vigil_pipelines', 'state="abandoned"');
+      pipelinesReleasedLate = g('vigil_pipelines_released_late_total') * 2 ** 20;
       sourceFramesMb = labelled('vigil_source_frames', 'stat="bytes"') / 2 ** 20;
       trimReleasedMb = g('vigil_heap_trim_released_bytes_total');
       mallocHeapMb = labelled('vigil_malloc_bytes', 'kind="heap"') / 2 ** 20;
@@ -492,6 +516,7 @@ async function main(): Promise<void> {
       externalMb,
       pipelinesOpen,
       pipelinesAbandoned,
+      pipelinesReleasedLate,
       sourceFramesMb,
       gstObjects,
       gstTop,
@@ -551,7 +576,12 @@ async function main(): Promise<void> {
     brk_slope_mb_per_h: round(perHour((s) => s.brkMb)),
     arena_slope_mb_per_h: round(perHour((s) => s.arenaMb)),
     other_anon_slope_mb_per_h: round(perHour((s) => s.otherAnonMb)),
+    // vigil_pipelines{state="abandoned"} counts those still stuck: the most at once, and at the end.
     pipelines_abandoned: samples.reduce((m, s) => Math.max(m, s.pipelinesAbandoned ?? 0), 0),
+    pipelines_abandoned_at_end: samples.at(-1)?.pipelinesAbandoned ?? null,
+    pipelines_released_late: samples.at(-1)?.pipelinesReleasedLate ?? null,
+    rss_floor_slope_mb_per_h: round(floorSlope(after.map((s) => [s.t, s.rssMb]), FLOOR_WINDOW_S)),
+    rss_floor_window_s: FLOOR_WINDOW_S,
     pipelines_open_max: samples.reduce((m, s) => Math.max(m, s.pipelinesOpen ?? 0), 0),
     stacks_file: stacksFile,
     warmup_s: WARMUP_S,
@@ -573,7 +603,8 @@ async function main(): Promise<void> {
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, `${JSON.stringify(result, null, 2)}\n`);
   console.log(
-    `[soak] ${MINUTES} min: rss slope ${result.rss_slope_mb_per_h} MB/h (anon ${result.anon_slope_mb_per_h}, heap ${result.heap_slope_mb_per_h}), ` +
+    `[soak] ${MINUTES} min: rss slope ${result.rss_slope_mb_per_h} MB/h ± ${result.rss_slope_stderr_mb_per_h} (floor ${result.rss_floor_slope_mb_per_h}; anon ${result.anon_slope_mb_per_h}, heap ${result.heap_slope_mb_per_h}), ` +
+      `pipelines abandoned ${result.pipelines_abandoned} at most, ${result.pipelines_abandoned_at_end} at the end, ${result.pipelines_released_late} released late, ` +
       `fd slope ${result.fd_slope_per_h}/h, restarts ${restarts}, recovered ${recovered}, errors ${errors.length} -> ${OUT}`,
   );
   rmSync(dataDir, { recursive: true, force: true });

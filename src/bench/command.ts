@@ -90,10 +90,11 @@ export function withQuietPhases(clips: SceneClips, count: number, dir: string, w
 }
 
 /** Path settings per variant: the current path, and the float32 whole-frame path it replaced (the baseline). */
-export function variantConfig(variant: PathVariant): Record<string, unknown> {
+export function variantConfig(variant: PathVariant, workers = 1): Record<string, unknown> {
   if (variant === 'optimized') {
-    // The server's defaults: INT8 NanoDet, motion-region crops at 320, adaptive analysis rate.
-    return { detector: { model: 'nanodet', precision: 'int8' }, analysis: { quietFps: 1 } };
+    // The server's defaults: INT8 NanoDet, motion-region crops at 320, adaptive analysis rate; `workers` inference
+    // threads (--workers).
+    return { detector: { model: 'nanodet', precision: 'int8', workers }, analysis: { quietFps: 1 } };
   }
   return {
     detector: { model: 'nanodet', precision: 'fp32' },
@@ -136,6 +137,7 @@ async function densityRun(
   print: (s: string) => void,
   { seconds, prelimSeconds, cameras, out, clips }: { seconds: number; prelimSeconds: number; cameras: number | undefined; out: string; clips: SceneClips },
 ): Promise<Record<string, unknown>> {
+  const workers = num(args, '--workers', 1, 1, 16, true);
   const opts: DensityOptions = {
     clips,
     seconds,
@@ -149,7 +151,7 @@ async function densityRun(
     detectFps: num(args, '--detect-fps', 5, 1, 30),
     log: print,
     trackMatchFloor: 1,
-    variantConfig,
+    variantConfig: (variant: PathVariant) => variantConfig(variant, workers),
   };
 
   print(`machine: ${machineDescription()}`);

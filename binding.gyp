@@ -4,6 +4,7 @@
       "target_name": "vigil",
       "sources": [
         "native/addon.cc",
+        "native/analysis_decoder.cc",
         "native/common.cc",
         "native/diagnostics.cc",
         "native/frame_sink.cc",
@@ -19,8 +20,8 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-std=c++17", "-O3", "-Wno-missing-field-initializers", "<!@(pkg-config --cflags gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0 libjpeg)"],
-      "libraries": ["<!@(pkg-config --libs gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0 libjpeg)"]
+      "cflags_cc": ["-std=c++17", "-O3", "-Wno-missing-field-initializers", "<!@(pkg-config --cflags gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0 libjpeg libavcodec libavutil)"],
+      "libraries": ["<!@(pkg-config --libs gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0 libjpeg libavcodec libavutil)"]
     }
   ]
 }

@@ -9,6 +9,8 @@
  *   A. as fast as possible (lossless, no clock): CPU per frame of each stage, cumulative;
  *   B. realtime: one camera at its 15 fps for SECONDS, % of a core (what a deployed camera costs: wake-ups and
  *      cold caches between frames included), against gst-launch decoding alone at the same pace (the floor).
+ * Both include the template with `decodeDeblock: false` (vigildec, the addon's libavcodec decoder without the in-loop
+ * deblocking filter) beside the standard one.
  * Run: node --import tsx bench/decode-cost.ts   (ROUNDS=3 SECONDS=20; writes bench/results/decode-cost.json)
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -41,11 +43,11 @@ function baselineDescription(sync: boolean): string {
   );
 }
 
-/** The template as it is now (src/camera/templates.ts). */
-function currentDescription(sync: boolean): string {
+/** The template as it is now (src/camera/templates.ts); deblock false: vigildec without the in-loop filter. */
+function currentDescription(sync: boolean, deblock = true): string {
   return buildPipeline(parseSource({ kind: 'file', path: CLIP, realtime: sync }), {
     detectFps: DETECT_FPS,
-    decoder: { threads: 1, allow: ['software'] },
+    decoder: { threads: 1, allow: ['software'], deblock },
   }).description;
 }
 
@@ -193,6 +195,7 @@ async function main(): Promise<void> {
     ['vigil: baseline template -> appsink -> tensor 416 f32 at 5 fps, no motion gate', [detect(baselineDescription(false), false)]],
     ['vigil: baseline template + motion gate (BASELINE: today)', [detect(baselineDescription(false), true)]],
     ['vigil: new template + motion gate', [detect(currentDescription(false), true)]],
+    ['vigil: new template + motion gate, decodeDeblock: false (vigildec)', [detect(currentDescription(false, false), true)]],
     ['vigil: roles: 360p detect substream (new template + motion) + 720p record-only main stream', roleSplit(false)],
     ['vigil: 720p record-only pipeline alone (demux, parse, mux, write)', roleSplit(false).slice(1)],
   ];
@@ -200,6 +203,7 @@ async function main(): Promise<void> {
     ['gst-launch pure decode, synced to the clock (the floor)', async () => (100 * (await gstCpuMs(`${src} ! ${dec} ! fakesink sync=true`, SECONDS))) / (SECONDS * 1000)],
     ['vigil baseline template + motion (BASELINE: today)', async () => { const r = await vigil([detect(baselineDescription(true), true)], SECONDS); return (100 * r.cpuMs) / r.wallMs; }],
     ['vigil new template + motion', async () => { const r = await vigil([detect(currentDescription(true), true)], SECONDS); return (100 * r.cpuMs) / r.wallMs; }],
+    ['vigil new template + motion, decodeDeblock: false (vigildec)', async () => { const r = await vigil([detect(currentDescription(true, false), true)], SECONDS); return (100 * r.cpuMs) / r.wallMs; }],
     ['vigil roles: 360p detect + 720p record-only', async () => { const r = await vigil(roleSplit(true), SECONDS); return (100 * r.cpuMs) / r.wallMs; }],
   ];
   const startup = await gstCpuMs(`${src} ! fakesink num-buffers=1`);
@@ -246,6 +250,7 @@ async function main(): Promise<void> {
     realtime_seconds: SECONDS,
     baseline_template: baselineDescription(false),
     current_template: currentDescription(false).replace(CLIP, '<clip>'),
+    no_deblock_template: currentDescription(false, false).replace(CLIP, '<clip>'),
     record_template: recordDescription(false).replace(CLIP, '<clip>'),
     per_frame: rows,
     realtime_pct_core_1cam: rtRows,

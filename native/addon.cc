@@ -3,6 +3,7 @@
 #include <gst/gst.h>
 #include <napi.h>
 
+#include "analysis_decoder.h"
 #include "common.h"
 #include "diagnostics.h"
 #include "frame_sink.h"
@@ -137,6 +138,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     ErrorPtr e(rawError);
     throw MakeError(env, "E_GSTREAMER_INIT", std::string("GStreamer failed to initialise: ") + (e ? e->message : "unknown"));
   }
+  if (!RegisterAnalysisDecoder()) throw MakeError(env, "E_GSTREAMER_INIT", "GStreamer refused to register vigildec");
   exports.Set("Pipeline", Pipeline::Init(env));
   exports.Set("elementInfo", Napi::Function::New(env, ElementInfo, "elementInfo"));
   exports.Set("gstVersion", Napi::Function::New(env, GstVersion, "gstVersion"));

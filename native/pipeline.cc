@@ -1,6 +1,7 @@
 #include "pipeline.h"
 
 #include <gst/app/gstappsink.h>
+#include <gst/video/video.h>
 
 #include <chrono>
 #include <cmath>
@@ -14,6 +15,25 @@
 namespace vigil {
 
 namespace {
+
+// Every reader of decoded frames (frame sink, motion gate, source-frame copies) maps them with
+// gst_video_frame_map, which honours GstVideoMeta. appsink leaves the allocation query unanswered (basesink has no
+// propose_allocation); this probe answers it for appsink: frames with GstVideoMeta are read, so a decoder may hand
+// over its own picture buffers (planes apart, padded strides) instead of copying each into the default layout.
+GstPadProbeReturn AddVideoMetaToAllocation(GstPad*, GstPadProbeInfo* info, gpointer) {
+  GstQuery* query = GST_PAD_PROBE_INFO_QUERY(info);
+  if (!query || GST_QUERY_TYPE(query) != GST_QUERY_ALLOCATION || !gst_query_is_writable(query)) return GST_PAD_PROBE_OK;
+  if (!gst_query_find_allocation_meta(query, GST_VIDEO_META_API_TYPE, nullptr))
+    gst_query_add_allocation_meta(query, GST_VIDEO_META_API_TYPE, nullptr);
+  return GST_PAD_PROBE_HANDLED;
+}
+
+void AnnounceVideoMeta(GstElement* appsink) {
+  PadPtr pad(gst_element_get_static_pad(appsink, "sink"));
+  if (pad)
+    gst_pad_add_probe(pad.get(), static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM | GST_PAD_PROBE_TYPE_PUSH),
+                      AddVideoMetaToAllocation, nullptr, nullptr);
+}
 
 std::mutex gRegistryMutex;
 std::set<Pipeline*> gOpen;
@@ -233,6 +253,7 @@ Pipeline::Pipeline(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pipeline>(
     throw MakeError(env, "E_PIPELINE_PARSE", "The pipeline description has no appsink named \"sink\"");
   if (recordOnly_ && appsink)
     throw MakeError(env, "E_PIPELINE_PARSE", "A record-only pipeline description must not have an element named \"sink\"");
+  if (appsink) AnnounceVideoMeta(appsink.get());
   ElementPtr decoder(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "dec"));
   recorder_.reset(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "rec"));
   if (recorder_) {

@@ -38,7 +38,7 @@ build() {
   mkdir -p "$OUT/obj"
   local napi gst flags
   napi="$(node -p "require('node-addon-api').include_dir")"
-  gst="$(pkg-config --cflags gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0 libjpeg)"
+  gst="$(pkg-config --cflags gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0 libjpeg libavcodec libavutil)"
   flags="-std=c++17 -g -O1 $SAN -I/usr/include/node -I$ROOT/$napi $gst -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED"
   local objs=()
   for src in native/*.cc; do
@@ -55,7 +55,7 @@ build() {
   nm -u "${objs[@]}" | awk '$1 == "U" && ($2 ~ /^napi_/ || $2 ~ /^node_api_/) {print $2}' | sort -u |
     sed 's/.*/extern "C" void &() { abort(); }/' | (echo '#include <cstdlib>'; cat) > "$OUT/napi_stubs.cc"
   nice -n 19 "$CXX" -O1 -c "$OUT/napi_stubs.cc" -o "$OUT/obj/napi_stubs.o"
-  local libs; libs="$(pkg-config --libs gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0 libjpeg)"
+  local libs; libs="$(pkg-config --libs gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0 libjpeg libavcodec libavutil)"
   for t in "${TARGETS[@]}"; do
     local link=()
     for o in "${objs[@]}"; do

@@ -90,11 +90,15 @@ export function withQuietPhases(clips: SceneClips, count: number, dir: string, w
 }
 
 /** Path settings per variant: the current path, and the float32 whole-frame path it replaced (the baseline). */
-export function variantConfig(variant: PathVariant, workers = 1): Record<string, unknown> {
+export function variantConfig(variant: PathVariant, workers = 1, deblock = true): Record<string, unknown> {
   if (variant === 'optimized') {
     // The server's defaults: INT8 NanoDet, motion-region crops at 320, adaptive analysis rate; `workers` inference
-    // threads (--workers).
-    return { detector: { model: 'nanodet', precision: 'int8', workers }, analysis: { quietFps: 1 } };
+    // threads (--workers); --no-deblock: software H.264 decode without the in-loop filter (decodeDeblock: false).
+    return {
+      detector: { model: 'nanodet', precision: 'int8', workers },
+      analysis: { quietFps: 1 },
+      ...(deblock ? {} : { cameraDefaults: { decodeDeblock: false } }),
+    };
   }
   return {
     detector: { model: 'nanodet', precision: 'fp32' },
@@ -151,7 +155,7 @@ async function densityRun(
     detectFps: num(args, '--detect-fps', 5, 1, 30),
     log: print,
     trackMatchFloor: 1,
-    variantConfig: (variant: PathVariant) => variantConfig(variant, workers),
+    variantConfig: (variant: PathVariant) => variantConfig(variant, workers, !args.includes('--no-deblock')),
   };
 
   print(`machine: ${machineDescription()}`);

@@ -29,6 +29,12 @@ export function num(v: unknown, name: string, min: number, max: number, dflt: nu
   return v;
 }
 
+export function bool(v: unknown, name: string, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw new VigilConfigError(`Expected true or false for ${name} but received ${JSON.stringify(v)}`);
+  return v;
+}
+
 /** Argument errors of module parsers become config errors (same message, which names the key's path). */
 export function rethrowAsConfig<T>(fn: () => T): T {
   try {
@@ -41,8 +47,8 @@ export function rethrowAsConfig<T>(fn: () => T): T {
 
 /** The keys a camera mapping may have (cameraDefaults: all but id, name, location, source and inputs). */
 export const CAMERA_KEYS = [
-  'id', 'name', 'location', 'source', 'inputs', 'tensor', 'detectFps', 'decodeThreads', 'stallTimeoutMs', 'startTimeoutMs', 'backoff',
-  'backoffResetMs', 'queueSize', 'poolSize', 'motion', 'record',
+  'id', 'name', 'location', 'source', 'inputs', 'tensor', 'detectFps', 'decodeThreads', 'decodeDeblock', 'stallTimeoutMs',
+  'startTimeoutMs', 'backoff', 'backoffResetMs', 'queueSize', 'poolSize', 'motion', 'record',
 ];
 export const CAMERA_DEFAULT_KEYS = CAMERA_KEYS.filter((k) => !['id', 'name', 'location', 'source', 'inputs'].includes(k));
 
@@ -109,6 +115,7 @@ export function parseCameraSettings(raw: unknown, at: string, defaults: Raw, pat
     detectFps: num(c.detectFps, `${pathOf('detectFps')}`, 0, 240, 5),
     decoder: {
       threads: num(c.decodeThreads, `${pathOf('decodeThreads')}`, 0, 64, 1),
+      deblock: bool(c.decodeDeblock, `${pathOf('decodeDeblock')}`, true),
     },
     stallTimeoutMs: num(c.stallTimeoutMs, `${pathOf('stallTimeoutMs')}`, 100, 600_000, 5000),
     startTimeoutMs: num(c.startTimeoutMs, `${pathOf('startTimeoutMs')}`, 100, 600_000, 15_000),

@@ -120,7 +120,7 @@ const VMS_TYPE_KEYS: Record<VmsType, readonly string[]> = {
 };
 /** Camera keys a VMS source may override for its imported cameras (the rest come from cameraDefaults). */
 const CAMERA_OVERRIDE_KEYS = [
-  'tensor', 'decodeThreads', 'stallTimeoutMs', 'startTimeoutMs', 'backoff', 'backoffResetMs', 'queueSize', 'poolSize', 'motion',
+  'tensor', 'decodeThreads', 'decodeDeblock', 'stallTimeoutMs', 'startTimeoutMs', 'backoff', 'backoffResetMs', 'queueSize', 'poolSize', 'motion',
 ] as const;
 const TEMPLATE_ID = 'vms-camera-template';
 

@@ -4,6 +4,7 @@ import { parseSource, type CameraSource } from '../../src/camera/source.js';
 import { DEFAULT_TENSOR, type TensorSpec } from '../../src/camera/tensor.js';
 import { DEFAULT_CAMERA_TIMING, type CameraSettings } from '../../src/camera/camera.js';
 import type { Frame } from '../../src/camera/frame.js';
+import type { DecoderPreferences } from '../../src/camera/decoders.js';
 import type { VigilPipelineError } from '../../src/errors.js';
 
 export interface RunResult {
@@ -14,7 +15,10 @@ export interface RunResult {
 }
 
 /** Reads a whole file (as fast as decode allows, lossless) and counts the frames handed on. */
-export function runFile(path: string, opts: { detectFps?: number; tensor?: TensorSpec; onFrame?: (f: Frame) => void } = {}): Promise<RunResult> {
+export function runFile(
+  path: string,
+  opts: { detectFps?: number; tensor?: TensorSpec; decoder?: DecoderPreferences; onFrame?: (f: Frame) => void } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     let frames = 0;
     const sequences: number[] = [];
@@ -24,7 +28,7 @@ export function runFile(path: string, opts: { detectFps?: number; tensor?: Tenso
       source,
       tensor: opts.tensor ?? DEFAULT_TENSOR,
       detectFps: opts.detectFps ?? 0,
-      decoder: { threads: 1 },
+      decoder: opts.decoder ?? { threads: 1 },
       onFrame: (f) => {
         frames++;
         sequences.push(f.sequence);

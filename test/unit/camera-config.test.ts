@@ -20,7 +20,7 @@ test('embedded defaults: one looping sample camera, port 8001, data in ./data', 
   assert.equal(cam.id, 'sample');
   assert.deepEqual(cam.source, { kind: 'file', path: SAMPLE_CLIP, codec: undefined, loop: true, realtime: true, rawFps: 25 });
   assert.equal(cam.detectFps, 5);
-  assert.deepEqual(cam.decoder, { threads: 1 });
+  assert.deepEqual(cam.decoder, { threads: 1, deblock: true });
   // The detector's input (INT8 NanoDet 416), with motion regions letterboxed into its 320 build (made by set-up).
   assert.deepEqual(cam.tensor, { ...DEFAULT_TENSOR, regions: { enabled: true, inputSize: 320, maxShare: 0.35, fullFrameEvery: 30, minSide: 160 } });
   assert.deepEqual(cam.motion, { downscale: 8, sensitivity: 0.6, minChangedFraction: 0.002, learningRate: 0.05, masks: [] });
@@ -62,11 +62,15 @@ test('motion gate settings: off, defaults, masks validated', () => {
 
 test('camera defaults apply and relative file paths resolve against the config folder', () => {
   const c = parseConfig(
-    { cameraDefaults: { detectFps: 2, decodeThreads: 2 }, cameras: [{ id: 'a', source: 'clips/a.mp4' }, { id: 'b', source: 'test:ball', detectFps: 0 }] },
+    {
+      cameraDefaults: { detectFps: 2, decodeThreads: 2, decodeDeblock: false },
+      cameras: [{ id: 'a', source: 'clips/a.mp4' }, { id: 'b', source: 'test:ball', detectFps: 0, decodeDeblock: true }],
+    },
     '/etc/vigil',
   );
   assert.equal(c.cameras[0]!.detectFps, 2);
-  assert.equal(c.cameras[0]!.decoder.threads, 2);
+  assert.deepEqual(c.cameras[0]!.decoder, { threads: 2, deblock: false });
+  assert.deepEqual(c.cameras[1]!.decoder, { threads: 2, deblock: true });
   assert.equal((c.cameras[0]!.source as { path: string }).path, '/etc/vigil/clips/a.mp4');
   assert.equal(c.cameras[1]!.detectFps, 0);
 });
@@ -75,6 +79,10 @@ test('bad config values name the key', () => {
   assert.throws(() => parseConfig({ cameras: [{ id: 'a b', source: 'test:ball' }] }), {
     code: 'E_CONFIG',
     message: 'Expected an id of 1-64 letters, digits, _ or - for cameras[0].id but received "a b"',
+  });
+  assert.throws(() => parseConfig({ cameras: [{ id: 'a', source: 'test:ball', decodeDeblock: 'no' }] }), {
+    code: 'E_CONFIG',
+    message: 'Expected true or false for cameras[0].decodeDeblock but received "no"',
   });
   assert.throws(() => parseConfig({ cameras: [{ id: 'a', source: 'test:ball', detectFps: -1 }] }), {
     code: 'E_CONFIG',

@@ -24,7 +24,7 @@ function usage(): never {
       '       vigil config check [FILE|DIR]      (default: VIGIL_CONFIG, or config/default.yaml + config/$VIGIL_ENV.yaml)',
       '       vigil probe',
       '       vigil bench density [--cameras N | --start N --step N --max N] [--seconds S] [--prelim-seconds S] [--warmup S] [--busy-share F]',
-      '                           [--substreams] [--workers N] [--no-deblock] [--no-baseline] [--detect-fps F] [--out FILE]',
+      '                           [--substreams] [--workers N] [--no-deblock] [--ingest-nice N] [--no-baseline] [--detect-fps F] [--out FILE]',
       '       vigil bench inference [--seconds S] [--out FILE]',
       '       vigil rules test (--rules FILE | --config FILE) (--input NDJSON | --data DIR --camera ID [--start T] [--end T]) [--timezone TZ]',
       ...CLUSTER_USAGE,

@@ -90,12 +90,13 @@ export function withQuietPhases(clips: SceneClips, count: number, dir: string, w
 }
 
 /** Path settings per variant: the current path, and the float32 whole-frame path it replaced (the baseline). */
-export function variantConfig(variant: PathVariant, workers = 1, deblock = true): Record<string, unknown> {
+export function variantConfig(variant: PathVariant, workers = 1, deblock = true, ingestNice = 0): Record<string, unknown> {
   if (variant === 'optimized') {
     // The server's defaults: INT8 NanoDet, motion-region crops at 320, adaptive analysis rate; `workers` inference
-    // threads (--workers); --no-deblock: software H.264 decode without the in-loop filter (decodeDeblock: false).
+    // threads (--workers); --no-deblock: software H.264 decode without the in-loop filter (decodeDeblock: false);
+    // --ingest-nice N: decode/motion/preprocessing threads N nicer than inference (detector.ingestNice).
     return {
-      detector: { model: 'nanodet', precision: 'int8', workers },
+      detector: { model: 'nanodet', precision: 'int8', workers, ingestNice },
       analysis: { quietFps: 1 },
       ...(deblock ? {} : { cameraDefaults: { decodeDeblock: false } }),
     };
@@ -142,6 +143,7 @@ async function densityRun(
   { seconds, prelimSeconds, cameras, out, clips }: { seconds: number; prelimSeconds: number; cameras: number | undefined; out: string; clips: SceneClips },
 ): Promise<Record<string, unknown>> {
   const workers = num(args, '--workers', 1, 1, 16, true);
+  const ingestNice = num(args, '--ingest-nice', 0, 0, 19, true);
   const opts: DensityOptions = {
     clips,
     seconds,
@@ -155,7 +157,7 @@ async function densityRun(
     detectFps: num(args, '--detect-fps', 5, 1, 30),
     log: print,
     trackMatchFloor: 1,
-    variantConfig: (variant: PathVariant) => variantConfig(variant, workers, !args.includes('--no-deblock')),
+    variantConfig: (variant: PathVariant) => variantConfig(variant, workers, !args.includes('--no-deblock'), ingestNice),
   };
 
   print(`machine: ${machineDescription()}`);

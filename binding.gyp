@@ -14,7 +14,8 @@
         "native/postprocess.cc",
         "native/preprocess.cc",
         "native/snapshot.cc",
-        "native/source_frame.cc"
+        "native/source_frame.cc",
+        "native/teardown_kick.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

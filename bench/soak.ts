@@ -87,6 +87,9 @@ interface Sample {
   pipelinesAbandoned: number | null;
   /** vigil_pipelines_released_late_total: abandoned pipelines whose teardown finished late and were released. */
   pipelinesReleasedLate: number | null;
+  /** vigil_pipeline_teardown_kicks_total{what="teardowns"|"finished"}: teardowns kicked out of the jitterbuffer deadlock, and of those finished. */
+  teardownsKicked: number | null;
+  kickedFinished: number | null;
   sourceFramesMb: number | null;
   /** GStreamer objects and mini objects alive (vigil_gst_live_objects summed) and the five commonest types. */
   gstObjects: number | null;
@@ -476,6 +479,8 @@ async function main(): Promise<void> {
     let pipelinesOpen: number | null = null;
     let pipelinesAbandoned: number | null = null;
     let pipelinesReleasedLate: number | null = null;
+    let teardownsKicked: number | null = null;
+    let kickedFinished: number | null = null;
     let sourceFramesMb: number | null = null;
     let gstObjects: number | null = null;
     let gstTop: Record<string, number> | null = null;
@@ -492,6 +497,8 @@ async function main(): Promise<void> {
       pipelinesOpen = labelled('vigil_pipelines', 'state="open"');
       pipelinesAbandoned = labelled('vigil_pipelines', 'state="abandoned"');
       pipelinesReleasedLate = g('vigil_pipelines_released_late_total') * 2 ** 20;
+      teardownsKicked = labelled('vigil_pipeline_teardown_kicks_total', 'what="teardowns"');
+      kickedFinished = labelled('vigil_pipeline_teardown_kicks_total', 'what="finished"');
       sourceFramesMb = labelled('vigil_source_frames', 'stat="bytes"') / 2 ** 20;
       trimReleasedMb = g('vigil_heap_trim_released_bytes_total');
       mallocHeapMb = labelled('vigil_malloc_bytes', 'kind="heap"') / 2 ** 20;
@@ -517,6 +524,8 @@ async function main(): Promise<void> {
       pipelinesOpen,
       pipelinesAbandoned,
       pipelinesReleasedLate,
+      teardownsKicked,
+      kickedFinished,
       sourceFramesMb,
       gstObjects,
       gstTop,
@@ -532,7 +541,7 @@ async function main(): Promise<void> {
     console.log(
       `[soak] t=${s.t}s rss=${s.rssMb.toFixed(1)}MB anon=${s.anonMb.toFixed(1)}MB heap=${s.heapMb?.toFixed(1) ?? '-'}MB ext=${s.externalMb?.toFixed(1) ?? '-'}MB ` +
         `[brk=${s.brkMb.toFixed(1)} arenas=${s.arenas}/${s.arenaMb.toFixed(1)} other=${s.otherAnonMb.toFixed(1)}] ` +
-        `pipelines=${s.pipelinesOpen ?? '-'}/${s.pipelinesAbandoned ?? '-'} frames=${s.sourceFramesMb?.toFixed(1) ?? '-'}MB malloc=${s.mallocHeapMb?.toFixed(0) ?? '-'}/${s.mallocFreeMb?.toFixed(0) ?? '-'}/${s.mallocMmapMb?.toFixed(0) ?? '-'}MB gst=${s.gstObjects ?? '-'} trimmed=${s.trimReleasedMb?.toFixed(0) ?? '-'}MB threads=${s.threads} fds=${s.fds} lmdb=${s.lmdbMb.toFixed(1)}MB ws=${s.wsClients} errors=${errors.length}`,
+        `pipelines=${s.pipelinesOpen ?? '-'}/${s.pipelinesAbandoned ?? '-'} kicked=${s.teardownsKicked ?? '-'}/${s.kickedFinished ?? '-'} frames=${s.sourceFramesMb?.toFixed(1) ?? '-'}MB malloc=${s.mallocHeapMb?.toFixed(0) ?? '-'}/${s.mallocFreeMb?.toFixed(0) ?? '-'}/${s.mallocMmapMb?.toFixed(0) ?? '-'}MB gst=${s.gstObjects ?? '-'} trimmed=${s.trimReleasedMb?.toFixed(0) ?? '-'}MB threads=${s.threads} fds=${s.fds} lmdb=${s.lmdbMb.toFixed(1)}MB ws=${s.wsClients} errors=${errors.length}`,
     );
   }
   every(SAMPLE_S * 1000, sample);
@@ -580,6 +589,8 @@ async function main(): Promise<void> {
     pipelines_abandoned: samples.reduce((m, s) => Math.max(m, s.pipelinesAbandoned ?? 0), 0),
     pipelines_abandoned_at_end: samples.at(-1)?.pipelinesAbandoned ?? null,
     pipelines_released_late: samples.at(-1)?.pipelinesReleasedLate ?? null,
+    teardowns_kicked: samples.at(-1)?.teardownsKicked ?? null,
+    kicked_teardowns_finished: samples.at(-1)?.kickedFinished ?? null,
     rss_floor_slope_mb_per_h: round(floorSlope(after.map((s) => [s.t, s.rssMb]), FLOOR_WINDOW_S)),
     rss_floor_window_s: FLOOR_WINDOW_S,
     pipelines_open_max: samples.reduce((m, s) => Math.max(m, s.pipelinesOpen ?? 0), 0),
@@ -605,6 +616,7 @@ async function main(): Promise<void> {
   console.log(
     `[soak] ${MINUTES} min: rss slope ${result.rss_slope_mb_per_h} MB/h ± ${result.rss_slope_stderr_mb_per_h} (floor ${result.rss_floor_slope_mb_per_h}; anon ${result.anon_slope_mb_per_h}, heap ${result.heap_slope_mb_per_h}), ` +
       `pipelines abandoned ${result.pipelines_abandoned} at most, ${result.pipelines_abandoned_at_end} at the end, ${result.pipelines_released_late} released late, ` +
+      `teardowns kicked ${result.teardowns_kicked} (${result.kicked_teardowns_finished} finished), ` +
       `fd slope ${result.fd_slope_per_h}/h, restarts ${restarts}, recovered ${recovered}, errors ${errors.length} -> ${OUT}`,
   );
   rmSync(dataDir, { recursive: true, force: true });

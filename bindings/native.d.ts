@@ -380,6 +380,14 @@ export interface NativeAddon {
    * pipeline), so callers poll it.
    */
   reapAbandonedPipelines(): { finished: number; sinksReleased: number };
+  /**
+   * Teardown kicks so far, in this process. A pipeline whose NULL transition runs past a second sends every
+   * rtpjitterbuffer in its graph a flush-start (again each second, up to 5 times), which ends a deadlock of
+   * GStreamer 1.22's rtspsrc/rtpjitterbuffer teardown (native/teardown_kick.h). `kicks`: kicks that reached at
+   * least one jitterbuffer; `teardownsKicked`: teardowns that got one; `finishedAfterKick`: of those, the ones that
+   * have reached state NULL since.
+   */
+  teardownKicks(): { kicks: number; teardownsKicked: number; finishedAfterKick: number };
   /** Abandoned pipelines released by reapAbandonedPipelines() so far, in this process. */
   reapedPipelines(): number;
   /**

@@ -119,6 +119,15 @@ Napi::Value ReapAbandonedPipelines(const Napi::CallbackInfo& info) {
   return o;
 }
 
+Napi::Value TeardownKicks(const Napi::CallbackInfo& info) {
+  const Pipeline::KickCounts k = Pipeline::TeardownKicks();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("kicks", static_cast<double>(k.kicks));
+  o.Set("teardownsKicked", static_cast<double>(k.teardownsKicked));
+  o.Set("finishedAfterKick", static_cast<double>(k.finishedAfterKick));
+  return o;
+}
+
 Napi::Value ReapedPipelines(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(Pipeline::ReapedCount()));
 }
@@ -144,6 +153,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gstVersion", Napi::Function::New(env, GstVersion, "gstVersion"));
   exports.Set("openPipelines", Napi::Function::New(env, OpenPipelines, "openPipelines"));
   exports.Set("abandonedPipelines", Napi::Function::New(env, AbandonedPipelines, "abandonedPipelines"));
+  exports.Set("teardownKicks", Napi::Function::New(env, TeardownKicks, "teardownKicks"));
   exports.Set("reapAbandonedPipelines", Napi::Function::New(env, ReapAbandonedPipelines, "reapAbandonedPipelines"));
   exports.Set("reapedPipelines", Napi::Function::New(env, ReapedPipelines, "reapedPipelines"));
   exports.Set("setIngestNice", Napi::Function::New(env, SetIngestNiceJs, "setIngestNice"));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "source_frame.h"
+#include "teardown_kick.h"
 
 namespace vigil {
 
@@ -45,6 +46,15 @@ std::set<Pipeline*> gOpen;
 std::atomic<size_t> gAbandoned{0};
 std::atomic<size_t> gReaped{0};
 std::set<Pipeline*> gAbandonedClosed;  // closed while abandoned, pinned until ReapAbandoned releases them
+std::atomic<size_t> gKicks{0};              // KickJitterBuffers calls that flushed at least one jitterbuffer
+std::atomic<size_t> gTeardownsKicked{0};    // teardowns that needed at least one such kick
+std::atomic<size_t> gKickedFinished{0};     // of those, the ones that reached NULL since
+
+// A healthy NULL transition takes milliseconds (rtspsrc's TEARDOWN wait is bounded by its teardown-timeout,
+// 100 ms in gst-pipelines/rtsp*.pipeline): one still running after a second is kicked, and again each second, a
+// few times; past that the thread only waits for the end (a deadlock elsewhere is left to closeTimeoutMs).
+constexpr auto kKickAfter = std::chrono::milliseconds(1000);
+constexpr int kMaxKicks = 5;
 
 TensorLayout ParseLayout(const Napi::Value& v) {
   std::string s = ExpectString(v, "tensor.layout");
@@ -639,7 +649,8 @@ void Pipeline::StopInternal() {
 // The JS thread must not hang on a teardown that never ends: seen in the soak (issue 17) as rtspsrc's own task
 // closing its streams (on the server's end of stream or a lost connection) while the camera closed the pipeline,
 // each waiting on a lock of the other; the whole server stopped answering. The wait is bounded; the thread and
-// its reference to the graph stay behind when it times out.
+// its reference to the graph stay behind when it times out. A second thread kicks the graph's jitterbuffers while
+// the transition runs long (teardown_kick.h: the deadlock's cause, and what ends it).
 bool Pipeline::SetNullBounded() {
   auto job = std::make_shared<Teardown>();
   teardown_ = job;
@@ -653,8 +664,34 @@ bool Pipeline::SetNullBounded() {
     }
     job->cv.notify_all();
   }).detach();
+  GstElement* kickGraph = GST_ELEMENT(gst_object_ref(pipeline_.get()));
+  std::thread([job, kickGraph] {
+    int effective = 0;
+    std::unique_lock<std::mutex> lock(job->mu);
+    for (int attempt = 0;; ++attempt) {
+      if (job->cv.wait_for(lock, kKickAfter, [&] { return job->done; })) break;
+      if (attempt == kMaxKicks) {
+        job->cv.wait(lock, [&] { return job->done; });
+        break;
+      }
+      lock.unlock();
+      const int flushed = KickJitterBuffers(kickGraph);
+      lock.lock();
+      if (flushed > 0) {
+        if (effective++ == 0) gTeardownsKicked.fetch_add(1);
+        gKicks.fetch_add(1);
+      }
+    }
+    if (effective > 0) gKickedFinished.fetch_add(1);
+    lock.unlock();
+    gst_object_unref(kickGraph);
+  }).detach();
   std::unique_lock<std::mutex> lock(job->mu);
   return job->cv.wait_for(lock, std::chrono::milliseconds(closeTimeoutMs_), [&] { return job->done; });
+}
+
+Pipeline::KickCounts Pipeline::TeardownKicks() {
+  return {gKicks.load(), gTeardownsKicked.load(), gKickedFinished.load()};
 }
 
 Napi::Value Pipeline::Stop(const Napi::CallbackInfo& info) {

@@ -42,6 +42,14 @@ class Pipeline : public Napi::ObjectWrap<Pipeline> {
     size_t sinksReleased = 0;
   };
   static Reaped ReapAbandoned();
+  // Teardown kicks (teardown_kick.h) so far, process-wide: kicks that flushed at least one jitterbuffer, the
+  // teardowns that needed one, and of those the ones that have reached NULL since.
+  struct KickCounts {
+    size_t kicks;
+    size_t teardownsKicked;
+    size_t finishedAfterKick;
+  };
+  static KickCounts TeardownKicks();
   // Abandoned pipelines released by ReapAbandoned so far, process-wide.
   static size_t ReapedCount();
   void Close();

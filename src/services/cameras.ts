@@ -196,6 +196,20 @@ export class CamerasService implements Service {
         reapedSeen = n;
       },
     });
+    const kicksSeen = { kicks: 0, teardownsKicked: 0, finishedAfterKick: 0 };
+    new Counter({
+      name: 'vigil_pipeline_teardown_kicks_total',
+      help: 'Pipeline teardowns that ran past a second and whose rtpjitterbuffers were sent a flush-start to end a GStreamer 1.22 rtspsrc teardown deadlock, by what is counted: kicks (each one that reached a jitterbuffer), teardowns (teardowns kicked at least once), finished (kicked teardowns that reached state NULL since)',
+      labelNames: ['what'],
+      registers: [ctx.metrics],
+      collect() {
+        const k = addon.teardownKicks();
+        for (const [key, label] of [['kicks', 'kicks'], ['teardownsKicked', 'teardowns'], ['finishedAfterKick', 'finished']] as const) {
+          this.inc({ what: label }, k[key] - kicksSeen[key]);
+          kicksSeen[key] = k[key];
+        }
+      },
+    });
     // An abandoned pipeline keeps its memory (about 15 MB for a 720p camera: frame sink, tensor pool, decoder
     // state) until its teardown ends; most do end, late, and are released here; of one that stays stuck, the frame
     // sink and tensor pool go once no streaming thread can reach them.

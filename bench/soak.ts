@@ -87,9 +87,10 @@ interface Sample {
   pipelinesAbandoned: number | null;
   /** vigil_pipelines_released_late_total: abandoned pipelines whose teardown finished late and were released. */
   pipelinesReleasedLate: number | null;
-  /** vigil_pipeline_teardown_kicks_total{what="teardowns"|"finished"}: teardowns kicked out of the jitterbuffer deadlock, and of those finished. */
+  /** vigil_pipeline_teardown_kicks_total{what="teardowns"|"finished"|"stuck"}: teardowns kicked (jitterbuffer deadlock), of those finished, and jitterbuffers found deadlocked. */
   teardownsKicked: number | null;
   kickedFinished: number | null;
+  jitterbuffersStuck: number | null;
   sourceFramesMb: number | null;
   /** GStreamer objects and mini objects alive (vigil_gst_live_objects summed) and the five commonest types. */
   gstObjects: number | null;
@@ -481,6 +482,7 @@ async function main(): Promise<void> {
     let pipelinesReleasedLate: number | null = null;
     let teardownsKicked: number | null = null;
     let kickedFinished: number | null = null;
+    let jitterbuffersStuck: number | null = null;
     let sourceFramesMb: number | null = null;
     let gstObjects: number | null = null;
     let gstTop: Record<string, number> | null = null;
@@ -499,6 +501,7 @@ async function main(): Promise<void> {
       pipelinesReleasedLate = g('vigil_pipelines_released_late_total') * 2 ** 20;
       teardownsKicked = labelled('vigil_pipeline_teardown_kicks_total', 'what="teardowns"');
       kickedFinished = labelled('vigil_pipeline_teardown_kicks_total', 'what="finished"');
+      jitterbuffersStuck = labelled('vigil_pipeline_teardown_kicks_total', 'what="stuck"');
       sourceFramesMb = labelled('vigil_source_frames', 'stat="bytes"') / 2 ** 20;
       trimReleasedMb = g('vigil_heap_trim_released_bytes_total');
       mallocHeapMb = labelled('vigil_malloc_bytes', 'kind="heap"') / 2 ** 20;
@@ -526,6 +529,7 @@ async function main(): Promise<void> {
       pipelinesReleasedLate,
       teardownsKicked,
       kickedFinished,
+      jitterbuffersStuck,
       sourceFramesMb,
       gstObjects,
       gstTop,
@@ -541,7 +545,7 @@ async function main(): Promise<void> {
     console.log(
       `[soak] t=${s.t}s rss=${s.rssMb.toFixed(1)}MB anon=${s.anonMb.toFixed(1)}MB heap=${s.heapMb?.toFixed(1) ?? '-'}MB ext=${s.externalMb?.toFixed(1) ?? '-'}MB ` +
         `[brk=${s.brkMb.toFixed(1)} arenas=${s.arenas}/${s.arenaMb.toFixed(1)} other=${s.otherAnonMb.toFixed(1)}] ` +
-        `pipelines=${s.pipelinesOpen ?? '-'}/${s.pipelinesAbandoned ?? '-'} kicked=${s.teardownsKicked ?? '-'}/${s.kickedFinished ?? '-'} frames=${s.sourceFramesMb?.toFixed(1) ?? '-'}MB malloc=${s.mallocHeapMb?.toFixed(0) ?? '-'}/${s.mallocFreeMb?.toFixed(0) ?? '-'}/${s.mallocMmapMb?.toFixed(0) ?? '-'}MB gst=${s.gstObjects ?? '-'} trimmed=${s.trimReleasedMb?.toFixed(0) ?? '-'}MB threads=${s.threads} fds=${s.fds} lmdb=${s.lmdbMb.toFixed(1)}MB ws=${s.wsClients} errors=${errors.length}`,
+        `pipelines=${s.pipelinesOpen ?? '-'}/${s.pipelinesAbandoned ?? '-'} kicked=${s.teardownsKicked ?? '-'}/${s.kickedFinished ?? '-'}/${s.jitterbuffersStuck ?? '-'} frames=${s.sourceFramesMb?.toFixed(1) ?? '-'}MB malloc=${s.mallocHeapMb?.toFixed(0) ?? '-'}/${s.mallocFreeMb?.toFixed(0) ?? '-'}/${s.mallocMmapMb?.toFixed(0) ?? '-'}MB gst=${s.gstObjects ?? '-'} trimmed=${s.trimReleasedMb?.toFixed(0) ?? '-'}MB threads=${s.threads} fds=${s.fds} lmdb=${s.lmdbMb.toFixed(1)}MB ws=${s.wsClients} errors=${errors.length}`,
     );
   }
   every(SAMPLE_S * 1000, sample);
@@ -591,6 +595,7 @@ async function main(): Promise<void> {
     pipelines_released_late: samples.at(-1)?.pipelinesReleasedLate ?? null,
     teardowns_kicked: samples.at(-1)?.teardownsKicked ?? null,
     kicked_teardowns_finished: samples.at(-1)?.kickedFinished ?? null,
+    jitterbuffers_found_deadlocked: samples.at(-1)?.jitterbuffersStuck ?? null,
     rss_floor_slope_mb_per_h: round(floorSlope(after.map((s) => [s.t, s.rssMb]), FLOOR_WINDOW_S)),
     rss_floor_window_s: FLOOR_WINDOW_S,
     pipelines_open_max: samples.reduce((m, s) => Math.max(m, s.pipelinesOpen ?? 0), 0),
@@ -616,7 +621,7 @@ async function main(): Promise<void> {
   console.log(
     `[soak] ${MINUTES} min: rss slope ${result.rss_slope_mb_per_h} MB/h ± ${result.rss_slope_stderr_mb_per_h} (floor ${result.rss_floor_slope_mb_per_h}; anon ${result.anon_slope_mb_per_h}, heap ${result.heap_slope_mb_per_h}), ` +
       `pipelines abandoned ${result.pipelines_abandoned} at most, ${result.pipelines_abandoned_at_end} at the end, ${result.pipelines_released_late} released late, ` +
-      `teardowns kicked ${result.teardowns_kicked} (${result.kicked_teardowns_finished} finished), ` +
+      `teardowns kicked ${result.teardowns_kicked} (${result.kicked_teardowns_finished} finished; ${result.jitterbuffers_found_deadlocked} jitterbuffers found deadlocked), ` +
       `fd slope ${result.fd_slope_per_h}/h, restarts ${restarts}, recovered ${recovered}, errors ${errors.length} -> ${OUT}`,
   );
   rmSync(dataDir, { recursive: true, force: true });

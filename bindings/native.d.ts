@@ -385,9 +385,11 @@ export interface NativeAddon {
    * rtpjitterbuffer in its graph a flush-start (again each second, up to 5 times), which ends a deadlock of
    * GStreamer 1.22's rtspsrc/rtpjitterbuffer teardown (native/teardown_kick.h). `kicks`: kicks that reached at
    * least one jitterbuffer; `teardownsKicked`: teardowns that got one; `finishedAfterKick`: of those, the ones that
-   * have reached state NULL since.
+   * have reached state NULL since; `jitterbuffersStuck`: jitterbuffers a kick found in the deadlock's state (the
+   * source pad's task already taken by a stop that still waits for its stream lock), as opposed to a teardown
+   * that was merely slow.
    */
-  teardownKicks(): { kicks: number; teardownsKicked: number; finishedAfterKick: number };
+  teardownKicks(): { kicks: number; teardownsKicked: number; finishedAfterKick: number; jitterbuffersStuck: number };
   /** Abandoned pipelines released by reapAbandonedPipelines() so far, in this process. */
   reapedPipelines(): number;
   /**

@@ -125,6 +125,7 @@ Napi::Value TeardownKicks(const Napi::CallbackInfo& info) {
   o.Set("kicks", static_cast<double>(k.kicks));
   o.Set("teardownsKicked", static_cast<double>(k.teardownsKicked));
   o.Set("finishedAfterKick", static_cast<double>(k.finishedAfterKick));
+  o.Set("jitterbuffersStuck", static_cast<double>(k.jitterbuffersStuck));
   return o;
 }
 

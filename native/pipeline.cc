@@ -49,6 +49,7 @@ std::set<Pipeline*> gAbandonedClosed;  // closed while abandoned, pinned until R
 std::atomic<size_t> gKicks{0};              // KickJitterBuffers calls that flushed at least one jitterbuffer
 std::atomic<size_t> gTeardownsKicked{0};    // teardowns that needed at least one such kick
 std::atomic<size_t> gKickedFinished{0};     // of those, the ones that reached NULL since
+std::atomic<size_t> gStuckFound{0};         // jitterbuffers a kick found in the deadlock's state (KickResult::stuck)
 
 // A healthy NULL transition takes milliseconds (rtspsrc's TEARDOWN wait is bounded by its teardown-timeout,
 // 100 ms in gst-pipelines/rtsp*.pipeline): one still running after a second is kicked, and again each second, a
@@ -675,9 +676,10 @@ bool Pipeline::SetNullBounded() {
         break;
       }
       lock.unlock();
-      const int flushed = KickJitterBuffers(kickGraph);
+      const KickResult kick = KickJitterBuffers(kickGraph);
+      gStuckFound.fetch_add(kick.stuck);
       lock.lock();
-      if (flushed > 0) {
+      if (kick.flushed > 0) {
         if (effective++ == 0) gTeardownsKicked.fetch_add(1);
         gKicks.fetch_add(1);
       }
@@ -691,7 +693,7 @@ bool Pipeline::SetNullBounded() {
 }
 
 Pipeline::KickCounts Pipeline::TeardownKicks() {
-  return {gKicks.load(), gTeardownsKicked.load(), gKickedFinished.load()};
+  return {gKicks.load(), gTeardownsKicked.load(), gKickedFinished.load(), gStuckFound.load()};
 }
 
 Napi::Value Pipeline::Stop(const Napi::CallbackInfo& info) {

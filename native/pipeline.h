@@ -43,11 +43,13 @@ class Pipeline : public Napi::ObjectWrap<Pipeline> {
   };
   static Reaped ReapAbandoned();
   // Teardown kicks (teardown_kick.h) so far, process-wide: kicks that flushed at least one jitterbuffer, the
-  // teardowns that needed one, and of those the ones that have reached NULL since.
+  // teardowns that needed one, of those the ones that have reached NULL since, and the jitterbuffers the kicks
+  // found in the deadlock's state.
   struct KickCounts {
     size_t kicks;
     size_t teardownsKicked;
     size_t finishedAfterKick;
+    size_t jitterbuffersStuck;
   };
   static KickCounts TeardownKicks();
   // Abandoned pipelines released by ReapAbandoned so far, process-wide.

@@ -45,10 +45,26 @@ std::vector<GstElement*> CollectJitterBuffers(GstElement* graph) {
 
 }  // namespace
 
-int KickJitterBuffers(GstElement* graph) {
-  int kicked = 0;
+// The deadlock's signature on a source pad: gst_pad_stop_task has taken the task away (it does so before it
+// waits for the stream lock) and someone still holds the stream lock: the old task's loop, which never returns.
+// A healthy stop takes the lock within milliseconds, so a kick a second into the teardown does not see one.
+bool StopStuck(GstPad* src) {
+  GST_OBJECT_LOCK(src);
+  const bool taskGone = GST_PAD_TASK(src) == nullptr;
+  GST_OBJECT_UNLOCK(src);
+  if (!taskGone) return false;
+  GRecMutex* streamLock = GST_PAD_GET_STREAM_LOCK(src);
+  if (!g_rec_mutex_trylock(streamLock)) return true;
+  g_rec_mutex_unlock(streamLock);
+  return false;
+}
+
+KickResult KickJitterBuffers(GstElement* graph) {
+  KickResult r;
   for (GstElement* jb : CollectJitterBuffers(graph)) {
-    if (GstPad* sink = gst_element_get_static_pad(jb, "sink")) {
+    GstPad* sink = gst_element_get_static_pad(jb, "sink");
+    GstPad* src = gst_element_get_static_pad(jb, "src");
+    if (sink && src) {
       // A sink pad already flushing (deactivated) drops the event: that jitterbuffer is past its source pad's stop,
       // so it is not the stuck one. The event's own result says nothing here: the flush-start goes on downstream
       // to pads that are flushing already.
@@ -56,14 +72,16 @@ int KickJitterBuffers(GstElement* graph) {
       const bool flushing = GST_PAD_IS_FLUSHING(sink);
       GST_OBJECT_UNLOCK(sink);
       if (!flushing) {
+        if (StopStuck(src)) ++r.stuck;
         gst_pad_send_event(sink, gst_event_new_flush_start());
-        ++kicked;
+        ++r.flushed;
       }
-      gst_object_unref(sink);
     }
+    if (sink) gst_object_unref(sink);
+    if (src) gst_object_unref(src);
     gst_object_unref(jb);
   }
-  return kicked;
+  return r;
 }
 
 }  // namespace vigil

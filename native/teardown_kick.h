@@ -11,7 +11,13 @@ namespace vigil {
 // stop. A flush-start sent into a jitterbuffer's sink pad sets its flow result to flushing and signals that wait:
 // the task leaves its loop, gives up the lock, and the stop goes on. Harmless to a graph that is going to NULL
 // anyway (data stops at the jitterbuffers). Blocks until each jitterbuffer's task has left its loop, so callers
-// run it on a thread of their own. Returns the number of jitterbuffers sent a flush-start.
-int KickJitterBuffers(GstElement* graph);
+// run it on a thread of their own.
+struct KickResult {
+  int flushed = 0;  // jitterbuffers sent a flush-start (their sink pad was not flushing yet)
+  // Of those, the ones found in the deadlock's state before the kick: the source pad's task already taken away
+  // by gst_pad_stop_task (GST_PAD_TASK is NULL) while its stream lock is still held (the old task's loop).
+  int stuck = 0;
+};
+KickResult KickJitterBuffers(GstElement* graph);
 
 }  // namespace vigil

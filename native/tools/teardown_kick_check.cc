@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   }
   // An empty bin kicks nothing.
   GstElement* empty = gst_bin_new("empty");
-  const int emptyKicked = vigil::KickJitterBuffers(empty);
+  const int emptyKicked = vigil::KickJitterBuffers(empty).flushed;
   gst_object_unref(empty);
 
   if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
@@ -58,7 +58,8 @@ int main(int argc, char** argv) {
   // Stuck: without a kick the stop does not return (the loop never looks at its task's state).
   const bool stuck = stoppedFuture.wait_for(std::chrono::milliseconds(1500)) == std::future_status::timeout;
   const auto kickStarted = Clock::now();
-  const int kicked = vigil::KickJitterBuffers(pipeline);
+  const vigil::KickResult kick = vigil::KickJitterBuffers(pipeline);
+  const int kicked = kick.flushed;
   const bool released = stoppedFuture.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
   const long long releasedMs = MsSince(kickStarted);
   if (!released) {
@@ -68,15 +69,15 @@ int main(int argc, char** argv) {
   }
   stopper.join();
   // A second kick finds the sink pad flushing already: nothing to do.
-  const int kickedAgain = vigil::KickJitterBuffers(pipeline);
+  const int kickedAgain = vigil::KickJitterBuffers(pipeline).flushed;
   const GstStateChangeReturn toNull = gst_element_set_state(pipeline, GST_STATE_NULL);
   std::printf(
-      "{\"emptyKicked\":%d,\"stuck\":%s,\"stuckMs\":%lld,\"kicked\":%d,\"released\":true,\"releasedMs\":%lld,"
+      "{\"emptyKicked\":%d,\"stuck\":%s,\"stuckMs\":%lld,\"kicked\":%d,\"foundStuck\":%d,\"released\":true,\"releasedMs\":%lld,"
       "\"kickedAgain\":%d,\"toNull\":\"%s\"}\n",
       emptyKicked, stuck ? "true" : "false", static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(kickStarted - stopStarted).count()),
-      kicked, releasedMs, kickedAgain, gst_element_state_change_return_get_name(toNull));
+      kicked, kick.stuck, releasedMs, kickedAgain, gst_element_state_change_return_get_name(toNull));
   gst_object_unref(src);
   gst_object_unref(jb);
   gst_object_unref(pipeline);
-  return stuck && kicked == 1 && kickedAgain == 0 && emptyKicked == 0 && toNull == GST_STATE_CHANGE_SUCCESS ? 0 : 1;
+  return stuck && kicked == 1 && kick.stuck == 1 && kickedAgain == 0 && emptyKicked == 0 && toNull == GST_STATE_CHANGE_SUCCESS ? 0 : 1;
 }

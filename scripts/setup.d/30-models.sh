@@ -7,7 +7,7 @@
 #   nanodet-320.onnx    the same network built for a 320x320 input (--input-size: resize sizes scaled), cells
 #                       1600/400/100
 #   nanodet-int8.onnx, nanodet-320-int8.onnx
-#                       static INT8 (QDQ: uint8 activations, int8 per-channel weights, int32 bias) of the two:
+#                       static INT8 (QDQ: uint8 activations, 7-bit int8 per-channel weights, int32 bias) of the two:
 #                       onnxruntime's 'basic' optimisation of the float model (scripts/models/ort-optimize.ts, the
 #                       pinned onnxruntime-node), then scripts/models/qdq.py with the committed activation ranges
 #                       scripts/models/calib/nanodet-{416,320}.json. Those tables are made once by
@@ -30,8 +30,8 @@ declare -A SHA=(
   [centernet]=b875c5291b3f5af3eb288a12d4aa57ab4ede99c58a2b2e6ad523d8db21fc2058
   [embedder-mnv3]=76709e939f5a883436defcde245f81b854c8b4c1541a70def25e1921e151c010
   [nanodet-320]=b41fb2d4d54392c63a2a5b9b1abf9103cf068e8f947f37ee554b2e010f8cae6b
-  [nanodet-int8]=6464ae9007f0dcacc7864147fe62d3ef066d2a1b079dec4d82817cd113fc71ee
-  [nanodet-320-int8]=a7caf56931212061eb5bd2212726b909799dbe3e8639caa21c5bc96b38d52712
+  [nanodet-int8]=bbdeaa68328e33d41602ab80622ed1485ebc35fd32efb7fe1a80e79f55cfac3b
+  [nanodet-320-int8]=646c823a96bd0671c8557ea0b8e9645ebf44780a5d3e23c18492ed20f2c80076
 )
 ALL="nanodet centernet embedder-mnv3 nanodet-320 nanodet-int8 nanodet-320-int8"
 

@@ -196,15 +196,15 @@ export class CamerasService implements Service {
         reapedSeen = n;
       },
     });
-    const kicksSeen = { kicks: 0, teardownsKicked: 0, finishedAfterKick: 0 };
+    const kicksSeen = { kicks: 0, teardownsKicked: 0, finishedAfterKick: 0, jitterbuffersStuck: 0 };
     new Counter({
       name: 'vigil_pipeline_teardown_kicks_total',
-      help: 'Pipeline teardowns that ran past a second and whose rtpjitterbuffers were sent a flush-start to end a GStreamer 1.22 rtspsrc teardown deadlock, by what is counted: kicks (each one that reached a jitterbuffer), teardowns (teardowns kicked at least once), finished (kicked teardowns that reached state NULL since)',
+      help: 'Pipeline teardowns that ran past a second and whose rtpjitterbuffers were sent a flush-start to end a GStreamer 1.22 rtspsrc teardown deadlock, by what is counted: kicks (each one that reached a jitterbuffer), teardowns (teardowns kicked at least once), finished (kicked teardowns that reached state NULL since), stuck (jitterbuffers found in the deadlock\'s state when kicked)',
       labelNames: ['what'],
       registers: [ctx.metrics],
       collect() {
         const k = addon.teardownKicks();
-        for (const [key, label] of [['kicks', 'kicks'], ['teardownsKicked', 'teardowns'], ['finishedAfterKick', 'finished']] as const) {
+        for (const [key, label] of [['kicks', 'kicks'], ['teardownsKicked', 'teardowns'], ['finishedAfterKick', 'finished'], ['jitterbuffersStuck', 'stuck']] as const) {
           this.inc({ what: label }, k[key] - kicksSeen[key]);
           kicksSeen[key] = k[key];
         }

@@ -54,16 +54,25 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const localUtc = (d: Date): string => d.toISOString().slice(0, 19);
 
 /** Ended person tracks with footage recorded 6 s past their end (their clip is whole). */
-async function endedTracks(min: number): Promise<TrackJson[]> {
+/**
+ * At least `min` ended person tracks with footage (5 s of recording after each; with `preRollS`, that much before
+ * each too, as a clip asks for), and among them one of at least `longestS` seconds.
+ */
+async function endedTracks(min: number, o: { longestS?: number; preRollS?: number } = {}): Promise<TrackJson[]> {
+  const { longestS = 0, preRollS = 0 } = o;
   for (let i = 0; i < 120; i++) {
     const all = (await vigil.api<{ tracks: TrackJson[] }>('/tracks?camera_id=vtest&class=person&limit=500', { token })).json.tracks;
-    const segs = (await vigil.api<Array<{ end_time_ns: string | null }>>(`/recordings?camera_id=vtest&start_time=0&end_time=${Date.now()}000000`, { token })).json;
+    const segs = (await vigil.api<Array<{ start_time_ns: string; end_time_ns: string | null }>>(`/recordings?camera_id=vtest&start_time=0&end_time=${Date.now()}000000`, { token })).json;
     const recordedTo = segs.reduce((m, s) => (s.end_time_ns !== null && BigInt(s.end_time_ns) > m ? BigInt(s.end_time_ns) : m), 0n);
-    const ended = all.filter((t) => t.end_time_ns !== null && BigInt(t.end_time_ns) + 6_000_000_000n <= recordedTo);
-    if (ended.length >= min) return ended;
+    const recordedFrom = segs.reduce((m, s) => (BigInt(s.start_time_ns) < m ? BigInt(s.start_time_ns) : m), recordedTo);
+    const ended = all.filter(
+      (t) => t.end_time_ns !== null && BigInt(t.end_time_ns) + 6_000_000_000n <= recordedTo && BigInt(t.start_time_ns) >= recordedFrom + BigInt(preRollS * 1e9),
+    );
+    const longest = ended.reduce((m, t) => Math.max(m, Number(BigInt(t.end_time_ns!) - BigInt(t.start_time_ns)) / 1e9), 0);
+    if (ended.length >= min && longest >= longestS) return ended;
     await sleep(1000);
   }
-  throw new Error(`fewer than ${min} ended person tracks with footage:\n${vigil.log().slice(-2000)}`);
+  throw new Error(`fewer than ${min} ended person tracks with footage, or none of ${longestS} s:\n${vigil.log().slice(-2000)}`);
 }
 
 test('GET /tracks: newest first, span and class filters, refusals', async () => {
@@ -95,11 +104,16 @@ test('GET /tracks: newest first, span and class filters, refusals', async () => 
 });
 
 test('events: stored tracks with snapshots as GET /tracks lists them; a track clip plays by URL and seeks with Range requests', async () => {
-  const ended = await endedTracks(3);
+  // A track of 3 s or more with 5 s recorded before it: its clip (5 s before it to 5 s after) is long enough to seek
+  // into its second half.
+  const ended = await endedTracks(3, { longestS: 3, preRollS: 5 });
   // The longest ended track: its clip is the biggest, so the browser has not read it all when it seeks.
   const chosen = [...ended].sort((a, b) => Number(BigInt(b.end_time_ns!) - BigInt(b.start_time_ns) - (BigInt(a.end_time_ns!) - BigInt(a.start_time_ns))))[0]!;
   const from = new Date(started.getTime() - 60_000);
-  const to = new Date(Number(BigInt(chosen.end_time_ns!) / 1_000_000n) + 1000);
+  // The span ends after the last of the ended tracks (not after the chosen one, which may have ended first): all
+  // of them are in it.
+  const lastEndNs = ended.reduce((m, t) => (BigInt(t.end_time_ns!) > m ? BigInt(t.end_time_ns!) : m), 0n);
+  const to = new Date(Number(lastEndNs / 1_000_000n) + 1000);
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 }, timezoneId: 'UTC' });
   const page = await ctx.newPage();
   await loginAs(page, vigil.url, 'admin', vigil.adminPassword);
@@ -142,7 +156,7 @@ test('events: stored tracks with snapshots as GET /tracks lists them; a track cl
   await cdp.send('Network.enable');
   await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 10, downloadThroughput: 200_000, uploadThroughput: 1_000_000 });
   // Keyboard: focus the row's clip button and press Enter.
-  await list.getByRole('button', { name: `Play clip of person ${chosen.track_id}` }).focus();
+  await list.getByRole('button', { name: `Play clip of person ${chosen.track_id}`, exact: true }).focus();
   await page.keyboard.press('Enter');
   const clip = page.locator('video.clip');
   await clip.waitFor();
@@ -152,7 +166,8 @@ test('events: stored tracks with snapshots as GET /tracks lists them; a track cl
   assert.ok(seekedTo >= 5 && seekedTo < 5.1, `clip opened at ${seekedTo} s (5 s before the track started)`);
   // Seek to the middle of the clip's second half: the browser asks for the bytes from there.
   const duration = await clip.evaluate((v: HTMLVideoElement) => v.duration);
-  assert.ok(duration > 12, `clip of ${duration} s`);
+  const spanS = Number(BigInt(chosen.end_time_ns!) - BigInt(chosen.start_time_ns)) / 1e9;
+  assert.ok(duration > 12, `clip of ${duration} s for a track of ${spanS} s`);
   const target = Math.round(duration * 0.8 * 10) / 10;
   const beforeSeek = requests.length;
   await clip.evaluate((v: HTMLVideoElement, t: number) => {

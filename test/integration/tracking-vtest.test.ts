@@ -60,7 +60,8 @@ test('vtest: the parked car and the van each get one stable track; pedestrians a
       onEos: () => (eos = true),
     });
     p.start();
-    await until(() => eos && frames === p.stats().framesDelivered, 120_000, 'the whole clip analysed');
+    // A liveness bound, not a speed target (a slow CPU shared with other work took 110 s).
+    await until(() => eos && frames === p.stats().framesDelivered, 280_000, 'the whole clip analysed');
     p.close();
     await scheduler.close();
     assert.equal(frames, 398);

@@ -67,7 +67,9 @@ test('a tripwire across the vtest path counts the people who cross it', async ()
       onEos: () => (ended = true),
     });
     p.start();
-    await until(() => ended && frames === p.stats().framesDelivered, 120_000, 'the whole clip analysed');
+    // A liveness bound, not a speed target: 398 frames take ~40 s on a slow CPU alone (float NanoDet ~100 ms), far
+    // longer on a shared one.
+    await until(() => ended && frames === p.stats().framesDelivered, 280_000, 'the whole clip analysed');
     p.close();
     assert.equal(frames, 398);
     const raised = alerts.filter((a) => a.type === 'raised' || a.type === 'updated');

@@ -22,6 +22,7 @@ test('a jitterbuffer whose task holds its stream lock while its pad is being sto
   assert.equal(out.emptyKicked, 0, 'a bin without jitterbuffers is left alone');
   assert.equal(out.stuck, true, 'without a kick the stop is still waiting after 1.5 s (the deadlock is real)');
   assert.equal(out.kicked, 1);
+  assert.equal(out.foundStuck, 1, 'the kick recognised the deadlock\'s state');
   assert.equal(out.released, true);
   assert.ok((out.releasedMs as number) < 1000, `the stop returned ${String(out.releasedMs)} ms after the kick`);
   assert.equal(out.kickedAgain, 0, 'a jitterbuffer already flushing is not counted again');
@@ -51,7 +52,7 @@ const RAW = 'videotestsrc is-live=true ! video/x-raw,format=I420,width=64,height
 
 // One test, in order: the counts are process-wide and exact only while this file's pipelines are the only ones.
 test('a teardown running past a second kicks the jitterbuffers of its graph and is counted; quick ones and graphs without jitterbuffers are not', async () => {
-  assert.deepEqual(addon.teardownKicks(), { kicks: 0, teardownsKicked: 0, finishedAfterKick: 0 });
+  assert.deepEqual(addon.teardownKicks(), { kicks: 0, teardownsKicked: 0, finishedAfterKick: 0, jitterbuffersStuck: 0 });
 
   // A quick teardown: no kick.
   const quick = pipeline(`${RAW} ! rtpvrawpay ! rtpjitterbuffer ! rtpvrawdepay ! appsink name=sink`);
@@ -63,10 +64,11 @@ test('a teardown running past a second kicks the jitterbuffers of its graph and 
   plain.start();
   await new Promise((r) => setTimeout(r, 300));
   plain.close();
-  assert.deepEqual(await settledKicks(0), { kicks: 0, teardownsKicked: 0, finishedAfterKick: 0 });
+  assert.deepEqual(await settledKicks(0), { kicks: 0, teardownsKicked: 0, finishedAfterKick: 0, jitterbuffersStuck: 0 });
 
   // A slow teardown with a jitterbuffer upstream of the sleeping element: its task is inside the 2.5 s push when
-  // the NULL transition starts, so at 1 s its sink pad is still active and takes the flush-start.
+  // the NULL transition starts, so at 1 s its sink pad is still active and takes the flush-start. Slow, not
+  // deadlocked: its task is still its pad's, so it does not count as stuck.
   const slow = pipeline(`${RAW} ! rtpvrawpay ! rtpjitterbuffer latency=0 ! rtpvrawdepay ! identity sleep-time=2500000 ! appsink name=sink`);
   slow.start();
   await new Promise((r) => setTimeout(r, 1000));
@@ -75,5 +77,5 @@ test('a teardown running past a second kicks the jitterbuffers of its graph and 
   const ms = performance.now() - t0;
   assert.ok(ms > 1000, `close() returned after ${ms.toFixed(0)} ms: the teardown was expected to outlast the kick delay`);
   assert.equal(addon.abandonedPipelines(), 0);
-  assert.deepEqual(await settledKicks(1), { kicks: 1, teardownsKicked: 1, finishedAfterKick: 1 });
+  assert.deepEqual(await settledKicks(1), { kicks: 1, teardownsKicked: 1, finishedAfterKick: 1, jitterbuffersStuck: 0 });
 });

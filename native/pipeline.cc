@@ -665,7 +665,10 @@ bool Pipeline::SetNullBounded() {
     }
     job->cv.notify_all();
   }).detach();
-  GstElement* kickGraph = GST_ELEMENT(gst_object_ref(pipeline_.get()));
+  // The kicker holds the graph only while it kicks (a weak reference in between): a teardown that finishes in
+  // time leaves nothing of the graph alive after close().
+  auto kickGraph = std::make_shared<GWeakRef>();
+  g_weak_ref_init(kickGraph.get(), pipeline_.get());
   std::thread([job, kickGraph] {
     int effective = 0;
     std::unique_lock<std::mutex> lock(job->mu);
@@ -676,7 +679,11 @@ bool Pipeline::SetNullBounded() {
         break;
       }
       lock.unlock();
-      const KickResult kick = KickJitterBuffers(kickGraph);
+      KickResult kick;
+      if (gpointer graph = g_weak_ref_get(kickGraph.get())) {
+        kick = KickJitterBuffers(GST_ELEMENT(graph));
+        gst_object_unref(graph);
+      }
       gStuckFound.fetch_add(kick.stuck);
       lock.lock();
       if (kick.flushed > 0) {
@@ -686,7 +693,7 @@ bool Pipeline::SetNullBounded() {
     }
     if (effective > 0) gKickedFinished.fetch_add(1);
     lock.unlock();
-    gst_object_unref(kickGraph);
+    g_weak_ref_clear(kickGraph.get());
   }).detach();
   std::unique_lock<std::mutex> lock(job->mu);
   return job->cv.wait_for(lock, std::chrono::milliseconds(closeTimeoutMs_), [&] { return job->done; });

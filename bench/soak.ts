@@ -16,6 +16,9 @@
  *   setsid /tmp/pm/prio.sh node --import tsx bench/soak.ts --minutes 30   (its own autogroup, top priority)
  *   ... --server-env NAME=VALUE   (repeatable) environment for the server, e.g. MALLOC_ARENA_MAX= (empty: unset)
  *                                 against the default MALLOC_ARENA_MAX=2 that the systemd unit and npm run serve set
+ *   ... --heap-snapshots-at S,S   V8 heap snapshots of the server at these seconds (SIGUSR2, written next to --out);
+ *                                 compare two with `node --import tsx bench/heap-diff.ts A B`. Each pauses the
+ *                                 server for a few seconds: a run for attribution, not for the figures.
  *
  * Also sampled from /metrics: vigil_pipelines{state="open"|"abandoned"} (GStreamer pipelines; an abandoned one is
  * a teardown that did not finish within its close timeout), the natively kept source frames' bytes, GStreamer's
@@ -69,6 +72,14 @@ process.argv.forEach((a, i) => {
   SERVER_ENV[m[1]!] = m[2]!;
 });
 const OUT = resolve(flagStr('out', join(ROOT, 'bench', 'results', 'soak.json')));
+const HEAP_SNAPSHOTS_AT = flagStr('heap-snapshots-at', '')
+  .split(',')
+  .filter((x) => x !== '')
+  .map((x) => {
+    const v = Number(x);
+    if (!Number.isFinite(v) || v <= 0) throw new Error(`Expected positive seconds for --heap-snapshots-at but received ${x}`);
+    return v;
+  });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let t0 = Date.now(); // reset once the server answers: start-up is not part of the soak
@@ -102,6 +113,9 @@ interface Sample {
   mallocFreeMb: number | null;
   mallocMmapMb: number | null;
   lmdbMb: number;
+  /** vigil_store_bytes: pages of the LMDB file in use, and free pages that writes reuse before it grows; MB. */
+  storeUsedMb: number | null;
+  storeReusableMb: number | null;
   wsClients: number;
   /** Anonymous resident memory by kind (/proc/PID/smaps): glibc's main heap ([heap]), glibc's per-thread arena
    * heaps (anonymous mappings that start on a 64 MiB boundary, HEAP_MAX_SIZE), and the rest (V8, mmap'd blocks). */
@@ -235,7 +249,9 @@ async function main(): Promise<void> {
 
   const serverEnv: NodeJS.ProcessEnv = { ...process.env, VIGIL_LOG_LEVEL: 'info', ...SERVER_ENV };
   for (const [k, v] of Object.entries(SERVER_ENV)) if (v === '') delete serverEnv[k];
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'scripts', 'vigil.mjs'), 'serve', '--config', configFile], {
+  const snapshotDir = dirname(OUT);
+  const nodeArgs = HEAP_SNAPSHOTS_AT.length > 0 ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] : [];
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, join(ROOT, 'scripts', 'vigil.mjs'), 'serve', '--config', configFile], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: serverEnv,
@@ -490,6 +506,8 @@ async function main(): Promise<void> {
     let mallocHeapMb: number | null = null;
     let mallocFreeMb: number | null = null;
     let mallocMmapMb: number | null = null;
+    let storeUsedMb: number | null = null;
+    let storeReusableMb: number | null = null;
     try {
       const text = await (await fetch(`${base}/metrics`, { headers: auth(), signal: AbortSignal.timeout(10_000) })).text();
       const g = (n: string) => Number(new RegExp(`^${n}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
@@ -507,6 +525,8 @@ async function main(): Promise<void> {
       mallocHeapMb = labelled('vigil_malloc_bytes', 'kind="heap"') / 2 ** 20;
       mallocFreeMb = labelled('vigil_malloc_bytes', 'kind="free"') / 2 ** 20;
       mallocMmapMb = labelled('vigil_malloc_bytes', 'kind="mmap"') / 2 ** 20;
+      storeUsedMb = labelled('vigil_store_bytes', 'kind="used"') / 2 ** 20;
+      storeReusableMb = labelled('vigil_store_bytes', 'kind="reusable"') / 2 ** 20;
       const types = [...text.matchAll(/^vigil_gst_live_objects\{type="([^"]+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])] as const);
       if (types.length > 0) {
         gstObjects = types.reduce((a, [, n]) => a + n, 0);
@@ -538,6 +558,8 @@ async function main(): Promise<void> {
       mallocFreeMb,
       mallocMmapMb,
       lmdbMb: existsSync(lmdb) ? statSync(lmdb).size / 2 ** 20 : 0,
+      storeUsedMb,
+      storeReusableMb,
       wsClients: clients.size,
       ...smapsBreakdown(pid),
     };
@@ -545,10 +567,19 @@ async function main(): Promise<void> {
     console.log(
       `[soak] t=${s.t}s rss=${s.rssMb.toFixed(1)}MB anon=${s.anonMb.toFixed(1)}MB heap=${s.heapMb?.toFixed(1) ?? '-'}MB ext=${s.externalMb?.toFixed(1) ?? '-'}MB ` +
         `[brk=${s.brkMb.toFixed(1)} arenas=${s.arenas}/${s.arenaMb.toFixed(1)} other=${s.otherAnonMb.toFixed(1)}] ` +
-        `pipelines=${s.pipelinesOpen ?? '-'}/${s.pipelinesAbandoned ?? '-'} kicked=${s.teardownsKicked ?? '-'}/${s.kickedFinished ?? '-'}/${s.jitterbuffersStuck ?? '-'} frames=${s.sourceFramesMb?.toFixed(1) ?? '-'}MB malloc=${s.mallocHeapMb?.toFixed(0) ?? '-'}/${s.mallocFreeMb?.toFixed(0) ?? '-'}/${s.mallocMmapMb?.toFixed(0) ?? '-'}MB gst=${s.gstObjects ?? '-'} trimmed=${s.trimReleasedMb?.toFixed(0) ?? '-'}MB threads=${s.threads} fds=${s.fds} lmdb=${s.lmdbMb.toFixed(1)}MB ws=${s.wsClients} errors=${errors.length}`,
+        `pipelines=${s.pipelinesOpen ?? '-'}/${s.pipelinesAbandoned ?? '-'} kicked=${s.teardownsKicked ?? '-'}/${s.kickedFinished ?? '-'}/${s.jitterbuffersStuck ?? '-'} frames=${s.sourceFramesMb?.toFixed(1) ?? '-'}MB malloc=${s.mallocHeapMb?.toFixed(0) ?? '-'}/${s.mallocFreeMb?.toFixed(0) ?? '-'}/${s.mallocMmapMb?.toFixed(0) ?? '-'}MB gst=${s.gstObjects ?? '-'} trimmed=${s.trimReleasedMb?.toFixed(0) ?? '-'}MB threads=${s.threads} fds=${s.fds} lmdb=${s.lmdbMb.toFixed(1)}MB(used ${s.storeUsedMb?.toFixed(1) ?? '-'}) ws=${s.wsClients} errors=${errors.length}`,
     );
   }
   every(SAMPLE_S * 1000, sample);
+  for (const at of HEAP_SNAPSHOTS_AT) {
+    const t = setTimeout(() => {
+      if (exited || stopping) return;
+      // Node writes Heap.<date>.<pid>.<tid>.<seq>.heapsnapshot into --diagnostic-dir.
+      console.log(`[soak] t=${Math.round(elapsedS())}s heap snapshot requested (SIGUSR2) into ${snapshotDir}`);
+      child.kill('SIGUSR2');
+    }, at * 1000);
+    timers.push(t as unknown as NodeJS.Timeout);
+  }
 
   await sleep(MINUTES * 60_000);
   await sample();
@@ -586,6 +617,7 @@ async function main(): Promise<void> {
     external_slope_mb_per_h: round(perHour((s) => s.externalMb)),
     thread_slope_per_h: round(perHour((s) => s.threads)),
     lmdb_slope_mb_per_h: round(perHour((s) => s.lmdbMb)),
+    store_used_slope_mb_per_h: round(perHour((s) => s.storeUsedMb ?? NaN)),
     brk_slope_mb_per_h: round(perHour((s) => s.brkMb)),
     arena_slope_mb_per_h: round(perHour((s) => s.arenaMb)),
     other_anon_slope_mb_per_h: round(perHour((s) => s.otherAnonMb)),

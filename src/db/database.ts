@@ -147,6 +147,24 @@ export class Database {
   }
 
   /**
+   * Read transactions open on the environment (every process), and how many commits the oldest is behind the
+   * newest. LMDB reuses no page freed after the oldest open read transaction, so a lag that keeps growing is a
+   * pinned snapshot and the file grows with every commit until it ends.
+   */
+  readTransactions(): { open: number; oldestLagTxns: number | null } {
+    this.assertOpen();
+    const last = (this.env.getStats() as { lastTxnId: number }).lastTxnId;
+    // mdb_reader_list's lines after its header: "pid thread txnid", txnid "-" for an idle slot.
+    const txns = this.env
+      .readerList()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => f.length === 3 && /^\d+$/.test(f[2]!))
+      .map((f) => Number(f[2]));
+    return { open: txns.length, oldestLagTxns: txns.length === 0 ? null : last - Math.min(...txns) };
+  }
+
+  /**
    * Runs `fn` inside one asynchronous write transaction (batched with the other pending writes) and resolves with
    * its result after the commit (durably with sync 'durable'). Writes inside use the sub-databases' `putSync` /
    * `removeSync`; everything `fn` writes, in any scope, commits together or not at all.

@@ -3,7 +3,9 @@
  * index rebuilt from LMDB when its file is missing or damaged) and retention (detections kept as long as their
  * camera's recordings, with the same free-space floor, so neither store fills the disk the other needs).
  */
+import { Gauge } from 'prom-client';
 import type { VigilConfig } from '../config/index.js';
+import { VigilClosedError } from '../errors.js';
 import { Embedder } from '../inference/embedder.js';
 import { RetentionManager, TrackEmbeddings, VectorIndex, registerTrackEmbeddingMetrics, storeHealthCheck } from '../store/index.js';
 import type { Service, ServiceContext } from './service.js';
@@ -85,6 +87,37 @@ export class RetentionService implements Service {
     });
     this.#retention.start();
     ctx.health.register('detection_store', storeHealthCheck(this.#retention));
+    const store = ctx.db.detections;
+    new Gauge({
+      name: 'vigil_store_bytes',
+      help: 'The detection store\'s LMDB file: its size (file), pages in use (used) and free pages that writes reuse before the file grows (reusable), bytes',
+      labelNames: ['kind'],
+      registers: [ctx.metrics],
+      collect() {
+        let u: ReturnType<typeof store.spaceUsage>;
+        try {
+          u = store.spaceUsage();
+        } catch (err) {
+          if (err instanceof VigilClosedError) return; // scraped during shutdown
+          throw err;
+        }
+        this.set({ kind: 'file' }, u.fileBytes);
+        this.set({ kind: 'used' }, u.usedBytes);
+        this.set({ kind: 'reusable' }, u.reusableBytes);
+      },
+    });
+    new Gauge({
+      name: 'vigil_store_read_txn_lag',
+      help: 'Commits the oldest open LMDB read transaction is behind the newest (0 with none open): one that keeps growing pins freed pages and the file grows',
+      registers: [ctx.metrics],
+      collect() {
+        try {
+          this.set(store.readTransactions().oldestLagTxns ?? 0);
+        } catch (err) {
+          if (!(err instanceof VigilClosedError)) throw err;
+        }
+      },
+    });
   }
 
   async stop(): Promise<void> {

@@ -342,6 +342,11 @@ export class DetectionStore {
     return this.database.spaceUsage();
   }
 
+  /** See Database.readTransactions: open read transactions and the oldest one's lag, in commits. */
+  readTransactions(): { open: number; oldestLagTxns: number | null } {
+    return this.database.readTransactions();
+  }
+
   /** Opens a sub-database of the store's scope for a sibling module. */
   openDatabase<V, K extends CollectionKey | Buffer>(name: string, options: { keyEncoding?: 'binary' | 'uint32' | 'ordered-binary'; encoding?: 'binary' | 'msgpack' }): LmdbDatabase<V, K> {
     this.assertOpen();

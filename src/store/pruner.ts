@@ -157,22 +157,27 @@ export class StorePruner {
   /** Rows of every camera, oldest first (binary: the delete needs the keys and the class/confidence bytes). */
   private *oldestRows(): Generator<ScanRow> {
     const iters = [...this.layout.camerasById.values()].map((camera) => ({ camera, it: camera.db.getRange({})[Symbol.iterator]() }));
-    const heads = iters.map(({ camera, it }) => {
-      const n = it.next();
-      return n.done ? null : { camera, key: n.value.key, value: n.value.value };
-    });
-    for (;;) {
-      let best = -1;
-      for (let i = 0; i < heads.length; i++) {
-        const h = heads[i];
-        if (h && (best < 0 || Buffer.compare(h.key, heads[best]!.key) < 0)) best = i;
+    // Returned however the scan ends (the caller stops at its batch size): see LogReader.readLog.
+    try {
+      const heads = iters.map(({ camera, it }) => {
+        const n = it.next();
+        return n.done ? null : { camera, key: n.value.key, value: n.value.value };
+      });
+      for (;;) {
+        let best = -1;
+        for (let i = 0; i < heads.length; i++) {
+          const h = heads[i];
+          if (h && (best < 0 || Buffer.compare(h.key, heads[best]!.key) < 0)) best = i;
+        }
+        if (best < 0) return;
+        const row = heads[best]!;
+        const { camera, it } = iters[best]!;
+        const n = it.next();
+        heads[best] = n.done ? null : { camera, key: n.value.key, value: n.value.value };
+        yield row;
       }
-      if (best < 0) return;
-      const row = heads[best]!;
-      const { camera, it } = iters[best]!;
-      const n = it.next();
-      heads[best] = n.done ? null : { camera, key: n.value.key, value: n.value.value };
-      yield row;
+    } finally {
+      for (const { it } of iters) it.return?.();
     }
   }
 }

@@ -57,21 +57,27 @@ function unwrap(source: Iterable<{ value: StoredDetection }>): Iterable<StoredDe
 
 function* merge(sources: Iterable<{ value: StoredDetection }>[], direction: 1 | -1): Generator<StoredDetection> {
   const iters = sources.map((s) => s[Symbol.iterator]());
-  const heads: (StoredDetection | null)[] = iters.map((it) => {
-    const n = it.next();
-    return n.done ? null : n.value.value;
-  });
-  for (;;) {
-    let best = -1;
-    for (let i = 0; i < heads.length; i++) {
-      const h = heads[i];
-      if (h && (best < 0 || cmpRows(h, heads[best]!) * direction < 0)) best = i;
+  // A page ends the merge early: the cameras' range iterators are returned so their LMDB read transaction is not
+  // pinned until garbage collection (see LogReader.readLog).
+  try {
+    const heads: (StoredDetection | null)[] = iters.map((it) => {
+      const n = it.next();
+      return n.done ? null : n.value.value;
+    });
+    for (;;) {
+      let best = -1;
+      for (let i = 0; i < heads.length; i++) {
+        const h = heads[i];
+        if (h && (best < 0 || cmpRows(h, heads[best]!) * direction < 0)) best = i;
+      }
+      if (best < 0) return;
+      const row = heads[best]!;
+      const n = iters[best]!.next();
+      heads[best] = n.done ? null : n.value.value;
+      yield row;
     }
-    if (best < 0) return;
-    const row = heads[best]!;
-    const n = iters[best]!.next();
-    heads[best] = n.done ? null : n.value.value;
-    yield row;
+  } finally {
+    for (const it of iters) it.return?.();
   }
 }
 

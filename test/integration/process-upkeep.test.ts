@@ -56,3 +56,16 @@ test('server.heapTrimIntervalS is validated', () => {
   }
   assert.equal(parseConfig({}, '/tmp').server.heapTrimIntervalS, 30);
 });
+
+test("the detection store's file, used and reusable bytes and its read-transaction lag are in /metrics", async () => {
+  await withServer(0, async (metrics) => {
+    const text = await metrics();
+    const bytes = (kind: string) => Number(new RegExp(`^vigil_store_bytes\\{kind="${kind}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+    const [file, used, reusable] = [bytes('file'), bytes('used'), bytes('reusable')];
+    assert.ok(used > 0, `used ${used}`);
+    assert.equal(file, used + reusable);
+    assert.equal(file % 4096, 0);
+    // Nothing reads across the scrape: no read transaction is behind the newest commit.
+    assert.match(text, /^vigil_store_read_txn_lag 0$/m);
+  });
+});

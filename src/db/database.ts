@@ -46,6 +46,8 @@ export interface SubDatabaseOptions {
   /**
    * lmdb-js custom codecs (`{ writeKey, readKey }`, `{ encode, decode }`): a second handle on a sub-database that
    * decodes in place from lmdb-js's shared buffers (see src/store/row-reader.ts). Such handles are not shared.
+   * A key encoder reads and writes raw byte keys, in LMDB's byte order: one with `enableNullTermination` is refused
+   * (lmdb-js would switch the sub-database, for every handle on it, to its ordered-binary comparator).
    */
   keyEncoder?: object;
   encoder?: object;
@@ -111,7 +113,16 @@ export class Database {
   openDB<V = unknown, K extends import('lmdb').Key = import('lmdb').Key>(name: string, options: SubDatabaseOptions = {}): LmdbDatabase<V, K> {
     this.assertOpen();
     if (typeof name !== 'string' || name === '') throw expected('a sub-database name', 'name', name);
-    if (options.keyEncoder || options.encoder) return this.env.openDB<V, K>({ name, ...options } as never);
+    if (options.keyEncoder || options.encoder) {
+      // LMDB keeps one comparator per sub-database for the whole environment, and lmdb-js sets its `compareFast`
+      // (null-terminated ordered-binary keys) for a handle whose key encoder has `enableNullTermination`: the
+      // sub-database's other handles would then compare raw keys of different lengths by whatever bytes lie after
+      // the shorter one (a range without `start` skipped rows: see row-reader.ts).
+      if (options.keyEncoder && 'enableNullTermination' in options.keyEncoder) {
+        throw expected('a key encoder of raw byte keys (without enableNullTermination)', 'options.keyEncoder', options.keyEncoder);
+      }
+      return this.env.openDB<V, K>({ name, ...options } as never);
+    }
     const key = `${name}\0${options.keyEncoding ?? ''}\0${options.encoding ?? ''}`;
     let db = this.opened.get(key);
     if (!db) {

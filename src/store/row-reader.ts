@@ -91,7 +91,14 @@ export function rowReader(scope: DatabaseScope, name: string, cameraId: string):
     seq = v.getBigUint64(start + 8, false);
     return seq;
   };
-  const keyEncoder = { writeKey, readKey, enableNullTermination(): void {} };
+  // No `enableNullTermination` here: lmdb-js takes a key encoder that has one for null-terminated ordered-binary
+  // keys and opens the handle with its `compareFast` comparator (node_modules/lmdb/open.js, src/dbi.cpp
+  // DbiWrap::open), and LMDB keeps one comparator per sub-database for the whole environment: it would replace the
+  // byte order of the camera's binary handle too (layout.ts: writes, the pruner's scans). compareFast reads as many
+  // bytes of the sought key as the stored key has, so the one-byte key that starts a range without `start` was
+  // compared with whatever key lmdb-js last wrote into its shared key buffer: a scan from the start skipped rows,
+  // or all of them. Without it the handle reads raw byte keys, in LMDB's own order, through these same hooks.
+  const keyEncoder = { writeKey, readKey };
   const valueView = viewer();
   const header = (bytes: Uint8Array, v: DataView): void => {
     const version = v.getUint8(0);
@@ -144,7 +151,20 @@ export function rowReader(scope: DatabaseScope, name: string, cameraId: string):
     },
   }) as unknown as LmdbDatabase<RowProbe, Buffer>;
   return {
-    rows: (range) => full.getRange(range) as unknown as Iterable<{ key: bigint; value: StoredDetection }>,
-    probe: (range) => probeDb.getRange(range) as unknown as Iterable<{ key: bigint; value: RowProbe }>,
+    rows: (range) => full.getRange(bounded(range)) as unknown as Iterable<{ key: bigint; value: StoredDetection }>,
+    probe: (range) => probeDb.getRange(bounded(range)) as unknown as Iterable<{ key: bigint; value: RowProbe }>,
   };
+}
+
+/** The lowest detection key: timestamp 0, sequence 0. */
+const MIN_KEY = Buffer.alloc(16);
+
+/**
+ * A range whose missing low bound is the lowest key. lmdb-js starts a forward range without `start`, and ends a
+ * reverse one without `end`, at the handle's default first key, which for a handle with a key encoder is the byte
+ * 05: a newest-first scan without `end` stopped before every row stamped below 05 00.. (before mid-1981, in ns).
+ */
+function bounded(range: RowRange): RowRange & { inclusiveEnd?: boolean } {
+  if (range.reverse) return range.end === undefined ? { ...range, end: MIN_KEY, inclusiveEnd: true } : range;
+  return range.start === undefined ? { ...range, start: MIN_KEY } : range;
 }

@@ -3,7 +3,10 @@
  * constructor (or node type) in both, and the objects of B that were not in A (V8 keeps node ids stable within a
  * process), with a retainer path of a few of them — which structure holds what accumulates.
  *
- *   node --max-old-space-size=6144 --import tsx bench/heap-diff.ts A.heapsnapshot B.heapsnapshot [--top 25] [--paths 3]
+ *   node --max-old-space-size=6144 --import tsx bench/heap-diff.ts A.heapsnapshot B.heapsnapshot [--top 25] [--paths 3] [--group NAME]...
+ *
+ * --group (repeatable): print retainer paths for the new objects of these groups (e.g. Promise, Map) instead of the
+ * eight largest.
  */
 import { readFileSync } from 'node:fs';
 
@@ -25,6 +28,7 @@ function arg(name: string, dflt: number): number {
 const [fileA, fileB] = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(all[i - 1] ?? '').startsWith('--'));
 if (!fileA || !fileB) throw new Error('Expected two .heapsnapshot files: node --import tsx bench/heap-diff.ts A B');
 const TOP = arg('top', 25);
+const GROUPS = process.argv.flatMap((a, i) => (a === '--group' && process.argv[i + 1] ? [process.argv[i + 1]!] : []));
 const PATHS = arg('paths', 3);
 
 class Heap {
@@ -175,8 +179,13 @@ const freshSorted = [...fresh.entries()].sort((x, y) => y[1].bytes - x[1].bytes)
 console.log(`\nobjects in B that were not in A, top ${TOP} by size:`);
 console.log('         MB          n  group');
 for (const [g, x] of freshSorted) console.log(`${mb(x.bytes).padStart(11)} ${String(x.n).padStart(10)}  ${g}`);
-console.log(`\nretainers of new objects (${PATHS} per group, first 8 groups):`);
-for (const [g] of freshSorted.slice(0, 8)) {
+const shownGroups = GROUPS.length > 0 ? GROUPS : freshSorted.slice(0, 8).map(([g]) => g);
+console.log(`\nretainers of new objects (${PATHS} per group, ${GROUPS.length > 0 ? 'groups asked for' : 'first 8 groups'}):`);
+for (const g of shownGroups) {
+  if (!fresh.has(g)) {
+    console.log(`- ${g}: no new objects`);
+    continue;
+  }
   console.log(`- ${g}`);
   let shown = 0;
   for (let i = 0; i < b.count && shown < PATHS; i++) {

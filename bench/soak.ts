@@ -5,7 +5,8 @@
  * retention running (detections kept --retention-s, a recorded camera with a small recording cap).
  *
  * Every --sample-s (default 10 s) it samples the server process: RSS and anonymous RSS, threads, open file
- * descriptors (/proc), V8 heap (the /metrics nodejs_heap_size_used_bytes gauge), LMDB file size. Slopes are least
+ * descriptors (/proc), V8 heap (the /metrics nodejs_heap_size_used_bytes gauge), LMDB file size and the pages in
+ * use in it (vigil_store_bytes{kind="used"}: a file growing while these stay flat is a pinned snapshot). Slopes are least
  * squares over the samples after warm-up (--warmup-s, default 120 s or a fifth of the run, whichever is smaller);
  * rss_floor_slope_mb_per_h is the slope of each --floor-window-s window's smallest RSS sample (default 120 s): the
  * frames and tensors in flight move single samples by ±15 MB, the floor much less.

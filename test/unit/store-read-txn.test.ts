@@ -9,24 +9,16 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DetectionStore } from '../../src/store/index.js';
+import { personBatch } from '../helpers/store.js';
 
-function batch(cameraId: string, i: number) {
-  return {
-    cameraId,
-    frameSequence: i,
-    timestampNs: BigInt(1_000_000 + i),
-    frameWidth: 640,
-    frameHeight: 480,
-    detections: [{ classId: 0, className: 'person', confidence: 0.5 + (i % 100) / 1000, box: { x1: 1, y1: 2, x2: 30, y2: 40 } }],
-  };
-}
+const personBatchVaried = (cameraId: string, i: number) => personBatch(cameraId, i, 0.5 + (i % 100) / 1000);
 
 async function withStore(fn: (store: DetectionStore) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-read-txn-'));
   const store = DetectionStore.open({ path: dir });
   try {
     for (let i = 0; i < 40; i++) {
-      await store.append(batch(i % 2 === 0 ? 'cam-a' : 'cam-b', i));
+      await store.append(personBatchVaried(i % 2 === 0 ? 'cam-a' : 'cam-b', i));
       await store.appendEvent({ kind: 'alerts', cameraId: 'cam-a', timestampNs: BigInt(1_000_000 + i), data: { n: i } });
     }
     await fn(store);
@@ -42,8 +34,8 @@ const CLEAN = { open: 1, oldestLagTxns: 0 };
 /** Lets lmdb-js end its shared read transaction (it does so on a timer), then commits twice more. */
 async function afterCommits(store: DetectionStore): Promise<{ open: number; oldestLagTxns: number | null }> {
   await sleep(5);
-  await store.append(batch('cam-a', 1000));
-  await store.append(batch('cam-b', 1001));
+  await store.append(personBatchVaried('cam-a', 1000));
+  await store.append(personBatchVaried('cam-b', 1001));
   await sleep(5);
   return store.readTransactions();
 }

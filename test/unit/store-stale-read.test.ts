@@ -15,23 +15,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Database } from '../../src/db/database.js';
 import { DetectionStore } from '../../src/store/index.js';
-
-function batch(cameraId: string, i: number) {
-  return {
-    cameraId,
-    frameSequence: i,
-    timestampNs: BigInt(1_000_000 + i),
-    frameWidth: 640,
-    frameHeight: 480,
-    detections: [{ classId: 0, className: 'person', confidence: 0.5, box: { x1: 1, y1: 2, x2: 30, y2: 40 } }],
-  };
-}
+import { personBatch } from '../helpers/store.js';
 
 async function withStore(cameras: string[], frames: number, fn: (store: DetectionStore) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-stale-read-'));
   const store = DetectionStore.open({ path: dir });
   try {
-    for (let i = 0; i < frames; i++) await store.append(batch(cameras[i % cameras.length]!, i));
+    for (let i = 0; i < frames; i++) await store.append(personBatch(cameras[i % cameras.length]!, i));
     await fn(store);
   } finally {
     await store.close();

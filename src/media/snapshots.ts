@@ -431,6 +431,28 @@ export class SnapshotService {
     return refs;
   }
 
+  /**
+   * `expire` in batches of `batchRows` until a batch comes back short or `maxBatches` ran (the rest waits for the
+   * next pass), yielding to the event loop between batches; returns how many references were deleted. One batch a
+   * pass could not keep up: busy cameras make hundreds of references a minute (a soak's index grew ~330 a minute
+   * with one batch of 1000 every 10 minutes).
+   */
+  async expireAll(cameras: Iterable<string>, cutoffMsFor: (cameraId: string) => number | null, opts: { batchRows?: number; maxBatches?: number } = {}): Promise<number> {
+    const batchRows = opts.batchRows ?? 1000;
+    const maxBatches = opts.maxBatches ?? 50;
+    if (!Number.isInteger(batchRows) || batchRows < 1) throw expected('a positive integer', 'opts.batchRows', opts.batchRows);
+    if (!Number.isInteger(maxBatches) || maxBatches < 1) throw expected('a positive integer', 'opts.maxBatches', opts.maxBatches);
+    const ids = [...cameras];
+    let total = 0;
+    for (let i = 0; i < maxBatches; i++) {
+      const n = await this.expire(ids, cutoffMsFor, batchRows);
+      total += n;
+      if (n < batchRows) break;
+      await new Promise((r) => setImmediate(r));
+    }
+    return total;
+  }
+
   stats(): SnapshotStats {
     return { ...this.#stats, liveTracks: this.#countLive() };
   }

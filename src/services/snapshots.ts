@@ -52,10 +52,16 @@ export class SnapshotsService implements Service {
       return age === null ? null : Date.now() - age;
     };
     const store = ctx.db.detections;
+    // Each minute, as the detections' retention: every reference past its camera's age (up to 50,000 a pass).
+    let expiring: Promise<unknown> | null = null;
     const expire = (): void => {
-      void snaps.expire(store.cameraIds(), cutoff).catch((err: unknown) => log.warn(`snapshot retention: ${(err as Error).message}`));
+      if (expiring) return;
+      expiring = snaps
+        .expireAll(store.cameraIds(), cutoff)
+        .catch((err: unknown) => log.warn(`snapshot retention: ${(err as Error).message}`))
+        .finally(() => (expiring = null));
     };
-    this.#timer = setInterval(expire, 10 * 60_000);
+    this.#timer = setInterval(expire, 60_000);
     this.#timer.unref();
     expire();
   }

@@ -189,8 +189,12 @@ test('tracks share one image: the same best frame, or a stored frame where they 
     // Track 2's crop is its box in the shared frame A (2..20 x 2..40 + 15 %, clamped: 0..23 x 0..46), not the box
     // of its own best frame (8..40 x 8..40 -> 42x42).
     assert.deepEqual(await size(await s.trackSnapshot('cam', 2, { crop: true })), [23, 46]);
-    // An image goes with its last reference: A's two tracks at cutoff 1.5 s, then B's one.
-    assert.equal(await s.expire(['cam'], () => 1_500), 2);
+    // An image goes with its last reference: A's two tracks at cutoff 1.5 s, then B's one. In batches of one: a pass
+    // stops at maxBatches, the next one goes on until a batch comes back short.
+    assert.equal(await s.expireAll(['cam'], () => 1_500, { batchRows: 1, maxBatches: 1 }), 1);
+    assert.deepEqual(filesIn(dir), ['cam/1970-01-01/1000000000.jpg', 'cam/1970-01-01/2000000000.jpg', 'cam/1970-01-01/3000000000.jpg']);
+    assert.equal(await s.expireAll(['cam'], () => 1_500, { batchRows: 1 }), 1);
+    await assert.rejects(s.expireAll(['cam'], () => 1_500, { batchRows: 0 }), { code: 'E_ARGUMENT', message: 'Expected a positive integer for opts.batchRows but received 0' });
     assert.deepEqual(filesIn(dir), ['cam/1970-01-01/2000000000.jpg', 'cam/1970-01-01/3000000000.jpg']);
     assert.equal(await s.expire(['cam'], () => 2_500), 1);
     assert.deepEqual(filesIn(dir), ['cam/1970-01-01/3000000000.jpg']);

@@ -5,8 +5,9 @@
  * retention running (detections kept --retention-s, a recorded camera with a small recording cap).
  *
  * Every --sample-s (default 10 s) it samples the server process: RSS and anonymous RSS, threads, open file
- * descriptors (/proc), V8 heap (the /metrics nodejs_heap_size_used_bytes gauge), LMDB file size and the pages in
- * use in it (vigil_store_bytes{kind="used"}: a file growing while these stay flat is a pinned snapshot). Slopes are least
+ * descriptors (/proc), V8 heap (the /metrics nodejs_heap_size_used_bytes gauge; nodejs_heap_size_total_bytes, what
+ * V8 holds from the system), LMDB file size and the pages in use in it (vigil_store_bytes{kind="used"}: a file
+ * growing while these stay flat is a pinned snapshot). Slopes are least
  * squares over the samples after warm-up (--warmup-s, default 120 s or a fifth of the run, whichever is smaller);
  * rss_floor_slope_mb_per_h is the slope of each --floor-window-s window's smallest RSS sample (default 120 s): the
  * frames and tensors in flight move single samples by ±15 MB, the floor much less.
@@ -93,6 +94,7 @@ interface Sample {
   threads: number;
   fds: number;
   heapMb: number | null;
+  heapTotalMb: number | null;
   externalMb: number | null;
   /** vigil_pipelines{state="open"|"abandoned"} and natively kept source frames (vigil_source_frames). */
   pipelinesOpen: number | null;
@@ -493,6 +495,7 @@ async function main(): Promise<void> {
     const p = procStatus(pid);
     const fds = readdirSync(`/proc/${pid}/fd`).length;
     let heapMb: number | null = null;
+    let heapTotalMb: number | null = null;
     let externalMb: number | null = null;
     let pipelinesOpen: number | null = null;
     let pipelinesAbandoned: number | null = null;
@@ -514,6 +517,7 @@ async function main(): Promise<void> {
       const g = (n: string) => Number(new RegExp(`^${n}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
       const labelled = (n: string, label: string) => Number(new RegExp(`^${n}\\{${label}\\} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
       heapMb = g('nodejs_heap_size_used_bytes');
+      heapTotalMb = g('nodejs_heap_size_total_bytes');
       externalMb = g('nodejs_external_memory_bytes');
       pipelinesOpen = labelled('vigil_pipelines', 'state="open"');
       pipelinesAbandoned = labelled('vigil_pipelines', 'state="abandoned"');
@@ -544,6 +548,7 @@ async function main(): Promise<void> {
       ...p,
       fds,
       heapMb,
+      heapTotalMb,
       externalMb,
       pipelinesOpen,
       pipelinesAbandoned,
@@ -566,7 +571,7 @@ async function main(): Promise<void> {
     };
     samples.push(s);
     console.log(
-      `[soak] t=${s.t}s rss=${s.rssMb.toFixed(1)}MB anon=${s.anonMb.toFixed(1)}MB heap=${s.heapMb?.toFixed(1) ?? '-'}MB ext=${s.externalMb?.toFixed(1) ?? '-'}MB ` +
+      `[soak] t=${s.t}s rss=${s.rssMb.toFixed(1)}MB anon=${s.anonMb.toFixed(1)}MB heap=${s.heapMb?.toFixed(1) ?? '-'}/${s.heapTotalMb?.toFixed(1) ?? '-'}MB ext=${s.externalMb?.toFixed(1) ?? '-'}MB ` +
         `[brk=${s.brkMb.toFixed(1)} arenas=${s.arenas}/${s.arenaMb.toFixed(1)} other=${s.otherAnonMb.toFixed(1)}] ` +
         `pipelines=${s.pipelinesOpen ?? '-'}/${s.pipelinesAbandoned ?? '-'} kicked=${s.teardownsKicked ?? '-'}/${s.kickedFinished ?? '-'}/${s.jitterbuffersStuck ?? '-'} frames=${s.sourceFramesMb?.toFixed(1) ?? '-'}MB malloc=${s.mallocHeapMb?.toFixed(0) ?? '-'}/${s.mallocFreeMb?.toFixed(0) ?? '-'}/${s.mallocMmapMb?.toFixed(0) ?? '-'}MB gst=${s.gstObjects ?? '-'} trimmed=${s.trimReleasedMb?.toFixed(0) ?? '-'}MB threads=${s.threads} fds=${s.fds} lmdb=${s.lmdbMb.toFixed(1)}MB(used ${s.storeUsedMb?.toFixed(1) ?? '-'}) ws=${s.wsClients} errors=${errors.length}`,
     );
@@ -615,6 +620,8 @@ async function main(): Promise<void> {
     command: `node --import tsx bench/soak.ts ${process.argv.slice(2).join(' ')}`.trim(),
     anon_slope_mb_per_h: round(perHour((s) => s.anonMb)),
     heap_slope_mb_per_h: round(perHour((s) => s.heapMb)),
+    // V8's committed heap (the pages it holds, used or not): anonymous memory outside malloc.
+    heap_total_slope_mb_per_h: round(perHour((s) => s.heapTotalMb)),
     external_slope_mb_per_h: round(perHour((s) => s.externalMb)),
     thread_slope_per_h: round(perHour((s) => s.threads)),
     lmdb_slope_mb_per_h: round(perHour((s) => s.lmdbMb)),

@@ -63,6 +63,9 @@ export class Database {
   /** The lmdb-js root: for modules that read its statistics; open sub-databases through a scope. */
   readonly env: RootDatabase;
   private readonly opened = new Map<string, LmdbDatabase<any, any>>();
+  // Opened once: lmdb-js parks a finished iterator's native cursor on its handle for reuse and never closes it when
+  // the handle is garbage-collected, so a handle opened per call left an LMDB cursor (~1 KB) behind per call.
+  private root: LmdbDatabase<Buffer, Buffer> | null = null;
   private closing: Promise<void> | null = null;
   private closed_ = false;
 
@@ -109,7 +112,11 @@ export class Database {
     return new DatabaseScope(this, prefix);
   }
 
-  /** Opens (or creates) one sub-database by its full name; the same name hands out the same handle. */
+  /**
+   * Opens (or creates) one sub-database by its full name; the same name hands out the same handle. A handle with a
+   * custom `keyEncoder`/`encoder` is new on each call: keep it (each handle that has run a range keeps a native
+   * cursor that lmdb-js does not free with the handle).
+   */
   openDB<V = unknown, K extends import('lmdb').Key = import('lmdb').Key>(name: string, options: SubDatabaseOptions = {}): LmdbDatabase<V, K> {
     this.assertOpen();
     if (typeof name !== 'string' || name === '') throw expected('a sub-database name', 'name', name);
@@ -135,7 +142,7 @@ export class Database {
   /** Names of the sub-databases that exist in the environment, sorted (bytewise). */
   names(): string[] {
     this.assertOpen();
-    const root = this.env.openDB<Buffer, Buffer>({ name: null, keyEncoding: 'binary', encoding: 'binary' } as never);
+    const root = (this.root ??= this.env.openDB<Buffer, Buffer>({ name: null, keyEncoding: 'binary', encoding: 'binary' } as never));
     const out: string[] = [];
     // lmdb-js stores names NUL-terminated
     for (const key of root.getKeys({})) out.push(Buffer.from(key as Buffer).toString('utf8').replace(/\0$/, ''));

@@ -18,6 +18,8 @@
  *   setsid /tmp/pm/prio.sh node --import tsx bench/soak.ts --minutes 30   (its own autogroup, top priority)
  *   ... --server-env NAME=VALUE   (repeatable) environment for the server, e.g. MALLOC_ARENA_MAX= (empty: unset)
  *                                 against the default MALLOC_ARENA_MAX=2 that the systemd unit and npm run serve set
+ *   ... --jemalloc-profile DIR    the server on jemalloc with its heap profiler, profiles into DIR (attribution of
+ *                                 native growth: `node --import tsx bench/alloc-growth.ts --lg-sample 17 DIR/*.heap`)
  *   ... --heap-snapshots-at S,S   V8 heap snapshots of the server at these seconds (SIGUSR2, written next to --out);
  *                                 compare two with `node --import tsx bench/heap-diff.ts A B`. Each pauses the
  *                                 server for a few seconds: a run for attribution, not for the figures.
@@ -73,6 +75,17 @@ process.argv.forEach((a, i) => {
   if (!m) throw new Error(`Expected NAME=VALUE for --server-env but received ${process.argv[i + 1]}`);
   SERVER_ENV[m[1]!] = m[2]!;
 });
+// --jemalloc-profile DIR: the server allocates through jemalloc with its heap profiler, a profile into DIR each
+// 16 GiB allocated (~2 minutes of the soak's mix); `bench/alloc-growth.ts DIR/*.heap` ranks the sites that grow.
+// jemalloc's own memory behaviour differs from glibc's: a run for attribution, not for the RSS figures.
+const JEMALLOC_DIR = flagStr('jemalloc-profile', '');
+if (JEMALLOC_DIR !== '') {
+  const lib = spawnSync('sh', ['-c', 'ldconfig -p | grep -m1 -o "/[^ ]*libjemalloc.so.2"'], { encoding: 'utf8' }).stdout.trim();
+  if (lib === '') throw new Error('Expected libjemalloc.so.2 for --jemalloc-profile but found none (apt install libjemalloc2)');
+  mkdirSync(JEMALLOC_DIR, { recursive: true });
+  SERVER_ENV.LD_PRELOAD = lib;
+  SERVER_ENV.MALLOC_CONF = `prof:true,lg_prof_sample:17,lg_prof_interval:34,prof_prefix:${resolve(JEMALLOC_DIR, 'jeprof')}`;
+}
 const OUT = resolve(flagStr('out', join(ROOT, 'bench', 'results', 'soak.json')));
 const HEAP_SNAPSHOTS_AT = flagStr('heap-snapshots-at', '')
   .split(',')

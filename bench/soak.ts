@@ -23,6 +23,9 @@
  *   ... --heap-snapshots-at S,S   V8 heap snapshots of the server at these seconds (SIGUSR2, written next to --out);
  *                                 compare two with `node --import tsx bench/heap-diff.ts A B`. Each pauses the
  *                                 server for a few seconds: a run for attribution, not for the figures.
+ *   ... --server-node-arg ARG     a node/V8 flag for the server's process (repeatable)
+ *   ... --smaps-dir DIR           the server's anonymous mappings into DIR every --smaps-every-s (default 60 s);
+ *                                 `node --import tsx bench/smaps-diff.ts DIR` says which mappings grew and when
  *
  * Also sampled from /metrics: vigil_pipelines{state="open"|"abandoned"} (GStreamer pipelines; an abandoned one is
  * a teardown that did not finish within its close timeout), the natively kept source frames' bytes, GStreamer's
@@ -75,6 +78,13 @@ process.argv.forEach((a, i) => {
   if (!m) throw new Error(`Expected NAME=VALUE for --server-env but received ${process.argv[i + 1]}`);
   SERVER_ENV[m[1]!] = m[2]!;
 });
+// --server-node-arg ARG (repeatable): a node or V8 flag for the server's process (e.g. --compact-on-every-full-gc).
+const SERVER_NODE_ARGS = process.argv.flatMap((a, i) => {
+  if (a !== '--server-node-arg') return [];
+  const v = process.argv[i + 1] ?? '';
+  if (!v.startsWith('--')) throw new Error(`Expected a --flag for --server-node-arg but received ${v}`);
+  return [v];
+});
 // --jemalloc-profile DIR: the server allocates through jemalloc with its heap profiler, a profile into DIR each
 // 16 GiB allocated (~2 minutes of the soak's mix); `bench/alloc-growth.ts DIR/*.heap` ranks the sites that grow.
 // jemalloc's own memory behaviour differs from glibc's: a run for attribution, not for the RSS figures.
@@ -86,6 +96,12 @@ if (JEMALLOC_DIR !== '') {
   SERVER_ENV.LD_PRELOAD = lib;
   SERVER_ENV.MALLOC_CONF = `prof:true,lg_prof_sample:17,lg_prof_interval:34,prof_prefix:${resolve(JEMALLOC_DIR, 'jeprof')}`;
 }
+// --smaps-dir DIR: every --smaps-every-s (default 60 s) the server's anonymous mappings (start-end, permissions,
+// name, Anonymous kB) into DIR/tNNNNNN.tsv, to name what grows by mapping (`bench/smaps-diff.ts DIR`).
+const SMAPS_DIR = flagStr('smaps-dir', '');
+const SMAPS_EVERY_S = flag('smaps-every-s', 60);
+let lastSmapsDumpT = -Infinity;
+if (SMAPS_DIR !== '') mkdirSync(SMAPS_DIR, { recursive: true });
 const OUT = resolve(flagStr('out', join(ROOT, 'bench', 'results', 'soak.json')));
 const HEAP_SNAPSHOTS_AT = flagStr('heap-snapshots-at', '')
   .split(',')
@@ -133,6 +149,8 @@ interface Sample {
   storeUsedMb: number | null;
   storeReusableMb: number | null;
   wsClients: number;
+  /** V8's committed memory by heap space (nodejs_heap_space_size_total_bytes{space}), MB. */
+  v8SpacesMb: Record<string, number> | null;
   /** Anonymous resident memory by kind (/proc/PID/smaps): glibc's main heap ([heap]), glibc's per-thread arena
    * heaps (anonymous mappings that start on a 64 MiB boundary, HEAP_MAX_SIZE), and the rest (V8, mmap'd blocks). */
   brkMb: number;
@@ -145,6 +163,23 @@ const errors: string[] = [];
 function error(what: string): void {
   errors.push(`${elapsedS().toFixed(0)}s ${what}`);
   console.error(`[soak] error: ${what}`);
+}
+
+/** The process's mappings with anonymous resident memory: `start-end perms anonKb name` lines. */
+function anonMappings(pid: number): string {
+  const out: string[] = [];
+  let head = '';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
+      head = line;
+      continue;
+    }
+    const anon = /^Anonymous:\s+(\d+) kB/.exec(line);
+    if (!anon || anon[1] === '0') continue;
+    const [range, perms, , , , ...name] = head.split(/\s+/);
+    out.push(`${range}\t${perms}\t${anon[1]}\t${name.join(' ')}`);
+  }
+  return `${out.join('\n')}\n`;
 }
 
 function procStatus(pid: number): { rssMb: number; anonMb: number; threads: number } {
@@ -266,7 +301,7 @@ async function main(): Promise<void> {
   const serverEnv: NodeJS.ProcessEnv = { ...process.env, VIGIL_LOG_LEVEL: 'info', ...SERVER_ENV };
   for (const [k, v] of Object.entries(SERVER_ENV)) if (v === '') delete serverEnv[k];
   const snapshotDir = dirname(OUT);
-  const nodeArgs = HEAP_SNAPSHOTS_AT.length > 0 ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] : [];
+  const nodeArgs = [...SERVER_NODE_ARGS, ...(HEAP_SNAPSHOTS_AT.length > 0 ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] : [])];
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, join(ROOT, 'scripts', 'vigil.mjs'), 'serve', '--config', configFile], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -525,6 +560,7 @@ async function main(): Promise<void> {
     let mallocMmapMb: number | null = null;
     let storeUsedMb: number | null = null;
     let storeReusableMb: number | null = null;
+    let v8SpacesMb: Record<string, number> | null = null;
     try {
       const text = await (await fetch(`${base}/metrics`, { headers: auth(), signal: AbortSignal.timeout(10_000) })).text();
       const g = (n: string) => Number(new RegExp(`^${n}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
@@ -540,11 +576,13 @@ async function main(): Promise<void> {
       jitterbuffersStuck = labelled('vigil_pipeline_teardown_kicks_total', 'what="stuck"');
       sourceFramesMb = labelled('vigil_source_frames', 'stat="bytes"') / 2 ** 20;
       trimReleasedMb = g('vigil_heap_trim_released_bytes_total');
-      mallocHeapMb = labelled('vigil_malloc_bytes', 'kind="heap"') / 2 ** 20;
-      mallocFreeMb = labelled('vigil_malloc_bytes', 'kind="free"') / 2 ** 20;
-      mallocMmapMb = labelled('vigil_malloc_bytes', 'kind="mmap"') / 2 ** 20;
+      mallocHeapMb = labelled('vigil_malloc_bytes', '[^}]*kind="heap"') / 2 ** 20;
+      mallocFreeMb = labelled('vigil_malloc_bytes', '[^}]*kind="free"') / 2 ** 20;
+      mallocMmapMb = labelled('vigil_malloc_bytes', '[^}]*kind="mmap"') / 2 ** 20;
       storeUsedMb = labelled('vigil_store_bytes', 'kind="used"') / 2 ** 20;
       storeReusableMb = labelled('vigil_store_bytes', 'kind="reusable"') / 2 ** 20;
+      const spaces = [...text.matchAll(/^nodejs_heap_space_size_total_bytes\{space="([^"]+)"\} ([0-9.e+-]+)$/gm)];
+      if (spaces.length > 0) v8SpacesMb = Object.fromEntries(spaces.map((m) => [m[1]!, Number(m[2]) / 2 ** 20]));
       const types = [...text.matchAll(/^vigil_gst_live_objects\{type="([^"]+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])] as const);
       if (types.length > 0) {
         gstObjects = types.reduce((a, [, n]) => a + n, 0);
@@ -580,8 +618,13 @@ async function main(): Promise<void> {
       storeUsedMb,
       storeReusableMb,
       wsClients: clients.size,
+      v8SpacesMb,
       ...smapsBreakdown(pid),
     };
+    if (SMAPS_DIR !== '' && s.t - lastSmapsDumpT >= SMAPS_EVERY_S) {
+      lastSmapsDumpT = s.t;
+      writeFileSync(join(SMAPS_DIR, `t${String(s.t).padStart(6, '0')}.tsv`), anonMappings(pid));
+    }
     samples.push(s);
     console.log(
       `[soak] t=${s.t}s rss=${s.rssMb.toFixed(1)}MB anon=${s.anonMb.toFixed(1)}MB heap=${s.heapMb?.toFixed(1) ?? '-'}/${s.heapTotalMb?.toFixed(1) ?? '-'}MB ext=${s.externalMb?.toFixed(1) ?? '-'}MB ` +
@@ -655,6 +698,7 @@ async function main(): Promise<void> {
     stacks_file: stacksFile,
     warmup_s: WARMUP_S,
     server_env: SERVER_ENV,
+    server_node_args: SERVER_NODE_ARGS,
     recovery_s: recoveryTimes,
     rss_slope_stderr_mb_per_h: round(slopeStderr(after.map((s) => [s.t / 3600, s.rssMb]))),
     gst_objects_slope_per_h: round(perHour((s) => s.gstObjects)),
@@ -663,6 +707,9 @@ async function main(): Promise<void> {
     heap_trim_released_mb: samples.at(-1)?.trimReleasedMb ?? null,
     malloc_heap_slope_mb_per_h: round(perHour((s) => s.mallocHeapMb)),
     malloc_mmap_slope_mb_per_h: round(perHour((s) => s.mallocMmapMb)),
+    v8_space_slopes_mb_per_h: Object.fromEntries(
+      Object.keys(after.find((s) => s.v8SpacesMb)?.v8SpacesMb ?? {}).map((k) => [k, round(perHour((s) => s.v8SpacesMb?.[k] ?? null))]),
+    ),
     counts,
     error_list: errors.slice(0, 50),
     health_unhealthy: unhealthy,

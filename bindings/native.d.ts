@@ -398,15 +398,18 @@ export interface NativeAddon {
    */
   setIngestNice(nice: number): number;
   /**
-   * Gives glibc's free heap pages back to the kernel (malloc_trim(0)) on a libuv worker thread. `supported` false
-   * where the C library is not glibc (nothing done); resident set sizes in bytes, `ms` the trim's own time.
+   * The allocator's heaps now, bytes. glibc (mallinfo2): `heapBytes` in the heaps (main + arenas), `freeBytes` of
+   * those free, `mmapBytes` / `mmapBlocks` served by mappings of their own (blocks of at least the mmap threshold,
+   * which the addon fixes at 128 KiB at load unless MALLOC_MMAP_THRESHOLD_ is set). jemalloc (the process started
+   * with it preloaded): `heapBytes` its resident pages, `freeBytes` of those not allocated (dirty pages not yet given
+   * back, fragmentation, its metadata), no own mappings (0). null with any other allocator.
    */
+  heapStats(): { allocator: 'glibc' | 'jemalloc'; heapBytes: number; freeBytes: number; mmapBytes: number; mmapBlocks: number } | null;
   /**
-   * glibc's heaps now (mallinfo2), bytes: `heapBytes` in the heaps (main + arenas), `freeBytes` of those free,
-   * `mmapBytes` / `mmapBlocks` served by mappings of their own (blocks of at least the mmap threshold, which the
-   * addon fixes at 128 KiB at load unless MALLOC_MMAP_THRESHOLD_ is set). null where the C library is not glibc.
+   * Gives the allocator's free pages back to the kernel on a libuv worker thread: glibc malloc_trim(0), jemalloc a
+   * purge of every arena. `supported` false with any other allocator (nothing done); resident set sizes in bytes,
+   * `ms` the trim's own time.
    */
-  heapStats(): { heapBytes: number; freeBytes: number; mmapBytes: number; mmapBlocks: number } | null;
   trimHeap(): Promise<{ supported: boolean; released: boolean; rssBeforeBytes: number; rssAfterBytes: number; ms: number }>;
   /**
    * GStreamer objects and mini objects alive now, counted by type name (e.g. GstBuffer, GstRtpJitterBuffer), of

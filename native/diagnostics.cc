@@ -5,6 +5,7 @@
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -29,6 +30,20 @@ int64_t ResidentBytes() {
   return n == 2 ? static_cast<int64_t>(resident) * sysconf(_SC_PAGESIZE) : -1;
 }
 
+// jemalloc, when the process runs on it (LD_PRELOAD=libjemalloc.so.2, as `npm run serve` and the systemd unit start
+// the server): its mallctl() interface, looked up at run time so that the addon neither links nor needs it.
+using MallctlFn = int (*)(const char*, void*, size_t*, void*, size_t);
+MallctlFn Mallctl() {
+  static const MallctlFn fn = reinterpret_cast<MallctlFn>(dlsym(RTLD_DEFAULT, "mallctl"));
+  return fn;
+}
+
+size_t MallctlSize(MallctlFn mallctl, const char* name) {
+  size_t v = 0;
+  size_t len = sizeof v;
+  return mallctl(name, &v, &len, nullptr, 0) == 0 ? v : 0;
+}
+
 // malloc_trim(0) walks every arena under its lock and madvise()s the whole free pages away: milliseconds on a
 // heap of a few hundred MB, so it runs on a libuv worker, never on the JS thread.
 class TrimWorker : public Napi::AsyncWorker {
@@ -39,10 +54,17 @@ class TrimWorker : public Napi::AsyncWorker {
   void Execute() override {
     const auto t0 = std::chrono::steady_clock::now();
     before_ = ResidentBytes();
+    if (MallctlFn mallctl = Mallctl()) {
+      // jemalloc gives back unused dirty pages on its own after dirty_decay_ms; a purge of every arena
+      // (MALLCTL_ARENAS_ALL = 4096) does it now.
+      supported_ = true;
+      released_ = mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0) == 0;
+    } else {
 #if defined(__GLIBC__)
-    supported_ = true;
-    released_ = malloc_trim(0) == 1;
+      supported_ = true;
+      released_ = malloc_trim(0) == 1;
 #endif
+    }
     after_ = ResidentBytes();
     ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
@@ -67,13 +89,30 @@ class TrimWorker : public Napi::AsyncWorker {
   double ms_ = 0;
 };
 
-// glibc's view of its heaps (mallinfo2): bytes in the heaps (main + arenas), of which free, and the blocks served
-// by their own mappings. null elsewhere.
+// The allocator's view of its heaps. glibc (mallinfo2): bytes in the heaps (main + arenas), of which free, and the
+// blocks served by their own mappings. jemalloc: its resident pages (data and metadata), of which not allocated
+// (dirty pages not yet given back, fragmentation, metadata); it has no separate mappings for large blocks. null
+// elsewhere.
 Napi::Value HeapStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (MallctlFn mallctl = Mallctl()) {
+    uint64_t epoch = 1;
+    size_t len = sizeof epoch;
+    mallctl("epoch", &epoch, &len, &epoch, len);  // jemalloc's statistics are a snapshot taken at each new epoch
+    const size_t resident = MallctlSize(mallctl, "stats.resident");
+    const size_t allocated = MallctlSize(mallctl, "stats.allocated");
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("allocator", "jemalloc");
+    o.Set("heapBytes", static_cast<double>(resident));
+    o.Set("freeBytes", static_cast<double>(resident > allocated ? resident - allocated : 0));
+    o.Set("mmapBytes", 0.0);
+    o.Set("mmapBlocks", 0.0);
+    return o;
+  }
 #if defined(__GLIBC__)
   const struct mallinfo2 m = mallinfo2();
   Napi::Object o = Napi::Object::New(env);
+  o.Set("allocator", "glibc");
   o.Set("heapBytes", static_cast<double>(m.arena));
   o.Set("freeBytes", static_cast<double>(m.fordblks));
   o.Set("mmapBytes", static_cast<double>(m.hblkhd));

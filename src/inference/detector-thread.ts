@@ -3,8 +3,8 @@
  * onnxruntime-node's session.run is synchronous on the thread that calls it, so on the main thread it would
  * stall the event loop (frame events, the tracker, the stream) for the whole run.
  *
- * Messages in: { id, inputs } (tensors transferred), { close: true }. Out: { ready }, { id, out } | { id, error },
- * { log }, { closed }.
+ * Messages in: { id, inputs } (tensors transferred), { close: true }. Out: { ready }, { id, out } | { id, error }
+ * with the inputs' tensor buffers transferred back in `spent` (the caller reuses them), { log }, { closed }.
  */
 import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -22,13 +22,21 @@ try {
       void detector.close().then(() => port.postMessage({ closed: true }));
       return;
     }
+    // The run is over when detect settles (onnxruntime reads the input during the run only): the buffers go back.
+    const spent = [...new Set(m.inputs.map((i) => bufferOf(i?.tensor)).filter((b): b is ArrayBuffer => b !== null))];
     detector.detect(m.inputs).then(
-      (out) => port.postMessage({ id: m.id, out }),
-      (err: unknown) => port.postMessage({ id: m.id, error: errorShape(err) }),
+      (out) => port.postMessage({ id: m.id, out, spent }, spent),
+      (err: unknown) => port.postMessage({ id: m.id, error: errorShape(err), spent }, spent),
     );
   });
 } catch (err) {
   port.postMessage({ failed: errorShape(err) });
+}
+
+function bufferOf(t: unknown): ArrayBuffer | null {
+  if (t instanceof ArrayBuffer) return t;
+  if (ArrayBuffer.isView(t) && t.buffer instanceof ArrayBuffer) return t.buffer;
+  return null;
 }
 
 /** This thread's id in the OS (Linux: /proc/thread-self -> "<pid>/task/<tid>"), so tools can attribute its CPU; null elsewhere. */

@@ -29,15 +29,17 @@ export class ProcessService implements Service {
     });
     new Gauge({
       name: 'vigil_malloc_bytes',
-      help: "glibc's heaps (mallinfo2): in the heaps (heap), free inside them (free), blocks in mappings of their own (mmap)",
-      labelNames: ['kind'],
+      help:
+        "The allocator's heaps (allocator=glibc: mallinfo2; jemalloc: its statistics): in the heaps (heap; jemalloc: resident), " +
+        'free inside them (free; jemalloc: resident but not allocated), blocks in mappings of their own (mmap; glibc only)',
+      labelNames: ['allocator', 'kind'],
       registers: [ctx.metrics],
       collect() {
         const h = addon.heapStats();
         if (!h) return;
-        this.set({ kind: 'heap' }, h.heapBytes);
-        this.set({ kind: 'free' }, h.freeBytes);
-        this.set({ kind: 'mmap' }, h.mmapBytes);
+        this.set({ allocator: h.allocator, kind: 'heap' }, h.heapBytes);
+        this.set({ allocator: h.allocator, kind: 'free' }, h.freeBytes);
+        this.set({ allocator: h.allocator, kind: 'mmap' }, h.mmapBytes);
       },
     });
     new Gauge({

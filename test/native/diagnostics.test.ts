@@ -1,6 +1,6 @@
 /**
  * Process upkeep and introspection (native/diagnostics.cc): heap trimming on a worker thread, glibc's mmap
- * threshold fixed at addon load (heap statistics), and GStreamer's live
+ * threshold fixed at addon load (heap statistics), jemalloc's statistics when it is preloaded, and GStreamer's live
  * objects by type with VIGIL_GST_OBJECT_COUNTS=1 (bench/soak.ts samples them through /metrics). The counter starts at
  * addon load, so its test runs in a child process started with that variable.
  */
@@ -57,6 +57,28 @@ test('blocks of 128 KiB and more get mappings of their own, also after a large b
   assert.ok(stats.heapBytes > 0 && stats.freeBytes >= 0 && stats.mmapBytes > 0 && stats.mmapBlocks > 0, JSON.stringify(stats));
   assert.deepEqual(child(MMAP_PROBE, {}), { bigFreed: true, mapped: 20, kept: 20 });
   assert.deepEqual(child(MMAP_PROBE, { MALLOC_MMAP_THRESHOLD_: String(4 * 1024 * 1024) }), { bigFreed: true, mapped: 0, kept: 20 });
+});
+
+test('on jemalloc (preloaded) heapStats() reports its statistics and trimHeap() purges its arenas', () => {
+  const lib = spawnSync('sh', ['-c', 'ldconfig -p | grep -c "libjemalloc.so.2 "'], { encoding: 'utf8' }).stdout.trim();
+  assert.notEqual(lib, '0', 'libjemalloc.so.2 is not installed (scripts/setup.sh installs libjemalloc2)');
+  const got = child<{ allocator: string; grewMb: number; freeOk: boolean; trim: { supported: boolean; released: boolean } }>(`
+    const s0 = addon.heapStats();
+    const keep = Array.from({ length: 32 }, () => Buffer.allocUnsafeSlow(1024 * 1024).fill(1));
+    const s1 = addon.heapStats();
+    const trim = await addon.trimHeap();
+    console.log(JSON.stringify({
+      allocator: s1.allocator,
+      grewMb: Math.round(((s1.heapBytes - s1.freeBytes) - (s0.heapBytes - s0.freeBytes)) / 2 ** 20),
+      freeOk: s1.freeBytes >= 0 && s1.freeBytes < s1.heapBytes && s1.mmapBytes === 0 && keep.length === 32,
+      trim: { supported: trim.supported, released: trim.released },
+    }));
+  `, { LD_PRELOAD: 'libjemalloc.so.2' });
+  assert.equal(addon.heapStats()!.allocator, 'glibc');
+  assert.equal(got.allocator, 'jemalloc');
+  assert.ok(got.grewMb >= 32 && got.grewMb <= 34, `allocated bytes grew by ${got.grewMb} MB for 32 MB of buffers`);
+  assert.equal(got.freeOk, true);
+  assert.deepEqual(got.trim, { supported: true, released: true });
 });
 
 test('gstLiveObjects() is null unless VIGIL_GST_OBJECT_COUNTS=1', () => {

@@ -412,6 +412,13 @@ export interface NativeAddon {
    */
   trimHeap(): Promise<{ supported: boolean; released: boolean; rssBeforeBytes: number; rssAfterBytes: number; ms: number }>;
   /**
+   * Makes V8's next old-space collection one that reduces memory (a memory-pressure notification): fragmented pages
+   * evacuated, pooled pages released, the compilation cache cleared. 'moderate' starts it as incremental marking and
+   * returns at once; 'critical' collects before returning (a full pause on the calling thread). Throws a TypeError
+   * for any other level.
+   */
+  reduceV8Heap(level: 'moderate' | 'critical'): void;
+  /**
    * GStreamer objects and mini objects alive now, counted by type name (e.g. GstBuffer, GstRtpJitterBuffer), of
    * those created since the addon loaded; null unless the process started with VIGIL_GST_OBJECT_COUNTS=1 (the
    * counting costs a mutex per object created and destroyed: for soak runs and leak hunts).

@@ -45,6 +45,11 @@ export interface VigilConfig {
      * src/services/process.ts); 0: never. Default 30.
      */
     heapTrimIntervalS: number;
+    /**
+     * Seconds between memory-reducing collections of the V8 heap (a moderate memory-pressure notification:
+     * incremental marking that evacuates fragmented pages, src/services/process.ts); 0: never. Default 300.
+     */
+    v8HeapReduceIntervalS: number;
   };
   /**
    * Track and alert snapshots: JPEG `quality` 1-100, scaled to at most `maxWidth` pixels wide (0: source size),
@@ -156,7 +161,7 @@ export const TOP_KEYS = [
   'cameras', 'cameraDefaults', 'recording', 'detectionsMaxAgeDays', 'statusIntervalS', 'integrations', 'log', 'frigate', 'cluster',
 ];
 const SECTION_KEYS: Record<string, readonly string[]> = {
-  server: ['host', 'port', 'corsOrigins', 'publicUrl', 'http10', 'heapTrimIntervalS'],
+  server: ['host', 'port', 'corsOrigins', 'publicUrl', 'http10', 'heapTrimIntervalS', 'v8HeapReduceIntervalS'],
   snapshots: ['enabled', 'quality', 'maxWidth', 'fsync'],
   search: ['enabled', 'embedderModelPath'],
   analysis: ['quietFps', 'holdS'],
@@ -280,6 +285,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): VigilConfig 
       publicUrl: typeof server.publicUrl === 'string' ? server.publicUrl.replace(/\/+$/, '') : null,
       http10: rethrowAsConfig(() => bool(server.http10, 'server.http10', false)),
       heapTrimIntervalS: num(server.heapTrimIntervalS, 'server.heapTrimIntervalS', 0, 86_400, 30),
+      v8HeapReduceIntervalS: num(server.v8HeapReduceIntervalS, 'server.v8HeapReduceIntervalS', 0, 86_400, 300),
     },
     snapshots: {
       enabled: snaps.enabled !== false,

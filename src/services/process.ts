@@ -3,7 +3,10 @@
  * under frame-sized allocations that come and go), so a long-running server's resident memory creeps up with no
  * live object behind it (bench/soak.ts measured ~95 MB/h). Every `server.heapTrimIntervalS` the free pages go back
  * to the kernel (malloc_trim on a libuv worker), and blocks of 128 KiB and more get mappings of their own
- * (native/diagnostics.cc fixes glibc's mmap threshold at addon load). Also: GStreamer's live objects by type, when the process was
+ * (native/diagnostics.cc fixes glibc's mmap threshold at addon load). V8 has the same habit with its own pages: it
+ * compacts only its most fragmented pages and gives memory back when the process is idle, which a server never is;
+ * every `server.v8HeapReduceIntervalS` a moderate memory-pressure notification makes one collection a memory-reducing
+ * one (incremental, so the JS thread sees short pauses, not a full one). Also: GStreamer's live objects by type, when the process was
  * started with VIGIL_GST_OBJECT_COUNTS=1, for soak runs and leak hunts.
  */
 import { Counter, Gauge } from 'prom-client';
@@ -13,6 +16,7 @@ import type { Service, ServiceContext } from './service.js';
 export class ProcessService implements Service {
   readonly name = 'process';
   private timer: NodeJS.Timeout | null = null;
+  private v8Timer: NodeJS.Timeout | null = null;
   private trimming: Promise<void> | null = null;
 
   async start(ctx: ServiceContext): Promise<void> {
@@ -53,6 +57,19 @@ export class ProcessService implements Service {
         if (live) for (const [type, n] of Object.entries(live)) this.set({ type }, n);
       },
     });
+    const v8Reductions = new Counter({
+      name: 'vigil_v8_heap_reductions_total',
+      help: 'Memory-reducing collections of the V8 heap requested (server.v8HeapReduceIntervalS)',
+      registers: [ctx.metrics],
+    });
+    const reduceS = ctx.config.server.v8HeapReduceIntervalS;
+    if (reduceS > 0) {
+      this.v8Timer = setInterval(() => {
+        addon.reduceV8Heap('moderate');
+        v8Reductions.inc();
+      }, reduceS * 1000);
+      this.v8Timer.unref();
+    }
     const intervalS = ctx.config.server.heapTrimIntervalS;
     if (intervalS === 0) return;
     const log = ctx.log.child('process');
@@ -81,6 +98,8 @@ export class ProcessService implements Service {
 
   async stop(): Promise<void> {
     this.stopTimer();
+    if (this.v8Timer) clearInterval(this.v8Timer);
+    this.v8Timer = null;
     await this.trimming;
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Process upkeep and introspection (native/diagnostics.cc): heap trimming on a worker thread, glibc's mmap
- * threshold fixed at addon load (heap statistics), jemalloc's statistics when it is preloaded, and GStreamer's live
+ * threshold fixed at addon load (heap statistics), memory-reducing V8 collections on request, jemalloc's statistics when it is preloaded, and GStreamer's live
  * objects by type with VIGIL_GST_OBJECT_COUNTS=1 (bench/soak.ts samples them through /metrics). The counter starts at
  * addon load, so its test runs in a child process started with that variable.
  */
@@ -27,10 +27,10 @@ test('trimHeap() gives free heap pages back on a worker thread and reports resid
 });
 
 /** Runs `body` (an ES module text) in a child node with `env` added; returns its last stdout line as JSON. */
-function child<T>(body: string, env: Record<string, string>): T {
+function child<T>(body: string, env: Record<string, string>, nodeArgs: string[] = []): T {
   const bindings = pathToFileURL(resolve('bindings/index.ts')).href;
   const script = `const { loadAddon } = await import(${JSON.stringify(bindings)});\nconst addon = loadAddon();\n${body}`;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+  const r = spawnSync(process.execPath, [...nodeArgs, '--import', 'tsx', '--input-type=module', '-e', script], {
     env: { ...process.env, ...env },
     encoding: 'utf8',
     timeout: 60_000,
@@ -105,4 +105,38 @@ test('gstLiveObjects() counts live GStreamer objects by type with VIGIL_GST_OBJE
   assert.equal(got.open.src, 1);
   assert.ok(got.open.buffers! >= 1, `buffers alive while running: ${got.open.buffers}`);
   assert.deepEqual(got.closed, { pipeline: 0, src: 0, sink: 0, pads: 0, buffers: 0, samples: 0 });
+});
+
+// V8's heap, fragmented: 1,000,000 small objects promoted to old space, then every other one dropped. A plain full
+// collection leaves the half-empty pages as they are; a memory-reducing one evacuates them and gives them back.
+const V8_PROBE = (mode: string) => `
+  const v8 = await import('node:v8');
+  const old = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space');
+  const keep = [];
+  for (let i = 0; i < 1_000_000; i++) keep.push({ i, s: 'x' + i });
+  gc(); gc();
+  for (let i = 0; i < keep.length; i += 2) keep[i] = null;
+  gc();
+  const before = old();
+  const mode = ${JSON.stringify(mode)};
+  if (mode === 'gc') gc(); else addon.reduceV8Heap(mode);
+  // 'moderate' marks incrementally, on V8's tasks in the event loop: give it up to 10 s.
+  for (let t = 0; mode === 'moderate' && old().space_size > before.space_size - 8 * 2 ** 20 && t < 1000; t++) await new Promise((r) => setTimeout(r, 10));
+  const after = old();
+  const MB = 2 ** 20;
+  console.log(JSON.stringify({ freedMb: Math.round((before.space_size - after.space_size) / MB), usedMb: Math.round((after.space_used_size - before.space_used_size) / MB), kept: keep.length }));
+`;
+
+test("reduceV8Heap() evacuates V8's fragmented pages, where a plain full collection keeps them; bad levels are refused", () => {
+  const run = (mode: string) => child<{ freedMb: number; usedMb: number; kept: number }>(V8_PROBE(mode), {}, ['--expose-gc']);
+  const plain = run('gc');
+  assert.deepEqual(plain, { freedMb: 0, usedMb: 0, kept: 1_000_000 });
+  for (const mode of ['critical', 'moderate']) {
+    const r = run(mode);
+    assert.ok(r.freedMb >= 8, `${mode}: ${JSON.stringify(r)}`);
+    assert.equal(r.usedMb, 0, mode);
+  }
+  for (const bad of ['high', undefined, 2]) {
+    assert.throws(() => (addon.reduceV8Heap as (l: unknown) => void)(bad), { name: 'TypeError', message: "Expected 'moderate' or 'critical' for level" });
+  }
 });

@@ -116,6 +116,9 @@ const V8_PROBE = (mode: string) => `
   for (let i = 0; i < 1_000_000; i++) keep.push({ i, s: 'x' + i });
   gc(); gc();
   for (let i = 0; i < keep.length; i += 2) keep[i] = null;
+  // Collections until the sweeping of the freed objects is over: what is measured next is the action's alone.
+  gc(); gc(); gc();
+  await new Promise((r) => setTimeout(r, 200));
   gc();
   const before = old();
   const mode = ${JSON.stringify(mode)};
@@ -130,7 +133,8 @@ const V8_PROBE = (mode: string) => `
 test("reduceV8Heap() evacuates V8's fragmented pages, where a plain full collection keeps them; bad levels are refused", () => {
   const run = (mode: string) => child<{ freedMb: number; usedMb: number; kept: number }>(V8_PROBE(mode), {}, ['--expose-gc']);
   const plain = run('gc');
-  assert.deepEqual(plain, { freedMb: 0, usedMb: 0, kept: 1_000_000 });
+  assert.ok(plain.freedMb <= 1, `plain collection: ${JSON.stringify(plain)}`);
+  assert.deepEqual({ usedMb: plain.usedMb, kept: plain.kept }, { usedMb: 0, kept: 1_000_000 });
   for (const mode of ['critical', 'moderate']) {
     const r = run(mode);
     assert.ok(r.freedMb >= 8, `${mode}: ${JSON.stringify(r)}`);

@@ -494,7 +494,12 @@ export class TrackerRegistry {
       this.trackers.set(batch.cameraId, t);
     }
     const result = t.update(batch);
-    if (ended.length > 0) result.events.unshift(...ended);
+    if (ended.length > 0) {
+      result.events.unshift(...ended);
+      // The rule engine forgets a track only through endedTrackIds: without these, every track alive at a reconnect
+      // stayed in its per-track state for good (and kept a zone's presence alert raised).
+      result.endedTrackIds.unshift(...ended.map((e) => e.trackId));
+    }
     return result;
   }
   /** Ends a camera's tracks (camera stopped or removed) and forgets its tracker. */

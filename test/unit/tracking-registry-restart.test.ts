@@ -7,6 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TrackerRegistry } from '../../src/tracking/tracker.js';
 import type { Detection, DetectionBatch } from '../../src/types.js';
+import { RuleEngine } from '../../src/rules/engine.js';
+import { validateRules } from '../../src/rules/validate.js';
 
 const person = (x: number): Detection => ({ classId: 0, className: 'person', confidence: 0.9, box: { x1: x, y1: 10, x2: x + 40, y2: 90 } });
 const batch = (seq: number, detections: Detection[], cameraId = 'cam'): DetectionBatch => ({
@@ -27,4 +29,19 @@ test('a frame sequence that goes back ends the old run and tracks the frame in a
   // equal sequence counts as a new run too (a restart can land on the same number)
   assert.deepEqual(brief(reg.update(batch(1, [])).events), ['end:3@1']);
   assert.equal(reg.get('other')!.lastSequence, 7);
+});
+
+test("the old run's tracks are in the restarted frame's endedTrackIds, so the rule engine forgets them", () => {
+  let next = 1;
+  const reg = new TrackerRegistry({ minHits: 1, allocateId: () => next++ });
+  const rules = new RuleEngine();
+  rules.setRules(validateRules([{ id: 'p', name: 'Yard', kind: 'zone_presence', zone: { points: [[0, 0], [640, 0], [640, 360], [0, 360]] } }]), 0n);
+  const lines = (frame: ReturnType<TrackerRegistry['update']>) => rules.process(frame).map((e) => `${e.type} [${e.alert.trackIds.join(',')}]`);
+  assert.deepEqual(lines(reg.update(batch(40, [person(10), person(300)]))), ['raised [1,2]']);
+  const restarted = reg.update(batch(1, []));
+  assert.deepEqual(restarted.endedTrackIds, [1, 2]);
+  assert.deepEqual(brief(restarted.events), ['end:1@40', 'end:2@40']);
+  // before the fix: [] (tracks 1 and 2 stayed in the zone for good)
+  assert.deepEqual(lines(restarted), ['cleared [1,2]']);
+  assert.deepEqual(lines(reg.update(batch(2, [person(100)]))), ['raised [3]']);
 });

@@ -9,7 +9,9 @@
  * With --write, the window means' RSS slope and its standard error go into FILE as rss_window_mean_slope_mb_per_h,
  * rss_window_mean_slope_stderr_mb_per_h, with window_s and window_from_s.
  *
- *   node --import tsx bench/soak-refit.ts FILE [--from SECONDS] [--window SECONDS] [--write]
+ * --to ends the fit before a disturbance (a heap snapshot requested near the end of an attribution run).
+ *
+ *   node --import tsx bench/soak-refit.ts FILE [--from SECONDS] [--to SECONDS] [--window SECONDS] [--write]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -27,6 +29,7 @@ const result = JSON.parse(readFileSync(file, 'utf8')) as { samples?: Sample[]; w
 if (!Array.isArray(result.samples)) throw new Error(`Expected a soak result with samples for FILE but received ${file}`);
 const FROM = opt('from', result.warmup_s ?? 900);
 const WINDOW = opt('window', 300);
+const TO = process.argv.includes('--to') ? opt('to', 0) : Infinity;
 
 /** Least-squares slope (y per hour) and its standard error. */
 function fit(points: Array<[number, number]>): { slope: number; stderr: number; n: number } {
@@ -57,7 +60,7 @@ function windows(points: Array<[number, number]>, aggregate: (v: number[]) => nu
 }
 
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-const after = result.samples.filter((s) => s.t >= FROM);
+const after = result.samples.filter((s) => s.t >= FROM && s.t < TO);
 const series: Array<[string, (s: Sample) => number | undefined]> = [
   ['rss', (s) => s.rssMb],
   ['anonymous', (s) => s.anonMb],
@@ -90,6 +93,7 @@ if (process.argv.includes('--write')) {
     rss_window_mean_slope_stderr_mb_per_h: round(rss.stderr),
     window_s: WINDOW,
     window_from_s: FROM,
+    ...(Number.isFinite(TO) ? { window_to_s: TO } : {}),
   });
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   console.log(`${file}: rss_window_mean_slope_mb_per_h ${round(rss.slope)} ± ${round(rss.stderr)} written`);

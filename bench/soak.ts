@@ -307,6 +307,13 @@ async function main(): Promise<void> {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: serverEnv,
   });
+  // A soak stopped by a signal takes its servers along: the RTSP servers would otherwise outlive it on their ports.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      child.kill('SIGTERM');
+      void Promise.all(rtsp.map((s) => s.kill())).finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+    });
+  }
   let exited = false;
   child.once('exit', (code, sig) => {
     exited = true;
